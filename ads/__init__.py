@@ -1,0 +1,1 @@
+"""Marquee ads layer (see ../shared/STYLE.md for the layering)."""

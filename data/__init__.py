@@ -1,0 +1,1 @@
+"""Marquee data layer (see ../shared/STYLE.md for the layering)."""

@@ -1,0 +1,1 @@
+"""Marquee embeddings layer (see ../shared/STYLE.md for the layering)."""

@@ -1,0 +1,1 @@
+"""Marquee features layer (see ../shared/STYLE.md for the layering)."""

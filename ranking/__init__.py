@@ -1,0 +1,1 @@
+"""Marquee ranking layer (see ../shared/STYLE.md for the layering)."""

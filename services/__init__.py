@@ -1,0 +1,1 @@
+"""Marquee services layer (see ../shared/STYLE.md for the layering)."""

