@@ -1,0 +1,781 @@
+"""Vector index: float32 unit vectors -> our integer ids and cosine scores (FAISS inner product).
+
+The index knows nothing of text: it takes ``(n, d)`` float32 L2-normalised arrays (so inner product
+is cosine) and integer ids chosen by the caller, and answers ``search`` with the caller's ids.
+
+Implementations (one :class:`VectorIndex` protocol, one shared test suite):
+
+* :class:`ExactIndex` — ``IndexFlatIP``, exhaustive, the baseline every approximate index is tested
+  against.
+* :class:`HNSWIndex` — ``IndexHNSWFlat`` with ``METRIC_INNER_PRODUCT``; always on the CPU.
+* :class:`IVFIndex` — ``IndexIVFFlat`` with ``METRIC_INNER_PRODUCT``.
+
+:func:`build_index` is the one factory: it picks the kind from the catalog size (thresholds measured
+in ``benchmarks/index.py``, recorded in ``benchmarks/README.md`` section "Index") and makes the
+CPU/GPU choice once; callers never branch on either.
+
+Shapes: ``n`` indexed vectors, ``q`` queries, ``d`` dimension, ``k`` = ``top_k``, ``m`` allowed ids.
+
+Ids: faiss stores vectors at sequential positions ``0..n-1``; ``ids[position]`` is our id (the
+``ids.npy`` array of a stored version). Ids are unique non-negative int64; ``-1`` pads results.
+
+Thread safety: ``search`` never mutates shared state (search parameters are passed per call), so
+concurrent searches on one index are safe; ``add`` must not run concurrently with anything else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from embeddings.index_errors import (
+    GpuUnavailableError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    InvalidVectorsError,
+    VectorIndexError,
+)
+
+__all__ = [
+    "EXACT_MAX_ITEMS",
+    "AllowedIds",
+    "ExactIndex",
+    "FaissVectorIndex",
+    "GpuUnavailableError",
+    "HNSWIndex",
+    "IVFIndex",
+    "IndexCorruptError",
+    "IndexKind",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "InvalidVectorsError",
+    "VectorIndex",
+    "VectorIndexError",
+    "as_unit_float32",
+    "build_index",
+    "choose_kind",
+    "choose_placement",
+    "faiss_gpu_count",
+    "index_from_faiss",
+]
+
+IndexKind = Literal["flat", "hnsw", "ivf"]
+Placement = Literal["cpu", "gpu"]
+UseGpu = bool | Literal["auto"]
+AllowedIds = np.ndarray | set[int] | frozenset[int] | list[int] | tuple[int, ...] | None
+
+# Catalogs below this size get the exact index (see benchmarks/README.md, section "Index": at this
+# size exact search already answers a single query in about a millisecond on 2 cores, recall is 1
+# and there is nothing to build or tune; HNSW's speed-up only pays off beyond it).
+EXACT_MAX_ITEMS = 100_000
+
+# A row whose L2 norm is further than this from 1 is rejected: inner product is only cosine for unit
+# vectors. Loose enough for vectors that went through float16 storage.
+NORM_TOLERANCE = 1e-2
+
+# HNSW defaults (benchmarks/README.md "Index": M=32 with efConstruction=80 keeps the 1M build within
+# reach of 2 cores; efSearch=64 reaches recall@10 >= 0.95 on the structured synthetic data).
+DEFAULT_HNSW_M = 32
+DEFAULT_HNSW_EF_CONSTRUCTION = 80
+DEFAULT_HNSW_EF_SEARCH = 64
+
+# IVF defaults: nlist ~ sqrt(n) rounded down to a power of two, trained on at most 64 points per list.
+DEFAULT_IVF_NPROBE = 16
+IVF_TRAIN_POINTS_PER_LIST = 64
+
+# Filtered search: when the allowed ids are at most this fraction of the index (or at most
+# FILTER_EXACT_MIN_ALLOWED ids), an approximate index searches the allowed subset exactly instead of
+# traversing its structure with an IDSelector (measured in benchmarks/index.py "filtered").
+DEFAULT_FILTER_EXACT_FRACTION = 0.05
+FILTER_EXACT_MIN_ALLOWED = 4096
+# The exact index gathers the allowed rows and runs a BLAS search when they are at most this fraction
+# of the index; above it, a bitmap IDSelector over the full scan avoids copying most of the matrix.
+EXACT_GATHER_MAX_FRACTION = 0.25
+
+
+def _faiss() -> Any:
+    """Import faiss lazily: importing ``embeddings.index`` must stay cheap."""
+    import faiss
+
+    return faiss
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+def as_unit_float32(vectors: Any, dim: int | None, what: str) -> np.ndarray:
+    """Check and convert ``vectors`` to a C-contiguous float32 ``(n, d)`` array of unit rows.
+
+    Any floating dtype is converted to float32; integer, boolean or object arrays are rejected (they
+    are almost always ids or labels passed by mistake). ``dim=None`` accepts any ``d >= 1``.
+
+    Raises:
+        InvalidVectorsError: wrong rank or dimension, non-float dtype, NaN/inf values, or rows whose
+            L2 norm is not 1 (within ``NORM_TOLERANCE``).
+    """
+    array = np.asarray(vectors)
+    expected = f"(n, {dim})" if dim is not None else "(n, d)"
+    if array.ndim != 2:
+        raise InvalidVectorsError(
+            f"{what} must be a 2-D array of shape {expected}; got an array of shape {array.shape}"
+        )
+    if dim is not None and array.shape[1] != dim:
+        raise InvalidVectorsError(
+            f"{what} have dimension {array.shape[1]}; expected dimension {dim} (shape {expected})"
+        )
+    if array.shape[1] < 1:
+        raise InvalidVectorsError(f"{what} have dimension 0; expected at least 1 column")
+    if array.size and not np.issubdtype(array.dtype, np.floating):
+        raise InvalidVectorsError(
+            f"{what} have dtype {array.dtype}; expected float32 (any float dtype is converted)"
+        )
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.shape[0] == 0:
+        return array
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise InvalidVectorsError(
+            f"{what} rows {bad[:5].tolist()} ({bad.size} rows in all) contain NaN or inf; expected finite values"
+        )
+    norms = np.sqrt(np.einsum("ij,ij->i", array, array))
+    off = np.abs(norms - 1.0) > NORM_TOLERANCE
+    if off.any():
+        bad = np.flatnonzero(off)
+        raise InvalidVectorsError(
+            f"{what} rows {bad[:5].tolist()} have L2 norms {np.round(norms[bad[:5]], 4).tolist()} "
+            f"({bad.size} rows in all); expected unit-norm rows (L2-normalise first: inner product = cosine)"
+        )
+    return array
+
+
+def _as_ids(ids: Any, count: int) -> np.ndarray:
+    """Check ``ids`` is a 1-D array of ``count`` unique non-negative integers; return it as int64."""
+    array = np.asarray(ids)
+    if array.ndim != 1 or array.shape[0] != count:
+        raise InvalidVectorsError(
+            f"ids must be a 1-D array of {count} integers (one per vector); got shape {array.shape}"
+        )
+    if count and (not np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+        raise InvalidVectorsError(f"ids have dtype {array.dtype}; expected integers (int64)")
+    array = array.astype(np.int64, copy=False)
+    if count and array.min() < 0:
+        raise InvalidVectorsError(
+            f"ids contain negative values (min {int(array.min())}); expected ids >= 0 (-1 pads results)"
+        )
+    unique, counts = np.unique(array, return_counts=True)
+    if unique.size != array.size:
+        raise InvalidVectorsError(
+            f"ids contain duplicates, e.g. {unique[counts > 1][:5].tolist()}; expected unique ids"
+        )
+    return array
+
+
+def _as_id_query(allowed_ids: Iterable[int] | np.ndarray) -> np.ndarray:
+    """The allowed ids as a sorted unique int64 array."""
+    if isinstance(allowed_ids, (set, frozenset)):
+        try:
+            array = np.fromiter(allowed_ids, dtype=np.int64, count=len(allowed_ids))
+        except (TypeError, ValueError, OverflowError) as error:
+            raise InvalidVectorsError(f"allowed_ids must contain integers; got a set with {error}") from error
+    else:
+        array = np.asarray(allowed_ids)
+        if array.ndim != 1:
+            raise InvalidVectorsError(f"allowed_ids must be 1-D; got shape {array.shape}")
+        if array.size and (not np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+            raise InvalidVectorsError(f"allowed_ids have dtype {array.dtype}; expected integers (our ids)")
+        array = array.astype(np.int64, copy=False)
+    return np.unique(array)
+
+
+def _check_top_k(top_k: Any) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise InvalidVectorsError(f"top_k must be an integer >= 1; got {top_k!r}")
+    return int(top_k)
+
+
+# ------------------------------------------------------------------------------------------ protocol
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """Nearest-neighbour search over unit vectors by inner product (cosine), answering in our ids."""
+
+    @property
+    def kind(self) -> str:
+        """``"flat"`` (exact), ``"hnsw"`` or ``"ivf"``."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension ``d``."""
+        ...
+
+    @property
+    def ntotal(self) -> int:
+        """Number of indexed vectors ``n``."""
+        ...
+
+    @property
+    def ids(self) -> np.ndarray:
+        """``(n,)`` int64: our id of the vector at each faiss position (read-only view)."""
+        ...
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Build and search parameters (recorded in a stored version's manifest)."""
+        ...
+
+    @property
+    def placement(self) -> Placement:
+        """Where unfiltered searches run: ``"cpu"`` or ``"gpu"``."""
+        ...
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Append ``vectors`` ``(n, d)`` float32 unit rows with ``ids`` ``(n,)`` unique int64 >= 0."""
+        ...
+
+    def search(
+        self, query_embeddings: np.ndarray, top_k: int, allowed_ids: AllowedIds = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` neighbours of each query.
+
+        Args:
+            query_embeddings: ``(q, d)`` float32 unit rows (other float dtypes are converted).
+            top_k: ``k >= 1``.
+            allowed_ids: when given, only these ids may be returned; ids not in the index are ignored.
+
+        Returns:
+            ``scores`` ``(q, k)`` float32 cosine, best first, and ``ids`` ``(q, k)`` int64 our ids;
+            missing results (``k`` above the number of candidates) are ``-inf`` / ``-1``.
+        """
+        ...
+
+
+# ---------------------------------------------------------------------------------- implementations
+
+
+class FaissVectorIndex:
+    """Shared machinery of the faiss-backed indexes: validation, id mapping, filtering, padding.
+
+    The CPU faiss index is the canonical copy (it is what gets saved, reconstructed from and searched
+    with filters); on a GPU placement an extra GPU clone serves unfiltered searches.
+    """
+
+    kind: ClassVar[str] = "abstract"
+    # Approximate indexes fall back to exact search over small allowed subsets.
+    _approximate: ClassVar[bool] = True
+
+    def __init__(
+        self, dim: int, faiss_index: Any, filter_exact_fraction: float, filter_exact_min_allowed: int
+    ) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise InvalidVectorsError(f"dim must be an integer >= 1; got {dim!r}")
+        if not 0.0 <= filter_exact_fraction <= 1.0:
+            raise InvalidVectorsError(
+                f"filter_exact_fraction must be in [0, 1]; got {filter_exact_fraction!r}"
+            )
+        if int(filter_exact_min_allowed) < 0:
+            raise InvalidVectorsError(
+                f"filter_exact_min_allowed must be >= 0; got {filter_exact_min_allowed!r}"
+            )
+        self._dim = int(dim)
+        self._cpu = faiss_index
+        self._gpu: Any = None
+        self._gpu_resources: Any = None
+        self._ids = np.empty(0, dtype=np.int64)
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
+        self.filter_exact_fraction = float(filter_exact_fraction)
+        self.filter_exact_min_allowed = int(filter_exact_min_allowed)
+        self.build_seconds = 0.0
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._ids.size)
+
+    @property
+    def ids(self) -> np.ndarray:
+        view = self._ids.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def faiss_index(self) -> Any:
+        """The canonical CPU faiss index (what :class:`embeddings.index_store.IndexStore` writes)."""
+        return self._cpu
+
+    @property
+    def placement(self) -> Placement:
+        return "gpu" if self._gpu is not None else "cpu"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        if not self._approximate:
+            return self._kind_params()
+        return {
+            **self._kind_params(),
+            "filter_exact_fraction": self.filter_exact_fraction,
+            "filter_exact_min_allowed": self.filter_exact_min_allowed,
+        }
+
+    def _kind_params(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self._dim}, ntotal={self.ntotal}, placement={self.placement!r}, params={self.params})"
+
+    # -- building -------------------------------------------------------------------------------
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Append ``vectors`` ``(n, d)`` float32 unit rows under ``ids`` ``(n,)`` (unique, >= 0, new)."""
+        array = as_unit_float32(vectors, self._dim, "vectors")
+        new_ids = _as_ids(ids, array.shape[0])
+        if array.shape[0] == 0:
+            return
+        if self.ntotal:
+            clash = new_ids[np.isin(new_ids, self._ids)]
+            if clash.size:
+                raise InvalidVectorsError(
+                    f"ids {clash[:5].tolist()} are already in the index; expected new ids"
+                )
+        started = time.perf_counter()
+        self._add_to_faiss(array)
+        self.build_seconds += time.perf_counter() - started
+        self._ids = np.concatenate([self._ids, new_ids])
+        self._lookup = None
+        if self._gpu is not None:  # rare: re-clone rather than keep two add paths in sync
+            self._gpu = _clone_to_gpu(self._cpu, self._gpu_resources)
+
+    def _add_to_faiss(self, vectors: np.ndarray) -> None:
+        self._cpu.add(vectors)
+
+    def _attach_ids(self, ids: np.ndarray) -> None:
+        """Attach the id map of an already filled faiss index (used when loading a stored version)."""
+        if ids.shape != (int(self._cpu.ntotal),):
+            raise IndexCorruptError(
+                f"the id map has shape {ids.shape}; expected ({int(self._cpu.ntotal)},) to match the faiss index"
+            )
+        self._ids = _as_ids(ids, int(self._cpu.ntotal))
+        self._lookup = None
+
+    def to_gpu(self) -> None:
+        """Clone the index onto GPU 0 for unfiltered searches (called by the factory, not by users)."""
+        self._gpu_resources = _gpu_resources()
+        self._gpu = _clone_to_gpu(self._cpu, self._gpu_resources)
+
+    # -- searching ------------------------------------------------------------------------------
+
+    def search(
+        self, query_embeddings: np.ndarray, top_k: int, allowed_ids: AllowedIds = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` neighbours of each query; see :meth:`VectorIndex.search`.
+
+        With ``allowed_ids``, results come only from those ids, and every query gets
+        ``min(k, m)`` results (``m`` allowed ids present in the index): rows an approximate structure
+        leaves short are redone exactly over the allowed subset, and small subsets (at most
+        ``filter_exact_fraction`` of the index) are searched exactly from the start.
+        """
+        k = _check_top_k(top_k)
+        queries = as_unit_float32(query_embeddings, self._dim, "query_embeddings")
+        n_queries = queries.shape[0]
+        scores = np.full((n_queries, k), -np.inf, dtype=np.float32)
+        result_ids = np.full((n_queries, k), -1, dtype=np.int64)
+        positions = None if allowed_ids is None else self._positions_of(allowed_ids)
+        n_candidates = self.ntotal if positions is None else int(positions.size)
+        if n_queries == 0 or n_candidates == 0:
+            return scores, result_ids
+        k_eff = min(k, n_candidates)
+        if positions is None:
+            distances, labels = self._search_unfiltered(queries, k_eff)
+        elif self._use_exact_subset(positions.size):
+            distances, labels = self._search_subset_exact(queries, k_eff, positions)
+        else:
+            distances, labels = self._search_filtered(queries, k_eff, positions)
+            short = (labels < 0).any(axis=1)
+            if short.any():
+                distances[short], labels[short] = self._search_subset_exact(queries[short], k_eff, positions)
+        found = labels >= 0
+        scores[:, :k_eff] = np.where(found, distances, -np.inf)
+        result_ids[:, :k_eff] = np.where(found, self._ids[np.where(found, labels, 0)], -1)
+        return scores, result_ids
+
+    def _search_unfiltered(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._gpu is not None:  # GPU clones take their search parameters as attributes (see to_gpu)
+            distances, labels = self._gpu.search(queries, k)
+        else:
+            distances, labels = self._cpu.search(queries, k, params=self._search_params(k, None))
+        return distances, labels
+
+    def _search_filtered(
+        self, queries: np.ndarray, k: int, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # GPU indexes do not take IDSelectors: filtered searches always run on the CPU copy.
+        selector = _bitmap_selector(positions, self.ntotal)
+        distances, labels = self._cpu.search(queries, k, params=self._search_params(k, selector))
+        return distances, labels
+
+    def _search_params(self, k: int, selector: Any) -> Any:
+        if selector is None:
+            return None
+        return _faiss().SearchParameters(sel=selector)
+
+    def _use_exact_subset(self, n_allowed: int) -> bool:
+        if not self._approximate:
+            return n_allowed <= EXACT_GATHER_MAX_FRACTION * self.ntotal
+        return n_allowed <= max(self.filter_exact_min_allowed, self.filter_exact_fraction * self.ntotal)
+
+    def _search_subset_exact(
+        self, queries: np.ndarray, k: int, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exhaustive search over the vectors at ``positions`` ``(m,)``; labels are positions."""
+        faiss = _faiss()
+        subset = self._reconstruct(positions)
+        distances, local = faiss.knn(queries, subset, k, metric=faiss.METRIC_INNER_PRODUCT)
+        labels = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
+        return distances, labels
+
+    def _reconstruct(self, positions: np.ndarray) -> np.ndarray:
+        return self._cpu.reconstruct_batch(positions)
+
+    def _positions_of(self, allowed_ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Sorted faiss positions ``(m,)`` of the allowed ids that are in the index."""
+        wanted = _as_id_query(allowed_ids)
+        if wanted.size == 0 or self.ntotal == 0:
+            return np.empty(0, dtype=np.int64)
+        if self._lookup is None:
+            order = np.argsort(self._ids, kind="stable")
+            self._lookup = (self._ids[order], order)
+        sorted_ids, order = self._lookup
+        slots = np.searchsorted(sorted_ids, wanted)
+        slots_clipped = np.minimum(slots, sorted_ids.size - 1)
+        hit = sorted_ids[slots_clipped] == wanted
+        return np.sort(order[slots_clipped[hit]])
+
+
+class ExactIndex(FaissVectorIndex):
+    """Exhaustive inner-product search (``IndexFlatIP``): recall 1, the reference for the others."""
+
+    kind: ClassVar[str] = "flat"
+    _approximate: ClassVar[bool] = False
+
+    def __init__(self, dim: int, *, faiss_index: Any = None) -> None:
+        super().__init__(
+            dim, faiss_index if faiss_index is not None else _faiss().IndexFlatIP(int(dim)), 1.0, 0
+        )
+
+    def _reconstruct(self, positions: np.ndarray) -> np.ndarray:
+        faiss = _faiss()
+        matrix = faiss.rev_swig_ptr(self._cpu.get_xb(), self.ntotal * self._dim).reshape(
+            self.ntotal, self._dim
+        )
+        return np.ascontiguousarray(matrix[positions])
+
+
+class HNSWIndex(FaissVectorIndex):
+    """Graph search (``IndexHNSWFlat``, inner product); stays on the CPU whatever the placement asks.
+
+    Args:
+        dim: vector dimension ``d``.
+        m: graph degree (``M``); memory grows by ``2 * m`` int32 per vector.
+        ef_construction: candidate list size while inserting (build time vs graph quality).
+        ef_search: candidate list size while searching (raised to ``top_k`` when smaller).
+        filter_exact_fraction: allowed-subset fraction at or below which filtered search is exact.
+        filter_exact_min_allowed: allowed-subset size at or below which filtered search is exact.
+    """
+
+    kind: ClassVar[str] = "hnsw"
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        m: int = DEFAULT_HNSW_M,
+        ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
+        ef_search: int = DEFAULT_HNSW_EF_SEARCH,
+        filter_exact_fraction: float = DEFAULT_FILTER_EXACT_FRACTION,
+        filter_exact_min_allowed: int = FILTER_EXACT_MIN_ALLOWED,
+        faiss_index: Any = None,
+    ) -> None:
+        faiss = _faiss()
+        if faiss_index is None:
+            for name, value in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search)):
+                if int(value) < 1:
+                    raise InvalidVectorsError(f"HNSW {name} must be >= 1; got {value!r}")
+            faiss_index = faiss.IndexHNSWFlat(int(dim), int(m), faiss.METRIC_INNER_PRODUCT)
+            faiss_index.hnsw.efConstruction = int(ef_construction)
+        super().__init__(dim, faiss_index, filter_exact_fraction, filter_exact_min_allowed)
+        self.ef_search = int(ef_search)
+
+    def _kind_params(self) -> dict[str, Any]:
+        return {
+            "m": int(self._cpu.hnsw.nb_neighbors(1)),
+            "ef_construction": int(self._cpu.hnsw.efConstruction),
+            "ef_search": self.ef_search,
+        }
+
+    def to_gpu(self) -> None:
+        """HNSW has no GPU implementation in faiss: it stays on the CPU."""
+
+    def _search_params(self, k: int, selector: Any) -> Any:
+        faiss = _faiss()
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        if selector is not None:
+            params.sel = selector
+        return params
+
+
+class IVFIndex(FaissVectorIndex):
+    """Inverted lists (``IndexIVFFlat``, inner product): k-means cells, ``nprobe`` cells scanned.
+
+    The first :meth:`add` trains the coarse quantizer on (a seeded sample of) the vectors it gets,
+    so it needs at least ``nlist`` vectors (``39 * nlist`` or more for good cells).
+
+    Args:
+        dim: vector dimension ``d``.
+        nlist: number of cells; ``None`` picks ``sqrt(n)`` rounded down to a power of two at the
+            first ``add``.
+        nprobe: cells scanned per query.
+        filter_exact_fraction: allowed-subset fraction at or below which filtered search is exact.
+        filter_exact_min_allowed: allowed-subset size at or below which filtered search is exact.
+        seed: k-means seed.
+    """
+
+    kind: ClassVar[str] = "ivf"
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        nlist: int | None = None,
+        nprobe: int = DEFAULT_IVF_NPROBE,
+        filter_exact_fraction: float = DEFAULT_FILTER_EXACT_FRACTION,
+        filter_exact_min_allowed: int = FILTER_EXACT_MIN_ALLOWED,
+        seed: int = 0,
+        faiss_index: Any = None,
+    ) -> None:
+        if nlist is not None and int(nlist) < 1:
+            raise InvalidVectorsError(f"IVF nlist must be >= 1; got {nlist!r}")
+        if int(nprobe) < 1:
+            raise InvalidVectorsError(f"IVF nprobe must be >= 1; got {nprobe!r}")
+        super().__init__(dim, faiss_index, filter_exact_fraction, filter_exact_min_allowed)
+        self._nlist = int(nlist) if nlist is not None else None
+        self.nprobe = int(nprobe)
+        self.seed = int(seed)
+        if faiss_index is not None:
+            self._nlist = int(faiss_index.nlist)
+
+    @staticmethod
+    def default_nlist(n_items: int) -> int:
+        """``sqrt(n)`` rounded down to a power of two, at most ``n // 39`` (faiss's k-means minimum)."""
+        target = max(1, min(int(np.sqrt(max(n_items, 1))), n_items // 39))
+        return 1 << (target.bit_length() - 1)
+
+    def _kind_params(self) -> dict[str, Any]:
+        return {"nlist": self._nlist, "nprobe": self.nprobe, "seed": self.seed}
+
+    def _add_to_faiss(self, vectors: np.ndarray) -> None:
+        faiss = _faiss()
+        if self._cpu is None:
+            nlist = self._nlist if self._nlist is not None else self.default_nlist(vectors.shape[0])
+            if vectors.shape[0] < nlist:
+                raise InvalidVectorsError(
+                    f"IVF with nlist={nlist} needs at least {nlist} vectors in its first add to train; "
+                    f"got {vectors.shape[0]}"
+                )
+            quantizer = faiss.IndexFlatIP(self._dim)
+            index = faiss.IndexIVFFlat(quantizer, self._dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.cp.seed = self.seed
+            rng = np.random.default_rng(self.seed)
+            n_train = min(vectors.shape[0], IVF_TRAIN_POINTS_PER_LIST * nlist)
+            sample = (
+                vectors
+                if n_train == vectors.shape[0]
+                else vectors[np.sort(rng.choice(vectors.shape[0], n_train, replace=False))]
+            )
+            index.train(sample)
+            index.make_direct_map()  # lets reconstruct_batch serve exact search over allowed subsets
+            self._quantizer = quantizer  # the IVF index does not own its quantizer
+            self._cpu = index
+            self._nlist = nlist
+        self._cpu.add(vectors)
+
+    def _attach_ids(self, ids: np.ndarray) -> None:
+        super()._attach_ids(ids)
+        if self._cpu.direct_map.type == _faiss().DirectMap.NoMap:
+            self._cpu.make_direct_map()
+
+    def _search_unfiltered(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        distances, labels = super()._search_unfiltered(queries, k)
+        short = (labels < 0).any(axis=1)
+        if short.any():  # probed cells held fewer than k vectors: scan every cell for those rows
+            distances[short], labels[short] = self._cpu.search(
+                queries[short], k, params=_faiss().SearchParametersIVF(nprobe=self._cpu.nlist)
+            )
+        return distances, labels
+
+    def _search_params(self, k: int, selector: Any) -> Any:
+        faiss = _faiss()
+        params = faiss.SearchParametersIVF(nprobe=min(self.nprobe, int(self._cpu.nlist)))
+        if selector is not None:
+            params.sel = selector
+        return params
+
+    def to_gpu(self) -> None:
+        super().to_gpu()
+        self._gpu.nprobe = self.nprobe
+
+
+def _bitmap_selector(positions: np.ndarray, n_total: int) -> Any:
+    """An ``IDSelectorBitmap`` over faiss positions (``O(1)`` membership; keeps its bitmap alive)."""
+    mask = np.zeros(n_total, dtype=bool)
+    mask[positions] = True
+    bitmap = np.packbits(mask, bitorder="little")
+    return _faiss().IDSelectorBitmap(bitmap)
+
+
+# ------------------------------------------------------------------------------------ CPU/GPU choice
+
+
+def faiss_gpu_count() -> int:
+    """GPUs faiss can use: 0 with faiss-cpu (no ``StandardGpuResources``) or without a device."""
+    faiss = _faiss()
+    if not hasattr(faiss, "StandardGpuResources") or not hasattr(faiss, "get_num_gpus"):
+        return 0
+    return int(faiss.get_num_gpus())
+
+
+def _gpu_resources() -> Any:
+    return _faiss().StandardGpuResources()
+
+
+def _clone_to_gpu(cpu_index: Any, resources: Any) -> Any:
+    return _faiss().index_cpu_to_gpu(resources, 0, cpu_index)
+
+
+def choose_placement(kind: str, use_gpu: UseGpu, num_gpus: int) -> Placement:
+    """Where an index of ``kind`` serves unfiltered searches.
+
+    ``use_gpu=False`` -> CPU; ``"auto"`` -> GPU when ``num_gpus > 0``; ``True`` -> GPU, or
+    :class:`GpuUnavailableError` when there is none. HNSW always stays on the CPU (faiss has no GPU
+    HNSW), whatever ``use_gpu`` says.
+    """
+    if use_gpu not in (True, False, "auto"):
+        raise InvalidVectorsError(f"use_gpu must be True, False or 'auto'; got {use_gpu!r}")
+    if use_gpu is False:
+        return "cpu"
+    if num_gpus <= 0:
+        if use_gpu is True:
+            raise GpuUnavailableError(
+                f"use_gpu=True but faiss reports {num_gpus} GPUs; expected at least 1 "
+                "(install faiss-gpu on a CUDA machine, or pass use_gpu='auto')"
+            )
+        return "cpu"
+    return "cpu" if kind == "hnsw" else "gpu"
+
+
+def choose_kind(n_items: int, *, gpu: bool) -> IndexKind:
+    """The index kind for a catalog of ``n_items``: exact below ``EXACT_MAX_ITEMS``, else HNSW on a
+    CPU and IVF on a GPU (faiss has no GPU HNSW; GPU IVF is its fast approximate path)."""
+    if n_items < EXACT_MAX_ITEMS:
+        return "flat"
+    return "ivf" if gpu else "hnsw"
+
+
+_KINDS: dict[str, type[FaissVectorIndex]] = {"flat": ExactIndex, "hnsw": HNSWIndex, "ivf": IVFIndex}
+
+
+def build_index(
+    vectors: np.ndarray,
+    ids: np.ndarray,
+    *,
+    kind: IndexKind | Literal["auto"] = "auto",
+    use_gpu: UseGpu = "auto",
+    params: Mapping[str, Any] | None = None,
+) -> FaissVectorIndex:
+    """Build the index for a catalog: the one place the kind and the CPU/GPU choice are made.
+
+    Args:
+        vectors: ``(n, d)`` float32 L2-normalised rows (other float dtypes are converted).
+        ids: ``(n,)`` unique int64 ids >= 0, our id of each row.
+        kind: ``"flat"``, ``"hnsw"``, ``"ivf"``, or ``"auto"`` (:func:`choose_kind` from ``n``).
+        use_gpu: ``"auto"`` (GPU when faiss-gpu sees one), ``True`` (required) or ``False``.
+        params: constructor overrides for the kind, e.g. ``{"ef_search": 128}`` or ``{"nprobe": 32}``.
+
+    Returns:
+        The filled index; ``index.placement`` says where unfiltered searches run.
+    """
+    array = as_unit_float32(vectors, None, "vectors")
+    num_gpus = faiss_gpu_count() if use_gpu is not False else 0
+    if kind == "auto":
+        chosen: str = choose_kind(array.shape[0], gpu=choose_placement("flat", use_gpu, num_gpus) == "gpu")
+    elif kind in _KINDS:
+        chosen = kind
+    else:
+        raise InvalidVectorsError(f"kind must be one of {['auto', *_KINDS]}; got {kind!r}")
+    placement = choose_placement(chosen, use_gpu, num_gpus)
+    index = _KINDS[chosen](array.shape[1], **dict(params or {}))
+    index.add(array, ids)
+    if placement == "gpu":
+        index.to_gpu()
+    return index
+
+
+def index_from_faiss(
+    kind: str, faiss_index: Any, ids: np.ndarray, params: Mapping[str, Any], *, use_gpu: UseGpu = "auto"
+) -> FaissVectorIndex:
+    """Wrap a filled faiss index (read from a stored version) with its id map and search parameters.
+
+    Raises:
+        IndexCorruptError: the faiss index type does not match ``kind``, or ``ids`` does not match it.
+    """
+    faiss = _faiss()
+    expected = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat}
+    if kind not in expected:
+        raise IndexCorruptError(f"unknown index kind {kind!r}; expected one of {sorted(expected)}")
+    # No faiss.downcast_index here: read_index already returns the concrete class, and a downcast
+    # proxy does not own the C++ object (it dangles once the original wrapper is collected).
+    if not isinstance(faiss_index, expected[kind]):
+        raise IndexCorruptError(
+            f"the faiss index is a {type(faiss_index).__name__}; expected {expected[kind].__name__} for kind {kind!r}"
+        )
+    if faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise IndexCorruptError(
+            f"the faiss index uses metric {faiss_index.metric_type}; expected inner product"
+        )
+    dim = int(faiss_index.d)
+    index: FaissVectorIndex
+    fraction = float(params.get("filter_exact_fraction", DEFAULT_FILTER_EXACT_FRACTION))
+    min_allowed = int(params.get("filter_exact_min_allowed", FILTER_EXACT_MIN_ALLOWED))
+    if kind == "flat":
+        index = ExactIndex(dim, faiss_index=faiss_index)
+    elif kind == "hnsw":
+        index = HNSWIndex(
+            dim,
+            ef_search=int(params.get("ef_search", DEFAULT_HNSW_EF_SEARCH)),
+            filter_exact_fraction=fraction,
+            filter_exact_min_allowed=min_allowed,
+            faiss_index=faiss_index,
+        )
+    else:
+        index = IVFIndex(
+            dim,
+            nprobe=int(params.get("nprobe", DEFAULT_IVF_NPROBE)),
+            filter_exact_fraction=fraction,
+            filter_exact_min_allowed=min_allowed,
+            seed=int(params.get("seed", 0)),
+            faiss_index=faiss_index,
+        )
+    index._attach_ids(np.asarray(ids))
+    if choose_placement(kind, use_gpu, faiss_gpu_count() if use_gpu is not False else 0) == "gpu":
+        index.to_gpu()
+    return index

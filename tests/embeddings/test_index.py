@@ -1,0 +1,469 @@
+"""The vector index: every implementation against exact search on structured synthetic data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import embeddings.index as index_module
+from embeddings.index import (
+    EXACT_MAX_ITEMS,
+    ExactIndex,
+    FaissVectorIndex,
+    GpuUnavailableError,
+    HNSWIndex,
+    InvalidVectorsError,
+    IVFIndex,
+    VectorIndex,
+    build_index,
+    choose_kind,
+    choose_placement,
+)
+from embeddings.index_synthetic import SyntheticEmbeddings
+
+N_ITEMS = 4000
+N_QUERIES = 200
+DIM = 384
+TOP_K = 10
+# Recall@10 each approximate kind must reach against exact search with its default parameters.
+MIN_RECALL = {"flat": 1.0, "hnsw": 0.95, "ivf": 0.95}
+# Forced through the IDSelector path (no exact fallback), filtered recall may dip a little further.
+MIN_FILTERED_SELECTOR_RECALL = 0.9
+
+
+def recall_at_k(expected: np.ndarray, got: np.ndarray) -> float:
+    """Mean fraction of each row of ``expected`` ids found in the same row of ``got``."""
+    hits = [
+        len(set(e[e >= 0]) & set(g[g >= 0])) / max(1, int((e >= 0).sum()))
+        for e, g in zip(expected, got, strict=True)
+    ]
+    return float(np.mean(hits))
+
+
+def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    rows = rng.standard_normal((n, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict[str, np.ndarray]:
+    mixture = SyntheticEmbeddings(dim=DIM, seed=7)
+    vectors, labels = mixture.items(N_ITEMS)
+    queries, _ = mixture.queries(N_QUERIES)
+    # Our ids are sparse and unordered, so an index returning positions instead of ids fails.
+    ids = np.random.default_rng(7).choice(10**9, size=N_ITEMS, replace=False).astype(np.int64)
+    return {"vectors": vectors, "labels": labels, "queries": queries, "ids": ids}
+
+
+@pytest.fixture(scope="module")
+def exact(catalog: dict[str, np.ndarray]) -> ExactIndex:
+    index = build_index(catalog["vectors"], catalog["ids"], kind="flat", use_gpu=False)
+    assert isinstance(index, ExactIndex)
+    return index
+
+
+def brute_force(
+    catalog: dict[str, np.ndarray], queries: np.ndarray, top_k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numpy reference: scores and ids of the top ``top_k`` allowed items per query."""
+    vectors, ids = catalog["vectors"], catalog["ids"]
+    if allowed is not None:
+        keep = np.isin(ids, allowed)
+        vectors, ids = vectors[keep], ids[keep]
+    scores = queries.astype(np.float64) @ vectors.astype(np.float64).T
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+    return np.take_along_axis(scores, order, axis=1), ids[order]
+
+
+KINDS = ["flat", "hnsw", "ivf"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def built(request: pytest.FixtureRequest, catalog: dict[str, np.ndarray]) -> FaissVectorIndex:
+    return build_index(catalog["vectors"], catalog["ids"], kind=request.param, use_gpu=False)
+
+
+class TestEveryIndex:
+    """One suite, run against every implementation (``built`` is parametrised over the kinds)."""
+
+    def test_satisfies_protocol_and_reports_shape(self, built: FaissVectorIndex) -> None:
+        assert isinstance(built, VectorIndex)
+        assert built.dim == DIM
+        assert built.ntotal == N_ITEMS
+        assert built.placement == "cpu"
+
+    def test_recall_at_10_against_exact(
+        self, built: FaissVectorIndex, exact: ExactIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        _, expected = exact.search(catalog["queries"], TOP_K)
+        _, got = built.search(catalog["queries"], TOP_K)
+        assert recall_at_k(expected, got) >= MIN_RECALL[built.kind]
+
+    def test_returns_our_ids_with_their_true_scores(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        scores, ids = built.search(catalog["queries"][:50], TOP_K)
+        assert scores.dtype == np.float32 and ids.dtype == np.int64
+        assert scores.shape == ids.shape == (50, TOP_K)
+        position = {int(item): row for row, item in enumerate(catalog["ids"])}
+        rows = np.vectorize(position.__getitem__)(ids)
+        true_scores = np.einsum("qd,qkd->qk", catalog["queries"][:50], catalog["vectors"][rows])
+        np.testing.assert_allclose(scores, true_scores, atol=1e-5)
+        assert (np.diff(scores, axis=1) <= 1e-6).all(), "scores must be sorted best first"
+
+    def test_an_indexed_vector_finds_itself_first(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        rows = np.arange(0, N_ITEMS, 97)
+        scores, ids = built.search(catalog["vectors"][rows], 1)
+        np.testing.assert_array_equal(ids[:, 0], catalog["ids"][rows])
+        np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+
+    @pytest.mark.parametrize("fraction", [0.5, 0.1, 0.01])
+    def test_filtered_results_come_only_from_allowed_ids_and_fill_top_k(
+        self, built: FaissVectorIndex, exact: ExactIndex, catalog: dict[str, np.ndarray], fraction: float
+    ) -> None:
+        rng = np.random.default_rng(int(fraction * 1000))
+        allowed = catalog["ids"][rng.random(N_ITEMS) < fraction]
+        scores, ids = built.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+        assert np.isin(ids, allowed).all()
+        assert np.isfinite(scores).all()
+        _, expected = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+        assert recall_at_k(expected, ids) >= MIN_RECALL[built.kind]
+
+    def test_filter_by_cluster_matches_exact_filtered_search(
+        self, built: FaissVectorIndex, exact: ExactIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        # A correlated filter (one "genre"): most queries' natural neighbours are all excluded.
+        labels = catalog["labels"]
+        allowed = catalog["ids"][labels == np.bincount(labels).argmax()]
+        _, ids = built.search(catalog["queries"], TOP_K, allowed_ids=set(allowed.tolist()))
+        _, expected = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+        assert np.isin(ids, allowed).all()
+        assert (ids >= 0).all()
+        assert recall_at_k(expected, ids) >= MIN_RECALL[built.kind]
+
+    def test_fewer_allowed_ids_than_top_k_are_all_returned_then_padded(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        allowed = catalog["ids"][[3, 1000, 2500]]
+        unknown = np.array([10**12, 10**12 + 1], dtype=np.int64)  # ignored: not in the index
+        scores, ids = built.search(
+            catalog["queries"][:5], TOP_K, allowed_ids=np.concatenate([allowed, unknown])
+        )
+        for row in range(5):
+            assert set(ids[row, :3].tolist()) == set(allowed.tolist())
+        assert (ids[:, 3:] == -1).all() and np.isneginf(scores[:, 3:]).all()
+
+    def test_allowed_ids_as_set_list_and_array_agree(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        allowed = catalog["ids"][::7]
+        as_array = built.search(catalog["queries"][:20], TOP_K, allowed_ids=allowed)[1]
+        as_set = built.search(catalog["queries"][:20], TOP_K, allowed_ids=set(allowed.tolist()))[1]
+        as_list = built.search(catalog["queries"][:20], TOP_K, allowed_ids=allowed.tolist())[1]
+        np.testing.assert_array_equal(as_array, as_set)
+        np.testing.assert_array_equal(as_array, as_list)
+
+    def test_empty_allowed_ids_return_only_padding(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        scores, ids = built.search(catalog["queries"][:3], TOP_K, allowed_ids=set())
+        assert (ids == -1).all() and np.isneginf(scores).all()
+
+    def test_top_k_above_ntotal_returns_everything_then_padding(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        scores, ids = built.search(catalog["queries"][:2], N_ITEMS + 5)
+        assert ids.shape == (2, N_ITEMS + 5)
+        for row in range(2):
+            assert set(ids[row, :N_ITEMS].tolist()) == set(catalog["ids"].tolist())
+        assert (ids[:, N_ITEMS:] == -1).all() and np.isneginf(scores[:, N_ITEMS:]).all()
+
+    def test_float64_queries_are_converted(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        queries = catalog["queries"][:10]
+        np.testing.assert_array_equal(
+            built.search(queries.astype(np.float64), TOP_K)[1], built.search(queries, TOP_K)[1]
+        )
+
+    def test_zero_queries_give_empty_results(self, built: FaissVectorIndex) -> None:
+        scores, ids = built.search(np.empty((0, DIM), dtype=np.float32), TOP_K)
+        assert scores.shape == ids.shape == (0, TOP_K)
+
+    @pytest.mark.parametrize(
+        ("queries", "message"),
+        [
+            (np.zeros((2, DIM + 1), dtype=np.float32), "dimension 385; expected dimension 384"),
+            (np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), "2-D array"),
+            (np.ones((2, DIM), dtype=np.int64), "dtype int64"),
+            (np.full((2, DIM), 0.5, dtype=np.float32), "unit-norm"),
+        ],
+    )
+    def test_bad_queries_raise_clear_errors(
+        self, built: FaissVectorIndex, queries: np.ndarray, message: str
+    ) -> None:
+        with pytest.raises(InvalidVectorsError, match=message):
+            built.search(queries, TOP_K)
+
+    def test_nan_query_rows_are_named(self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]) -> None:
+        queries = catalog["queries"][:4].copy()
+        queries[2, 5] = np.nan
+        with pytest.raises(InvalidVectorsError, match=r"rows \[2\].*NaN"):
+            built.search(queries, TOP_K)
+
+    @pytest.mark.parametrize("top_k", [0, -1, 2.5, True])
+    def test_bad_top_k_is_rejected(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray], top_k: Any
+    ) -> None:
+        with pytest.raises(InvalidVectorsError, match="top_k"):
+            built.search(catalog["queries"][:1], top_k)
+
+    def test_concurrent_searches_agree(self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        queries = catalog["queries"][:40]
+        allowed = catalog["ids"][::3]
+        expected = built.search(queries, TOP_K, allowed_ids=allowed)[1]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: built.search(queries, TOP_K, allowed_ids=allowed)[1], range(8)))
+        for result in results:
+            np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_filtered_selector_path_without_exact_fallback(
+    kind: str, exact: ExactIndex, catalog: dict[str, np.ndarray]
+) -> None:
+    """With the exact fallback disabled, the IDSelector traversal alone still respects the filter."""
+    index = build_index(
+        catalog["vectors"],
+        catalog["ids"],
+        kind=kind,  # type: ignore[arg-type]
+        use_gpu=False,
+        params={"filter_exact_fraction": 0.0, "filter_exact_min_allowed": 0},
+    )
+    allowed = catalog["ids"][np.random.default_rng(3).random(N_ITEMS) < 0.3]
+    scores, ids = index.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+    assert np.isin(ids, allowed).all() and (ids >= 0).all()
+    _, expected = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+    assert recall_at_k(expected, ids) >= MIN_FILTERED_SELECTOR_RECALL
+
+
+@pytest.mark.parametrize("fraction", [0.9, 0.3, 0.02])
+def test_exact_filtered_search_equals_brute_force(
+    exact: ExactIndex, catalog: dict[str, np.ndarray], fraction: float
+) -> None:
+    """Both exact filter paths (bitmap selector above 25 %, gathered subset below) are exact."""
+    allowed = catalog["ids"][np.random.default_rng(11).random(N_ITEMS) < fraction]
+    scores, ids = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+    expected_scores, expected_ids = brute_force(catalog, catalog["queries"], TOP_K, allowed)
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
+    # Ties aside, the ids agree; compare as sets per row to be robust to equal scores.
+    assert recall_at_k(expected_ids, ids) == 1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_items=st.integers(min_value=0, max_value=60),
+    top_k=st.integers(min_value=1, max_value=80),
+    seed=st.integers(min_value=0, max_value=2**16),
+    allowed_fraction=st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.0)),
+)
+def test_exact_index_matches_numpy_for_any_size_k_and_filter(
+    n_items: int, top_k: int, seed: int, allowed_fraction: float | None
+) -> None:
+    rng = np.random.default_rng(seed)
+    dim = 16
+    vectors = unit_rows(rng, n_items, dim)
+    ids = rng.choice(10**6, size=n_items, replace=False).astype(np.int64)
+    queries = unit_rows(rng, 5, dim)
+    allowed = None if allowed_fraction is None else ids[rng.random(n_items) < allowed_fraction]
+    index = build_index(vectors, ids, kind="flat", use_gpu=False)
+    scores, got = index.search(queries, top_k, allowed_ids=allowed)
+    candidates = np.arange(n_items) if allowed is None else np.flatnonzero(np.isin(ids, allowed))
+    expected_count = min(top_k, candidates.size)
+    assert scores.shape == got.shape == (5, top_k)
+    assert (got[:, expected_count:] == -1).all() and np.isneginf(scores[:, expected_count:]).all()
+    for row in range(5):
+        reference = np.sort(vectors[candidates] @ queries[row])[::-1][:expected_count]
+        np.testing.assert_allclose(scores[row, :expected_count], reference, atol=1e-5)
+        assert set(got[row, :expected_count].tolist()) <= set(ids[candidates].tolist())
+        assert len(set(got[row, :expected_count].tolist())) == expected_count
+
+
+class TestBuilding:
+    def test_empty_indexes_answer_with_padding(self) -> None:
+        queries = unit_rows(np.random.default_rng(0), 3, DIM)
+        for index in (
+            ExactIndex(DIM),
+            HNSWIndex(DIM),
+            IVFIndex(DIM),
+            build_index(np.empty((0, DIM), np.float32), np.empty(0, np.int64)),
+        ):
+            assert index.ntotal == 0
+            scores, ids = index.search(queries, 5, allowed_ids=[1, 2])
+            assert (ids == -1).all() and np.isneginf(scores).all()
+            scores, ids = index.search(queries, 5)
+            assert (ids == -1).all() and np.isneginf(scores).all()
+
+    @pytest.mark.parametrize("kind", KINDS)
+    def test_adding_in_batches_equals_one_build(self, kind: str, catalog: dict[str, np.ndarray]) -> None:
+        vectors, ids = catalog["vectors"][:2000], catalog["ids"][:2000]
+        whole = build_index(vectors, ids, kind=kind, use_gpu=False)  # type: ignore[arg-type]
+        parts = build_index(vectors[:1200], ids[:1200], kind=kind, use_gpu=False)  # type: ignore[arg-type]
+        parts.add(vectors[1200:], ids[1200:])
+        assert parts.ntotal == 2000
+        np.testing.assert_array_equal(parts.ids, ids)
+        _, from_whole = whole.search(catalog["queries"][:50], TOP_K)
+        _, from_parts = parts.search(catalog["queries"][:50], TOP_K)
+        assert recall_at_k(from_whole, from_parts) >= MIN_RECALL[kind]
+
+    @pytest.mark.parametrize(
+        ("ids", "message"),
+        [
+            (np.array([1, 2, 2]), "duplicates"),
+            (np.array([1, -2, 3]), "negative"),
+            (np.array([1, 2]), "3 integers"),
+            (np.array([1.0, 2.0, 3.0]), "dtype float64"),
+        ],
+    )
+    def test_bad_ids_are_rejected(self, ids: np.ndarray, message: str) -> None:
+        vectors = unit_rows(np.random.default_rng(0), 3, 8)
+        with pytest.raises(InvalidVectorsError, match=message):
+            build_index(vectors, ids, kind="flat", use_gpu=False)
+
+    def test_adding_an_existing_id_is_rejected(self) -> None:
+        vectors = unit_rows(np.random.default_rng(0), 4, 8)
+        index = build_index(vectors[:2], np.array([10, 11]), kind="flat", use_gpu=False)
+        with pytest.raises(InvalidVectorsError, match=r"ids \[11\] are already in the index"):
+            index.add(vectors[2:], np.array([11, 12]))
+        assert index.ntotal == 2
+
+    def test_nan_vector_rows_are_rejected_at_build(self) -> None:
+        vectors = unit_rows(np.random.default_rng(0), 5, 8)
+        vectors[4, 0] = np.inf
+        with pytest.raises(InvalidVectorsError, match=r"rows \[4\]"):
+            build_index(vectors, np.arange(5), kind="flat", use_gpu=False)
+
+    def test_ivf_needs_enough_vectors_to_train(self) -> None:
+        vectors = unit_rows(np.random.default_rng(0), 10, 8)
+        with pytest.raises(InvalidVectorsError, match="nlist=64 needs at least 64 vectors"):
+            build_index(vectors, np.arange(10), kind="ivf", use_gpu=False, params={"nlist": 64})
+
+    def test_unknown_kind_is_rejected(self) -> None:
+        vectors = unit_rows(np.random.default_rng(0), 3, 8)
+        with pytest.raises(InvalidVectorsError, match="kind must be one of"):
+            build_index(vectors, np.arange(3), kind="annoy", use_gpu=False)  # type: ignore[arg-type]
+
+    def test_default_nlist_grows_with_the_catalog_and_stays_trainable(self) -> None:
+        sizes = [100, 4000, 50_000, 1_000_000]
+        nlists = [IVFIndex.default_nlist(n) for n in sizes]
+        assert nlists == sorted(nlists)
+        for n, nlist in zip(sizes, nlists, strict=True):
+            assert nlist & (nlist - 1) == 0 and 1 <= nlist <= max(1, n // 39)
+
+
+class TestFactoryChoices:
+    def test_kind_follows_catalog_size(self) -> None:
+        assert choose_kind(0, gpu=False) == "flat"
+        assert choose_kind(EXACT_MAX_ITEMS - 1, gpu=False) == "flat"
+        assert choose_kind(EXACT_MAX_ITEMS, gpu=False) == "hnsw"
+        assert choose_kind(EXACT_MAX_ITEMS, gpu=True) == "ivf"
+
+    @pytest.mark.parametrize(
+        ("kind", "use_gpu", "num_gpus", "expected"),
+        [
+            ("flat", "auto", 0, "cpu"),
+            ("flat", "auto", 1, "gpu"),
+            ("ivf", "auto", 2, "gpu"),
+            ("hnsw", "auto", 1, "cpu"),
+            ("hnsw", True, 1, "cpu"),
+            ("flat", False, 1, "cpu"),
+            ("ivf", True, 1, "gpu"),
+        ],
+    )
+    def test_placement(self, kind: str, use_gpu: Any, num_gpus: int, expected: str) -> None:
+        assert choose_placement(kind, use_gpu, num_gpus) == expected
+
+    def test_requiring_a_gpu_without_one_is_a_clear_error(self) -> None:
+        with pytest.raises(GpuUnavailableError, match="use_gpu=True but faiss reports 0 GPUs"):
+            choose_placement("flat", True, 0)
+        with pytest.raises(InvalidVectorsError, match="use_gpu"):
+            choose_placement("flat", "yes", 1)  # type: ignore[arg-type]
+
+    def test_factory_falls_back_to_cpu_when_faiss_has_no_gpu(
+        self, monkeypatch: pytest.MonkeyPatch, catalog: dict[str, np.ndarray]
+    ) -> None:
+        monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 0)
+        index = build_index(catalog["vectors"][:500], catalog["ids"][:500])
+        assert (index.kind, index.placement) == ("flat", "cpu")
+        with pytest.raises(GpuUnavailableError):
+            build_index(catalog["vectors"][:500], catalog["ids"][:500], use_gpu=True)
+
+    def test_this_machine_reports_its_gpus_consistently(self) -> None:
+        import faiss
+
+        count = index_module.faiss_gpu_count()
+        assert count >= 0
+        if not hasattr(faiss, "StandardGpuResources"):
+            assert count == 0
+
+    @pytest.mark.parametrize(("kind", "expected"), [("flat", "gpu"), ("ivf", "gpu"), ("hnsw", "cpu")])
+    def test_factory_moves_flat_and_ivf_to_a_gpu_when_one_is_seen(
+        self, monkeypatch: pytest.MonkeyPatch, catalog: dict[str, np.ndarray], kind: str, expected: str
+    ) -> None:
+        cloned: list[Any] = []
+
+        def fake_clone(cpu_index: Any, resources: Any) -> Any:
+            cloned.append(cpu_index)
+            return cpu_index  # stands in for the GPU copy: same answers, no device needed
+
+        monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 1)
+        monkeypatch.setattr(index_module, "_gpu_resources", lambda: object())
+        monkeypatch.setattr(index_module, "_clone_to_gpu", fake_clone)
+        index = build_index(catalog["vectors"][:2000], catalog["ids"][:2000], kind=kind)  # type: ignore[arg-type]
+        assert index.placement == expected
+        assert len(cloned) == (1 if expected == "gpu" else 0)
+        cpu = build_index(catalog["vectors"][:2000], catalog["ids"][:2000], kind=kind, use_gpu=False)  # type: ignore[arg-type]
+        assert cpu.placement == "cpu"
+        np.testing.assert_array_equal(
+            index.search(catalog["queries"][:20], TOP_K)[1], cpu.search(catalog["queries"][:20], TOP_K)[1]
+        )
+
+    def test_auto_kind_on_a_gpu_machine_picks_ivf_for_large_catalogs(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(index_module, "EXACT_MAX_ITEMS", 1000)
+        monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 1)
+        monkeypatch.setattr(index_module, "_gpu_resources", lambda: object())
+        monkeypatch.setattr(index_module, "_clone_to_gpu", lambda cpu_index, resources: cpu_index)
+        vectors, _ = SyntheticEmbeddings(dim=32, seed=1, n_clusters=20).items(1500)
+        index = build_index(vectors, np.arange(1500))
+        assert (index.kind, index.placement) == ("ivf", "gpu")
+        monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 0)
+        index = build_index(vectors, np.arange(1500))
+        assert (index.kind, index.placement) == ("hnsw", "cpu")
+
+
+def test_synthetic_data_has_neighbour_structure() -> None:
+    """The generator must not degrade into uniform noise (where ANN recall means nothing)."""
+    mixture = SyntheticEmbeddings(dim=DIM, seed=3)
+    vectors, labels = mixture.items(2000)
+    assert vectors.dtype == np.float32 and vectors.shape == (2000, DIM)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -1.0)
+    nearest = similarity.max(axis=1).mean()
+    mean = similarity[similarity > -1].mean()
+    assert 0.7 < mean < 0.9  # anisotropic like e5 passages (~0.8)
+    assert nearest - mean > 0.03  # neighbours stand out from the crowd
+    same_cluster = labels[similarity.argmax(axis=1)] == labels
+    assert same_cluster.mean() > 5 * np.max(np.bincount(labels)) / labels.size
+    again, _ = SyntheticEmbeddings(dim=DIM, seed=3).items(2000)
+    np.testing.assert_array_equal(vectors, again)
