@@ -1,0 +1,292 @@
+"""The embedding job: catalog texts -> cached vectors -> a versioned FAISS index with its sidecar.
+
+Which text per title (the design choice):
+  one passage per (title, description language): ``"{localized title} ({year}). {genres}. {description}"``
+  with the title as the catalog writes it in that language, or just ``"{title} ({year}). {genres}."``
+  for titles without any description. A French film with an English and a French overview gets
+  two vectors, so an English query meets the English text and a French query the French one
+  (the model has a strong same-language bias). Per language one description is kept, by source
+  priority netflix > tmdb5000 > tmdb-lang. Cast and directors are left to lexical retrieval:
+  names carry little meaning for the encoder. The index's integer ids are text ids; a title's
+  score is the max over its texts; a title's own vector (for features, rows and ads) is the
+  normalized mean of its texts' vectors.
+
+Scopes (which titles are embedded):
+  ``tiny`` (300 titles, for tests and smoke runs), ``netflix`` (8,807 titles),
+  ``default`` (the Netflix catalog plus MovieLens titles with at least 10 ratings: 10,696 titles,
+  10,908 texts, about 10 minutes on a 2-core CPU the first time), ``watched`` (Netflix plus every
+  MovieLens title: 17,617 titles, 17,884 texts, the scope of the search and ranking evaluations)
+  and ``full`` (every title, every description language: 53,094 titles, 53,430 texts).
+  ``auto`` = ``full`` on a GPU, else ``default``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from data.catalog import as_lists
+from data.embedding_cache import EmbeddingCache, text_hash
+
+if TYPE_CHECKING:
+    from embeddings.index import FaissVectorIndex
+
+SCOPES = ("tiny", "netflix", "default", "watched", "full")
+DEFAULT_MIN_RATINGS = 10
+_SOURCE_PRIORITY = {"netflix": 0, "tmdb5000": 1, "tmdb-lang": 2}
+SIDECAR_TEXTS = "texts-{digest}.parquet"
+SIDECAR_VECTORS = "title_vectors-{digest}.npy"
+CHUNK = 256
+
+
+class JobError(Exception):
+    """The embedding job cannot run with what it was given."""
+
+
+class ItemEncoder(Protocol):
+    """What the job needs of an encoder."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode_items(self, texts: list[str]) -> np.ndarray: ...
+
+
+def resolve_scope(scope: str, *, gpu: bool) -> str:
+    """``auto`` -> ``full`` on a GPU, ``default`` on a CPU; other names are validated."""
+    if scope == "auto":
+        return "full" if gpu else "default"
+    if scope not in SCOPES:
+        raise JobError(f"unknown scope {scope!r}; expected one of {('auto', *SCOPES)}")
+    return scope
+
+
+def select_titles(titles: pd.DataFrame, scope: str) -> pd.DataFrame:
+    """The titles of a scope, in title_id order."""
+    if scope == "full":
+        chosen = titles
+    elif scope == "netflix":
+        chosen = titles[titles["netflix_id"].notna()]
+    elif scope == "default":
+        chosen = titles[titles["netflix_id"].notna() | (titles["ml_rating_count"] >= DEFAULT_MIN_RATINGS)]
+    elif scope == "watched":
+        chosen = titles[titles["netflix_id"].notna() | titles["movielens_id"].notna()]
+    elif scope == "tiny":
+        watched = titles.sort_values(["ml_rating_count", "title_id"], ascending=[False, True]).head(150)
+        shows = titles[titles["type"] == "show"].head(75)
+        foreign = titles[titles["description_languages"].map(lambda v: any(x != "en" for x in as_lists(v)))].head(75)
+        chosen = titles[titles["title_id"].isin(set(watched.title_id) | set(shows.title_id) | set(foreign.title_id))]
+    else:
+        raise JobError(f"unknown scope {scope!r}; expected one of {SCOPES}")
+    return chosen.sort_values("title_id").reset_index(drop=True)
+
+
+def _year(value: Any) -> str:
+    return f" ({int(value)})" if value is not None and not pd.isna(value) else ""
+
+
+def catalog_texts(titles: pd.DataFrame) -> pd.DataFrame:
+    """One passage per (title, description language), or a title-only passage.
+
+    Returns a DataFrame with text_id (0..n-1), title_id, lang, kind ("description" | "title"), text.
+    """
+    rows: list[tuple[str, str, str, str]] = []
+    for rec in titles.itertuples(index=False):
+        genres = ", ".join(as_lists(rec.genres))
+        localized = {t["lang"]: t["title"] for t in as_lists(rec.localized_titles)}
+        best: dict[str, dict[str, str]] = {}
+        for desc in sorted(as_lists(rec.descriptions), key=lambda d: _SOURCE_PRIORITY.get(d["source"], 9)):
+            best.setdefault(desc["lang"], desc)
+        head_genres = f" {genres}." if genres else ""
+        if not best:
+            rows.append((rec.title_id, "und", "title", f"{rec.title}{_year(rec.year)}.{head_genres}"))
+            continue
+        for lang in sorted(best):
+            name = localized.get(lang, rec.title) if lang != "en" else rec.title
+            rows.append((rec.title_id, lang, "description",
+                         f"{name}{_year(rec.year)}.{head_genres} {best[lang]['text']}"))  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["title_id", "lang", "kind", "text"])
+    frame.insert(0, "text_id", np.arange(len(frame), dtype=np.int64))
+    return frame
+
+
+def embed_with_cache(
+    encoder: ItemEncoder,
+    texts: list[str],
+    cache: EmbeddingCache,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Embed ``texts`` with ``encoder``, reading and filling ``cache``.
+
+    Returns ``(vectors (n, dim) float32, number of texts actually embedded)``. Missing texts are
+    embedded in chunks of ``CHUNK``, each committed to the cache before the next starts, so an
+    interrupted run resumes; ``progress(done, total_missing)`` is called after each chunk.
+    """
+    hashes = [text_hash(t) for t in texts]
+    unique = list(dict.fromkeys(hashes))
+    found = cache.get_many(encoder.fingerprint, unique)
+    first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
+    missing = [h for h in unique if h not in found]
+    # Length-sorted chunks keep padding low; the encoder sorts within a call as well.
+    missing.sort(key=lambda h: len(first_text[h]))
+    done = 0
+    for start in range(0, len(missing), CHUNK):
+        chunk = missing[start : start + CHUNK]
+        vectors = np.asarray(encoder.encode_items([first_text[h] for h in chunk]), dtype=np.float32)
+        cache.put_many(encoder.fingerprint, zip(chunk, vectors, strict=True))
+        found.update(zip(chunk, vectors, strict=True))
+        done += len(chunk)
+        if progress:
+            progress(done, len(missing))
+    dim = encoder.dim
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    for i, key in enumerate(hashes):
+        out[i] = found[key]
+    return out, len(missing)
+
+
+def title_vectors(texts: pd.DataFrame, vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Normalized mean of each title's text vectors. Returns (title_ids sorted, (n_titles, dim))."""
+    codes, uniques = pd.factorize(texts["title_id"], sort=True)
+    sums = np.zeros((len(uniques), vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, codes, vectors)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return [str(u) for u in uniques], (sums / norms).astype(np.float32)
+
+
+def _digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class IndexArtifacts:
+    """A loaded index version with what search, rows and ads need beside it."""
+
+    index: FaissVectorIndex
+    texts: pd.DataFrame  # text_id, title_id, lang, kind
+    title_ids: list[str]
+    title_vectors: np.ndarray  # (n_titles, dim) float32 unit rows, aligned with title_ids
+    manifest: dict[str, Any]
+    version: str
+
+    def title_vector_map(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.title_ids, self.title_vectors, strict=True))
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    version_dir: Path
+    scope: str
+    titles: int
+    texts: int
+    embedded: int
+    cached: int
+    embed_seconds: float
+    total_seconds: float
+    index_kind: str
+
+
+def build_index_version(
+    *,
+    titles: pd.DataFrame,
+    catalog_version: str,
+    scope: str,
+    encoder: ItemEncoder,
+    cache: EmbeddingCache,
+    index_dir: Path,
+    kind: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Embed a scope of the catalog and write a new, activated index version under ``index_dir``."""
+    from embeddings.index import build_index
+    from embeddings.index_store import IndexStore
+
+    started = time.perf_counter()
+    chosen = select_titles(titles, scope)
+    if chosen.empty:
+        raise JobError(f"scope {scope!r} selects no titles from a catalog of {len(titles)}")
+    texts = catalog_texts(chosen)
+    t0 = time.perf_counter()
+    vectors, embedded = embed_with_cache(encoder, texts["text"].tolist(), cache, progress=progress)
+    embed_seconds = time.perf_counter() - t0
+    index = build_index(vectors, texts["text_id"].to_numpy(), kind=kind)  # type: ignore[arg-type]
+    ids, tvecs = title_vectors(texts, vectors)
+
+    sidecar = index_dir / "sidecars"
+    sidecar.mkdir(parents=True, exist_ok=True)
+    meta = texts[["text_id", "title_id", "lang", "kind"]]
+    tmp_texts = sidecar / f".tmp-texts-{time.time_ns()}.parquet"
+    meta.to_parquet(tmp_texts, index=False)
+    texts_digest = _digest(tmp_texts.read_bytes())[:20]
+    texts_path = sidecar / SIDECAR_TEXTS.format(digest=texts_digest)
+    tmp_texts.replace(texts_path)
+    vec_payload = {"title_ids": ids}
+    tmp_vec = sidecar / f".tmp-vectors-{time.time_ns()}.npy"
+    np.save(tmp_vec, tvecs, allow_pickle=False)
+    vec_digest = _digest(tmp_vec.read_bytes() + json.dumps(vec_payload).encode())[:20]
+    vec_path = sidecar / SIDECAR_VECTORS.format(digest=vec_digest)
+    tmp_vec.replace(vec_path)
+    ids_path = sidecar / f"title_ids-{vec_digest}.json"
+    ids_path.write_text(json.dumps(ids), encoding="utf-8")
+
+    store = IndexStore(index_dir)
+    version_dir = store.write_version(index, {
+        "model_fingerprint": encoder.fingerprint,
+        "catalog_version": catalog_version,
+        "scope": scope,
+        "titles": len(ids),
+        "texts": len(texts),
+        "texts_sidecar": texts_path.name,
+        "texts_sha256": _digest(texts_path.read_bytes()),
+        "title_vectors_sidecar": vec_path.name,
+        "title_vectors_sha256": _digest(vec_path.read_bytes()),
+        "title_ids_sidecar": ids_path.name,
+        "title_ids_sha256": _digest(ids_path.read_bytes()),
+        "text_policy": "one passage per (title, description language); title-only when no description",
+    })  # fmt: skip
+    store.prune(keep=3)
+    return BuildReport(version_dir, scope, len(ids), len(texts), embedded, len(texts) - embedded,
+                       embed_seconds, time.perf_counter() - started, index.kind)  # fmt: skip
+
+
+def load_index_artifacts(index_dir: Path, expected_model_fingerprint: str | None = None) -> IndexArtifacts:
+    """Load the CURRENT index version and its sidecar, verifying checksums and the model."""
+    from embeddings.index_errors import IndexCorruptError
+    from embeddings.index_store import IndexStore
+
+    loaded = IndexStore(index_dir).load_current(expected_model_fingerprint=expected_model_fingerprint)
+    manifest = loaded.manifest
+    sidecar = index_dir / "sidecars"
+    texts_path = sidecar / manifest["texts_sidecar"]
+    vec_path = sidecar / manifest["title_vectors_sidecar"]
+    ids_path = sidecar / manifest["title_ids_sidecar"]
+    for path, key in ((texts_path, "texts_sha256"), (vec_path, "title_vectors_sha256"), (ids_path, "title_ids_sha256")):
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing; expected the sidecar named in the index manifest")
+        if _digest(path.read_bytes()) != manifest[key]:
+            raise IndexCorruptError(f"{path} does not match its sha256 in the index manifest (corrupted or replaced)")
+    texts = pd.read_parquet(texts_path)
+    title_ids = json.loads(ids_path.read_text(encoding="utf-8"))
+    vectors = np.load(vec_path, allow_pickle=False)
+    if vectors.shape[0] != len(title_ids):
+        raise IndexCorruptError(f"{vec_path} has {vectors.shape[0]} rows; expected {len(title_ids)} titles")
+    return IndexArtifacts(loaded.index, texts, title_ids, vectors, manifest, loaded.version)
+
+
+def load_title_embeddings(index_dir: Path) -> tuple[list[str], np.ndarray]:
+    """(title_ids, (n, dim) float32 unit vectors) of the CURRENT index version's scope."""
+    artifacts = load_index_artifacts(index_dir)
+    return artifacts.title_ids, artifacts.title_vectors
