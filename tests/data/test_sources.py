@@ -57,7 +57,7 @@ def test_movielens_titles_ids_and_bad_ratings(synthetic_data_dir: Path) -> None:
     assert movies.loc[1, "imdb_id"] == "tt0133093" and movies.loc[1, "tmdb_id"] == 603
     assert movies.loc[2, "title"] == "Amelie" and movies.loc[2, "alt_titles"] == ["Le Fabuleux destin d'Amélie Poulain"]
     assert movies.loc[3, "alt_titles"] == ["Se7en"]
-    assert movies.loc[4, "genres"] == [] and movies.loc[4, "tmdb_id"] is None
+    assert movies.loc[4, "genres"] == [] and pd.isna(movies.loc[4, "tmdb_id"])
     ratings = movielens.load_ratings(synthetic_data_dir, q)
     assert len(ratings) == 4  # the 9.0 rating is quarantined, not dropped silently
     assert any(r.reason.startswith("non-numeric field or rating outside") for r in q.rows)
