@@ -1,0 +1,540 @@
+"""Candidate rows for the home page: what each row is about and which titles may appear in it.
+
+Shapes: ``n`` titles (rows of ``features.TitleFeatures``), ``L`` = len(``features.LANGUAGES``).
+
+A candidate row is a *theme* — Continue Watching, Top Picks, Because You Watched <title>, Trending
+Now, New Arrivals, Popular, a genre, a language + type ("Korean series"), Watch It Again — plus a
+*pool* of at most ``pool_size`` eligible titles for it, each with a theme score (how strongly it
+belongs: similarity, trend, recency). :mod:`ranking.page` scores the union of all pools once with
+the ranking model and orders every row by model score (blended with the theme score for themes
+where belonging is a matter of degree), then chooses rows stage by stage.
+
+Eligibility, enforced here for every pool: a title is servable (in the catalog scope the service
+offers), at or below the profile's maturity level, and — except in Continue Watching and Watch It
+Again — not in the viewer's history at all (finished titles appear only in the explicit rewatch
+row; started titles only in Continue Watching).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from data.catalog import as_lists
+from data.events import History
+from data.normalize import GENRES
+from features import LANGUAGES, ProfileFeatures, TitleFeatures
+from features.titles import SECONDS_PER_DAY, language_slot
+from ranking.similar import CoWatchIndex, title_similarity
+
+__all__ = [
+    "COUNTRY_LANGUAGES",
+    "FINISHED_KINDS",
+    "ROW_KINDS",
+    "STARTED_KINDS",
+    "CandidateRow",
+    "HeuristicScorer",
+    "RowCatalog",
+    "RowConfig",
+    "RowScorer",
+    "ViewerState",
+    "candidate_rows",
+    "viewer_state",
+]
+
+ROW_KINDS: tuple[str, ...] = (
+    "continue_watching", "top_picks", "because_you_watched", "trending", "new_arrivals", "popular", "genre",
+    "language", "rewatch",
+)  # fmt: skip
+"""Every row kind a page can hold."""
+
+STARTED_KINDS = frozenset({"play", "progress"})
+FINISHED_KINDS = frozenset({"complete", "rating"})
+"""A rating counts as finished: MovieLens history has only ratings, given after watching."""
+
+COUNTRY_LANGUAGES: dict[str, str] = {
+    "South Korea": "ko", "Japan": "ja", "France": "fr", "Spain": "es", "Mexico": "es", "Argentina": "es",
+    "Colombia": "es", "Chile": "es", "Peru": "es", "Germany": "de", "Austria": "de", "Italy": "it",
+    "Brazil": "pt", "Portugal": "pt", "India": "hi", "China": "zh", "Taiwan": "zh", "Hong Kong": "zh",
+    "Turkey": "tr", "Egypt": "ar", "Lebanon": "ar", "Saudi Arabia": "ar", "Poland": "pl", "Denmark": "da",
+    "Sweden": "sv", "Norway": "no", "Finland": "fi", "Russia": "ru", "Netherlands": "nl",
+}  # fmt: skip
+"""A title's first production country implies this content language (Netflix lists countries, rarely
+languages). India -> Hindi is a proxy: the catalog does not say which Indian language a title is in."""
+
+
+class RowScorer(Protocol):
+    """What the page builder needs of a ranking model: one score per candidate title, higher = better.
+
+    ``title_rows``: (k,) int64 rows of ``TitleFeatures``; returns (k,) float scores on any scale (the page
+    uses ranks and z-scores only). Must be deterministic and cope with an empty history (cold start).
+    """
+
+    def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray: ...
+
+
+# --------------------------------------------------------------------------------------------- catalog
+
+
+@dataclass(frozen=True)
+class RowCatalog:
+    """What rows need beyond :class:`TitleFeatures`; every array is aligned with ``features.title_ids``."""
+
+    features: TitleFeatures
+    names: list[str]  # (n,) display titles
+    localized_names: list[dict[str, str]]  # (n,) lang -> title, only languages the catalog has
+    is_show: np.ndarray  # (n,) bool
+    added_at: np.ndarray  # (n,) float64 unix s, NaN unknown (Netflix date_added)
+    content_languages: np.ndarray  # (n, L) bool: features.languages | language of the first country
+    prior: np.ndarray  # (n,) float32 in [0, 1]: popularity without personal data
+    trending: np.ndarray  # (n,) float32 >= 0
+    servable: np.ndarray  # (n,) bool
+    genre_norms: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        for name in ("names", "localized_names", "is_show", "added_at", "content_languages", "prior", "trending",
+                     "servable"):  # fmt: skip
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"RowCatalog.{name} has {len(getattr(self, name))} rows; expected {n}")
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def display_name(self, row: int, ui_language: str) -> str:
+        """The title's name in ``ui_language`` when the catalog has one, else its catalog title."""
+        return self.localized_names[row].get(ui_language) or self.names[row]
+
+    @classmethod
+    def from_frame(
+        cls,
+        titles: pd.DataFrame,
+        features: TitleFeatures,
+        *,
+        servable_sources: Sequence[str] | None = ("netflix", "movielens"),
+    ) -> RowCatalog:
+        """Build from the catalog titles frame (``data.catalog.read_titles`` columns). Rows of ``titles`` are
+        matched to ``features`` by ``title_id``; titles missing from the frame get empty metadata and are not
+        servable. ``servable_sources``: titles with one of these sources are offered (None: every title)."""
+        n = len(features)
+        frame = titles.drop_duplicates("title_id").set_index("title_id").reindex(features.title_ids)
+        present = frame.index.isin(titles["title_id"]) if len(titles) else np.zeros(n, bool)
+        names = [str(x) if isinstance(x, str) else tid for x, tid in
+                 zip(frame.get("title", pd.Series([None] * n)), features.title_ids, strict=True)]  # fmt: skip
+        localized = []
+        for cell in frame.get("localized_titles", pd.Series([None] * n)):
+            localized.append({str(d["lang"]): str(d["title"]) for d in as_lists(cell)
+                              if isinstance(d, dict) and d.get("title") and d.get("lang") not in (None, "und")})  # fmt: skip
+        is_show = (frame["type"] == "show").to_numpy(dtype=bool) if "type" in frame else np.zeros(n, bool)
+        added = (pd.to_datetime(frame["date_added"], errors="coerce", utc=True) if "date_added" in frame
+                 else pd.Series(pd.NaT, index=frame.index))  # fmt: skip
+        added_at = np.array([t.timestamp() if not pd.isna(t) else np.nan for t in added], dtype=np.float64)
+
+        content = features.languages > 0
+        content = content.copy()
+        for i, cell in enumerate(frame.get("countries", pd.Series([None] * n))):
+            countries = as_lists(cell)
+            if countries and countries[0] in COUNTRY_LANGUAGES:
+                content[i, language_slot(COUNTRY_LANGUAGES[countries[0]])] = True
+
+        votes = pd.to_numeric(frame.get("vote_count", pd.Series(np.nan, index=frame.index)), errors="coerce")
+        prior = popularity_prior(features.event_count, votes.to_numpy(dtype=np.float64), added_at)
+        trending = (features.trend * (0.25 + prior)).astype(np.float32) * (features.event_count > 0)
+
+        if servable_sources is None:
+            servable = np.asarray(present, dtype=bool).copy()
+        else:
+            wanted = set(servable_sources)
+            servable = np.array([bool(wanted.intersection(as_lists(s))) for s in
+                                 frame.get("sources", pd.Series([None] * n))], dtype=bool)  # fmt: skip
+            servable &= np.asarray(present, dtype=bool)
+        return cls(features=features, names=names, localized_names=localized, is_show=is_show, added_at=added_at,
+                   content_languages=content, prior=prior, trending=trending, servable=servable,
+                   genre_norms=np.linalg.norm(features.genres, axis=1).astype(np.float32))  # fmt: skip
+
+
+def _percentile(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rank percentile in (0, 1] of ``values`` among ``mask`` (ties share their mean rank); 0 elsewhere."""
+    out = np.zeros(len(values), dtype=np.float64)
+    if mask.any():
+        ranks = pd.Series(values[mask]).rank(method="average").to_numpy()
+        out[mask] = ranks / mask.sum()
+    return out
+
+
+def popularity_prior(event_count: np.ndarray, vote_count: np.ndarray, added_at: np.ndarray) -> np.ndarray:
+    """Cold-start popularity in [0, 1], (n,) float32: the best of the percentile of viewing events, the
+    percentile of TMDB votes, and half the percentile of the date a title was added (a weak signal for
+    catalog titles nobody has watched yet)."""
+    events = np.asarray(event_count, dtype=np.float64)
+    votes = np.nan_to_num(np.asarray(vote_count, dtype=np.float64), nan=0.0)
+    added = np.asarray(added_at, dtype=np.float64)
+    parts = [_percentile(events, events > 0), _percentile(votes, votes > 0),
+             0.5 * _percentile(np.nan_to_num(added, nan=0.0), ~np.isnan(added))]  # fmt: skip
+    return np.max(np.stack(parts), axis=0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------- viewer
+
+
+@dataclass(frozen=True)
+class ViewerState:
+    """One viewer's page-relevant state; built by :func:`viewer_state`."""
+
+    profile: ProfileFeatures
+    in_progress: np.ndarray  # (c,) int64 title rows started and not finished, most recent first
+    progress: np.ndarray  # (c,) float32 fraction watched in [0, 1), NaN when unknown
+    finished: np.ndarray  # (f,) int64 sorted title rows finished at least once
+    seen: np.ndarray  # (s,) int64 sorted: every title in the history or liked at onboarding
+    liked_genres: tuple[str, ...] = ()
+    liked_titles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (k,) onboarding rows
+
+    @property
+    def is_cold(self) -> bool:
+        """No history and no onboarding input: the page falls back to popular, diverse rows."""
+        return len(self.seen) == 0 and not self.liked_genres
+
+
+def viewer_state(
+    profile: ProfileFeatures,
+    history: History | None,
+    titles: TitleFeatures,
+    *,
+    liked_genres: Iterable[str] = (),
+    liked_titles: Sequence[str] = (),
+    finished_fraction: float = 0.95,
+) -> ViewerState:
+    """Derive in-progress and finished titles from the viewer's events, in time order.
+
+    A title's *last* event decides whether it is in progress: ``play``/``progress`` start it (a
+    ``progress`` with ``position_s >= finished_fraction * duration_s`` finishes it, when the history
+    carries ``extra["position_s"]``/``extra["duration_s"]`` arrays); ``complete``/``rating`` finish it.
+    Without a history, ``profile.history`` rows count as finished. Liked titles/genres are onboarding
+    input (ids unknown to ``titles`` are ignored).
+    """
+    started_at: dict[int, tuple[float, float]] = {}  # row -> (last timestamp, progress fraction)
+    finished: set[int] = set()
+    if history is not None and len(history):
+        rows = titles.rows(history.title_ids)
+        positions = history.extra.get("position_s")
+        durations = history.extra.get("duration_s")
+        for i, (row, kind, ts) in enumerate(zip(rows, history.kinds, history.timestamps, strict=True)):
+            if row < 0:
+                continue
+            row = int(row)
+            fraction = math.nan
+            if positions is not None and durations is not None:
+                pos, dur = positions[i], durations[i]
+                if pos is not None and dur is not None and np.isfinite(pos) and np.isfinite(dur) and dur > 0:
+                    fraction = float(pos) / float(dur)
+            if kind in FINISHED_KINDS or (kind in STARTED_KINDS and fraction >= finished_fraction):
+                finished.add(row)
+                started_at.pop(row, None)
+            elif kind in STARTED_KINDS:
+                started_at[row] = (float(ts), fraction)
+        seen_rows = set(int(r) for r in rows if r >= 0)
+    else:
+        finished.update(int(r) for r in profile.history)
+        seen_rows = set(finished)
+    liked = titles.rows(list(liked_titles))
+    liked = np.unique(liked[liked >= 0])
+    seen_rows.update(int(r) for r in liked)
+    order = sorted(started_at, key=lambda r: (-started_at[r][0], r))
+    genres = tuple(dict.fromkeys(g for g in liked_genres if g in GENRES))
+    return ViewerState(
+        profile=profile,
+        in_progress=np.array(order, dtype=np.int64),
+        progress=np.array([started_at[r][1] for r in order], dtype=np.float32),
+        finished=np.array(sorted(finished), dtype=np.int64),
+        seen=np.array(sorted(seen_rows), dtype=np.int64),
+        liked_genres=genres,
+        liked_titles=liked.astype(np.int64),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- scorer
+
+
+@dataclass(frozen=True)
+class HeuristicScorer:
+    """The fallback :class:`RowScorer` (no trained model needed): popularity + co-watch + content affinity.
+
+    ``score = w_prior * prior + w_cowatch * cowatch / max(cowatch) + w_embedding * max(0, cos(history
+    embedding, title)) + w_genre * genre_affinity . genres``. With an empty history only the prior is
+    left: the cold-start "popular" ranking.
+    """
+
+    catalog: RowCatalog
+    cowatch: CoWatchIndex | None = None
+    w_prior: float = 0.5
+    w_cowatch: float = 1.0
+    w_embedding: float = 0.5
+    w_genre: float = 0.3
+    name: str = "heuristic"
+
+    def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray:
+        title_rows = np.asarray(title_rows, dtype=np.int64)
+        features = self.catalog.features
+        out = self.w_prior * self.catalog.prior[title_rows].astype(np.float64)
+        if len(profile.history):
+            if self.cowatch is not None and self.cowatch.n_titles == len(features):
+                co = self.cowatch.scores(profile.history, profile.weights)
+                top = float(co.max())
+                if top > 0:
+                    out += self.w_cowatch * co[title_rows] / top
+            if float(np.abs(profile.history_embedding).sum()) > 0:
+                out += self.w_embedding * np.clip(
+                    features.embeddings[title_rows] @ profile.history_embedding, 0, 1
+                )
+            if profile.genre_affinity.sum() > 0:
+                out += self.w_genre * (features.genres[title_rows] @ profile.genre_affinity)
+        return out.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class RowConfig:
+    """Knobs of :func:`candidate_rows` (documented defaults)."""
+
+    pool_size: int = 300
+    """The most titles a row's pool holds (the model scores the union of pools)."""
+    min_titles: int = 5
+    """A row with fewer eligible titles than this (or than ``per_row``) is not offered."""
+    max_because_rows: int = 3
+    because_history: int = 20
+    """Evidence titles for "Because You Watched" come from the last this many history titles."""
+    max_genre_rows: int = 4
+    min_genre_share: float = 0.08
+    max_languages: int = 2
+    min_language_share: float = 0.1
+    new_arrival_days: float = 90.0
+    rewatch_min: int = 5
+    cold_genres: tuple[str, ...] = (
+        "comedy",
+        "action",
+        "drama",
+        "documentary",
+        "family",
+        "animation",
+        "thriller",
+    )
+    """Genres offered to a brand-new viewer (the most popular of them for their maturity level win)."""
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """A row before selection. ``pool``: (m,) int64 eligible title rows sorted ascending; ``theme``: (m,)
+    float32 theme scores in [0, 1] (0 when belonging is yes/no)."""
+
+    row_id: str
+    kind: str
+    reason: str  # a reason code of ranking.row_titles.REASONS
+    pool: np.ndarray
+    theme: np.ndarray
+    theme_weight: float = 0.0  # order = z(model) + theme_weight * z(theme)
+    params: dict[str, Any] = field(default_factory=dict)  # genre / language / title / share / days / count
+    evidence: tuple[int, ...] = ()  # title rows that justify the row (Because You Watched)
+    title_kind: str | None = None  # the row-title template when it differs from kind
+    fixed_order: bool = False  # keep pool order (Continue Watching: most recent first)
+    pinned: bool = False  # placed first, before stage-wise selection
+    utility_factor: float = 1.0  # relevance multiplier (rewatch rows are discounted)
+
+
+def _pool(mask: np.ndarray, key: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` titles of ``mask`` with the highest ``key`` (ties by row), returned sorted by row."""
+    rows = np.flatnonzero(mask)
+    if len(rows) > size:
+        order = np.lexsort((rows, -key[rows]))[:size]
+        rows = np.sort(rows[order])
+    return rows.astype(np.int64)
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    top = float(values.max()) if len(values) else 0.0
+    low = float(values.min()) if len(values) else 0.0
+    return (
+        ((values - low) / (top - low)).astype(np.float32) if top > low else np.zeros(len(values), np.float32)
+    )
+
+
+def candidate_rows(
+    catalog: RowCatalog,
+    viewer: ViewerState,
+    *,
+    retrieval: np.ndarray,
+    cowatch: CoWatchIndex | None = None,
+    config: RowConfig | None = None,
+    min_titles: int | None = None,
+) -> list[CandidateRow]:
+    """Every candidate row for ``viewer``, each with its eligible pool.
+
+    ``retrieval``: (n,) cheap personal scores (e.g. :class:`HeuristicScorer` over every title) used to cut
+    large themes (Top Picks, a genre, a language) down to ``pool_size`` before the model scores them.
+    ``min_titles`` overrides ``config.min_titles`` (the page passes ``min(min_titles, per_row)``).
+    """
+    config = config or RowConfig()
+    need = config.min_titles if min_titles is None else min_titles
+    features = catalog.features
+    profile = viewer.profile
+    allowed = catalog.servable & (features.maturity_level <= profile.maturity_level)
+    unseen = allowed.copy()
+    unseen[viewer.seen] = False
+    size = config.pool_size
+    out: list[CandidateRow] = []
+
+    def add(row: CandidateRow) -> None:
+        if len(row.pool) >= need:
+            out.append(row)
+
+    # Continue Watching: started, not finished, allowed; most recent first
+    if len(viewer.in_progress):
+        keep = allowed[viewer.in_progress]
+        rows = viewer.in_progress[keep][:size]
+        recency = (
+            np.linspace(1.0, 0.5, num=len(rows), dtype=np.float32) if len(rows) else np.zeros(0, np.float32)
+        )
+        if len(rows):
+            out.append(CandidateRow("continue-watching", "continue_watching", "in_progress", rows, recency,
+                                    params={"count": len(rows)}, fixed_order=True, pinned=True))  # fmt: skip
+
+    # Top Picks: the model's best over the retrieval pool
+    rows = _pool(unseen, retrieval, size)
+    add(CandidateRow("top-picks", "top_picks", "model_top", rows, np.zeros(len(rows), np.float32)))
+
+    # Because You Watched <title> (or Because You Like <title> at onboarding)
+    because = 0
+    for row_ev, reason in _evidence_titles(viewer, config):
+        if because >= config.max_because_rows:
+            break
+        sim = title_similarity(features, np.array([row_ev]), cowatch=cowatch)
+        rows = _pool(unseen & (sim > 0), sim, size)
+        because += len(rows) >= need
+        add(CandidateRow(f"because-you-watched:{features.title_ids[row_ev]}", "because_you_watched", reason, rows,
+                         _scaled(sim[rows]), theme_weight=1.0, evidence=(row_ev,)))  # fmt: skip
+
+    # Trending Now
+    trending = catalog.trending
+    rows = _pool(unseen & (trending > 0), trending, size)
+    add(CandidateRow("trending", "trending", "trending", rows, _scaled(trending[rows]), theme_weight=0.5))
+
+    # New Arrivals: added within the window before the newest addition, else the latest additions
+    added = catalog.added_at
+    has_date = ~np.isnan(added)
+    if has_date.any():
+        newest = float(np.nanmax(added))
+        window = has_date & (
+            np.nan_to_num(added, nan=-np.inf) >= newest - config.new_arrival_days * SECONDS_PER_DAY
+        )
+        recent = unseen & window
+        reason = "recently_added"
+        arrival: dict[str, Any] = {"days": int(config.new_arrival_days)}
+        if recent.sum() < need:
+            recent = unseen & has_date
+            reason, arrival = "latest_added", {}
+        key = np.nan_to_num(added, nan=-np.inf)
+        rows = _pool(recent, key, size)
+        add(CandidateRow("new-arrivals", "new_arrivals", reason, rows, _scaled(key[rows]), theme_weight=0.3,
+                         params=arrival))  # fmt: skip
+
+    # Popular: the prior (most useful to a cold viewer, offered to everyone)
+    rows = _pool(unseen & (catalog.prior > 0), catalog.prior, size)
+    add(CandidateRow("popular", "popular", "popular", rows, _scaled(catalog.prior[rows]), theme_weight=1.0))
+
+    # Genre rows: the viewer's strongest genres, liked genres, or popular genres for a cold viewer
+    for genre, reason, share in _genre_choices(catalog, viewer, allowed, config):
+        col = _genre_column(genre)
+        rows = _pool(unseen & (features.genres[:, col] > 0), retrieval, size)
+        params: dict[str, Any] = {"genre": genre}
+        if share is not None:
+            params["share"] = int(round(100 * share))
+        add(
+            CandidateRow(
+                f"genre:{genre}", "genre", reason, rows, np.zeros(len(rows), np.float32), params=params
+            )
+        )
+
+    # Language rows: preferred non-English languages, then languages the viewer watches a lot
+    for language, reason in _language_choices(viewer, config):
+        slot = LANGUAGES.index(language)
+        for title_type, is_show in (("show", True), ("movie", False)):
+            mask = unseen & catalog.content_languages[:, slot] & (catalog.is_show == is_show)
+            rows = _pool(mask, retrieval, size)
+            add(CandidateRow(f"language:{language}:{title_type}", "language", reason, rows,
+                             np.zeros(len(rows), np.float32), params={"language": language},
+                             title_kind=f"language_{title_type}"))  # fmt: skip
+
+    # Watch It Again: the only row where finished titles may appear
+    if len(viewer.finished) >= max(config.rewatch_min, need):
+        fin = np.zeros(len(catalog), dtype=bool)
+        fin[viewer.finished] = True
+        fin[viewer.in_progress] = False
+        rows = _pool(fin & allowed, retrieval, size)
+        add(CandidateRow("rewatch", "rewatch", "rewatch", rows, np.zeros(len(rows), np.float32),
+                         utility_factor=0.5))  # fmt: skip
+    return out
+
+
+def _genre_column(genre: str) -> int:
+    return GENRES.index(genre)
+
+
+def _evidence_titles(viewer: ViewerState, config: RowConfig) -> list[tuple[int, str]]:
+    """(title row, reason code) for "Because You Watched" rows: the most recent distinct history titles
+    (finished or started), then onboarding-liked titles."""
+    out: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    history = viewer.profile.history[-config.because_history :][::-1]
+    for row in list(history) + list(viewer.in_progress):
+        if int(row) not in seen:
+            seen.add(int(row))
+            out.append((int(row), "similar_to_watched"))
+    for row in viewer.liked_titles:
+        if int(row) not in seen:
+            seen.add(int(row))
+            out.append((int(row), "similar_to_liked"))
+    return out
+
+
+def _genre_choices(
+    catalog: RowCatalog, viewer: ViewerState, allowed: np.ndarray, config: RowConfig
+) -> list[tuple[str, str, float | None]]:
+    """(genre, reason code, share or None) in preference order, at most ``max_genre_rows``."""
+    choices: list[tuple[str, str, float | None]] = [(g, "genre_liked", None) for g in viewer.liked_genres]
+    affinity = viewer.profile.genre_affinity
+    if affinity.sum() > 0:
+        for col in np.lexsort((np.arange(len(affinity)), -affinity)):
+            if affinity[col] >= config.min_genre_share:
+                choices.append((GENRES[col], "genre_affinity", float(affinity[col])))
+    if not choices:  # cold viewer: popular genres at their maturity level
+        weight = catalog.features.genres[allowed].T @ catalog.prior[allowed]
+        cold = [g for g in config.cold_genres if g in GENRES]
+        cold.sort(key=lambda g: (-float(weight[GENRES.index(g)]), g))
+        choices = [(g, "genre_explore", None) for g in cold]
+    unique: dict[str, tuple[str, str, float | None]] = {}
+    for choice in choices:
+        unique.setdefault(choice[0], choice)
+    return list(unique.values())[: config.max_genre_rows]
+
+
+def _language_choices(viewer: ViewerState, config: RowConfig) -> list[tuple[str, str]]:
+    """(language code, reason code) for language rows, at most ``max_languages``: the profile's preferred
+    languages other than English first, then languages with a large share of the viewer's history."""
+    out: dict[str, str] = {}
+    for lang in viewer.profile.languages:
+        code = LANGUAGES[language_slot(lang)]
+        if code not in ("en", "other"):
+            out.setdefault(code, "language_preferred")
+    affinity = viewer.profile.language_affinity
+    if affinity.sum() > 0:
+        for col in np.lexsort((np.arange(len(affinity)), -affinity)):
+            code = LANGUAGES[col]
+            if affinity[col] >= config.min_language_share and code not in ("en", "other"):
+                out.setdefault(code, "language_affinity")
+    return list(out.items())[: config.max_languages]

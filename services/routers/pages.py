@@ -1,0 +1,372 @@
+"""Home pages, profiles and "more like this".
+
+* ``GET /v1/profiles/{profile_id}/page`` — the viewer's home page: titled rows of ranked titles
+  (:mod:`ranking.page`). An unknown profile is a new viewer and gets a cold-start page, not a 404;
+  ``liked_genres`` / ``liked_titles`` (onboarding) shape it.
+* ``PUT /v1/profiles/{profile_id}`` / ``GET /v1/profiles/{profile_id}`` — create/update and read a profile.
+* ``GET /v1/titles/{title_id}/similar`` — more like this, personalised with ``profile_id``.
+
+Shared resources (``services.state.Resources``): "catalog" (titles DataFrame), "index"
+(``embeddings.job.load_index_artifacts``, optional: without it rows use co-watch and genres only),
+"event_store" (``data.events.open_event_store`` with the catalog history imported), "features"
+(``features.FeatureStore``), "ranker" (the trained ranking model, optional: the page falls back to a
+popularity + co-watch scorer) and "pages" (the :class:`ranking.page.PageBuilder`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.errors import ProblemError
+from services.settings import Settings
+from services.state import Resources
+
+if TYPE_CHECKING:
+    from features import FeatureStore
+    from ranking.page import PageBuilder
+
+log = logging.getLogger("marquee.pages")
+
+router = APIRouter(tags=["pages"])
+
+MAX_ROWS = 30  # mirror ranking.page.MAX_ROWS / MAX_PER_ROW (import-free module level)
+MAX_PER_ROW = 50
+MAX_LIKED = 20
+MATURITY = Literal["kids", "older_kids", "teens", "adults"]
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+class PageItemModel(BaseModel):
+    title_id: str = Field(examples=["tmdb:603"])
+    title: str = Field(description="Display title, in the UI language when the catalog has it.")
+    score: float = Field(
+        description="The ranking model's score for this viewer (comparable within one page)."
+    )
+    progress: float | None = Field(
+        default=None, description="Continue Watching: fraction watched, when known."
+    )
+
+
+class RowReasonModel(BaseModel):
+    code: str = Field(description="Machine-readable reason: in_progress, model_top, similar_to_watched, "
+                      "similar_to_liked, trending, recently_added, latest_added, popular, genre_affinity, "
+                      "genre_liked, genre_explore, language_preferred, language_affinity, rewatch.")  # fmt: skip
+    text: str = Field(description="The reason in the UI language.")
+    evidence_title_id: str | None = Field(
+        default=None, description="Because You Watched: the evidence title."
+    )
+    stage: int = Field(description="Selection stage that placed the row (0 = pinned).")
+    relevance: float = Field(description="Position-discounted mean utility of the row's titles when placed.")
+    redundancy: float = Field(description="Largest content similarity to a row placed before it.")
+
+
+class PageRowModel(BaseModel):
+    row_id: str = Field(examples=["because-you-watched:tmdb:603", "genre:comedy", "language:ko:show"])
+    kind: str = Field(description="continue_watching | top_picks | because_you_watched | trending | "
+                      "new_arrivals | popular | genre | language | rewatch")  # fmt: skip
+    title: str = Field(examples=["Because You Watched The Matrix"])
+    reason: RowReasonModel
+    items: list[PageItemModel]
+
+
+class PageResponse(BaseModel):
+    profile_id: str
+    known_profile: bool = Field(
+        description="False: a new viewer (defaults: adults, English) got a cold-start page."
+    )
+    cold_start: bool = Field(description="No history and no onboarding input: popular, diverse rows.")
+    ui_language: str = Field(description="Language of row titles and reasons (en, fr, es, de).")
+    maturity: str
+    scorer: str = Field(description="The model that ranked the rows ('heuristic' = the no-model fallback).")
+    exploration: float
+    rows: list[PageRowModel]
+
+
+class ProfileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"maturity": "kids", "languages": ["en", "es"], "ui_language": "es", "country": "MX"}]})  # fmt: skip
+
+    maturity: MATURITY = "adults"
+    languages: list[str] = Field(default_factory=lambda: ["en"], description="Preferred content languages, "
+                                 "ISO 639-1, most preferred first.", min_length=1, max_length=10)  # fmt: skip
+    ui_language: str = Field(default="en", description="Language of the app (row titles).")
+    country: str | None = Field(default=None, description="ISO 3166 alpha-2, e.g. 'KR'.")
+
+
+class ProfileResponse(BaseModel):
+    profile_id: str
+    maturity: str
+    maturity_level: int
+    languages: list[str]
+    ui_language: str
+    country: str | None
+    origin: str
+
+
+class SimilarItemModel(BaseModel):
+    title_id: str
+    title: str
+    score: float = Field(description="Similarity, blended with the viewer's model score when personalised.")
+    similarity: float
+
+
+class SimilarResponse(BaseModel):
+    title_id: str
+    profile_id: str | None
+    personalized: bool
+    items: list[SimilarItemModel]
+
+
+# ------------------------------------------------------------------------------------------ resources
+
+
+def load_titles(settings: Settings) -> Any:
+    """The "catalog" resource: the titles DataFrame (same factory as the search area)."""
+    from data.catalog import read_titles
+
+    return read_titles(settings.catalog_dir)
+
+
+def load_event_store(settings: Settings) -> Any:
+    """The "event_store" resource: the SQLite store with the catalog's history and profiles imported once."""
+    from data.catalog import read_events, read_manifest, read_profiles
+    from data.events import open_event_store
+
+    store = open_event_store(settings.events_db_path)
+    try:
+        version = str(read_manifest(settings.catalog_dir)["catalog_version"])
+        inserted = store.import_history(read_events(settings.catalog_dir), read_profiles(settings.catalog_dir),
+                                        source_version=version)  # fmt: skip
+        if inserted:
+            log.info("imported %d catalog events into %s", inserted, settings.events_db_path)
+    except Exception:
+        store.close()
+        raise
+    return store
+
+
+def load_title_embeddings_optional(settings: Settings, resources: Resources) -> tuple[list[str], Any] | None:
+    """Title embeddings from the shared "index" resource, or None when no index is built (rows then use
+    co-watch and genres only)."""
+    from embeddings.job import load_index_artifacts
+
+    try:
+        artifacts = resources.get("index", lambda: load_index_artifacts(settings.index_dir))
+    except Exception as exc:  # no index yet: pages still work
+        log.warning("pages without title embeddings: %s", exc)
+        return None
+    return list(artifacts.title_ids), artifacts.title_vectors
+
+
+def load_feature_store(settings: Settings, resources: Resources) -> Any:
+    """The "features" resource: ``features.FeatureStore`` over the catalog and the event store."""
+    from features import FeatureStore
+
+    titles = resources.get("catalog", lambda: load_titles(settings))
+    store = resources.get("event_store", lambda: load_event_store(settings))
+    return FeatureStore.build(titles, store, embeddings=load_title_embeddings_optional(settings, resources))
+
+
+def load_ranker_scorer(settings: Settings, resources: Resources) -> Any | None:
+    """The trained ranking model as a page scorer, or None (the page falls back to the heuristic scorer).
+
+    Uses ``ranking.personalize.page_scorer(resources)`` when the ranking area provides it."""
+    import importlib
+
+    try:
+        personalize = importlib.import_module("ranking.personalize")
+    except ModuleNotFoundError:
+        return None
+    factory = getattr(personalize, "page_scorer", None)
+    if factory is None:
+        return None
+    try:
+        return factory(resources)
+    except Exception as exc:  # the page still serves with the fallback scorer
+        log.warning("pages use the fallback scorer: %s", exc)
+        return None
+
+
+def load_page_builder(settings: Settings, resources: Resources) -> Any:
+    """The "pages" resource: a :class:`ranking.page.PageBuilder` over the shared catalog and features."""
+    from ranking.page import PageBuilder
+
+    titles = resources.get("catalog", lambda: load_titles(settings))
+    features = resources.get("features", lambda: load_feature_store(settings, resources))
+    store = resources.get("event_store", lambda: load_event_store(settings))
+    history = store.events_frame()[["profile_id", "title_id"]] if hasattr(store, "events_frame") else None
+    builder = PageBuilder.build(
+        titles, features.titles, history, scorer=load_ranker_scorer(settings, resources)
+    )
+    return builder
+
+
+def startup(resources: Resources) -> None:
+    """Load (or share) catalog, event store, features and the page builder; build one page to warm up."""
+    from ranking.page import PageRequest
+
+    builder = resources.get("pages", lambda: load_page_builder(resources.settings, resources))
+    features: FeatureStore = resources.get(
+        "features", lambda: load_feature_store(resources.settings, resources)
+    )
+    profile = features.profile_features("warm-up:nobody")
+    builder.page(builder.viewer(profile, None), PageRequest(rows=3, per_row=5))
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _loaded(request: Request) -> tuple[PageBuilder, FeatureStore]:
+    """The page builder and feature store built at startup (503 when the area failed to load)."""
+    resources: Resources | None = getattr(request.app.state, "resources", None)
+    builder = resources.peek("pages") if resources is not None else None
+    features = resources.peek("features") if resources is not None else None
+    if builder is None or features is None:
+        raise ProblemError(503, "the pages area is not loaded; see /readyz", slug="not-ready")
+    return builder, features
+
+
+def _viewer(builder: PageBuilder, features: FeatureStore, profile_id: str, liked_genres: list[str],
+            liked_titles: list[str], max_maturity: str | None) -> tuple[Any, bool]:  # fmt: skip
+    """(ViewerState, known profile?) read from the live event store: the next request sees new events."""
+    from dataclasses import replace
+
+    from data.normalize import MATURITY_LEVELS
+
+    store = features.events
+    known = bool(store.has_profile(profile_id))
+    profile = features.profile_features(profile_id)
+    if max_maturity is not None and MATURITY_LEVELS[max_maturity] < profile.maturity_level:
+        profile = replace(profile, maturity_level=MATURITY_LEVELS[max_maturity])
+    history = store.history(profile_id) if profile.last_seq else None
+    return builder.viewer(profile, history, liked_genres=liked_genres, liked_titles=liked_titles), known
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept both ``?x=a&x=b`` and ``?x=a,b``."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+# ------------------------------------------------------------------------------------------ routes
+
+
+@router.get("/v1/profiles/{profile_id}/page", response_model=PageResponse,
+            summary="The viewer's personalized home page (a cold-start page for a new viewer).")  # fmt: skip
+def get_page(
+    request: Request,
+    profile_id: str,
+    rows: Annotated[int, Query(description=f"Rows on the page, 1..{MAX_ROWS}.")] = 10,
+    per_row: Annotated[int, Query(description=f"Titles per row, 1..{MAX_PER_ROW}.")] = 20,
+    language: Annotated[
+        str | None, Query(description="UI language of row titles (en, fr, es, de); default: the profile's.")
+    ] = None,  # fmt: skip
+    liked_genres: Annotated[
+        list[str] | None, Query(description="Onboarding: genres the viewer likes.")
+    ] = None,
+    liked_titles: Annotated[
+        list[str] | None, Query(description="Onboarding: title ids the viewer likes.")
+    ] = None,
+    max_maturity: Annotated[
+        MATURITY | None, Query(description="Lower the maturity ceiling for this page.")
+    ] = None,
+    explore: Annotated[float, Query(description="Exploration in [0, 1]; 0 = deterministic ranking.")] = 0.0,
+    seed: Annotated[int, Query(description="Seed of the exploration noise (same seed, same page).")] = 0,
+) -> PageResponse:
+    from data.normalize import GENRES
+    from ranking.page import InvalidPageRequestError, PageRequest
+
+    builder, features = _loaded(request)
+    genres, titles = _split(liked_genres), _split(liked_titles)
+    if len(genres) > MAX_LIKED or len(titles) > MAX_LIKED:
+        raise ProblemError(422, f"liked_genres has {len(genres)} and liked_titles {len(titles)} entries; expected "
+                           f"at most {MAX_LIKED} each", slug="invalid-page-request")  # fmt: skip
+    unknown = [g for g in genres if g not in GENRES]
+    if unknown:
+        raise ProblemError(422, f"liked_genres={unknown!r}: unknown genre; expected some of {', '.join(GENRES)}",
+                           slug="invalid-page-request")  # fmt: skip
+    missing = [t for t in titles if t not in builder.catalog.features.index]
+    if missing:
+        raise ProblemError(422, f"liked_titles={missing!r}: unknown title; expected catalog title ids",
+                           slug="invalid-page-request")  # fmt: skip
+    try:
+        page_request = PageRequest(rows=rows, per_row=per_row, ui_language=language, exploration=explore,
+                                   seed=seed).validate()  # fmt: skip
+    except InvalidPageRequestError as exc:
+        raise ProblemError(422, str(exc), slug="invalid-page-request") from exc
+    viewer, known = _viewer(builder, features, profile_id, genres, titles, max_maturity)
+    page = builder.page(viewer, page_request)
+    from data.normalize import MATURITY_LEVELS
+
+    maturity = {v: k for k, v in MATURITY_LEVELS.items()}[int(viewer.profile.maturity_level)]
+    return PageResponse(
+        profile_id=profile_id, known_profile=known, cold_start=page.cold_start, ui_language=page.ui_language,
+        maturity=maturity, scorer=page.scorer, exploration=page.exploration,
+        rows=[PageRowModel(row_id=r.row_id, kind=r.kind, title=r.title,
+                           reason=RowReasonModel(code=r.reason.code, text=r.reason.text,
+                                                 evidence_title_id=r.reason.evidence_title_id, stage=r.reason.stage,
+                                                 relevance=r.reason.relevance, redundancy=r.reason.redundancy),
+                           items=[PageItemModel(title_id=i.title_id, title=i.name, score=i.score, progress=i.progress)
+                                  for i in r.items]) for r in page.rows],
+    )  # fmt: skip
+
+
+@router.put("/v1/profiles/{profile_id}", response_model=ProfileResponse, status_code=200,
+            summary="Create (201) or update (200) a profile.")  # fmt: skip
+def put_profile(request: Request, response: Response, profile_id: str,
+                body: Annotated[ProfileRequest, Body()]) -> ProfileResponse:  # fmt: skip
+    from data.events import InvalidProfileError, Profile
+
+    _, features = _loaded(request)
+    profile = Profile(
+        profile_id, body.maturity, tuple(body.languages), body.ui_language, body.country, origin="api"
+    )
+    try:
+        created = features.events.put_profile(profile)
+    except InvalidProfileError as exc:
+        raise ProblemError(422, str(exc), slug="invalid-profile") from exc
+    features.invalidate(profile_id)
+    if created:
+        response.status_code = 201
+    return ProfileResponse(**profile.as_dict())
+
+
+@router.get("/v1/profiles/{profile_id}", response_model=ProfileResponse, summary="Read a profile.")
+def get_profile(request: Request, profile_id: str) -> ProfileResponse:
+    from data.events import ProfileNotFoundError
+
+    _, features = _loaded(request)
+    try:
+        profile = features.events.get_profile(profile_id)
+    except ProfileNotFoundError as exc:
+        raise ProblemError(404, str(exc), slug="unknown-profile", profile_id=profile_id) from exc
+    return ProfileResponse(**profile.as_dict())
+
+
+@router.get("/v1/titles/{title_id}/similar", response_model=SimilarResponse,
+            summary="More like this title, optionally personalised for a profile.")  # fmt: skip
+def get_similar(
+    request: Request,
+    title_id: str,
+    profile_id: Annotated[str | None, Query(description="Personalise (maturity, unwatched, model).")] = None,
+    limit: Annotated[int, Query(description="Titles to return, 1..100.")] = 20,
+    language: Annotated[str | None, Query(description="Language for display titles.")] = None,
+) -> SimilarResponse:
+    from ranking.page import InvalidPageRequestError, UnknownTitleError
+
+    builder, features = _loaded(request)
+    viewer = _viewer(builder, features, profile_id, [], [], None)[0] if profile_id else None
+    try:
+        items = builder.similar(title_id, limit=limit, viewer=viewer, ui_language=language)
+    except UnknownTitleError as exc:
+        raise ProblemError(404, str(exc), slug="unknown-title", title_id=title_id) from exc
+    except InvalidPageRequestError as exc:
+        raise ProblemError(422, str(exc), slug="invalid-similar-request") from exc
+    return SimilarResponse(title_id=title_id, profile_id=profile_id, personalized=viewer is not None,
+                           items=[SimilarItemModel(title_id=i.title_id, title=i.name, score=i.score,
+                                                   similarity=i.similarity) for i in items])  # fmt: skip
