@@ -128,7 +128,7 @@ class RowCatalog:
                  zip(frame.get("title", pd.Series([None] * n)), features.title_ids, strict=True)]  # fmt: skip
         localized = []
         for cell in frame.get("localized_titles", pd.Series([None] * n)):
-            localized.append({str(d["lang"]): str(d["title"]) for d in as_lists(cell)
+            localized.append({str(d["lang"]): str(d["title"]) for d in _lists(cell)
                               if isinstance(d, dict) and d.get("title") and d.get("lang") not in (None, "und")})  # fmt: skip
         is_show = (frame["type"] == "show").to_numpy(dtype=bool) if "type" in frame else np.zeros(n, bool)
         added = (pd.to_datetime(frame["date_added"], errors="coerce", utc=True) if "date_added" in frame
@@ -138,7 +138,7 @@ class RowCatalog:
         content = features.languages > 0
         content = content.copy()
         for i, cell in enumerate(frame.get("countries", pd.Series([None] * n))):
-            countries = as_lists(cell)
+            countries = _lists(cell)
             if countries and countries[0] in COUNTRY_LANGUAGES:
                 content[i, language_slot(COUNTRY_LANGUAGES[countries[0]])] = True
 
@@ -150,12 +150,17 @@ class RowCatalog:
             servable = np.asarray(present, dtype=bool).copy()
         else:
             wanted = set(servable_sources)
-            servable = np.array([bool(wanted.intersection(as_lists(s))) for s in
+            servable = np.array([bool(wanted.intersection(_lists(s))) for s in
                                  frame.get("sources", pd.Series([None] * n))], dtype=bool)  # fmt: skip
             servable &= np.asarray(present, dtype=bool)
         return cls(features=features, names=names, localized_names=localized, is_show=is_show, added_at=added_at,
                    content_languages=content, prior=prior, trending=trending, servable=servable,
                    genre_norms=np.linalg.norm(features.genres, axis=1).astype(np.float32))  # fmt: skip
+
+
+def _lists(cell: Any) -> list[Any]:
+    """A list cell as a list; missing cells (None, NaN after a reindex) are empty."""
+    return [] if cell is None or isinstance(cell, float) else as_lists(cell)
 
 
 def _percentile(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -490,15 +495,12 @@ def _evidence_titles(viewer: ViewerState, config: RowConfig) -> list[tuple[int, 
     (finished or started), then onboarding-liked titles."""
     out: list[tuple[int, str]] = []
     seen: set[int] = set()
+    liked = {int(r) for r in viewer.liked_titles}
     history = viewer.profile.history[-config.because_history :][::-1]
-    for row in list(history) + list(viewer.in_progress):
+    for row in [*history, *viewer.in_progress, *viewer.liked_titles]:
         if int(row) not in seen:
             seen.add(int(row))
-            out.append((int(row), "similar_to_watched"))
-    for row in viewer.liked_titles:
-        if int(row) not in seen:
-            seen.add(int(row))
-            out.append((int(row), "similar_to_liked"))
+            out.append((int(row), "similar_to_liked" if int(row) in liked else "similar_to_watched"))
     return out
 
 
