@@ -3,15 +3,19 @@
 Two methods, one contract: each channel is a ranked list of candidate title positions with scores;
 :func:`fuse` returns the union of the candidates with one fused score each, best first.
 
-* ``rrf``: weighted reciprocal rank fusion, ``sum_c w_c / (k + rank_c)`` (rank from 1).
-* ``linear``: weighted sum of per-channel min-max normalised scores (0 where a channel misses).
+* ``rrf``: weighted reciprocal rank fusion, ``sum_c w_c / (k + rank_c)`` (rank from 1, ties share
+  a rank: :func:`competition_ranks`).
+* ``linear``: weighted sum of per-channel normalised scores (0 where a channel misses): BM25 divided
+  by the channel's best score, cosine min-max normalised over the channel's candidates.
 
-The names channel (title and people BM25) is gated: its weight is multiplied by
-:func:`lexical_gate` of the query's lexical coverage (share of the query's IDF mass the best title or
+The names channel (title and people BM25) is gated (:func:`gated_weights`): its weight is
+multiplied by :func:`lexical_gate` of the query's lexical coverage (share of the query's IDF mass the best title or
 name matches). A typed title or name has coverage near 1 and keeps its full weight; a rambling
 description, or a query in a language or script the catalog's titles never use, has coverage near 0
 and the names channel falls silent instead of adding same-language noise (DATA-NOTES: equal-weight
-RRF with BM25 hurt cross-lingual queries). Defaults were chosen on reddit-tomt train/validation
+RRF with BM25 hurt cross-lingual queries). Conversely, as the gate opens the dense channel yields
+part of its weight (``dense_yield``): for "tom hanks" the title starring Tom Hanks must beat a title
+that is merely middling in both channels. Defaults were chosen on reddit-tomt train/validation
 (``marquee eval search-tune``), never on a test split.
 """
 
@@ -23,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CHANNELS", "FusionConfig", "fuse", "lexical_gate"]
+__all__ = ["CHANNELS", "FusionConfig", "competition_ranks", "fuse", "gated_weights", "lexical_gate"]
 
 CHANNELS: tuple[str, ...] = ("dense", "names", "content")
 FusionMethod = Literal["rrf", "linear"]
@@ -39,14 +43,22 @@ class FusionConfig:
         weights: channel weight (``dense``, ``names``, ``content``); 0 drops a channel.
         gate_low / gate_high: coverage at or below ``gate_low`` silences the names channel, at or above
             ``gate_high`` gives it full weight; linear in between.
+        dense_yield: share of the dense weight withdrawn as the gate opens: a query that *is* a
+            title or a name (gate 1) is decided by the names channel, with dense breaking near-ties;
+            a description-like query (gate 0) keeps the full dense weight.
+        names_floor: the names channel only proposes titles scoring at least this share of its best
+            score: for "tom hanks", every title with some Tom in its cast is not a candidate at all
+            (rank fusion would otherwise reward a title merely middling in two channels).
         candidates: how many candidates each channel contributes (before fusion).
     """
 
-    method: FusionMethod = "rrf"
+    method: FusionMethod = "linear"
     rrf_k: float = 60.0
     weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "names": 1.0, "content": 0.25})
     gate_low: float = 0.2
     gate_high: float = 0.6
+    dense_yield: float = 0.8
+    names_floor: float = 0.5
     candidates: int = 200
 
     def __post_init__(self) -> None:
@@ -59,6 +71,10 @@ class FusionConfig:
             raise ValueError(f"channel weights must be >= 0; got {dict(self.weights)}")
         if not 0.0 <= self.gate_low <= self.gate_high <= 1.0:
             raise ValueError(f"expected 0 <= gate_low <= gate_high <= 1; got {self.gate_low}, {self.gate_high}")
+        if not 0.0 <= self.names_floor <= 1.0:
+            raise ValueError(f"names_floor must be in [0, 1]; got {self.names_floor}")
+        if not 0.0 <= self.dense_yield <= 1.0:
+            raise ValueError(f"dense_yield must be in [0, 1]; got {self.dense_yield}")
         if self.rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0; got {self.rrf_k}")
         if self.candidates < 1:
@@ -79,6 +95,30 @@ def lexical_gate(coverage: float, low: float, high: float) -> float:
     if coverage <= low:
         return 0.0
     return float((coverage - low) / (high - low))
+
+
+def competition_ranks(scores: np.ndarray) -> np.ndarray:
+    """Ranks from 1 of best-first ``scores`` ``(c,)``, ties sharing the best rank ("1, 2, 2, 4").
+
+    A lexical channel often ties dozens of titles (every title with a "Tom" in its cast); plain
+    list positions would rank them 2..40 arbitrarily and let the first of them outrank better titles.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        return s
+    new_value = np.ones(s.size, dtype=bool)
+    new_value[1:] = s[1:] != s[:-1]
+    starts = np.flatnonzero(new_value)
+    return (np.repeat(starts, np.diff(np.append(starts, s.size))) + 1).astype(np.float64)
+
+
+def gated_weights(config: FusionConfig, coverage: float) -> tuple[dict[str, float], float]:
+    """The effective channel weights for a query of lexical ``coverage``, and the gate value."""
+    gate = lexical_gate(coverage, config.gate_low, config.gate_high)
+    weights = {name: float(config.weights.get(name, 0.0)) for name in CHANNELS}
+    weights["names"] *= gate
+    weights["dense"] *= 1.0 - config.dense_yield * gate
+    return weights, gate
 
 
 def fuse(
@@ -104,11 +144,13 @@ def fuse(
         positions = np.asarray(positions, dtype=np.int64)
         if weight <= 0 or positions.size == 0:
             continue
+        s = np.asarray(scores, dtype=np.float64)
         if config.method == "rrf":
-            contrib = weight / (config.rrf_k + np.arange(1, positions.size + 1, dtype=np.float64))
+            contrib = weight / (config.rrf_k + competition_ranks(s))
         else:
-            s = np.asarray(scores, dtype=np.float64)
-            lo, hi = float(s.min()), float(s.max())
+            hi = float(s.max())
+            # BM25 has a natural zero (no match); a cosine does not: dense uses the list's minimum
+            lo = float(s.min()) if name == "dense" else 0.0
             contrib = weight * ((s - lo) / (hi - lo) if hi > lo else np.ones_like(s))
         parts_pos.append(positions)
         parts_val.append(contrib)

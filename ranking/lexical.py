@@ -351,7 +351,7 @@ class LexicalIndex:
         # one document per person name: "tom hanks" must beat a title with a Tom and a Hanks apart
         person_docs: list[list[str]] = []
         person_title: list[int] = []
-        self.people: list[list[tuple[str, frozenset[str]]]] = []
+        self.people: list[list[tuple[str, frozenset[str], str]]] = []
         for i, names in enumerate(documents.people):
             own = []
             for name in dict.fromkeys(names):
@@ -359,7 +359,7 @@ class LexicalIndex:
                 if tokens:
                     person_docs.append(tokens)
                     person_title.append(i)
-                    own.append((name, frozenset(tokens)))
+                    own.append((name, frozenset(tokens), tokens[-1]))
             self.people.append(own)
         self._people = _FieldIndex(person_docs, np.asarray(person_title, dtype=np.int64), n, k1=cfg.k1,
                                    b=cfg.b.get("people", 0.3))  # fmt: skip
@@ -491,12 +491,13 @@ class LexicalIndex:
         return best[1] if best else None
 
     def matched_people(self, title: int, parsed: ParsedQuery) -> list[str]:
-        """Names of ``title``'s cast/directors matched by the query: two of their tokens, or a rare one."""
+        """Names of ``title``'s cast/directors matched by the query: two of their words, the surname,
+        or the whole query ("tom" names every Tom; "tom hanks" names only Tom Hanks)."""
         tokens = set(parsed.all_tokens)
         out = []
-        for name, parts in self.people[title]:
+        for name, parts, surname in self.people[title]:
             hit = parts & tokens
-            if hit and (len(hit) >= min(2, len(parts)) or any(self._people.doc_freq(t) <= 3 for t in hit)):
+            if hit and (len(hit) >= min(2, len(parts)) or tokens <= parts or surname in hit):
                 out.append(name)
         return out
 

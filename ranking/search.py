@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from data.normalize import GENRES, MATURITY_LEVELS, fold
-from ranking.fusion import FusionConfig, fuse, lexical_gate
+from ranking.fusion import FusionConfig, fuse, gated_weights
 from ranking.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, LexicalScores
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ __all__ = [
     "MatchReason",
     "QueryEncoder",
     "Reranker",
+    "Retrieved",
     "SearchCatalog",
     "SearchEngine",
     "SearchError",
@@ -550,7 +551,7 @@ class DenseRetriever:
 
 
 @dataclass
-class _Channels:
+class Retrieved:
     """Everything retrieved for one query, before fusion (kept for tuning and explanations)."""
 
     lexical: LexicalScores
@@ -638,8 +639,13 @@ class SearchEngine:
             raise RuntimeError("this search engine has no encoder (lexical only)")
         return self.encoder.encode_queries(list(queries))
 
-    def _retrieve(self, query: str, allowed: np.ndarray | None, top: int,
-                  query_embedding: np.ndarray | None, dense: bool = True) -> _Channels:  # fmt: skip
+    def retrieve(self, query: str, allowed: np.ndarray | None, top: int,
+                 query_embedding: np.ndarray | None, dense: bool = True) -> Retrieved:  # fmt: skip
+        """Every channel's top ``top`` allowed titles for ``query`` (before fusion).
+
+        ``allowed`` is the ``(n,)`` mask of allowed titles (``None``: all); ``query_embedding``
+        ``(d,)`` skips the encoder when given.
+        """
         lex = self.lexical.score(query)
         channels: dict[str, tuple[np.ndarray, np.ndarray]] = {
             "names": _top_positive(lex.fields["names"], allowed, top),
@@ -652,22 +658,25 @@ class SearchEngine:
             pos, scores, langs = self.dense.search(query_embedding, top, allowed)
             channels["dense"] = (pos, scores)
             dense_langs = dict(zip(pos.tolist(), langs, strict=True))
-        return _Channels(lexical=lex, channels=channels, dense_langs=dense_langs)
+        return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs)
 
-    def _fuse(self, retrieved: _Channels, allowed: np.ndarray | None,
-              config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+    def fuse_retrieved(self, retrieved: Retrieved, allowed: np.ndarray | None,
+                       config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
         """Fused ranking ``(positions, scores, gate)``; exact-title tiers are not applied here."""
-        gate = lexical_gate(retrieved.lexical.coverage, config.gate_low, config.gate_high)
-        weights = dict(config.weights)
-        weights["names"] = weights.get("names", 0.0) * gate
+        weights, gate = gated_weights(config, retrieved.lexical.coverage)
         if "dense" not in retrieved.channels:  # lexical-only engine: names speak regardless of the gate
             weights["names"] = config.weights.get("names", 0.0)
-        positions, scores = fuse(retrieved.channels, weights, config)
+        channels = dict(retrieved.channels)
+        names_pos, names_scores = channels["names"]
+        if names_scores.size and config.names_floor > 0:
+            keep = names_scores >= config.names_floor * float(names_scores[0])
+            channels["names"] = (names_pos[keep], names_scores[keep])
+        positions, scores = fuse(channels, weights, config)
         return positions, scores, gate
 
     @staticmethod
-    def _tiered(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray,
-                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def exact_first(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray,
+                    allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Exact (tier 2) and near-exact (tier 1) title matches first, each tier by fused score."""
         tier_pos = np.flatnonzero(exact > 0)
         if allowed is not None:
@@ -700,9 +709,9 @@ class SearchEngine:
             emb = query_embedding if query_embedding is not None else self.embed([text])[0]
             pos, _, _ = self.dense.search(emb, top_k, None)
         elif system == "hybrid":
-            retrieved = self._retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
-            pos, scores, _ = self._fuse(retrieved, None, cfg)
-            pos, _ = self._tiered(pos, scores, retrieved.lexical.exact, None)
+            retrieved = self.retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
+            pos, scores, _ = self.fuse_retrieved(retrieved, None, cfg)
+            pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None)
             pos = pos[:top_k]
         else:
             raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
@@ -736,8 +745,8 @@ class SearchEngine:
         filters = self.catalog.normalize_filters(filters or SearchFilters())
         allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)
         top = max(self.fusion.candidates, offset + limit)
-        retrieved = self._retrieve(text, allowed, top, query_embedding)
-        positions, scores, gate = self._fuse(retrieved, allowed, self.fusion)
+        retrieved = self.retrieve(text, allowed, top, query_embedding)
+        positions, scores, gate = self.fuse_retrieved(retrieved, allowed, self.fusion)
         keep = allowed[positions]  # fusion only saw allowed candidates; this is belt and braces
         positions, scores = positions[keep], scores[keep]
         if self.reranker is not None and viewer.profile_id and positions.size:
@@ -747,7 +756,7 @@ class SearchEngine:
                 raise ValueError(f"the re-ranker returned shape {reranked.shape}; expected {scores.shape}")
             order = np.lexsort((positions, -reranked))
             positions, scores = positions[order], reranked[order]
-        positions, scores = self._tiered(positions, scores, retrieved.lexical.exact, allowed)
+        positions, scores = self.exact_first(positions, scores, retrieved.lexical.exact, allowed)
         # the hard invariant, checked once more on what leaves the engine
         keep = allowed[positions]
         positions, scores = positions[keep], scores[keep]
@@ -757,7 +766,7 @@ class SearchEngine:
         return SearchPage(query=text, query_truncated=truncated, total=int(positions.size), offset=offset,
                           limit=limit, hits=hits, facets=self.catalog.facets(positions), lexical_gate=gate)  # fmt: skip
 
-    def _hit(self, position: int, score: float, retrieved: _Channels, viewer: Viewer) -> SearchHit:
+    def _hit(self, position: int, score: float, retrieved: Retrieved, viewer: Viewer) -> SearchHit:
         cat = self.catalog
         lex = retrieved.lexical
         reasons: list[MatchReason] = []

@@ -1,0 +1,141 @@
+"""``marquee eval search`` (bm25 / dense / hybrid side by side) and ``marquee eval search-tune``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli_groups import eval_app
+from services.settings import Settings, get_settings
+
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _read_queries(settings: Settings, spec: str) -> list[Any]:
+    """A query file path, or a built-in set name such as ``reddit-tomt:test``."""
+    from data.queries import builtin_query_path, read_query_file
+
+    path = Path(spec)
+    if not path.is_file():
+        path = builtin_query_path(settings.catalog_dir, spec)
+    return read_query_file(path)
+
+
+def _engine_and_queries(spec: str, limit_queries: int | None) -> tuple[Any, list[Any], int, dict[str, Any]]:
+    from data.catalog import read_titles
+    from ranking.search_eval import resolve_queries, source_id_index
+    from services.routers.search import load_search_engine
+
+    settings = get_settings()
+    raw = _read_queries(settings, spec)
+    if limit_queries is not None:
+        raw = raw[:limit_queries]  # the first N in file order: deterministic, the same for every system
+    with console.status("loading catalog, encoder and index"):
+        engine = load_search_engine(settings)
+    titles = engine.catalog.title_ids
+    frame = read_titles(settings.catalog_dir)
+    by_source = source_id_index(frame["title_id"].astype(str).tolist(), frame["source_ids"].tolist())
+    resolved = resolve_queries(raw, by_source, titles)
+    n_queries = len(raw)
+    info = {"queries": spec, "scope_titles": len(titles),
+            "index_kind": getattr(engine.dense.index, "kind", None) if engine.dense else None}  # fmt: skip
+    return engine, resolved, n_queries, info
+
+
+def _progress() -> Any:
+    last = {"t": 0.0}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last["t"] > 2 or done == total:
+            console.print(f"  {stage}: {done}/{total}")
+            last["t"] = now
+
+    return report
+
+
+@eval_app.command("search")
+def eval_search(
+    queries: Annotated[str, typer.Option("--queries", help="A JSONL query file or a built-in set (reddit-tomt:test, trec-tot:2023-train).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    limit_queries: Annotated[int | None, typer.Option(help="Only the first N queries of the file.", min=1)] = None,
+    systems: Annotated[str, typer.Option(help="Comma-separated systems.")] = "bm25,dense,hybrid",
+) -> None:
+    """Recall@1/10/100, MRR@100 and nDCG@10 of bm25, dense and hybrid on real known-item queries.
+
+    Only queries whose gold titles are in the indexed scope are scored (n_resolved).
+    """
+    from data.errors import DataError
+    from ranking.search_eval import run_eval
+
+    try:
+        engine, resolved, n_queries, info = _engine_and_queries(queries, limit_queries)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    started = time.perf_counter()
+    report = run_eval(engine, resolved, n_queries=n_queries, systems=[s.strip() for s in systems.split(",")],
+                      progress=None if as_json else _progress())  # fmt: skip
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    report.info = info
+    if as_json:
+        print(json.dumps(report.as_dict(), sort_keys=True))
+        return
+    out = Console()
+    out.print(f"[bold]{queries}[/bold]: {report.n_resolved} of {report.n_queries} queries resolve to "
+              f"titles in the indexed scope ({info['scope_titles']:,} titles, index {info['index_kind']})")  # fmt: skip
+    table = Table("system", "Recall@1", "Recall@10", "Recall@100", "MRR@100", "nDCG@10")
+    for name, metrics in report.systems.items():
+        table.add_row(name, *(f"{metrics[m]:.3f}" for m in ("recall@1", "recall@10", "recall@100", "mrr", "ndcg@10")))
+    out.print(table)
+
+
+@eval_app.command("search-tune")
+def eval_search_tune(
+    queries: Annotated[list[str], typer.Option("--queries", help="Training or validation sets only (repeatable).")],
+    limit_queries: Annotated[int | None, typer.Option(help="Only the first N queries of each set.", min=1)] = None,
+    top: Annotated[int, typer.Option(help="How many settings to print.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Grid-search the hybrid's fusion settings on training/validation queries (refuses test splits)."""
+    from ranking.search import truncate_query
+    from ranking.search_eval import check_tuning_split, embed_in_batches, tune_fusion
+
+    try:
+        for spec in queries:
+            check_tuning_split(spec)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    engine = None
+    resolved_all = []
+    for spec in queries:
+        engine, resolved, _, _ = _engine_and_queries(spec, limit_queries)
+        resolved_all.extend(resolved)
+    assert engine is not None
+    console.print(f"tuning on {len(resolved_all)} resolved queries")
+    embeddings = embed_in_batches(engine, [truncate_query(q.text)[0] for q in resolved_all], _progress())
+    scored = tune_fusion(engine, resolved_all, embeddings)
+    current = engine.fusion
+    rows = [{"method": c.method, "rrf_k": c.rrf_k, "weights": dict(c.weights), "gate": [c.gate_low, c.gate_high],
+             "current": c == current, **{k: round(v, 4) for k, v in m.items()}} for c, m in scored[:top]]  # fmt: skip
+    if as_json:
+        print(json.dumps({"n_resolved": len(resolved_all), "best": rows}, sort_keys=True))
+        return
+    out = Console()
+    table = Table("method", "k", "weights", "gate", "R@10", "MRR", "nDCG@10")
+    for r in rows:
+        table.add_row(r["method"], str(r["rrf_k"]), json.dumps(r["weights"]), str(r["gate"]),
+                      f"{r['recall@10']:.3f}", f"{r['mrr']:.3f}", f"{r['ndcg@10']:.3f}")  # fmt: skip
+    out.print(table)

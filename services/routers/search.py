@@ -1,0 +1,318 @@
+"""``GET/POST /v1/search``: multilingual natural-language title search with filters and profiles.
+
+Shared resources (``services.state.Resources``): "catalog" (the titles DataFrame of
+``data.catalog.read_titles``), "encoder" (``embeddings.encoder.load_encoder``), "index"
+(``embeddings.job.load_index_artifacts``) and "search" (the :class:`ranking.search.SearchEngine`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.errors import ProblemError
+from services.settings import Settings
+from services.state import Resources
+
+log = logging.getLogger("marquee.search")
+
+router = APIRouter(tags=["search"])
+
+MAX_QUERY_CHARS = 2000  # mirrors ranking.search.MAX_QUERY_CHARS (kept import-free: nothing heavy at import)
+MAX_LIMIT = 100
+MAX_OFFSET = 900
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+class MatchReasonModel(BaseModel):
+    """Why a title matched."""
+
+    kind: Literal["title", "person", "description", "language"] = Field(
+        description="title: the query matches one of its titles; person: a cast or director name; "
+        "description: the query's meaning is close to its description (detail: the description's "
+        "language) or its words appear there ('words'); language: it matched through a text in that "
+        "non-English language."
+    )
+    detail: str
+
+
+class SearchResult(BaseModel):
+    """One title in the results."""
+
+    title_id: str = Field(examples=["tmdb:603"])
+    title: str = Field(description="Display title, localized for the viewer when available.", examples=["The Matrix"])
+    year: int | None = Field(examples=[1999])
+    type: Literal["movie", "show"] | str = Field(examples=["movie"])
+    maturity: str = Field(examples=["adults"])
+    description: str | None = Field(description="Short description (at most about 240 characters) in the "
+                                    "viewer's best language.")  # fmt: skip
+    description_language: str | None = Field(examples=["en"])
+    score: float = Field(description="Fused relevance score (comparable within one response only).")
+    matched: list[MatchReasonModel]
+
+
+class SearchResponse(BaseModel):
+    """A page of results with facet counts over the whole filtered result set."""
+
+    query: str = Field(description="The query as searched (whitespace collapsed, truncated when too long).")
+    query_truncated: bool = Field(description=f"True when the query was cut to {MAX_QUERY_CHARS} characters.")
+    profile_id: str | None
+    total: int = Field(description="Titles in the filtered result set (at most 1,000 deep).")
+    limit: int
+    offset: int
+    results: list[SearchResult]
+    facets: dict[str, dict[str, int]] = Field(
+        description="Counts per filter value over the filtered result set: types, genres, "
+        "description_languages, original_languages, countries (top 20), decades, maturity."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "query": "the matrix", "query_truncated": False, "profile_id": None, "total": 393, "limit": 1, "offset": 0,
+        "results": [{"title_id": "tmdb:603", "title": "The Matrix", "year": 1999, "type": "movie",
+                     "maturity": "adults", "description": "Set in the 22nd century, The Matrix tells the story of "
+                     "a computer hacker who joins a group of underground insurgents…", "description_language": "en",
+                     "score": 0.0328, "matched": [{"kind": "title", "detail": "exact: The Matrix"},
+                                                  {"kind": "description", "detail": "en"}]}],
+        "facets": {"types": {"movie": 350, "show": 43}, "genres": {"action": 120, "sci-fi": 80}},
+    }]})  # fmt: skip
+
+
+class SearchRequest(BaseModel):
+    """The POST body (for long queries); the same fields as the GET parameters."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"q": "un film d'animation où une petite fille se retrouve dans un monde d'esprits", "limit": 5},
+        {"q": "dinosaur park", "profile_id": "demo:kids", "genres": ["adventure"], "year_min": 1990},
+    ]})  # fmt: skip
+
+    q: str = Field(description=f"The query, any language; longer than {MAX_QUERY_CHARS} characters is truncated.")
+    profile_id: str | None = None
+    lang: str | None = Field(default=None, description="Preferred language for titles and descriptions.")
+    types: list[str] = Field(default_factory=list, description="movie | show")
+    genres: list[str] = Field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    description_languages: list[str] = Field(default_factory=list)
+    original_languages: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    max_maturity: str | None = Field(default=None, description="kids | older_kids | teens | adults")
+    limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+# ------------------------------------------------------------------------------------------ startup
+
+
+def load_search_engine(settings: Settings, resources: Resources | None = None) -> Any:
+    """Build the search engine from the catalog, encoder and current index version (shared via ``resources``)."""
+    from data.catalog import read_titles
+    from embeddings.encoder import load_encoder
+    from embeddings.job import load_index_artifacts
+    from ranking.search import SearchEngine
+
+    def get(name: str, factory: Any) -> Any:
+        return resources.get(name, factory) if resources is not None else factory()
+
+    titles = get("catalog", lambda: read_titles(settings.catalog_dir))
+    encoder = get("encoder", lambda: load_encoder(settings.model, device=settings.device, cache_dir=settings.cache_dir))
+    artifacts = get("index", lambda: load_index_artifacts(settings.index_dir,
+                                                          expected_model_fingerprint=encoder.fingerprint))  # fmt: skip
+    engine = SearchEngine.build(titles, index=artifacts.index, texts=artifacts.texts,
+                                scope_title_ids=artifacts.title_ids, encoder=encoder,
+                                reranker=_personal_reranker(resources))  # fmt: skip
+    engine.search("warm up")  # first-call costs (imports, caches) are paid at start, not by a viewer
+    return engine
+
+
+def _personal_reranker(resources: Resources | None) -> Any:
+    """The personal re-ranking hook: ``ranking.personalize`` provides it once profile features exist.
+
+    Returns ``None`` (no re-ranking) until that module offers ``search_reranker(resources)``.
+    """
+    if resources is None:
+        return None
+    try:
+        import importlib
+
+        personalize = importlib.import_module("ranking.personalize")
+    except ModuleNotFoundError:
+        return None
+    factory = getattr(personalize, "search_reranker", None)
+    if factory is None:
+        return None
+    try:
+        return factory(resources)
+    except Exception:  # personalization is optional: search still serves without it
+        log.exception("personal re-ranker unavailable; search runs without it")
+        return None
+
+
+def _catalog_profiles(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Profiles from the catalog's profiles.parquet (used when the event store holds no such profile)."""
+    from data.catalog import as_lists, read_profiles
+
+    try:
+        frame = read_profiles(settings.catalog_dir)
+    except Exception:
+        log.warning("no profiles.parquet in %s; only event-store profiles are known", settings.catalog_dir)
+        return {}
+    out = {}
+    for rec in frame.to_dict("records"):
+        langs = [str(x) for x in as_lists(rec.get("languages"))]
+        ui = rec.get("ui_language")
+        out[str(rec["profile_id"])] = {"maturity_level": int(rec["maturity_level"]),
+                                       "languages": tuple(dict.fromkeys([*langs, *([ui] if isinstance(ui, str) else [])]))}  # fmt: skip
+    return out
+
+
+def startup(resources: Resources) -> None:
+    """Load the engine once (catalog, encoder and index are shared with the other areas)."""
+    settings = resources.settings
+    resources.get("search", lambda: load_search_engine(settings, resources))
+    resources.get("search_profiles", lambda: _catalog_profiles(settings))
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _engine(request: Request) -> Any:
+    resources: Resources | None = getattr(request.app.state, "resources", None)
+    engine = resources.peek("search") if resources is not None else None
+    if engine is None:
+        detail = (resources.errors.get("search") if resources else None) or "the search index is not loaded"
+        raise ProblemError(503, f"search is not ready: {detail}", slug="not-ready")
+    return engine
+
+
+def _viewer(request: Request, profile_id: str | None, lang: str | None) -> Any:
+    """The viewer of a request: maturity ceiling and languages from the profile (event store first)."""
+    from ranking.search import Viewer
+
+    langs: tuple[str, ...] = (lang,) if lang else ()
+    if profile_id is None:
+        return Viewer(languages=langs)
+    resources: Resources = request.app.state.resources
+    store = resources.peek("event_store")
+    if store is not None:
+        from data.events import ProfileNotFoundError
+
+        try:
+            profile = store.get_profile(profile_id)
+        except ProfileNotFoundError:
+            pass  # the catalog's demo profiles below may still know it
+        else:
+            return Viewer(profile_id=profile_id, maturity_level=int(profile.maturity_level),
+                          languages=tuple(dict.fromkeys([*langs, *profile.languages, profile.ui_language])))  # fmt: skip
+    known = resources.peek("search_profiles") or {}
+    if profile_id not in known:
+        raise ProblemError(404, f"profile {profile_id!r} does not exist; create it or omit profile_id",
+                           slug="profile-not-found", profile_id=profile_id)  # fmt: skip
+    entry = known[profile_id]
+    return Viewer(profile_id=profile_id, maturity_level=entry["maturity_level"],
+                  languages=tuple(dict.fromkeys([*langs, *entry["languages"]])))  # fmt: skip
+
+
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    """Repeated and comma-separated values: ``["drama,comedy", "horror"]`` -> 3 values."""
+    out: list[str] = []
+    for value in values or ():
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return tuple(out)
+
+
+def _run(request: Request, body: SearchRequest) -> SearchResponse:
+    from ranking.search import (
+        EmptyQueryError,
+        InvalidFilterError,
+        SearchFilters,
+        UnknownFilterValueError,
+    )
+
+    engine = _engine(request)
+    viewer = _viewer(request, body.profile_id, body.lang)
+    filters = SearchFilters(
+        types=_split(body.types), genres=_split(body.genres), year_min=body.year_min, year_max=body.year_max,
+        description_languages=_split(body.description_languages), original_languages=_split(body.original_languages),
+        countries=_split(body.countries), max_maturity=body.max_maturity,
+    )  # fmt: skip
+    try:
+        page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset)
+    except EmptyQueryError as exc:
+        raise ProblemError(422, str(exc), slug="empty-query") from exc
+    except UnknownFilterValueError as exc:
+        raise ProblemError(422, str(exc), slug="unknown-filter-value", field=exc.field, unknown=exc.unknown,
+                           allowed=exc.allowed) from exc  # fmt: skip
+    except InvalidFilterError as exc:
+        raise ProblemError(422, str(exc), slug="invalid-filter") from exc
+    return SearchResponse(
+        query=page.query, query_truncated=page.query_truncated, profile_id=body.profile_id, total=page.total,
+        limit=page.limit, offset=page.offset, facets=page.facets,
+        results=[SearchResult(title_id=h.title_id, title=h.display_title, year=h.year, type=h.type,
+                              maturity=h.maturity, description=h.description,
+                              description_language=h.description_language, score=h.score,
+                              matched=[MatchReasonModel(kind=r.kind, detail=r.detail) for r in h.reasons])
+                 for h in page.hits],
+    )  # fmt: skip
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown profile_id (problem+json)."},
+    422: {"description": "Empty query, unknown filter values (the problem lists the allowed ones), "
+                         "or limit/offset out of bounds (problem+json)."},  # fmt: skip
+    503: {"description": "The search index is not loaded yet (problem+json)."},
+}
+
+
+# ------------------------------------------------------------------------------------------ routes
+
+_Q_EXAMPLES: dict[str, Any] = {
+    "title": {"summary": "A title", "value": "the matrix"},
+    "typing": {"summary": "A title being typed on a remote", "value": "stranger thi"},
+    "typo": {"summary": "A misspelt title", "value": "matrx"},
+    "person": {"summary": "An actor", "value": "tom hanks"},
+    "spanish": {"summary": "A description, in Spanish", "value": "película de terror en un hotel aislado en invierno"},
+    "french": {"summary": "A localized title", "value": "le fabuleux destin d'amélie poulain"},
+}
+
+
+@router.get("/v1/search", response_model=SearchResponse, responses=_ERRORS,
+            summary="Search titles in natural language (any language).")  # fmt: skip
+def search_get(
+    request: Request,
+    q: Annotated[str, Query(description=f"The query, any language; cut to {MAX_QUERY_CHARS} characters.",
+                            openapi_examples=_Q_EXAMPLES)],  # fmt: skip
+    profile_id: Annotated[str | None, Query(examples=["demo:kids"])] = None,
+    lang: Annotated[str | None, Query(description="Preferred language for titles and descriptions.")] = None,
+    type: Annotated[list[str] | None, Query(description="movie | show (repeat or comma-separate).")] = None,
+    genre: Annotated[list[str] | None, Query(description="Any of these genres (repeat or comma-separate).")] = None,
+    year_min: Annotated[int | None, Query()] = None,
+    year_max: Annotated[int | None, Query()] = None,
+    description_language: Annotated[list[str] | None, Query(description="Has a description in any of these.")] = None,
+    original_language: Annotated[list[str] | None, Query()] = None,
+    country: Annotated[list[str] | None, Query(description="Produced in any of these countries.")] = None,
+    max_maturity: Annotated[str | None, Query(description="kids | older_kids | teens | adults")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> SearchResponse:
+    """Hybrid search: dense multilingual retrieval fused with title/cast/director matching.
+
+    Exact and near-exact title matches come first. A profile's maturity level is a hard ceiling.
+    """
+    # already validated by the Query declarations above; model_construct skips a second validation
+    body = SearchRequest.model_construct(q=q, profile_id=profile_id, lang=lang, types=type or [], genres=genre or [],
+                                         year_min=year_min, year_max=year_max, description_languages=description_language or [],
+                                         original_languages=original_language or [], countries=country or [],
+                                         max_maturity=max_maturity, limit=limit, offset=offset)  # fmt: skip
+    return _run(request, body)
+
+
+@router.post("/v1/search", response_model=SearchResponse, responses=_ERRORS,
+             summary="Search with a JSON body (long queries).")  # fmt: skip
+def search_post(request: Request, body: Annotated[SearchRequest, Body()]) -> SearchResponse:
+    """The same search as GET, for queries too long for a URL."""
+    return _run(request, body)

@@ -1,0 +1,142 @@
+"""Lexical retrieval: folding, fields, exact/near-exact/prefix title matching, people, coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ranking.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, tokenize
+
+TITLES = [
+    [("", "The Matrix")],
+    [("", "The Matrix Reloaded")],
+    [("", "Stranger Things")],
+    [("", "Beyond Stranger Things")],
+    [("", "Amélie"), ("original", "Le Fabuleux Destin d'Amélie Poulain"), ("fr", "Le Fabuleux Destin d'Amélie Poulain")],
+    [("", "Philadelphia")],
+    [("", "Tom Segura: Ball Hog")],
+    [("", "Love")],
+    [("", "Lovesong")],
+    [("", "The Strangers")],
+]
+PEOPLE = [
+    ["Keanu Reeves", "Lana Wachowski"],
+    ["Keanu Reeves"],
+    ["Millie Bobby Brown"],
+    [],
+    ["Audrey Tautou"],
+    ["Tom Hanks", "Denzel Washington"],
+    ["Tom Segura"],
+    ["Tom Hansen"],
+    [],
+    ["Liv Tyler"],
+]
+CONTENT = [
+    "sci-fi a hacker learns reality is a simulation",
+    "sci-fi the hacker returns to fight the machines",
+    "horror kids in a small town face a monster from another dimension",
+    "documentary the making of a show about a monster",
+    "romance une jeune femme timide decide de changer la vie des autres",
+    "drama a lawyer with aids sues his firm",
+    "stand-up comedy special",
+    "romance a couple falls in love",
+    "music a love song",
+    "horror masked strangers terrorize a couple",
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> LexicalIndex:
+    return LexicalIndex(LexicalDocuments(TITLES, PEOPLE, CONTENT))
+
+
+def top(scores: np.ndarray, k: int = 3) -> list[int]:
+    order = np.lexsort((np.arange(scores.size), -scores))
+    return [int(i) for i in order[:k] if scores[i] > 0]
+
+
+def test_tokenize_folds_accents_and_case() -> None:
+    assert tokenize("Amélie's CAFÉ  Über") == ["amelie", "s", "cafe", "uber"]
+    assert tokenize("") == []
+
+
+def test_documents_must_align() -> None:
+    with pytest.raises(ValueError, match="one entry per title"):
+        LexicalDocuments([[("", "A")]], [], ["x"])
+
+
+def test_config_rejects_unknown_fields_and_negative_weights() -> None:
+    with pytest.raises(ValueError, match="unknown lexical fields"):
+        LexicalConfig(field_weights={"plot": 1.0})
+    with pytest.raises(ValueError, match=">= 0"):
+        LexicalConfig(field_weights={"title": -1.0})
+
+
+def test_exact_title_match_is_tier_two_in_any_case_and_accent(index: LexicalIndex) -> None:
+    scores = index.score("AMELIE")
+    assert scores.exact[4] == 2
+    assert int(scores.exact.sum()) == 2
+    assert index.score("the matrix").exact[0] == 2
+    assert index.score("the matrix").exact[1] == 0  # "Reloaded" is not an exact match
+
+
+def test_localized_and_original_titles_match(index: LexicalIndex) -> None:
+    scores = index.score("le fabuleux destin")
+    assert top(scores.fields["names"], 1) == [4]
+    assert index.matched_title_string(4, scores.query) == ("original", "Le Fabuleux Destin d'Amélie Poulain")
+
+
+@pytest.mark.parametrize(("typo", "expected"), [("matrx", 0), ("the matirx", 0), ("strnger things", 2), ("phladelphia", 5)])
+def test_typos_are_near_exact(index: LexicalIndex, typo: str, expected: int) -> None:
+    scores = index.score(typo)
+    assert scores.exact[expected] == 1
+    assert top(scores.fields["names"], 1) == [expected]
+    assert scores.coverage >= 0.9
+
+
+def test_prefix_typing_finds_the_title_being_typed(index: LexicalIndex) -> None:
+    scores = index.score("stranger thi")
+    assert top(scores.fields["names"], 1) == [2]
+    assert scores.exact[2] == 1  # typed most of the title: near-exact
+    early = index.score("stra")
+    assert early.exact[2] == 0  # too little typed to call it near-exact ...
+    assert {2, 3, 9} <= set(top(early.fields["title"], 5))  # ... but the prefix already finds them
+
+
+def test_full_person_name_beats_a_shared_first_name(index: LexicalIndex) -> None:
+    scores = index.score("tom hanks")
+    assert top(scores.fields["names"], 1) == [5]
+    assert index.matched_people(5, scores.query) == ["Tom Hanks"]
+    assert index.matched_people(6, scores.query) == []
+
+
+def test_coverage_is_high_for_names_and_low_for_descriptions_or_unknown_scripts(index: LexicalIndex) -> None:
+    assert index.score("keanu reeves").coverage == pytest.approx(1.0)
+    assert index.score("the matrix").coverage == pytest.approx(1.0)
+    rambling = index.score("a movie where a guy finds out the world is fake and fights machines in the end")
+    assert rambling.coverage < 0.35
+    assert index.score("괴물 영화").coverage == 0.0
+    assert index.score("괴물 영화").fields["names"].max() == 0.0
+
+
+def test_long_queries_drop_stopwords_and_keep_the_rarest_terms() -> None:
+    lex = LexicalIndex(LexicalDocuments(TITLES, PEOPLE, CONTENT), LexicalConfig(long_query_terms=5, max_query_terms=3))
+    parsed = lex.parse("the a of and with simulation hacker reality machines fight the end")
+    assert parsed.is_long
+    assert len(parsed.tokens) == 3
+    assert not {"the", "a", "of", "and", "with"} & set(parsed.tokens)
+    short = lex.parse("the who")
+    assert short.tokens == ("the", "who")  # short queries keep every word: "The Who" is a title
+
+
+def test_content_field_scores_descriptions(index: LexicalIndex) -> None:
+    scores = index.score("hacker simulation")
+    assert top(scores.fields["content"], 1) == [0]
+    assert scores.combined({"content": 1.0})[0] == scores.fields["content"][0]
+
+
+def test_empty_and_symbol_only_queries_score_nothing(index: LexicalIndex) -> None:
+    for query in ("", "   ", "!!!", "\x00\x01"):
+        scores = index.score(query)
+        assert all(float(a.max()) == 0.0 for a in scores.fields.values())
+        assert scores.coverage == 0.0
