@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         default="demo-decide-key:decide,demo-admin-key:admin",
         description="Comma-separated key:scope pairs for the ads API (scopes: decide, admin).",
     )
+    ads_tracking_secret: str = Field(
+        default="marquee-demo-tracking-secret",
+        description="HMAC secret signing ad tracking URLs (set your own in production).",
+    )
     seed: int = 0
 
     @property
