@@ -204,10 +204,16 @@ def _scorer_name(scorer: Any) -> str:
 
 
 def _model_scores(
-    scorer: RowScorer, profile: ProfileFeatures, rows: np.ndarray, request: PageRequest
+    scorer: RowScorer,
+    profile: ProfileFeatures,
+    rows: np.ndarray,
+    request: PageRequest,
+    known: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(scores as returned, scores used for ordering — with exploration noise when asked)."""
-    raw = np.asarray(scorer.score(profile, rows), dtype=np.float64).reshape(-1)
+    """(scores as returned, scores used for ordering — with exploration noise when asked). ``known``: (n,)
+    scores of every title already computed by this scorer (the fallback doubles as the retriever)."""
+    scores = known[rows] if known is not None else scorer.score(profile, rows)
+    raw = np.asarray(scores, dtype=np.float64).reshape(-1)
     if raw.shape != rows.shape:
         raise PageError(
             f"scorer returned {raw.shape[0]} scores for {len(rows)} titles; expected one per title"
@@ -269,11 +275,13 @@ def build_page(
     retriever = retrieval or (
         scorer if isinstance(scorer, HeuristicScorer) else HeuristicScorer(catalog, cowatch)
     )
-    cheap = np.asarray(retriever.score(profile, np.arange(n, dtype=np.int64)), dtype=np.float64)
+    score_all = getattr(retriever, "score_all", None)
+    cheap = np.asarray(score_all(profile) if callable(score_all) else retriever.score(profile, np.arange(n)),
+                       dtype=np.float64)  # fmt: skip
     candidates = candidate_rows(catalog, viewer, retrieval=cheap, cowatch=cowatch, config=config.rows,
                                 min_titles=need)  # fmt: skip
     union = np.unique(np.concatenate([c.pool for c in candidates])) if candidates else np.zeros(0, np.int64)
-    raw, used = _model_scores(scorer, profile, union, request)
+    raw, used = _model_scores(scorer, profile, union, request, cheap if scorer is retriever else None)
     slot = np.full(n, -1, dtype=np.int64)
     slot[union] = np.arange(len(union))
     rank = np.empty(len(union), dtype=np.float64)
@@ -294,10 +302,17 @@ def build_page(
     placed: list[PageRow] = []
     centroids: list[np.ndarray] = []
     kinds: dict[str, int] = {}
+    cache: dict[tuple[int, bytes], np.ndarray] = {}
+
+    def centroid(cand: _Candidate, items: np.ndarray) -> np.ndarray:
+        key = (cand.position, items.tobytes())
+        if key not in cache:
+            cache[key] = _centroid(catalog, items)
+        return cache[key]
 
     def place(cand: _Candidate, items: np.ndarray, stage: int, relevance: float, redundancy: float) -> None:
         on_page[items] = True
-        centroids.append(_centroid(catalog, items))
+        centroids.append(centroid(cand, items))
         kinds[cand.row.kind] = kinds.get(cand.row.kind, 0) + 1
         placed.append(_materialise(catalog, viewer, cand.row, items, raw[slot[items]], ui, stage, relevance,
                                    redundancy))  # fmt: skip
@@ -324,7 +339,7 @@ def build_page(
                 * float(utility[slot[items]] @ discount[: len(items)])
                 / float(discount.sum())
             )
-            redundancy = max((float(_centroid(catalog, items) @ c) for c in centroids), default=0.0)
+            redundancy = float((np.stack(centroids) @ centroid(cand, items)).max()) if centroids else 0.0
             value = (relevance - config.redundancy_weight * redundancy
                      - config.kind_repeat_penalty * kinds.get(cand.row.kind, 0))  # fmt: skip
             if best is None or value > best[0]:
@@ -401,7 +416,9 @@ def similar_titles(
     if viewer is not None:
         mask &= features.maturity_level <= viewer.profile.maturity_level
         mask[viewer.seen] = False
-    sim = title_similarity(features, np.array([row]), cowatch=cowatch).astype(np.float64)
+    sim = title_similarity(features, np.array([row]), cowatch=cowatch, subset=catalog.subset).astype(
+        np.float64
+    )
     candidates = np.flatnonzero(mask & (sim > 0))
     candidates = candidates[np.lexsort((candidates, -sim[candidates]))][:pool_size]
     key = sim[candidates]

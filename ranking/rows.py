@@ -30,7 +30,7 @@ from data.events import History
 from data.normalize import GENRES
 from features import LANGUAGES, ProfileFeatures, TitleFeatures
 from features.titles import SECONDS_PER_DAY, language_slot
-from ranking.similar import CoWatchIndex, title_similarity
+from ranking.similar import CoWatchIndex, TitleSubset, title_similarity
 
 __all__ = [
     "COUNTRY_LANGUAGES",
@@ -94,9 +94,11 @@ class RowCatalog:
     prior: np.ndarray  # (n,) float32 in [0, 1]: popularity without personal data
     trending: np.ndarray  # (n,) float32 >= 0
     servable: np.ndarray  # (n,) bool
-    genre_norms: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+    subset: TitleSubset | None = field(default=None, repr=False)  # dense matrices of the servable titles
 
     def __post_init__(self) -> None:
+        if self.subset is None:
+            object.__setattr__(self, "subset", TitleSubset.of(self.features, np.flatnonzero(self.servable)))
         n = len(self.features)
         for name in ("names", "localized_names", "is_show", "added_at", "content_languages", "prior", "trending",
                      "servable"):  # fmt: skip
@@ -154,8 +156,7 @@ class RowCatalog:
                                  frame.get("sources", pd.Series([None] * n))], dtype=bool)  # fmt: skip
             servable &= np.asarray(present, dtype=bool)
         return cls(features=features, names=names, localized_names=localized, is_show=is_show, added_at=added_at,
-                   content_languages=content, prior=prior, trending=trending, servable=servable,
-                   genre_norms=np.linalg.norm(features.genres, axis=1).astype(np.float32))  # fmt: skip
+                   content_languages=content, prior=prior, trending=trending, servable=servable)  # fmt: skip
 
 
 def _lists(cell: Any) -> list[Any]:
@@ -287,18 +288,41 @@ class HeuristicScorer:
         features = self.catalog.features
         out = self.w_prior * self.catalog.prior[title_rows].astype(np.float64)
         if len(profile.history):
-            if self.cowatch is not None and self.cowatch.n_titles == len(features):
-                co = self.cowatch.scores(profile.history, profile.weights)
-                top = float(co.max())
-                if top > 0:
-                    out += self.w_cowatch * co[title_rows] / top
+            co = self._cowatch(profile)
+            if co is not None:
+                out += co[title_rows]
             if float(np.abs(profile.history_embedding).sum()) > 0:
-                out += self.w_embedding * np.clip(
-                    features.embeddings[title_rows] @ profile.history_embedding, 0, 1
-                )
+                cosine = features.embeddings[title_rows] @ profile.history_embedding
+                out += self.w_embedding * np.clip(cosine, 0, 1)
             if profile.genre_affinity.sum() > 0:
                 out += self.w_genre * (features.genres[title_rows] @ profile.genre_affinity)
         return out.astype(np.float32)
+
+    def score_all(self, profile: ProfileFeatures) -> np.ndarray:
+        """:meth:`score` of every title, (n,) float32, with the dense products over the servable subset only
+        (the embedding term is 0 for titles outside it: they are never candidates)."""
+        catalog = self.catalog
+        subset = catalog.subset
+        assert subset is not None
+        out = self.w_prior * catalog.prior.astype(np.float64)
+        if len(profile.history):
+            co = self._cowatch(profile)
+            if co is not None:
+                out += co
+            if float(np.abs(profile.history_embedding).sum()) > 0:
+                cosine = np.clip(subset.embeddings @ profile.history_embedding.astype(np.float32), 0, 1)
+                out += self.w_embedding * subset.scatter(cosine, len(catalog))
+            if profile.genre_affinity.sum() > 0:
+                out += self.w_genre * (catalog.features.genres @ profile.genre_affinity)
+        return out.astype(np.float32)
+
+    def _cowatch(self, profile: ProfileFeatures) -> np.ndarray | None:
+        """``w_cowatch`` * co-watch scores scaled to max 1, (n,); None without a co-watch index or signal."""
+        if self.cowatch is None or self.cowatch.n_titles != len(self.catalog):
+            return None
+        co = self.cowatch.scores(profile.history, profile.weights)
+        top = float(co.max())
+        return self.w_cowatch * co.astype(np.float64) / top if top > 0 else None
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -353,11 +377,16 @@ class CandidateRow:
 
 
 def _pool(mask: np.ndarray, key: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` titles of ``mask`` with the highest ``key`` (ties by row), returned sorted by row."""
+    """The ``size`` titles of ``mask`` with the highest ``key`` (ties at the cut: lowest rows), sorted by row."""
     rows = np.flatnonzero(mask)
+    if size <= 0:
+        return np.zeros(0, dtype=np.int64)
     if len(rows) > size:
-        order = np.lexsort((rows, -key[rows]))[:size]
-        rows = np.sort(rows[order])
+        values = key[rows]
+        kth = np.partition(values, len(values) - size)[len(values) - size]  # the size-th largest value
+        above = rows[values > kth]
+        ties = rows[values == kth][: size - len(above)]
+        rows = np.sort(np.concatenate([above, ties]))
     return rows.astype(np.int64)
 
 
@@ -418,7 +447,7 @@ def candidate_rows(
     for row_ev, reason in _evidence_titles(viewer, config):
         if because >= config.max_because_rows:
             break
-        sim = title_similarity(features, np.array([row_ev]), cowatch=cowatch)
+        sim = title_similarity(features, np.array([row_ev]), cowatch=cowatch, subset=catalog.subset)
         rows = _pool(unseen & (sim > 0), sim, size)
         because += len(rows) >= need
         add(CandidateRow(f"because-you-watched:{features.title_ids[row_ev]}", "because_you_watched", reason, rows,

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from features import TitleFeatures
 
-__all__ = ["CoWatchIndex", "SimilarityWeights", "title_similarity"]
+__all__ = ["CoWatchIndex", "SimilarityWeights", "TitleSubset", "title_similarity"]
 
 
 class CoWatchIndex:
@@ -88,6 +88,30 @@ class CoWatchIndex:
 
 
 @dataclass(frozen=True)
+class TitleSubset:
+    """Contiguous copies of the dense title matrices for the ``m`` titles that can be returned (e.g. the
+    servable ones), so per-request products cost ``m * d`` instead of ``n * d``."""
+
+    rows: np.ndarray  # (m,) int64 title rows
+    embeddings: np.ndarray  # (m, d) float32
+    genres_unit: np.ndarray  # (m, G) float32, genre multi-hot rows scaled to unit length (zeros stay zero)
+
+    @classmethod
+    def of(cls, titles: TitleFeatures, rows: np.ndarray | None = None) -> TitleSubset:
+        rows = np.arange(len(titles), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        genres = titles.genres[rows]
+        norms = np.linalg.norm(genres, axis=1, keepdims=True)
+        return cls(rows, np.ascontiguousarray(titles.embeddings[rows]),
+                   (genres / np.maximum(norms, 1e-12)).astype(np.float32))  # fmt: skip
+
+    def scatter(self, values: np.ndarray, n: int) -> np.ndarray:
+        """(m,) values on the subset -> (n,) float32 with zeros elsewhere."""
+        out = np.zeros(n, dtype=np.float32)
+        out[self.rows] = values
+        return out
+
+
+@dataclass(frozen=True)
 class SimilarityWeights:
     """Blend of the three similarity signals; a signal missing for the query title drops out and the
     others are renormalised."""
@@ -104,15 +128,18 @@ def title_similarity(
     weights: np.ndarray | None = None,
     cowatch: CoWatchIndex | None = None,
     blend: SimilarityWeights | None = None,
+    subset: TitleSubset | None = None,
 ) -> np.ndarray:
     """Similarity of every title to the weighted set ``title_rows``: (n,) float32, roughly in [0, 1].
 
     ``embedding``: cosine of the titles' unit embeddings with the weighted mean embedding of the set
     (clipped at 0); ``cowatch``: weighted co-watch cosine, divided by the weight total; ``genre``: cosine
     of multi-hot genre vectors. A query title without an embedding (or without viewers) contributes no
-    embedding (or co-watch) signal.
+    embedding (or co-watch) signal. With a ``subset``, titles outside it get similarity 0 (and the dense
+    products only run over the subset).
     """
     blend = blend or SimilarityWeights()
+    subset = subset or TitleSubset.of(titles)
     title_rows = np.asarray(title_rows, dtype=np.int64)
     n = len(titles)
     if not len(title_rows):
@@ -126,16 +153,16 @@ def title_similarity(
         mean = (w[has, None] * titles.embeddings[title_rows[has]]).sum(axis=0)
         norm = float(np.linalg.norm(mean))
         if norm > 1e-12:
-            parts.append((blend.embedding, np.clip(titles.embeddings @ (mean / norm), 0.0, 1.0)))
+            cosine = np.clip(subset.embeddings @ (mean / norm).astype(np.float32), 0.0, 1.0)
+            parts.append((blend.embedding, subset.scatter(cosine, n)))
     if cowatch is not None and cowatch.n_titles == n and (cowatch.degree[title_rows] > 0).any():
-        co = cowatch.scores(title_rows, w) / total
-        parts.append((blend.cowatch, np.clip(co, 0.0, 1.0)))
+        co = np.clip(cowatch.scores(title_rows, w)[subset.rows] / total, 0.0, 1.0)
+        parts.append((blend.cowatch, subset.scatter(co, n)))
     genre_query = w @ titles.genres[title_rows]
     gnorm = float(np.linalg.norm(genre_query))
     if gnorm > 0:
-        row_norms = np.linalg.norm(titles.genres, axis=1)
-        genre = (titles.genres @ (genre_query / gnorm)) / np.maximum(row_norms, 1e-12)
-        parts.append((blend.genre, genre.astype(np.float32)))
+        genre = subset.genres_unit @ (genre_query / gnorm).astype(np.float32)
+        parts.append((blend.genre, subset.scatter(genre, n)))
     if not parts:
         return np.zeros(n, dtype=np.float32)
     weight_sum = sum(p[0] for p in parts)

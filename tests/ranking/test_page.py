@@ -123,7 +123,9 @@ def page_cases(draw: st.DrawFn) -> tuple[Profile, History, PageRequest]:
     profile = Profile("hyp", maturity=draw(st.sampled_from(MATURITIES)),
                       languages=tuple(draw(st.lists(st.sampled_from(["en", "ko", "fr", "es"]), min_size=1,
                                                     max_size=3, unique=True))))  # fmt: skip
-    history = History("hyp", [ids[i] for i in picked], np.arange(len(picked), dtype=np.float64), kinds, len(picked))
+    history = History(
+        "hyp", [ids[i] for i in picked], np.arange(len(picked), dtype=np.float64), kinds, len(picked)
+    )
     request = PageRequest(rows=draw(st.integers(1, MAX_ROWS)), per_row=draw(st.integers(1, 15)),
                           exploration=draw(st.sampled_from([0.0, 0.5])), seed=draw(st.integers(0, 3)))  # fmt: skip
     return profile, history, request
@@ -161,7 +163,9 @@ def test_page_invariants(case: tuple[Profile, History, PageRequest]) -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(page_cases())
-def test_kids_never_see_titles_above_their_level_even_in_similar_titles(case: tuple[Profile, History, PageRequest]) -> None:
+def test_kids_never_see_titles_above_their_level_even_in_similar_titles(
+    case: tuple[Profile, History, PageRequest],
+) -> None:
     _, history, request = case
     synth, builder = world()
     kids = Profile("hyp", maturity="kids")
@@ -228,7 +232,10 @@ def test_ui_language_defaults_to_the_profile_and_language_rows_use_it() -> None:
                  request=PageRequest(rows=MAX_ROWS, per_row=5))  # fmt: skip
     assert page.ui_language == "es"
     titles = {r.row_id: r.title for r in page.rows}
-    assert titles.get("language:ko:show") == "Series en coreano" or titles.get("language:ko:movie") == "Películas en coreano"
+    assert (
+        titles.get("language:ko:show") == "Series en coreano"
+        or titles.get("language:ko:movie") == "Películas en coreano"
+    )
 
 
 # ----------------------------------------------------------------------------------------- determinism
@@ -298,20 +305,28 @@ def test_redundancy_weight_trades_relevance_for_diversity() -> None:
 def test_rows_are_chosen_stage_by_stage() -> None:
     """Stage-wise: a page of k rows is the first k rows of a page of k + 1 rows (each next row is chosen
     given the rows above it); Continue Watching is pinned above stage 1."""
-    pages = [_page(history=_with_progress("movielens:3"), request=PageRequest(rows=k, per_row=8)) for k in range(1, 9)]
+    pages = [
+        _page(history=_with_progress("movielens:3"), request=PageRequest(rows=k, per_row=8))
+        for k in range(1, 9)
+    ]
     for small, large in zip(pages, pages[1:], strict=False):
         assert _signature(large)[: len(small.rows)] == _signature(small)
     assert pages[-1].rows[0].kind == "continue_watching" and pages[-1].rows[0].reason.stage == 0
     selected = pages[-1].rows[1:]
     assert [r.reason.stage for r in selected] == list(range(1, len(selected) + 1))
-    assert all(r.reason.redundancy > 0 for r in selected)  # measured against the rows above, pinned row included
+    assert all(
+        r.reason.redundancy > 0 for r in selected
+    )  # measured against the rows above, pinned row included
     plain = _page(request=PageRequest(rows=4, per_row=8)).rows
     assert plain[0].reason.stage == 1 and plain[0].reason.redundancy == 0.0
 
 
 def test_rows_shorter_than_the_minimum_are_dropped_and_short_pages_are_allowed() -> None:
     synth, builder = world()
-    page = _page(profile=Profile("movielens:3", maturity="kids"), request=PageRequest(rows=MAX_ROWS, per_row=MAX_PER_ROW))
+    page = _page(
+        profile=Profile("movielens:3", maturity="kids"),
+        request=PageRequest(rows=MAX_ROWS, per_row=MAX_PER_ROW),
+    )
     assert 1 <= len(page.rows) < MAX_ROWS
     assert all(len(r.items) >= RowConfig().min_titles for r in page.rows if r.kind != "continue_watching")
 
@@ -349,7 +364,9 @@ def test_similar_titles_errors_and_personalisation() -> None:
     anchor = synth.features.title_ids[11]
     plain = builder.similar(anchor, limit=10)
     assert anchor not in [s.title_id for s in plain]
-    assert (synth.cluster[[synth.features.index[s.title_id] for s in plain]] == synth.cluster[11]).mean() >= 0.7
+    assert (
+        synth.cluster[[synth.features.index[s.title_id] for s in plain]] == synth.cluster[11]
+    ).mean() >= 0.7
     history = history_of(synth.events, "movielens:3")
     viewer = builder.viewer(compute_profile_features(history, synth.features), history)
     personal = builder.similar(anchor, limit=10, viewer=viewer)

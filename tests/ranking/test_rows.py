@@ -36,7 +36,11 @@ from tests.ranking.page_synthetic import Synthetic, history_of, make_synthetic
 @lru_cache(maxsize=1)
 def world() -> tuple[Synthetic, RowCatalog, CoWatchIndex]:
     synth = make_synthetic()
-    return synth, RowCatalog.from_frame(synth.titles, synth.features), CoWatchIndex.from_frame(synth.events, synth.features)
+    return (
+        synth,
+        RowCatalog.from_frame(synth.titles, synth.features),
+        CoWatchIndex.from_frame(synth.events, synth.features),
+    )
 
 
 def _viewer(profile_id: str = "movielens:3", profile: Profile | None = None, history: History | None = None):
@@ -257,7 +261,10 @@ def test_row_titles_and_reasons_render_in_each_language() -> None:
     assert all("Amélie" in text for text in rendered.values())
     assert len(set(rendered.values())) == len(UI_LANGUAGES)
     assert row_title("genre", "es", genre="comedy") == "Comedias"
-    assert reason_text("genre_affinity", "fr", genre="comedy", share=23) == "Comédies : 23 % de vos visionnages récents"
+    assert (
+        reason_text("genre_affinity", "fr", genre="comedy", share=23)
+        == "Comédies : 23 % de vos visionnages récents"
+    )
     with pytest.raises(KeyError, match="no message 'nope'"):
         row_title("nope", "en")
 
@@ -277,3 +284,24 @@ def test_catalog_rows_missing_from_the_frame_are_not_servable() -> None:
     assert not catalog.servable[:10].any()
     assert catalog.names[0] == synth.features.title_ids[0]
     assert isinstance(partial, pd.DataFrame)
+
+
+def test_pool_cut_keeps_the_highest_keys_and_breaks_ties_by_row() -> None:
+    from ranking.rows import _pool
+
+    key = np.array([5.0, 1.0, 3.0, 3.0, 3.0, 9.0, 0.0])
+    mask = np.array([True, True, True, True, True, True, False])
+    assert _pool(mask, key, 3).tolist() == [0, 2, 5]  # 9, 5, then the lowest-row 3
+    assert _pool(mask, key, 10).tolist() == [0, 1, 2, 3, 4, 5]
+    assert _pool(mask, key, 0).tolist() == []
+
+
+def test_fallback_scorer_scores_every_servable_title_the_same_way_both_paths() -> None:
+    synth, catalog, cowatch = world()
+    scorer = HeuristicScorer(catalog, cowatch)
+    viewer = _viewer("movielens:12")
+    servable = np.flatnonzero(catalog.servable)
+    np.testing.assert_allclose(scorer.score_all(viewer.profile)[servable], scorer.score(viewer.profile, servable),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    cold = _viewer(profile=Profile("new"), history=History("new", [], np.zeros(0), [], 0))
+    np.testing.assert_allclose(scorer.score(cold.profile, servable), 0.5 * catalog.prior[servable], rtol=1e-6)

@@ -73,7 +73,9 @@ def test_an_unknown_profile_gets_a_cold_start_page_not_a_404(client: TestClient)
 
 def test_onboarding_input_shapes_a_new_viewers_page(client: TestClient, synth: Synthetic) -> None:
     liked = synth.titles["title_id"].iloc[4]
-    page = _page(client, "onboarding-viewer", rows=12, per_row=5, liked_genres="horror,comedy", liked_titles=liked)
+    page = _page(
+        client, "onboarding-viewer", rows=12, per_row=5, liked_genres="horror,comedy", liked_titles=liked
+    )
     assert not page["cold_start"]
     codes = {r["row_id"]: r["reason"]["code"] for r in page["rows"]}
     assert codes.get("genre:horror") == "genre_liked" or codes.get("genre:comedy") == "genre_liked"
@@ -142,7 +144,9 @@ def test_put_creates_then_updates_and_get_reads_a_profile(client: TestClient, sy
     levels = _levels(synth)
     assert all(levels[i["title_id"]] == 0 for r in page["rows"] for i in r["items"])
 
-    updated = client.put("/v1/profiles/family-kid", json={"maturity": "teens", "languages": ["es"], "ui_language": "es"})
+    updated = client.put(
+        "/v1/profiles/family-kid", json={"maturity": "teens", "languages": ["es"], "ui_language": "es"}
+    )
     assert updated.status_code == 200 and updated.json()["maturity_level"] == 2
     page = _page(client, "family-kid", rows=30, per_row=10)
     assert page["maturity"] == "teens" and page["ui_language"] == "es"  # the cached features were invalidated
@@ -203,7 +207,9 @@ def test_similar_errors(client: TestClient, path: str, params: dict, status: int
 
 
 def test_the_area_reports_not_ready_when_its_catalog_is_missing(tmp_path: Path) -> None:
-    settings = Settings(artifacts_dir=tmp_path / "artifacts", data_dir=tmp_path / "data", cache_dir=tmp_path / "c")
+    settings = Settings(
+        artifacts_dir=tmp_path / "artifacts", data_dir=tmp_path / "data", cache_dir=tmp_path / "c"
+    )
     with TestClient(create_app(settings, areas=("pages",))) as empty:
         assert empty.get("/readyz").status_code == 503
         response = empty.get("/v1/profiles/movielens:3/page")
