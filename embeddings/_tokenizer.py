@@ -61,45 +61,52 @@ def _double_array(keys_values: Iterable[tuple[bytes, int]]) -> list[int]:
             node = node.children.setdefault(byte, _TrieNode())
         node.value = value
 
-    units: list[int] = [0]
-    used: list[bool] = [True]  # position 0 is the root
-    used_bases: set[int] = set()
+    import numpy as np
+
+    capacity = 1 << 12
+    units = np.zeros(capacity, dtype=np.uint32)
+    used = np.zeros(capacity, dtype=bool)  # position taken by a node or a value
+    base_taken = np.zeros(capacity, dtype=bool)  # base already given to a node
+    used[0] = True  # the root
 
     def ensure(size: int) -> None:
-        if size > len(units):
-            extra = size - len(units)
-            units.extend([0] * extra)
-            used.extend([False] * extra)
+        nonlocal units, used, base_taken, capacity
+        if size > capacity:
+            while capacity < size:
+                capacity *= 2
+            units = np.concatenate([units, np.zeros(capacity - len(units), dtype=np.uint32)])
+            used = np.concatenate([used, np.zeros(capacity - len(used), dtype=bool)])
+            base_taken = np.concatenate([base_taken, np.zeros(capacity - len(base_taken), dtype=bool)])
 
-    next_free_hint = 1
+    size = 1
+    first_free = 1
     queue: list[tuple[_TrieNode, int]] = [(root, 0)]
     head = 0
     while head < len(queue):
         node, position = queue[head]
         head += 1
         labels = sorted(node.children)
-        slots = ([0] if node.value is not None else []) + labels
-        if not slots:
+        slots = np.array(([0] if node.value is not None else []) + labels, dtype=np.int64)
+        if slots.size == 0:
             continue
-        # candidate bases put the first slot on a free position: scanning free positions from the
-        # lowest one keeps the array dense and the search short
-        first = slots[0]
-        candidate = next_free_hint
+        # lowest free base from the block of the first free position on: keeps the array dense
+        low, window = first_free & ~0xFF, 256
         while True:
-            if candidate >= len(used):
-                ensure(candidate + 256)
-            if not used[candidate]:
-                base = candidate ^ first
-                if base not in used_bases:
-                    ensure((base | 0xFF) + 1)
-                    if all(not used[base ^ label] for label in slots):
-                        break
-            candidate += 1
+            ensure(low + window + 256)
+            bases = np.arange(low, low + window)
+            fits = ~used[bases[:, None] ^ slots[None, :]].any(axis=1) & ~base_taken[bases]
+            hits = np.flatnonzero(fits)
+            if hits.size:
+                base = int(low + hits[0])
+                break
+            low, window = low + window, min(window * 2, 1 << 14)
         offset = position ^ base
         if offset >= _MAX_DIRECT_OFFSET:
             raise ValueError(f"double array too large: offset {offset} needs >= 2**21 units")
-        used_bases.add(base)
-        units[position] = (units[position] & 0xFF) | (offset << 10) | (
+        base_taken[base] = True
+        # a lookup of any byte reads base ^ byte: keep every base's whole 256-unit block
+        size = max(size, (base | 0xFF) + 1)
+        units[position] = (int(units[position]) & 0xFF) | (offset << 10) | (
             _HAS_LEAF if node.value is not None else 0
         )
         if node.value is not None:
@@ -112,9 +119,9 @@ def _double_array(keys_values: Iterable[tuple[bytes, int]]) -> list[int]:
             units[child_position] = label
             used[child_position] = True
             queue.append((node.children[label], child_position))
-        while next_free_hint < len(used) and used[next_free_hint]:
-            next_free_hint += 1
-    return units
+        while used[first_free]:
+            first_free += 1
+    return [int(u) for u in units[:size]]
 
 
 def compile_precompiled_charsmap(table: Mapping[int, Sequence[int]]) -> bytes:
@@ -175,7 +182,16 @@ def build_unigram_tokenizer(
         bos_id, eos_id, pad_id, unk_id: ids of ``<s>``, ``</s>``, ``<pad>``, ``<unk>``.
         mask_piece: the mask token's piece (registered as a special token when present).
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     if len(pieces) != len(scores):
         raise ValueError(f"got {len(pieces)} pieces but {len(scores)} scores; expected one score per piece")

