@@ -71,10 +71,12 @@ __all__ = [
     "PageItem",
     "PageRequest",
     "PageRow",
+    "RankedCandidates",
     "RowReason",
     "SimilarTitle",
     "UnknownTitleError",
     "build_page",
+    "rank_candidates",
     "similar_titles",
 ]
 
@@ -253,6 +255,63 @@ class _Candidate:
     position: int  # candidate index: the deterministic tie-break
 
 
+@dataclass(frozen=True)
+class RankedCandidates:
+    """Steps 1-2 of a page: every candidate row ordered within its theme, and the page-wide utilities.
+
+    ``union`` (k,) title rows scored by the model; ``raw`` (k,) their scores as returned, ``used`` (k,) with
+    exploration noise; ``slot`` (n,) position of a title in ``union`` (-1 when absent); ``utility`` (k,)."""
+
+    rows: list[CandidateRow]
+    orders: list[np.ndarray]
+    union: np.ndarray
+    raw: np.ndarray
+    used: np.ndarray
+    slot: np.ndarray
+    utility: np.ndarray
+    retrieval: np.ndarray  # (n,) cheap scores that cut the large themes
+
+
+def rank_candidates(
+    catalog: RowCatalog,
+    viewer: ViewerState,
+    scorer: RowScorer,
+    request: PageRequest,
+    *,
+    cowatch: CoWatchIndex | None = None,
+    retrieval: RowScorer | None = None,
+    config: PageConfig | None = None,
+) -> RankedCandidates:
+    """Generate the candidate rows, score their union once with ``scorer`` and order each row."""
+    config = config or PageConfig()
+    profile = viewer.profile
+    n = len(catalog)
+    need = max(1, min(config.rows.min_titles, request.per_row))
+    retriever = retrieval or (
+        scorer if isinstance(scorer, HeuristicScorer) else HeuristicScorer(catalog, cowatch)
+    )
+    score_all = getattr(retriever, "score_all", None)
+    cheap = np.asarray(score_all(profile) if callable(score_all) else retriever.score(profile, np.arange(n)),
+                       dtype=np.float64)  # fmt: skip
+    candidates = candidate_rows(catalog, viewer, retrieval=cheap, cowatch=cowatch, config=config.rows,
+                                min_titles=need)  # fmt: skip
+    union = np.unique(np.concatenate([c.pool for c in candidates])) if candidates else np.zeros(0, np.int64)
+    raw, used = _model_scores(scorer, profile, union, request, cheap if scorer is retriever else None)
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[union] = np.arange(len(union))
+    rank = np.empty(len(union), dtype=np.float64)
+    rank[np.lexsort((union, -used))] = np.arange(len(union))
+    utility = 1.0 / (1.0 + rank / config.rank_scale)
+    orders = []
+    for row in candidates:
+        if row.fixed_order:
+            orders.append(row.pool)
+        else:
+            key = _zscore(used[slot[row.pool]]) + row.theme_weight * _zscore(row.theme)
+            orders.append(row.pool[np.argsort(-key, kind="stable")])
+    return RankedCandidates(candidates, orders, union, raw, used, slot, utility, cheap)
+
+
 def build_page(
     catalog: RowCatalog,
     viewer: ViewerState,
@@ -271,31 +330,12 @@ def build_page(
     ui = resolve_ui_language(request.ui_language, profile.ui_language)
     n = len(catalog)
     need = max(1, min(config.rows.min_titles, request.per_row))
-
-    retriever = retrieval or (
-        scorer if isinstance(scorer, HeuristicScorer) else HeuristicScorer(catalog, cowatch)
+    ranked = rank_candidates(
+        catalog, viewer, scorer, request, cowatch=cowatch, retrieval=retrieval, config=config
     )
-    score_all = getattr(retriever, "score_all", None)
-    cheap = np.asarray(score_all(profile) if callable(score_all) else retriever.score(profile, np.arange(n)),
-                       dtype=np.float64)  # fmt: skip
-    candidates = candidate_rows(catalog, viewer, retrieval=cheap, cowatch=cowatch, config=config.rows,
-                                min_titles=need)  # fmt: skip
-    union = np.unique(np.concatenate([c.pool for c in candidates])) if candidates else np.zeros(0, np.int64)
-    raw, used = _model_scores(scorer, profile, union, request, cheap if scorer is retriever else None)
-    slot = np.full(n, -1, dtype=np.int64)
-    slot[union] = np.arange(len(union))
-    rank = np.empty(len(union), dtype=np.float64)
-    rank[np.lexsort((union, -used))] = np.arange(len(union))
-    utility = 1.0 / (1.0 + rank / config.rank_scale)
-
-    ordered: list[_Candidate] = []
-    for position, row in enumerate(candidates):
-        if row.fixed_order:
-            order = row.pool
-        else:
-            key = _zscore(used[slot[row.pool]]) + row.theme_weight * _zscore(row.theme)
-            order = row.pool[np.argsort(-key, kind="stable")]
-        ordered.append(_Candidate(row, order, position))
+    candidates, raw, slot, utility = ranked.rows, ranked.raw, ranked.slot, ranked.utility
+    ordered = [_Candidate(row, order, position)
+               for position, (row, order) in enumerate(zip(ranked.rows, ranked.orders, strict=True))]  # fmt: skip
 
     discount = 1.0 / np.log2(np.arange(request.per_row) + 2.0)
     on_page = np.zeros(n, dtype=bool)

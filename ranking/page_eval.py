@@ -1,0 +1,229 @@
+"""Offline page metric: how many of a viewer's future watches the home page shows, and how high.
+
+Protocol (held-out viewers, "strong generalization"; the split itself comes from the ranking evaluation
+so both evaluations see the same viewers): every non-held-out viewer's history plus the *fed* part (the
+first 80% by time) of each held-out viewer builds the title features, popularity, co-watch and the ranker;
+each held-out viewer's page is built from their fed history alone; their *future* (the last 20%) is what
+the page should contain.
+
+Systems compared on the same viewers, each with the same number of titles as that viewer's built page
+(``N``, and ``N3`` = the titles in its first three rows):
+
+* ``page`` — the built page (:func:`ranking.page.build_page`);
+* ``model`` — the ranking model's own top ``N`` over every eligible title (Top Picks repeated);
+* one ``row:<kind>`` system per single row generator (Because You Watched, genre, trending, popular …),
+  its theme order repeated to ``N`` titles;
+* ``popularity`` — the ``N`` most popular eligible titles.
+
+"Eligible" is the same for everyone: servable, at or below the viewer's maturity level, not in the fed
+history. Per system: mean hits anywhere / in the first three rows (first ``N3`` titles of a flat list),
+the same divided by the number of future titles (recall), and the share of viewers with at least one hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.events import History, Profile
+from features import TitleFeatures, build_title_features, compute_profile_features
+from ranking.page import PageBuilder, PageConfig, PageRequest, rank_candidates
+from ranking.rows import RowConfig, RowScorer
+
+__all__ = [
+    "HeldOutViewer",
+    "PageEvalReport",
+    "PageSystemResult",
+    "ScorerFactory",
+    "evaluate_pages",
+    "format_table",
+]
+
+ScorerFactory = Callable[[TitleFeatures, pd.DataFrame], RowScorer | None]
+"""(title features, training history frame) -> a trained ranker, or None for the fallback scorer."""
+
+SINGLE_ROW_KINDS: tuple[str, ...] = ("because_you_watched", "genre", "trending", "popular")
+
+
+@dataclass(frozen=True)
+class HeldOutViewer:
+    """One held-out viewer: ``fed`` (their first events, what the page may use) and ``future`` title ids."""
+
+    profile_id: str
+    fed: History
+    future: frozenset[str]
+    maturity: str = "adults"
+
+
+@dataclass
+class PageSystemResult:
+    system: str
+    titles: float = 0.0
+    titles_top3: float = 0.0
+    hits: float = 0.0
+    hits_top3: float = 0.0
+    recall: float = 0.0
+    recall_top3: float = 0.0
+    viewers_hit: float = 0.0
+    viewers: int = 0
+
+
+@dataclass(frozen=True)
+class PageEvalReport:
+    viewers: int
+    scorer: str
+    request: dict[str, Any]
+    servable_sources: tuple[str, ...] | None
+    systems: list[PageSystemResult]
+    best_single_row: str
+    hits_by_row_kind: dict[str, float] = field(default_factory=dict)
+    """Share of the built pages' hits that came from each row kind."""
+    rows_by_kind: dict[str, float] = field(default_factory=dict)
+    """Mean number of rows of each kind on a page."""
+
+    def system(self, name: str) -> PageSystemResult:
+        return next(s for s in self.systems if s.system == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["servable_sources"] = list(self.servable_sources) if self.servable_sources else None
+        return out
+
+
+class _Tally:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.values: list[tuple[int, int, int, int, int]] = []  # titles, titles3, hits, hits3, future
+
+    def add(self, titles: Sequence[str], top3: int, future: frozenset[str]) -> None:
+        hits = sum(t in future for t in titles)
+        hits3 = sum(t in future for t in titles[:top3])
+        self.values.append((len(titles), top3, hits, hits3, len(future)))
+
+    def result(self) -> PageSystemResult:
+        arr = np.array(self.values, dtype=np.float64).reshape(-1, 5)
+        if not len(arr):
+            return PageSystemResult(self.name)
+        future = np.maximum(arr[:, 4], 1.0)
+        return PageSystemResult(
+            system=self.name, titles=float(arr[:, 0].mean()), titles_top3=float(arr[:, 1].mean()),
+            hits=float(arr[:, 2].mean()), hits_top3=float(arr[:, 3].mean()),
+            recall=float((arr[:, 2] / future).mean()), recall_top3=float((arr[:, 3] / future).mean()),
+            viewers_hit=float((arr[:, 2] > 0).mean()), viewers=len(arr),
+        )  # fmt: skip
+
+
+def _top(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` rows with the highest scores, best first (ties: lower row first)."""
+    order = np.lexsort((rows, -np.asarray(scores, dtype=np.float64)))
+    return rows[order[:k]]
+
+
+def evaluate_pages(
+    titles: pd.DataFrame,
+    train_events: pd.DataFrame,
+    viewers: Sequence[HeldOutViewer],
+    *,
+    scorer_factory: ScorerFactory | None = None,
+    embeddings: tuple[Sequence[str], np.ndarray] | None = None,
+    request: PageRequest | None = None,
+    config: PageConfig | None = None,
+    servable_sources: tuple[str, ...] | None = ("movielens",),
+    single_rows: Sequence[str] = SINGLE_ROW_KINDS,
+    progress: Callable[[int, int], None] | None = None,
+) -> PageEvalReport:
+    """Run the page metric (see the module docstring). ``train_events``: the training viewers' events
+    (``profile_id``, ``title_id``, ``timestamp``, ``kind``); the held-out viewers' fed events are added
+    here. ``servable_sources`` defaults to MovieLens: the only titles a held-out viewer's future can hold."""
+    request = (request or PageRequest(rows=10, per_row=20)).validate()
+    config = config or PageConfig()
+    fed = [pd.DataFrame({"profile_id": v.profile_id, "title_id": v.fed.title_ids, "timestamp": v.fed.timestamps,
+                         "kind": v.fed.kinds}) for v in viewers if len(v.fed)]  # fmt: skip
+    columns = ["profile_id", "title_id", "timestamp", "kind"]
+    history = pd.concat([train_events[columns], *[f[columns] for f in fed]], ignore_index=True)
+    features = build_title_features(titles, history, embeddings=embeddings)
+    scorer = scorer_factory(features, history) if scorer_factory is not None else None
+    builder = PageBuilder.build(titles, features, history, scorer=scorer, config=config,
+                                servable_sources=servable_sources)  # fmt: skip
+    model = builder.active_scorer
+    catalog = builder.catalog
+    tallies = {
+        name: _Tally(name) for name in ("page", "model", *[f"row:{k}" for k in single_rows], "popularity")
+    }
+    kind_hits: dict[str, int] = {}
+    kind_rows: dict[str, int] = {}
+    for done, viewer in enumerate(viewers, start=1):
+        profile = compute_profile_features(
+            viewer.fed, features, profile=Profile(viewer.profile_id, viewer.maturity)
+        )
+        state = builder.viewer(profile, viewer.fed)
+        page = builder.page(state, request)
+        page_ids = page.title_ids()
+        n_titles = len(page_ids)
+        top3 = sum(len(r.items) for r in page.rows[:3])
+        tallies["page"].add(page_ids, top3, viewer.future)
+        for row in page.rows:
+            kind_rows[row.kind] = kind_rows.get(row.kind, 0) + 1
+            kind_hits[row.kind] = kind_hits.get(row.kind, 0) + sum(
+                i.title_id in viewer.future for i in row.items
+            )
+
+        eligible = catalog.servable & (features.maturity_level <= profile.maturity_level)
+        eligible[state.seen] = False
+        rows = np.flatnonzero(eligible)
+        ids = features.title_ids
+        tallies["model"].add(
+            [ids[r] for r in _top(model.score(profile, rows), rows, n_titles)], top3, viewer.future
+        )
+        tallies["popularity"].add(
+            [ids[r] for r in _top(catalog.prior[rows], rows, n_titles)], top3, viewer.future
+        )
+        if single_rows:
+            wide = PageConfig(rows=RowConfig(**{**asdict(config.rows), "pool_size": max(n_titles, config.rows.pool_size),
+                                                "min_titles": 1}),  # fmt: skip
+                              rank_scale=config.rank_scale)  # fmt: skip
+            ranked = rank_candidates(catalog, state, model, request, cowatch=builder.cowatch,
+                                     retrieval=builder.fallback, config=wide)  # fmt: skip
+            for kind in single_rows:
+                order = next(
+                    (o for r, o in zip(ranked.rows, ranked.orders, strict=True) if r.kind == kind), None
+                )
+                chosen = [] if order is None else [ids[r] for r in order[:n_titles]]
+                tallies[f"row:{kind}"].add(chosen, top3, viewer.future)
+        if progress is not None:
+            progress(done, len(viewers))
+
+    systems = [t.result() for t in tallies.values()]
+    singles = [s for s in systems if s.system == "model" or s.system.startswith("row:")]
+    best = max(singles, key=lambda s: (s.hits, s.hits_top3)).system if singles else "model"
+    total_hits = sum(kind_hits.values()) or 1
+    return PageEvalReport(
+        viewers=len(viewers), scorer=str(getattr(model, "name", type(model).__name__)),
+        request={"rows": request.rows, "per_row": request.per_row}, servable_sources=servable_sources,
+        systems=systems, best_single_row=best,
+        hits_by_row_kind={k: round(v / total_hits, 4) for k, v in sorted(kind_hits.items())},
+        rows_by_kind={k: round(v / max(len(viewers), 1), 3) for k, v in sorted(kind_rows.items())},
+    )  # fmt: skip
+
+
+def format_table(report: PageEvalReport) -> str:
+    """The side-by-side table (Markdown): built page, best single row model repeated, popularity page."""
+    headline = ["page", report.best_single_row, "popularity"]
+    others = [s.system for s in report.systems if s.system not in headline]
+    lines = [
+        f"{report.viewers} held-out viewers, {report.request['rows']} rows x {report.request['per_row']} titles, "
+        f"scorer {report.scorer}, servable {report.servable_sources}",
+        "",
+        "| system | titles | hits anywhere | hits in first 3 rows | recall anywhere | recall first 3 rows | viewers with a hit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in [*headline, *others]:
+        s = report.system(name)
+        label = f"{name} (best single row)" if name == report.best_single_row else name
+        lines.append(f"| {label} | {s.titles:.1f} | {s.hits:.3f} | {s.hits_top3:.3f} | {s.recall:.4f} | "
+                     f"{s.recall_top3:.4f} | {s.viewers_hit:.3f} |")  # fmt: skip
+    return "\n".join(lines)
