@@ -314,6 +314,8 @@ class SearchCatalog:
             "original_languages": _Codes([[lang] if lang else [] for lang in self.original_language]),
             "countries": _Codes(self.countries),
         }
+        self._type_names = sorted(set(self.types.tolist()))
+        self._type_codes = np.asarray([self._type_names.index(t) for t in self.types.tolist()], dtype=np.int64)
         self._decades = np.where(np.isnan(self.years), -1, np.nan_to_num(self.years, nan=0) // 10 * 10).astype(np.int64)
         self._country_fold = {fold(c): c for c in self.country_masks}
         self.type_values = sorted(set(self.types.tolist()) | {"movie", "show"})
@@ -434,8 +436,8 @@ class SearchCatalog:
         """Counts per filter value over ``positions`` (the filtered result set), most frequent first."""
         pos = np.asarray(positions, dtype=np.int64)
         out: dict[str, dict[str, int]] = {}
-        types, counts = np.unique(self.types[pos].astype(str), return_counts=True)
-        out["types"] = _sorted_counts(zip(types.tolist(), counts.tolist(), strict=True))
+        type_counts = np.bincount(self._type_codes[pos], minlength=len(self._type_names))
+        out["types"] = _sorted_counts((self._type_names[i], int(c)) for i, c in enumerate(type_counts.tolist()))
         for name, codes in self._facet_codes.items():
             out[name] = codes.count(pos, top_countries if name == "countries" else None)
         decades, dcounts = np.unique(self._decades[pos], return_counts=True)

@@ -1,0 +1,262 @@
+"""Search latency: ``GET /v1/search`` p50/p99 at concurrency 1 and 8, side by side with ``GET /v1/noop`` of
+the same app and the query encoder alone, on the real catalog and the current index.
+
+The app (search area only) runs in a separate uvicorn process; the client sends requests over keep-alive
+HTTP connections from ``concurrency`` threads. Queries are a realistic mix drawn from the data (seeded):
+catalog titles, titles being typed (prefixes), cast names, misspelt titles, short descriptions in the
+catalog's other languages (fr/es/de/it/pt/pl/da) and the first sentence of Reddit tip-of-the-tongue
+validation posts. Every phase uses queries the server has not seen (no encoder cache hits) except the
+``repeated`` phase, which replays phase c1's queries to show what the encoder's LRU cache saves.
+
+The encoder alone is measured in this process on the same query lists with its cache disabled
+(``query_cache_size=0``), at concurrency 1 and 8 (threads), so the ratio
+``search p50 / (encoder p50 + noop p50)`` isolates what search adds beyond encoding and HTTP.
+
+    python benchmarks/search.py            # quick: 150 queries per phase
+    python benchmarks/search.py --full     # 800 queries per phase
+
+Prints one JSON object as the last line and writes benchmarks/results/search.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks._common import hardware, percentiles, write_result  # noqa: E402
+
+
+def _serve(port: int) -> None:
+    """Child process: the search area alone, on 127.0.0.1:port."""
+    import uvicorn
+
+    from services.app import create_app
+    from services.settings import Settings
+
+    uvicorn.run(create_app(Settings(), areas=("search",)), host="127.0.0.1", port=port, log_level="warning",
+                access_log=False)  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(base: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return
+            if response.status_code == 503 and "starting" not in response.text:
+                raise RuntimeError(f"server not ready: {response.text}")
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready after {timeout_s} s")
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    if len(text) < 5:
+        return text
+    i = rng.randrange(1, len(text) - 1)
+    return text[:i] + text[i + 1 :]
+
+
+def query_mix(catalog_dir: Path, count: int, seed: int) -> list[str]:
+    """``count`` distinct realistic queries (see the module docstring), shuffled with ``seed``."""
+    from data.catalog import as_lists, read_titles
+    from data.queries import builtin_query_path, read_query_file
+
+    rng = random.Random(seed)
+    titles = read_titles(catalog_dir)
+    in_scope = titles[titles["netflix_id"].notna() | titles["movielens_id"].notna()]
+    rows = in_scope.sample(n=min(len(in_scope), count * 4), random_state=seed).to_dict("records")
+    out: list[str] = []
+    foreign = titles[titles["description_languages"].map(lambda v: any(x != "en" for x in as_lists(v)))]
+    foreign_rows = foreign.sample(n=min(len(foreign), count), random_state=seed).to_dict("records")
+    try:
+        tot = [q.query.split(". ")[0][:120] for q in read_query_file(builtin_query_path(catalog_dir, "reddit-tomt:validation"))]
+    except Exception:
+        tot = []
+    rng.shuffle(tot)
+    kinds = ["title", "prefix", "typo", "person", "foreign", "tot"]
+    i = j = k = 0
+    while len(out) < count and i < len(rows):
+        kind = kinds[len(out) % len(kinds)]
+        if kind == "foreign" and j < len(foreign_rows):
+            desc = [d for d in as_lists(foreign_rows[j]["descriptions"]) if d["lang"] != "en"]
+            j += 1
+            if desc:
+                out.append(" ".join(str(desc[0]["text"]).split()[:12]))
+            continue
+        if kind == "tot" and k < len(tot):
+            out.append(tot[k])
+            k += 1
+            continue
+        row = rows[i]
+        i += 1
+        title = str(row["title"])
+        if kind == "prefix":
+            out.append(title[: max(3, len(title) * 2 // 3)])
+        elif kind == "typo":
+            out.append(_typo(rng, title.lower()))
+        elif kind == "person" and len(as_lists(row["cast"])):
+            out.append(str(as_lists(row["cast"])[0]))
+        else:
+            out.append(title)
+    unique = list(dict.fromkeys(q.strip() for q in out if q.strip()))
+    rng.shuffle(unique)
+    return unique
+
+
+def _run(base: str, paths: list[str], concurrency: int) -> tuple[list[float], int, float]:
+    """Latencies (s) of one GET per path spread over ``concurrency`` threads; errors; wall seconds."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    chunks = [paths[i::concurrency] for i in range(concurrency)]
+
+    def worker(index: int) -> None:
+        nonlocal errors
+        local: list[float] = []
+        bad = 0
+        with httpx.Client(base_url=base, timeout=60.0) as client:
+            for path in chunks[index]:
+                started = time.perf_counter()
+                response = client.get(path)
+                local.append(time.perf_counter() - started)
+                bad += response.status_code != 200
+        with lock:
+            latencies.extend(local)
+            errors += bad
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def _encode_alone(encoder: Any, queries: list[str], concurrency: int) -> tuple[list[float], float]:
+    lock = threading.Lock()
+    latencies: list[float] = []
+    chunks = [queries[i::concurrency] for i in range(concurrency)]
+
+    def worker(index: int) -> None:
+        local = []
+        for q in chunks[index]:
+            started = time.perf_counter()
+            encoder.encode_queries([q])
+            local.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(local)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="800 queries per phase")
+    parser.add_argument("--queries", type=int, default=None, help="override the queries per phase")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--serve-port", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_port:
+        _serve(args.serve_port)
+        return {}
+
+    import httpx
+
+    from embeddings.encoder import load_encoder
+    from services.settings import Settings
+
+    per_phase = args.queries or (800 if args.full else 150)
+    settings = Settings()
+    queries = query_mix(settings.catalog_dir, per_phase * 2 + 20, args.seed)
+    warm, phase_c1, phase_c8 = queries[:20], queries[20 : 20 + per_phase], queries[20 + per_phase :]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-port", str(port)], env=env, cwd=REPO)
+
+    def path(q: str) -> str:
+        return f"/v1/search?q={quote(q)}&limit=20"
+
+    results: dict[str, Any] = {}
+    ratios: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        _wait_ready(base, 900.0, proc)
+        results["startup_s"] = round(time.perf_counter() - started, 1)
+        for q in warm:
+            httpx.get(f"{base}{path(q)}", timeout=60.0)
+        sample = httpx.get(f"{base}{path('the matrix')}", timeout=60.0).json()
+        for concurrency, phase in ((1, phase_c1), (8, phase_c8)):
+            noop, noop_errors, _ = _run(base, ["/v1/noop"] * len(phase), concurrency)
+            search, search_errors, wall = _run(base, [path(q) for q in phase], concurrency)
+            results[f"c{concurrency}"] = {
+                "noop": {**percentiles(noop), "errors": noop_errors},
+                "search": {**percentiles(search), "errors": search_errors,
+                           "requests_per_s": round(len(phase) / wall, 1)},
+            }  # fmt: skip
+        repeated, repeated_errors, _ = _run(base, [path(q) for q in phase_c1], 1)
+        results["c1_repeated_queries"] = {**percentiles(repeated), "errors": repeated_errors}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    # the encoder alone, after the server is gone (same CPU, nothing else running here)
+    encoder = load_encoder(settings.model, device=settings.device, cache_dir=settings.cache_dir, query_cache_size=0)
+    for q in warm:
+        encoder.encode_queries([q])
+    for concurrency, phase in ((1, phase_c1), (8, phase_c8)):
+        enc, wall = _encode_alone(encoder, phase, concurrency)
+        results[f"c{concurrency}"]["encoder"] = {**percentiles(enc), "requests_per_s": round(len(phase) / wall, 1)}
+
+    for c in (1, 8):
+        r = results[f"c{c}"]
+        for p in ("p50", "p99"):
+            ratios[f"search_{p}_over_encoder_plus_noop_c{c}"] = round(
+                r["search"][f"{p}_ms"] / (r["encoder"][f"{p}_ms"] + r["noop"][f"{p}_ms"]), 3)
+    ratios["search_requests_per_s_c8"] = results["c8"]["search"]["requests_per_s"]
+    ratios["repeated_over_first_p50_c1"] = round(results["c1_repeated_queries"]["p50_ms"] / results["c1"]["search"]["p50_ms"], 3)
+    config = {
+        "mode": "full" if args.full else "quick", "queries_per_phase": per_phase, "seed": args.seed,
+        "query_mix": "titles, prefixes, typos, cast names, non-English descriptions (12 words), Reddit ToT first sentences",
+        "limit": 20, "server": "uvicorn, 1 process, search area only; client in a separate process (httpx, keep-alive)",
+        "encoder": {"model": settings.model, "fingerprint": getattr(encoder, "fingerprint", None)},
+        "index_dir": str(settings.index_dir), "sample_total": sample.get("total"),
+        "goal": "search p50 / (encoder p50 + noop p50) <= 1.3",
+    }  # fmt: skip
+    return write_result("search", config, results, ratios, hardware_info=hardware())
+
+
+if __name__ == "__main__":
+    main()
