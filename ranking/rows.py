@@ -336,15 +336,17 @@ class RowConfig:
     """The most titles a row's pool holds (the model scores the union of pools)."""
     min_titles: int = 5
     """A row with fewer eligible titles than this (or than ``per_row``) is not offered."""
-    max_because_rows: int = 3
+    max_because_rows: int = 5
     because_history: int = 20
     """Evidence titles for "Because You Watched" come from the last this many history titles."""
-    max_genre_rows: int = 4
+    max_genre_rows: int = 6
     min_genre_share: float = 0.08
     max_languages: int = 2
     min_language_share: float = 0.1
     new_arrival_days: float = 90.0
     rewatch_min: int = 5
+    rewatch_utility: float = 0.25
+    """Relevance multiplier of Watch It Again: rewatching is rarer than watching something new."""
     cold_genres: tuple[str, ...] = (
         "comedy",
         "action",
@@ -511,7 +513,7 @@ def candidate_rows(
         fin[viewer.in_progress] = False
         rows = _pool(fin & allowed, retrieval, size)
         add(CandidateRow("rewatch", "rewatch", "rewatch", rows, np.zeros(len(rows), np.float32),
-                         utility_factor=0.5))  # fmt: skip
+                         utility_factor=config.rewatch_utility))  # fmt: skip
     return out
 
 

@@ -314,9 +314,13 @@ def test_rows_are_chosen_stage_by_stage() -> None:
     assert pages[-1].rows[0].kind == "continue_watching" and pages[-1].rows[0].reason.stage == 0
     selected = pages[-1].rows[1:]
     assert [r.reason.stage for r in selected] == list(range(1, len(selected) + 1))
-    assert all(
-        r.reason.redundancy > 0 for r in selected
-    )  # measured against the rows above, pinned row included
+    # the recorded redundancy is the largest content similarity to the rows above (pinned row included)
+    from ranking.page import _centroid
+
+    catalog = world()[1].catalog
+    cents = [_centroid(catalog, np.array([i.row for i in r.items])) for r in pages[-1].rows]
+    for k, row in enumerate(selected, start=1):
+        assert row.reason.redundancy == pytest.approx(max(float(cents[k] @ c) for c in cents[:k]), abs=1e-5)
     plain = _page(request=PageRequest(rows=4, per_row=8)).rows
     assert plain[0].reason.stage == 1 and plain[0].reason.redundancy == 0.0
 
@@ -378,3 +382,15 @@ def test_synthetic_world_has_the_structure_the_tests_rely_on() -> None:
     synth, builder = world()
     assert len(CLUSTERS) == 7 and builder.cowatch is not None
     assert builder.catalog.servable.sum() > 200 and (synth.features.maturity_level == 0).sum() > 20
+
+
+def test_watch_it_again_is_worth_at_most_its_utility_factor() -> None:
+    """Watched titles are ranked among themselves: the model's liking for titles like the ones already
+    watched cannot make the rewatch row outrank rows of new titles."""
+    synth, builder = world()
+    config = PageConfig(rows=RowConfig(rewatch_utility=0.25))
+    tuned = PageBuilder(builder.catalog, builder.cowatch, None, config)
+    page = _page("movielens:7", builder=tuned, request=PageRequest(rows=MAX_ROWS, per_row=5))
+    rewatch = [r for r in page.rows if r.kind == "rewatch"]
+    assert rewatch and rewatch[0].reason.relevance <= 0.25 + 1e-9
+    assert page.rows.index(rewatch[0]) > [r.kind for r in page.rows].index("top_picks")
