@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from ads.inventory import FrequencyCaps
 
-EVENTS: tuple[str, ...] = ("impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "click")
-"""Tracking events (VAST names)."""
+EVENTS: tuple[str, ...] = ("impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "click",
+                           "error")
+"""Tracking events (VAST names); ``error`` is the VAST error pixel (recorded, no effect)."""
 SECONDS_PER_DAY = 86_400
 
 

@@ -31,7 +31,11 @@ class InvalidAdRequestError(AdsError):
 
 
 class InvalidTrackingTokenError(AdsError):
-    """A tracking token is malformed, forged or expired."""
+    """A tracking token is malformed, forged or (``expired=True``) too old."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
 
 
 class ModelFormatError(AdsError):

@@ -404,17 +404,18 @@ class _Checker:
             return 0.0
 
     def strings(self, name: str, *, pattern: re.Pattern[str] | None = None, allowed: Iterable[str] | None = None,
-                data: Mapping[str, Any] | None = None) -> tuple[str, ...]:  # fmt: skip
+                data: Mapping[str, Any] | None = None, example: str = "") -> tuple[str, ...]:  # fmt: skip
+        label = name if data is None else f"targeting.{name}"
         value = (data if data is not None else self.data).get(name) or []
         allowed_set = set(allowed) if allowed is not None else None
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            self.problems.append(f"{name}={value!r}: expected a list of strings")
+            self.problems.append(f"{label}={value!r}: expected a list of strings")
             return ()
         for v in value:
             if pattern is not None and not pattern.match(v):
-                self.problems.append(f"{name}: {v!r} does not match {pattern.pattern}")
+                self.problems.append(f"{label}: {v!r} does not match {pattern.pattern}; expected values like {example}")
             if allowed_set is not None and v not in allowed_set:
-                self.problems.append(f"{name}: {v!r} is not one of the known values ({', '.join(sorted(allowed_set))})")
+                self.problems.append(f"{label}: {v!r} is unknown; expected one of {', '.join(sorted(allowed_set))}")
         return tuple(value)
 
     def done(self, entity_id: object) -> None:
@@ -454,7 +455,7 @@ def creative_from_dict(data: Mapping[str, Any]) -> Creative:
     name = c.text("name") or ""
     duration = int(c.number("duration_s", low=1, high=300, integer=True) or 1)
     cattax = int(c.number("cattax", low=1, high=1000, default=1, integer=True) or 1)
-    categories = c.strings("categories", pattern=_IAB_CODE if cattax == 1 else None)
+    categories = c.strings("categories", pattern=_IAB_CODE if cattax == 1 else None, example="'IAB2', 'IAB8-5'")
     if not categories:
         c.problems.append("categories=[]: expected at least one IAB category (competitive separation needs it)")
     media: list[MediaFile] = []
@@ -506,7 +507,7 @@ def _targeting(c: _Checker, data: Mapping[str, Any]) -> Targeting:
     if not isinstance(data, Mapping):
         c.problems.append(f"targeting={data!r}: expected an object")
         return Targeting()
-    countries = c.strings("countries", pattern=_COUNTRY, data=data)
+    countries = c.strings("countries", pattern=_COUNTRY, data=data, example="'US', 'FR'")
     devices_raw = data.get("device_types") or []
     devices: set[int] = set()
     if not isinstance(devices_raw, list | tuple):
@@ -514,11 +515,11 @@ def _targeting(c: _Checker, data: Mapping[str, Any]) -> Targeting:
     else:
         for d in devices_raw:
             if not isinstance(d, int) or isinstance(d, bool) or d not in DEVICE_TYPES:
-                c.problems.append(f"targeting.device_types: {d!r} is not an OpenRTB device type (1-8)")
+                c.problems.append(f"targeting.device_types: {d!r}: expected an OpenRTB device type (1-8)")
             else:
                 devices.add(d)
     genres = c.strings("content_genres", allowed=GENRES, data=data)
-    categories = c.strings("content_categories", pattern=_IAB_CODE, data=data)
+    categories = c.strings("content_categories", pattern=_IAB_CODE, data=data, example="'IAB17', 'IAB1-5'")
     sub = _Checker("targeting", data)
     low = int(sub.number("content_maturity_min", low=0, high=3, default=0, integer=True) or 0)
     high = int(sub.number("content_maturity_max", low=0, high=3, default=3, integer=True) or 0)
@@ -559,7 +560,7 @@ def line_item_from_dict(data: Mapping[str, Any]) -> LineItem:
     pacing = c.choice("pacing", PACING_MODES, "even")
     priority = int(c.number("priority", low=1, high=4, default=3, integer=True) or 3)
     goal = c.choice("goal", GOALS, "completion")
-    creative_ids = c.strings("creative_ids", pattern=_ID)
+    creative_ids = c.strings("creative_ids", pattern=_ID, example="'cr-17'")
     if not creative_ids:
         c.problems.append("creative_ids=[]: expected at least one creative id")
     targeting = _targeting(c, data.get("targeting") or {})

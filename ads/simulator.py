@@ -51,10 +51,12 @@ from ads.inventory import Inventory, top_category
 from ads.privacy import encode_tcf_core
 from ads.request import AdRequest, ContentContext, PodRequest, PrivacySignals, SlotSpec
 from ads.selector import AdEngine, Placement
-from data.normalize import GENRES
-from features import ProfileFeatures, TitleFeatures
+from data.events import History, Profile
+from data.normalize import GENRES, MATURITY_LEVELS
+from features import ProfileFeatures, TitleFeatures, compute_profile_features
 
 _G = {g: i for i, g in enumerate(GENRES)}
+MATURITY_NAMES = {level: name for name, level in MATURITY_LEVELS.items()}
 
 CATEGORY_APPEAL: dict[str, dict[str, float]] = {
     "IAB2": {"action": 1.0, "adventure": 0.8, "sci-fi": 0.6, "thriller": 0.5, "documentary": 0.4},
@@ -95,6 +97,33 @@ def _stable_normal(key: str, sigma: float) -> float:
 def viewer_key(identifier: str) -> str:
     """The frequency-cap key of a profile or device id (a salted-free 16-byte hash: raw ids are not kept)."""
     return hashlib.blake2b(identifier.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class StaticFeatures:
+    """A :class:`ads.selector.FeatureSource` over precomputed features (simulations and offline jobs):
+    title features plus one ``features.ProfileFeatures`` per profile id (unknown ids: an adult with no
+    history)."""
+
+    def __init__(self, titles: TitleFeatures, profiles: Mapping[str, ProfileFeatures]) -> None:
+        self._titles = titles
+        self._profiles = dict(profiles)
+
+    @property
+    def titles(self) -> TitleFeatures:
+        return self._titles
+
+    def profile(self, profile_id: str) -> Profile:
+        features = self._profiles.get(profile_id)
+        maturity = MATURITY_NAMES[features.maturity_level] if features is not None else "adults"
+        return Profile(profile_id, maturity)
+
+    def profile_features(self, profile_id: str) -> ProfileFeatures:
+        features = self._profiles.get(profile_id)
+        if features is None:
+            empty = History(profile_id, [], np.zeros(0), [], 0)
+            features = compute_profile_features(empty, self._titles, profile=Profile(profile_id))
+            self._profiles[profile_id] = features
+        return features
 
 
 @dataclass(frozen=True)

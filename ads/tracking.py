@@ -63,5 +63,5 @@ class TokenSigner:
         if now - ticket.decided_at > self.max_age_s:
             raise InvalidTrackingTokenError(
                 f"token decided at {ticket.decided_at:.0f} is {now - ticket.decided_at:.0f} s old: expected at most "
-                f"{self.max_age_s:.0f} s")  # fmt: skip
+                f"{self.max_age_s:.0f} s", expired=True)  # fmt: skip
         return ticket

@@ -187,7 +187,7 @@ class SQLiteAdStore:
             raise EntityNotFoundError(kind, entity_id)
         return int(row[0])
 
-    def list(self, kind: str, *, parent_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    def documents(self, kind: str, *, parent_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """Documents of ``kind`` sorted by id, optionally filtered by parent and status."""
         self._check_kind(kind)
         sql = "SELECT doc FROM entities WHERE kind = ?"
@@ -210,8 +210,8 @@ class SQLiteAdStore:
 
     def inventory_docs(self) -> dict[str, list[dict[str, Any]]]:
         """Every document, grouped as ``Inventory.from_dicts`` takes them."""
-        return {"advertisers": self.list("advertiser"), "campaigns": self.list("campaign"),
-                "line_items": self.list("line_item"), "creatives": self.list("creative")}  # fmt: skip
+        return {"advertisers": self.documents("advertiser"), "campaigns": self.documents("campaign"),
+                "line_items": self.documents("line_item"), "creatives": self.documents("creative")}  # fmt: skip
 
     def count(self, kind: str) -> int:
         self._check_kind(kind)

@@ -1,0 +1,628 @@
+"""Ad decisions, tracking and the inventory admin API.
+
+Decision endpoints (API key with scope ``decide``):
+
+* ``POST /v1/ads/openrtb`` — an OpenRTB 2.6 BidRequest → a BidResponse whose bids carry inline VAST
+  4 in ``adm`` (200), an empty 204 for no bid, or a 400 with ``nbr=2`` for a malformed request
+  (OpenRTB semantics, not problem+json).
+* ``GET /v1/ads/vast`` — the same decision as a VAST tag for players (the key may come as ``key=``,
+  since players cannot add headers); unexpanded macros (``[IFA]``) count as absent.
+
+Tracking (``GET /v1/ads/track/{event}?t=...``): the signed token in each tracking URL is the credential
+(see ``ads.tracking``); each (impression, event) is applied once, durably (``data.ads_store``) and then
+to the in-memory delivery state the next decision reads. Always 204.
+
+Admin (scope ``admin``): ``/v1/ads/{advertisers|campaigns|line-items|creatives}`` list/create/get/
+patch, ``.../{id}/pause`` and ``/resume``, ``/v1/ads/line-items/{id}/delivery`` and ``/v1/ads/status``.
+Every write is validated with ``ads.inventory`` against the whole inventory before it is stored, and
+the engine swaps to the new inventory at once.
+
+Shared resources: "ads" (:class:`AdsService`), and — when present — "features" (profile and title
+features; without them requests are decided contextually, and the status says so) and "encoder"
+(line item briefs are embedded only when title embeddings exist to compare them with).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+
+from services.errors import ProblemError
+from services.settings import Settings
+from services.state import Resources
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ads.request import AdRequest
+    from ads.selector import AdEngine, Placement
+    from ads.tracking import TokenSigner
+    from data.ads_store import SQLiteAdStore
+
+log = logging.getLogger("marquee.ads")
+
+router = APIRouter(tags=["ads"])
+
+MODEL_FILE = "ads_response.npz"
+OPENRTB_VERSION = "2.6"
+Collection = Literal["advertisers", "campaigns", "line-items", "creatives"]
+KIND_OF: dict[str, str] = {"advertisers": "advertiser", "campaigns": "campaign", "line-items": "line_item",
+                           "creatives": "creative"}  # fmt: skip
+SCOPES = ("decide", "admin")
+
+
+def parse_api_keys(spec: str) -> dict[str, frozenset[str]]:
+    """'k1:decide,k2:admin,k1:admin' -> {key: scopes}; ValueError naming a malformed pair."""
+    keys: dict[str, set[str]] = {}
+    for pair in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, scope = pair.rpartition(":")
+        if not sep or not key or scope not in SCOPES:
+            raise ValueError(f"api key entry {pair!r}: expected 'key:scope' with scope in {', '.join(SCOPES)}")
+        keys.setdefault(key, set()).add(scope)
+    return {k: frozenset(v) for k, v in keys.items()}
+
+
+@dataclass
+class AdsService:
+    """Everything the ads endpoints share: store, engine, signer, keys and the brief encoder."""
+
+    store: SQLiteAdStore
+    engine: AdEngine
+    signer: TokenSigner
+    keys: dict[str, frozenset[str]]
+    encode_briefs: Any = None  # Callable[[list[str]], np.ndarray] or None
+    features_note: str = "features available"
+    model_note: str = ""
+    _brief_cache: dict[str, np.ndarray] = field(default_factory=dict)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def brief_embeddings(self, briefs: dict[str, str]) -> dict[str, np.ndarray]:
+        """line item -> brief embedding (encoded once per text); empty without an encoder."""
+        if self.encode_briefs is None or not briefs:
+            return {}
+        missing = sorted({t for t in briefs.values() if t not in self._brief_cache})
+        if missing:
+            vectors = self.encode_briefs(missing)
+            self._brief_cache.update(zip(missing, vectors, strict=True))
+        return {li: self._brief_cache[text] for li, text in briefs.items()}
+
+    def build_inventory(self, docs: dict[str, list[dict[str, Any]]]) -> Any:
+        from ads.inventory import Inventory
+
+        inventory = Inventory.from_dicts(docs["advertisers"], docs["campaigns"], docs["line_items"], docs["creatives"])
+        embeddings = self.brief_embeddings(inventory.briefs())
+        return inventory.with_brief_embeddings(embeddings) if embeddings else inventory
+
+    def reload(self) -> None:
+        self.engine.set_inventory(self.build_inventory(self.store.inventory_docs()))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# ------------------------------------------------------------------------------------------ startup
+
+
+def _optional_features(settings: Settings, resources: Resources) -> tuple[Any, str]:
+    """The shared "features" resource, or None (contextual-only decisions) with the reason."""
+    try:
+        from services.routers.pages import load_feature_store
+    except ImportError as exc:
+        return None, f"no feature loader: {exc}"
+    try:
+        return resources.get("features", lambda: load_feature_store(settings, resources)), "features available"
+    except Exception as exc:  # the ads area still decides contextually
+        log.warning("ads decide without profile/title features: %s", exc)
+        return None, f"features unavailable ({type(exc).__name__}: {exc}); decisions are contextual-only"
+
+
+def _optional_encoder(settings: Settings, resources: Resources, features: Any) -> Any:
+    """An ``encode_queries`` callable for briefs, only when title embeddings exist to compare with."""
+    if features is None or not bool(features.titles.has_embedding.any()):
+        return None
+    try:
+        from embeddings.encoder import load_encoder
+
+        encoder = resources.get("encoder", lambda: load_encoder(settings.model, device=settings.device,
+                                                                cache_dir=settings.cache_dir))  # fmt: skip
+    except Exception as exc:
+        log.warning("line item briefs stay unembedded (contextual brief targeting off): %s", exc)
+        return None
+    return encoder.encode_queries
+
+
+def load_model(models_dir: Path) -> tuple[Any, str]:
+    """The trained response model, or the base-rate prior (selection by price) with the reason."""
+    from ads.errors import ModelFormatError
+    from ads.response_model import ResponseModel
+
+    path = models_dir / MODEL_FILE
+    if not path.is_file():
+        return ResponseModel.prior(), f"no {path}; base-rate model (run `marquee ads seed-demo`)"
+    try:
+        return ResponseModel.load(path), f"trained model {path}"
+    except (ModelFormatError, OSError, ValueError, KeyError) as exc:
+        log.warning("ads response model unusable: %s", exc)
+        return ResponseModel.prior(), f"{path} unusable ({exc}); base-rate model"
+
+
+def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
+    from ads.delivery import DeliveryState, day_of
+    from ads.selector import AdEngine
+    from ads.tracking import TokenSigner
+    from data.ads_store import open_ad_store
+
+    store = open_ad_store(settings.ads_db_path)
+    try:
+        features, features_note = _optional_features(settings, resources)
+        model, model_note = load_model(settings.models_dir)
+        delivery = DeliveryState()
+        delivery.load(store.frequency_rows(day_of(time.time())), store.exposure_rows(), store.spend_rows(),
+                      store.event_rows())  # fmt: skip
+        from ads.inventory import Inventory
+
+        engine = AdEngine(Inventory(), model=model, features=features, delivery=delivery)
+        service = AdsService(store, engine, TokenSigner(settings.ads_tracking_secret), parse_api_keys(settings.api_keys),
+                             _optional_encoder(settings, resources, features), features_note, model_note)  # fmt: skip
+        service.reload()
+    except Exception:
+        store.close()
+        raise
+    if store.is_empty():
+        log.warning("the ads inventory at %s is empty: run `marquee ads seed-demo`", settings.ads_db_path)
+    return service
+
+
+def startup(resources: Resources) -> None:
+    """Open the ad store, load the inventory, the response model, delivery state and features."""
+    resources.get("ads", lambda: load_ads_service(resources.settings, resources))
+
+
+# ------------------------------------------------------------------------------------------ dependencies
+
+
+def _service(request: Request) -> AdsService:
+    resources: Resources | None = getattr(request.app.state, "resources", None)
+    service = resources.peek("ads") if resources is not None else None
+    if service is None:
+        raise ProblemError(503, "the ads area is not loaded; see /readyz", slug="not-ready")
+    return service  # type: ignore[no-any-return]
+
+
+ServiceDep = Annotated[AdsService, Depends(_service)]
+
+
+def _presented_key(request: Request, allow_query: bool) -> str | None:
+    key = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if not key and auth.lower().startswith("bearer "):
+        key = auth[7:].strip()
+    if not key and allow_query:
+        key = request.query_params.get("key")
+    return key or None
+
+
+def _authorize(request: Request, service: AdsService, scope: str, *, allow_query: bool = False) -> None:
+    key = _presented_key(request, allow_query)
+    if key is None:
+        raise ProblemError(401, "an API key is required: send it as 'X-API-Key' or 'Authorization: Bearer'",
+                           slug="api-key-required")  # fmt: skip
+    scopes = service.keys.get(key)
+    if scopes is None:
+        raise ProblemError(401, "unknown API key", slug="api-key-invalid")
+    if scope not in scopes:
+        raise ProblemError(403, f"this API key has scopes {sorted(scopes)}; expected '{scope}'", slug="api-key-scope")
+
+
+def require_decide(request: Request, service: ServiceDep) -> AdsService:
+    _authorize(request, service, "decide")
+    return service
+
+
+def require_decide_tag(request: Request, service: ServiceDep) -> AdsService:
+    _authorize(request, service, "decide", allow_query=True)
+    return service
+
+
+def require_admin(request: Request, service: ServiceDep) -> AdsService:
+    _authorize(request, service, "admin")
+    return service
+
+
+DecideDep = Annotated[AdsService, Depends(require_decide)]
+DecideTagDep = Annotated[AdsService, Depends(require_decide_tag)]
+AdminDep = Annotated[AdsService, Depends(require_admin)]
+
+
+# ------------------------------------------------------------------------------------------ markup
+
+
+def _tracking_url(base: str, event: str, token: str, extra: str = "") -> str:
+    return f"{base}v1/ads/track/{event}?t={token}{extra}"
+
+
+def placement_vast_ad(placement: Placement, base_url: str, signer: TokenSigner, *, sequence: int | None) -> Any:
+    from services.protocols.vast import VastAd, VastMediaFile
+
+    token = signer.sign(placement.ticket)
+    creative, view = placement.creative, placement.view
+    tracking = {e: _tracking_url(base_url, e, token) for e in
+                ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete")}  # fmt: skip
+    return VastAd(
+        ad_id=placement.ticket.impression_id, ad_title=creative.name, creative_id=creative.id,
+        duration_s=creative.duration_s, universal_ad_id=creative.universal_ad_id,
+        media_files=tuple(VastMediaFile(m.url, m.mime, m.width, m.height, m.delivery, m.bitrate_kbps, m.codec)
+                          for m in creative.media_files),
+        impression_url=_tracking_url(base_url, "impression", token), tracking=tracking,
+        ad_serving_id=placement.ticket.impression_id, sequence=sequence, advertiser=view.advertiser.name,
+        advertiser_domain=view.advertiser.domain, categories=creative.categories,
+        error_url=_tracking_url(base_url, "error", token, "&code=[ERRORCODE]"),
+        click_through=creative.click_through, click_tracking=_tracking_url(base_url, "click", token),
+        price_cpm=placement.price_cpm)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ decisions
+
+
+def _openrtb_error(request_id: str | None, errors: list[str]) -> JSONResponse:
+    from services.protocols.openrtb import invalid_request_body
+
+    return JSONResponse(invalid_request_body(request_id, errors), status_code=400,
+                        headers={"x-openrtb-version": OPENRTB_VERSION})  # fmt: skip
+
+
+@router.post(
+    "/v1/ads/openrtb", summary="OpenRTB 2.6 bid request → bid response with inline VAST 4", response_model=None,
+    responses={200: {"description": "BidResponse"}, 204: {"description": "No bid (empty body)"},
+               400: {"description": "Malformed request: {'id', 'nbr': 2, 'ext': {'errors'}}"}},  # fmt: skip
+)
+async def openrtb(request: Request, service: DecideDep) -> Response:
+    from pydantic import ValidationError
+
+    from ads.errors import InvalidAdRequestError
+    from services.protocols.openrtb import BidRequest, bid_response, to_ad_request
+    from services.protocols.vast import build_vast
+
+    started = time.perf_counter()
+    raw = await request.body()
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _openrtb_error(None, [f"body is not JSON: {exc}"])
+    request_id = payload.get("id") if isinstance(payload, dict) and isinstance(payload.get("id"), str) else None
+    try:
+        bid_request = BidRequest.model_validate(payload)
+        ad_request = to_ad_request(bid_request, now=time.time())
+    except ValidationError as exc:
+        return _openrtb_error(request_id, [f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}"
+                                           for e in exc.errors()])  # fmt: skip
+    except InvalidAdRequestError as exc:
+        return _openrtb_error(request_id, [str(exc)])
+    headers = {"x-openrtb-version": OPENRTB_VERSION}
+    if ad_request is None:
+        return Response(status_code=204, headers=headers)
+    decision = service.engine.decide(ad_request)
+    late = bid_request.tmax is not None and (time.perf_counter() - started) * 1000 > bid_request.tmax
+    if not decision.placements or late:
+        return Response(status_code=204, headers=headers)
+    base = str(request.base_url)
+
+    def markup(placement: Placement, version: str) -> str:
+        ad = placement_vast_ad(placement, base, service.signer, sequence=placement.sequence)
+        return build_vast([ad], version=version).decode("utf-8")
+
+    body = bid_response(ad_request, decision, markup).model_dump(exclude_none=True)
+    return JSONResponse(body, headers=headers)
+
+
+def _param(value: str | None) -> str | None:
+    """A tag parameter, or None when absent, empty or an unexpanded macro like '[IFA]'."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or (value.startswith("[") and value.endswith("]")) or value.startswith("%%"):
+        return None
+    return value
+
+
+def _int_param(name: str, value: str | None, low: int, high: int) -> int | None:
+    text = _param(value)
+    if text is None:
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise ProblemError(400, f"{name}={text!r}: expected an integer in [{low}, {high}]", slug="invalid-tag") from None
+    if not low <= number <= high:
+        raise ProblemError(400, f"{name}={number}: expected an integer in [{low}, {high}]", slug="invalid-tag")
+    return number
+
+
+def _list_param(value: str | None) -> list[str]:
+    text = _param(value)
+    return [p.strip() for p in text.split(",") if p.strip()] if text else []
+
+
+def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest:
+    """The ad request of a VAST tag call (see :func:`vast_tag` for the parameters)."""
+    from ads.request import AdRequest, ContentContext, PodRequest, PrivacySignals, SlotSpec
+    from data.normalize import maturity_of
+    from services.protocols.openrtb import country_code, genres_of, hashed_viewer_key
+
+    pod_duration = _int_param("pod_duration", params.get("pod_duration"), 1, 600)
+    max_ads = _int_param("max_ads", params.get("max_ads"), 1, 10)
+    min_dur = _int_param("min_duration", params.get("min_duration"), 1, 300) or 1
+    max_dur = _int_param("max_duration", params.get("max_duration"), 1, 300) or (pod_duration or 60)
+    if min_dur > max_dur:
+        raise ProblemError(400, f"min_duration={min_dur} > max_duration={max_dur}: expected min <= max", slug="invalid-tag")
+    floor_text = _param(params.get("floor"))
+    try:
+        floor = float(floor_text) if floor_text else 0.0
+    except ValueError:
+        raise ProblemError(400, f"floor={floor_text!r}: expected a CPM number", slug="invalid-tag") from None
+    if floor < 0:
+        raise ProblemError(400, f"floor={floor}: expected >= 0", slug="invalid-tag")
+    mimes = frozenset(_list_param(params.get("mimes")) or ["video/mp4"])
+    slot = SlotSpec("1", mimes, min_dur, max_dur, floor_cpm=floor)
+    if pod_duration is not None or (max_ads or 1) > 1:
+        pod = PodRequest("1", (slot,), dynamic=True, pod_duration_s=pod_duration or max_dur * (max_ads or 1),
+                         max_ads=max_ads)  # fmt: skip
+    else:
+        pod = PodRequest("1", (slot,))
+    rating = _param(params.get("rating"))
+    maturity = None
+    if rating:
+        _, level, known = maturity_of(rating)
+        maturity = level if known else None
+    uid, ifa = _param(params.get("uid")), _param(params.get("ifa"))
+    gdpr = _int_param("gdpr", params.get("gdpr"), 0, 1)
+    sid = [int(s) for s in _list_param(params.get("gpp_sid")) if s.isdigit()]
+    return AdRequest(
+        request_id=_param(params.get("cb")) or f"tag-{int(now * 1000)}", pods=(pod,), now=now,
+        content=ContentContext(_param(params.get("content_id")), genres_of(_param(params.get("genre"))),
+                               frozenset(_list_param(params.get("cat"))), maturity),
+        profile_id=uid, viewer_key=hashed_viewer_key("user", uid) if uid else (
+            hashed_viewer_key("ifa", ifa) if ifa else None),
+        device_type=_int_param("device_type", params.get("device_type"), 1, 8),
+        country=country_code(_param(params.get("country"))),
+        privacy=PrivacySignals(coppa=bool(_int_param("coppa", params.get("coppa"), 0, 1)),
+                               gdpr=None if gdpr is None else bool(gdpr), tcf_consent=_param(params.get("gdpr_consent")),
+                               us_privacy=_param(params.get("us_privacy")), gpp=_param(params.get("gpp")),
+                               gpp_sid=tuple(sid), limit_ad_tracking=bool(_int_param("lmt", params.get("lmt"), 0, 1))),
+        blocked_categories=frozenset(_list_param(params.get("bcat"))),
+        blocked_advertisers=frozenset(d.lower() for d in _list_param(params.get("badv"))))  # fmt: skip
+
+
+@router.get("/v1/ads/vast", summary="The decision as a VAST 4 tag (a pod of ads with sequence)",
+            response_class=Response, responses={200: {"content": {"application/xml": {}}}})  # fmt: skip
+def vast_tag(
+    request: Request,
+    service: DecideTagDep,
+    key: Annotated[str | None, Query(description="API key (players cannot send headers).")] = None,
+    uid: Annotated[str | None, Query(description="Profile id (user.id).")] = None,
+    ifa: Annotated[str | None, Query(description="[IFA] device advertising id.")] = None,
+    content_id: Annotated[str | None, Query(description="Catalog title id being watched.")] = None,
+    genre: Annotated[str | None, Query(description="Content genres, comma-separated.")] = None,
+    cat: Annotated[str | None, Query(description="IAB content categories, comma-separated.")] = None,
+    rating: Annotated[str | None, Query(description="Content rating (TV-MA, PG-13...).")] = None,
+    device_type: Annotated[str | None, Query(description="OpenRTB device type 1-8.")] = None,
+    country: Annotated[str | None, Query(description="ISO country (alpha-2 or alpha-3).")] = None,
+    pod_duration: Annotated[str | None, Query(description="Break length in seconds (a dynamic pod).")] = None,
+    max_ads: Annotated[str | None, Query(description="Most ads in the break.")] = None,
+    min_duration: Annotated[str | None, Query()] = None,
+    max_duration: Annotated[str | None, Query()] = None,
+    floor: Annotated[str | None, Query(description="CPM floor.")] = None,
+    mimes: Annotated[str | None, Query(description="[MEDIAMIME] accepted types, comma-separated.")] = None,
+    coppa: Annotated[str | None, Query()] = None,
+    gdpr: Annotated[str | None, Query()] = None,
+    gdpr_consent: Annotated[str | None, Query(description="[GDPRCONSENT] TCF v2 string.")] = None,
+    us_privacy: Annotated[str | None, Query()] = None,
+    gpp: Annotated[str | None, Query()] = None,
+    gpp_sid: Annotated[str | None, Query()] = None,
+    lmt: Annotated[str | None, Query(description="[LIMITADTRACKING]")] = None,
+    bcat: Annotated[str | None, Query()] = None,
+    badv: Annotated[str | None, Query()] = None,
+    cb: Annotated[str | None, Query(description="[CACHEBUSTING]")] = None,
+) -> Response:
+    """A VAST tag: every parameter is optional; macros left unexpanded by the player count as absent."""
+    from ads.errors import InvalidAdRequestError
+    from services.protocols.vast import build_vast
+
+    params = {k: v for k, v in locals().items() if k not in ("request", "service", "key") and isinstance(v, str | None)}
+    try:
+        ad_request = vast_tag_request(params, now=time.time())
+    except InvalidAdRequestError as exc:
+        raise ProblemError(400, str(exc), slug="invalid-tag") from exc
+    decision = service.engine.decide(ad_request)
+    base = str(request.base_url)
+    ads = [placement_vast_ad(p, base, service.signer, sequence=p.sequence) for p in decision.placements]
+    return Response(build_vast(ads), media_type="application/xml",
+                    headers={"x-marquee-regime": decision.regime.regime.value})  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ tracking
+
+
+@router.get("/v1/ads/track/{event}", status_code=204, response_class=Response,
+            summary="Tracking pixel: impression, quartiles, complete, click, error (idempotent)")  # fmt: skip
+def track(
+    event: Annotated[str, PathParam(description="impression, start, firstQuartile, midpoint, thirdQuartile, "
+                                                "complete, click or error")],  # fmt: skip
+    service: ServiceDep,
+    t: Annotated[str, Query(min_length=8, max_length=2048, description="The signed token of the tracking URL.")],
+) -> Response:
+    from ads.delivery import EVENTS, effect_of
+    from ads.errors import InvalidTrackingTokenError
+
+    if event not in EVENTS:
+        raise ProblemError(404, f"event={event!r}: expected one of {', '.join(EVENTS)}", slug="unknown-event")
+    now = time.time()
+    try:
+        ticket = service.signer.verify(t, now=now)
+    except InvalidTrackingTokenError as exc:
+        if exc.expired:
+            raise ProblemError(410, str(exc), slug="tracking-token-expired") from exc
+        raise ProblemError(400, str(exc), slug="tracking-token-invalid") from exc
+    effect = effect_of(event, ticket)
+    new = service.store.record_event(impression_id=ticket.impression_id, event=event, ts=now,
+                                     line_item_id=ticket.line_item_id, viewer_key=ticket.viewer_key,
+                                     exposure=effect.exposure, spend=effect.spend)  # fmt: skip
+    if new:
+        service.engine.delivery.apply(event, ticket, now)
+    return Response(status_code=204, headers={"x-marquee-tracked": "new" if new else "duplicate"})
+
+
+# ------------------------------------------------------------------------------------------ admin
+
+
+def _inventory_problem(exc: Exception) -> ProblemError:
+    from ads.errors import InvalidInventoryError, UnknownEntityError
+
+    if isinstance(exc, InvalidInventoryError):
+        return ProblemError(422, str(exc), slug="invalid-inventory", problems=exc.problems)
+    if isinstance(exc, UnknownEntityError):
+        return ProblemError(422, str(exc), slug="unknown-reference")
+    raise exc
+
+
+def _normalize(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """Validate one document and return its canonical form (ISO times, sorted sets)."""
+    from ads import inventory
+
+    parse = {"advertiser": inventory.advertiser_from_dict, "campaign": inventory.campaign_from_dict,
+             "line_item": inventory.line_item_from_dict, "creative": inventory.creative_from_dict}[kind]  # fmt: skip
+    return parse(doc).to_dict()  # type: ignore[no-any-return, attr-defined]
+
+
+def _write(service: AdsService, kind: str, doc: dict[str, Any], *, create: bool) -> dict[str, Any]:
+    """Validate ``doc`` alone and within the whole inventory, then store it and swap the engine's inventory."""
+    from ads.errors import InvalidInventoryError, UnknownEntityError
+
+    with service._write_lock:
+        try:
+            canonical = _normalize(kind, doc)
+        except InvalidInventoryError as exc:
+            raise _inventory_problem(exc) from exc
+        if create and service.store.exists(kind, canonical["id"]):
+            raise ProblemError(409, f"{kind} {canonical['id']!r} already exists; PATCH it instead", slug="conflict")
+        docs = service.store.inventory_docs()
+        group = {"advertiser": "advertisers", "campaign": "campaigns", "line_item": "line_items",
+                 "creative": "creatives"}[kind]  # fmt: skip
+        docs[group] = [d for d in docs[group] if d.get("id") != canonical["id"]] + [canonical]
+        try:
+            inventory = service.build_inventory(docs)
+        except (InvalidInventoryError, UnknownEntityError) as exc:
+            raise _inventory_problem(exc) from exc
+        service.store.put(kind, canonical)
+        service.engine.set_inventory(inventory)
+    return canonical
+
+
+def _get(service: AdsService, kind: str, entity_id: str) -> dict[str, Any]:
+    from data.ads_store import EntityNotFoundError
+
+    try:
+        return service.store.get(kind, entity_id)
+    except EntityNotFoundError as exc:
+        raise ProblemError(404, str(exc), slug="not-found") from exc
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if key in ("targeting", "caps", "universal_ad_id") and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+@router.get("/v1/ads/status", summary="Inventory counts, model and feature availability (admin)")
+def ads_status(service: AdminDep) -> dict[str, Any]:
+    store = service.store
+    inventory = service.engine.inventory
+    return {
+        "inventory": {k: store.count(KIND_OF[c]) for c, k in (("advertisers", "advertisers"),
+                      ("campaigns", "campaigns"), ("line-items", "line_items"), ("creatives", "creatives"))},
+        "active_line_items": sum(1 for v in inventory.views if v.active),
+        "briefs_embedded": len(inventory.brief_embeddings), "briefs": len(inventory.briefs()),
+        "model": service.model_note, "features": service.features_note,
+    }  # fmt: skip
+
+
+@router.get("/v1/ads/{collection}", summary="List advertisers, campaigns, line items or creatives (admin)")
+def list_entities(
+    collection: Collection,
+    service: AdminDep,
+    status: Annotated[Literal["active", "paused", "archived"] | None, Query()] = None,
+    parent_id: Annotated[str | None, Query(description="advertiser id (campaigns, creatives) or campaign id "
+                                                       "(line items)")] = None,  # fmt: skip
+) -> dict[str, Any]:
+    items = service.store.documents(KIND_OF[collection], parent_id=parent_id, status=status)
+    return {"items": items, "count": len(items)}
+
+
+@router.post("/v1/ads/{collection}", status_code=201, summary="Create an inventory entity (admin)")
+def create_entity(
+    collection: Collection,
+    service: AdminDep,
+    doc: Annotated[dict[str, Any], Body(description="The entity (see ads.inventory for every field).")],
+) -> dict[str, Any]:
+    return _write(service, KIND_OF[collection], doc, create=True)
+
+
+@router.get("/v1/ads/{collection}/{entity_id}", summary="Read one inventory entity (admin)")
+def get_entity(collection: Collection, entity_id: str, service: AdminDep) -> dict[str, Any]:
+    return _get(service, KIND_OF[collection], entity_id)
+
+
+@router.patch("/v1/ads/{collection}/{entity_id}", summary="Update fields of an inventory entity (admin)")
+def update_entity(
+    collection: Collection, entity_id: str, service: AdminDep,
+    patch: Annotated[dict[str, Any], Body(description="Fields to change; targeting/caps merge one level deep.")],
+) -> dict[str, Any]:  # fmt: skip
+    kind = KIND_OF[collection]
+    if "id" in patch and patch["id"] != entity_id:
+        raise ProblemError(422, f"id={patch['id']!r}: expected {entity_id!r} (ids cannot change)", slug="invalid-inventory")
+    return _write(service, kind, _merge(_get(service, kind, entity_id), patch), create=False)
+
+
+@router.post("/v1/ads/{collection}/{entity_id}/pause", summary="Pause an entity (admin)")
+def pause_entity(collection: Collection, entity_id: str, service: AdminDep) -> dict[str, Any]:
+    kind = KIND_OF[collection]
+    return _write(service, kind, {**_get(service, kind, entity_id), "status": "paused"}, create=False)
+
+
+@router.post("/v1/ads/{collection}/{entity_id}/resume", summary="Resume a paused entity (admin)")
+def resume_entity(collection: Collection, entity_id: str, service: AdminDep) -> dict[str, Any]:
+    kind = KIND_OF[collection]
+    return _write(service, kind, {**_get(service, kind, entity_id), "status": "active"}, create=False)
+
+
+@router.get("/v1/ads/line-items/{entity_id}/delivery", summary="Spend, pacing and events of a line item (admin)")
+def line_item_delivery(entity_id: str, service: AdminDep) -> dict[str, Any]:
+    from ads.inventory import line_item_from_dict
+    from ads.pacing import schedule_target
+
+    li = line_item_from_dict(_get(service, "line_item", entity_id))
+    now = time.time()
+    view = next((v for v in service.engine.inventory.views if v.id == entity_id), None)
+    start, end = (view.start, view.end) if view is not None else (li.start, li.end)
+    spent = service.engine.delivery.committed_spend(entity_id)
+    target = schedule_target(li.budget, start, end, now)
+    return {
+        "line_item_id": entity_id, "budget": li.budget, "pacing": li.pacing, "spend": round(spent, 6),
+        "reserved": round(service.engine.delivery.spend(entity_id, now) - spent, 6),
+        "even_schedule_target": round(target, 6),
+        "pacing_error": round((spent - target) / li.budget, 6) if li.budget > 0 else 0.0,
+        "events": service.engine.delivery.event_counts(entity_id), "days": service.store.delivery_report(entity_id),
+    }  # fmt: skip
