@@ -223,7 +223,11 @@ def _model_scores(
         raise PageError(
             f"scorer returned {raw.shape[0]} scores for {len(rows)} titles; expected one per title"
         )
-    raw = np.nan_to_num(raw, nan=-1e9, posinf=1e9, neginf=-1e9)
+    finite = np.isfinite(raw)
+    if not finite.all():  # unscorable titles (e.g. outside the ranker's bound rows): below every scored one
+        low = float(raw[finite].min()) if finite.any() else 0.0
+        spread = float(raw[finite].std()) if finite.sum() > 1 else 1.0
+        raw = np.where(finite, raw, low - max(spread, 1e-6))
     used = raw
     if request.exploration > 0 and len(raw):
         rng = np.random.default_rng(_seed(profile.profile_id, request.seed, profile.last_seq))

@@ -156,10 +156,10 @@ def evaluate_pages(
     }
     kind_hits: dict[str, int] = {}
     kind_rows: dict[str, int] = {}
+    profile_config = getattr(scorer, "profile_config", None)  # the ranker's own feature settings
     for done, viewer in enumerate(viewers, start=1):
-        profile = compute_profile_features(
-            viewer.fed, features, profile=Profile(viewer.profile_id, viewer.maturity)
-        )
+        owner = Profile(viewer.profile_id, viewer.maturity)
+        profile = compute_profile_features(viewer.fed, features, profile=owner, config=profile_config)
         state = builder.viewer(profile, viewer.fed)
         page = builder.page(state, request)
         page_ids = page.title_ids()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,10 @@ from features import LANGUAGES, ProfileFeatures, TitleFeatures
 from features.titles import SECONDS_PER_DAY, language_slot
 from ranking.similar import CoWatchIndex, TitleSubset, title_similarity
 
+if TYPE_CHECKING:
+    from features import ProfileFeatureConfig
+    from ranking.model import TrainedRanker
+
 __all__ = [
     "COUNTRY_LANGUAGES",
     "FINISHED_KINDS",
@@ -39,6 +43,7 @@ __all__ = [
     "STARTED_KINDS",
     "CandidateRow",
     "HeuristicScorer",
+    "RankerScorer",
     "RowCatalog",
     "RowConfig",
     "RowScorer",
@@ -323,6 +328,31 @@ class HeuristicScorer:
         co = self.cowatch.scores(profile.history, profile.weights)
         top = float(co.max())
         return self.w_cowatch * co.astype(np.float64) / top if top > 0 else None
+
+
+class RankerScorer:
+    """The trained ranking model (:class:`ranking.model.TrainedRanker`) as a :class:`RowScorer`.
+
+    The ranker must be bound to the same ``TitleFeatures`` the page uses (``ranker.bind(features, rows)``;
+    binding only the servable rows keeps each call to ``n_servable x dim``). Titles outside the bound rows
+    score -inf; the page treats non-finite scores as "below every scored title".
+    """
+
+    name = "marquee-ranker"
+
+    def __init__(self, ranker: TrainedRanker) -> None:
+        self.ranker = ranker
+
+    @property
+    def profile_config(self) -> ProfileFeatureConfig | None:
+        """The profile-feature settings the model was trained with (None when the manifest has none)."""
+        from features import ProfileFeatureConfig
+
+        raw = self.ranker.manifest.get("profile_feature_config")
+        return ProfileFeatureConfig(**raw) if isinstance(raw, dict) else None
+
+    def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray:
+        return self.ranker.score_rows(profile, np.asarray(title_rows, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------------- rows

@@ -394,3 +394,34 @@ def test_watch_it_again_is_worth_at_most_its_utility_factor() -> None:
     rewatch = [r for r in page.rows if r.kind == "rewatch"]
     assert rewatch and rewatch[0].reason.relevance <= 0.25 + 1e-9
     assert page.rows.index(rewatch[0]) > [r.kind for r in page.rows].index("top_picks")
+
+
+class FakeTrainedRanker:
+    """Duck-types ranking.model.TrainedRanker: scores only its bound rows (-inf elsewhere)."""
+
+    def __init__(self, bound: np.ndarray, scores: np.ndarray) -> None:
+        self.bound, self.scores = bound, scores
+        self.manifest = {
+            "profile_feature_config": {"half_life_events": 10.0, "max_history": 100, "recent_days": 7.0}
+        }
+
+    def score_rows(self, profile: ProfileFeatures, rows: np.ndarray) -> np.ndarray:
+        return np.where(np.isin(rows, self.bound), self.scores[rows], -np.inf).astype(np.float32)
+
+
+def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
+    from ranking.rows import RankerScorer
+
+    synth, builder = world()
+    n = len(synth.features)
+    scores = np.random.default_rng(3).normal(size=n)
+    bound = np.arange(0, n, 2)  # half the titles are outside the ranker's bound rows
+    scorer = RankerScorer(FakeTrainedRanker(bound, scores))  # type: ignore[arg-type]
+    assert scorer.profile_config is not None and scorer.profile_config.half_life_events == 10.0
+    plugged = PageBuilder(builder.catalog, builder.cowatch, scorer)
+    page = _page(builder=plugged, request=PageRequest(rows=6, per_row=8))
+    assert page.scorer == "marquee-ranker"
+    all_scores = [i.score for r in page.rows for i in r.items]
+    assert np.isfinite(all_scores).all()  # -inf never reaches the response
+    top = next(r for r in page.rows if r.kind == "top_picks")
+    assert all(i.row % 2 == 0 for i in top.items)  # scored titles come before unscorable ones
