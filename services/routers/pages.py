@@ -9,8 +9,9 @@
 Shared resources (``services.state.Resources``): "catalog" (titles DataFrame), "index"
 (``embeddings.job.load_index_artifacts``, optional: without it rows use co-watch and genres only),
 "event_store" (``data.events.open_event_store`` with the catalog history imported), "features"
-(``features.FeatureStore``), "ranker" (the trained ranking model, optional: the page falls back to a
-popularity + co-watch scorer) and "pages" (the :class:`ranking.page.PageBuilder`).
+(``features.FeatureStore``), "ranker" (``ranking.model.TrainedRanker`` from ``models_dir/ranker``, optional:
+without it the page falls back to a popularity + co-watch scorer) and "pages" (the
+:class:`ranking.page.PageBuilder`).
 """
 
 from __future__ import annotations
@@ -173,24 +174,37 @@ def load_feature_store(settings: Settings, resources: Resources) -> Any:
     return FeatureStore.build(titles, store, embeddings=load_title_embeddings_optional(settings, resources))
 
 
-def load_ranker_scorer(settings: Settings, resources: Resources) -> Any | None:
-    """The trained ranking model as a page scorer, or None (the page falls back to the heuristic scorer).
+RANKER_DIR = "ranker"
+"""The trained ranker artifact: ``settings.models_dir / RANKER_DIR`` (``ranking.model.TrainedRanker.save``)."""
 
-    Uses ``ranking.personalize.page_scorer(resources)`` when the ranking area provides it."""
-    import importlib
+
+def load_ranker(settings: Settings) -> Any | None:
+    """The "ranker" resource: the trained ``ranking.model.TrainedRanker``, or None when none is trained."""
+    from ranking.model import TrainedRanker
+
+    path = settings.models_dir / RANKER_DIR
+    if not (path / "manifest.json").is_file():
+        log.warning("no trained ranker at %s; pages use the popularity + co-watch fallback scorer", path)
+        return None
+    return TrainedRanker.load(path)
+
+
+def ranker_scorer(resources: Resources, features: Any) -> Any | None:
+    """The shared ranker as a page scorer bound to the feature store's titles, or None (fallback scorer).
+
+    Bound to every title of ``features.titles`` (not a subset) because other areas share the same object."""
+    from ranking.rows import RankerScorer
 
     try:
-        personalize = importlib.import_module("ranking.personalize")
-    except ModuleNotFoundError:
-        return None
-    factory = getattr(personalize, "page_scorer", None)
-    if factory is None:
-        return None
-    try:
-        return factory(resources)
-    except Exception as exc:  # the page still serves with the fallback scorer
+        ranker = resources.get("ranker", lambda: load_ranker(resources.settings))
+    except Exception as exc:  # a broken artifact must not take the pages down
         log.warning("pages use the fallback scorer: %s", exc)
         return None
+    if ranker is None or not hasattr(ranker, "score_rows"):
+        return None
+    if getattr(ranker, "titles", None) is not features.titles:
+        ranker.bind(features.titles)
+    return RankerScorer(ranker)
 
 
 def load_page_builder(settings: Settings, resources: Resources) -> Any:
@@ -201,10 +215,7 @@ def load_page_builder(settings: Settings, resources: Resources) -> Any:
     features = resources.get("features", lambda: load_feature_store(settings, resources))
     store = resources.get("event_store", lambda: load_event_store(settings))
     history = store.events_frame()[["profile_id", "title_id"]] if hasattr(store, "events_frame") else None
-    builder = PageBuilder.build(
-        titles, features.titles, history, scorer=load_ranker_scorer(settings, resources)
-    )
-    return builder
+    return PageBuilder.build(titles, features.titles, history, scorer=ranker_scorer(resources, features))
 
 
 def startup(resources: Resources) -> None:
