@@ -470,9 +470,10 @@ def candidate_rows(
             out.append(CandidateRow("continue-watching", "continue_watching", "in_progress", rows, recency,
                                     params={"count": len(rows)}, fixed_order=True, pinned=True))  # fmt: skip
 
-    # Top Picks: the model's best over the retrieval pool
-    rows = _pool(unseen, retrieval, size)
-    add(CandidateRow("top-picks", "top_picks", "model_top", rows, np.zeros(len(rows), np.float32)))
+    # Top Picks: the model's best over the retrieval pool (not for a cold viewer)
+    if not viewer.is_cold:  # with nothing known about the viewer, "top picks" would only repeat Popular
+        rows = _pool(unseen, retrieval, size)
+        add(CandidateRow("top-picks", "top_picks", "model_top", rows, np.zeros(len(rows), np.float32)))
 
     # Because You Watched <title> (or Because You Like <title> at onboarding)
     because = 0

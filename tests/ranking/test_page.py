@@ -185,12 +185,14 @@ def test_cold_start_page_is_popular_diverse_and_maturity_appropriate() -> None:
     empty = History("new", [], np.zeros(0), [], 0)
     page = _page("new", profile=Profile("new", maturity="older_kids"), history=empty)
     assert page.cold_start
-    assert {r.kind for r in page.rows} >= {"top_picks", "popular", "genre"}
+    assert {r.kind for r in page.rows} >= {"popular", "genre"} and "top_picks" not in {
+        r.kind for r in page.rows
+    }
     assert all(synth.features.maturity_level[i.row] <= 1 for r in page.rows for i in r.items)
     genre_rows = [r.row_id for r in page.rows if r.kind == "genre"]
     assert len(genre_rows) == len(set(genre_rows)) >= 2
-    # popular: the top picks of a cold viewer are the most popular allowed titles
-    top = page.rows[[r.kind for r in page.rows].index("top_picks")]
+    # popular: the Popular row of a cold viewer holds the most popular allowed titles
+    top = page.rows[[r.kind for r in page.rows].index("popular")]
     priors = builder.catalog.prior[[i.row for i in top.items]]
     allowed = builder.catalog.servable & (synth.features.maturity_level <= 1)
     assert priors.min() >= np.sort(builder.catalog.prior[allowed])[::-1][30]

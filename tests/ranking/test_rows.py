@@ -206,13 +206,13 @@ def test_language_rows_split_shows_and_movies_of_the_preferred_language() -> Non
         assert rows[rid].reason == "language_preferred"
 
 
-def test_a_cold_viewer_gets_popular_explore_genres_and_no_personal_rows() -> None:
+def test_a_cold_viewer_gets_popular_and_explore_genres_and_no_personal_rows() -> None:
     empty = History("new", [], np.zeros(0), [], 0)
     viewer = _viewer(profile=Profile("new"), history=empty)
     rows = _rows(viewer)
     kinds = {r.kind for r in rows}
-    assert {"top_picks", "popular", "genre"} <= kinds
-    assert not kinds & {"because_you_watched", "continue_watching", "rewatch"}
+    assert {"popular", "genre"} <= kinds
+    assert not kinds & {"top_picks", "because_you_watched", "continue_watching", "rewatch"}
     assert {r.reason for r in rows if r.kind == "genre"} == {"genre_explore"}
 
 
