@@ -6,10 +6,13 @@ events drawn from a hidden response model. The pCTR/completion model is trained 
 benchmark replays a day against the selectors. Everything is seeded.
 
 Traffic (:meth:`ViewerSimulator.traffic`)
-    * sessions: a profile drawn with probability ∝ exp(0.5 × activity_level) (heavier viewers
-      watch more), a start time from a diurnal curve (evening peak at 20-21 h UTC, trough at 3-4 h),
-      a device from the profile's seeded device mix (connected TV 45%, set-top box 7%, phone 18%,
-      tablet 8%, PC 15%, mobile/tablet 7%);
+    * sessions: each adult profile watches Poisson(λ) sessions in the day (at most 8), λ ∝
+      exp(0.5 × activity_level) (heavier viewers watch more), scaled so the day has ``sessions``
+      in all (1,400 by default: about 2.3 per profile); the kids profiles share 4% of the sessions
+      and a kids app 4% more (COPPA, on a household's device); a session starts at a time drawn
+      from a diurnal curve (evening peak at 20-21 h UTC, trough at 3-4 h) on a device from the
+      profile's seeded mix (connected TV 45%, set-top box 7%, phone 18%, tablet 8%, PC 15%,
+      mobile/tablet 7%);
     * the title: drawn from the profile's own history by its recency weights (a kids profile, or a
       COPPA session, draws a kids/older-kids title by popularity);
     * breaks: a pre-roll (30 s, up to 2 ads) then 1-4 mid-rolls (60/90/120 s, up to 4 ads) every
@@ -18,7 +21,7 @@ Traffic (:meth:`ViewerSimulator.traffic`)
       NL 4%; a stored country wins); EU/UK viewers are under GDPR and consent to personalized ads
       with probability 0.6 (a TCF v2 string with purposes 1, 3, 4, 7; otherwise purposes 1 only);
       10% of US viewers send a US Privacy opt-out; 3% of sessions have limit-ad-tracking;
-    * 4% of sessions come from a kids app (``regs.coppa=1``), keyed by a first-party device id;
+    * kids-app sessions send ``regs.coppa=1`` and no user id; caps count per household device;
     * floors: 5 USD CPM (70%), 10 (20%) or 20 (10%); 10% of requests block alcohol (``IAB8-5``),
       5% block a random advertiser domain; 8% ask for exact 15/30 s durations; 3% accept only
       VAST 2/3 (Marquee cannot answer those).
@@ -131,7 +134,8 @@ class SimConfig:
     """Knobs of the simulation (defaults documented in the module docstring)."""
 
     day_start: float
-    sessions: int = 4000
+    sessions: int = 1400
+    max_sessions_per_viewer: int = 8
     seed: int = 0
     coppa_share: float = 0.04
     kids_profile_share: float = 0.04
@@ -251,13 +255,7 @@ class ViewerSimulator:
         hour_p = _DIURNAL / _DIURNAL.sum()
         out: list[SimRequest] = []
         domains = sorted({a.domain for a in self.inventory.advertisers.values()}) if self.inventory else []
-        for session in range(cfg.sessions):
-            coppa = rng.random() < cfg.coppa_share
-            kids_profile = not coppa and self._kids and rng.random() < cfg.kids_profile_share
-            if kids_profile:
-                viewer = self.viewers[self._kids[int(rng.integers(len(self._kids)))]]
-            else:
-                viewer = self.viewers[self._adults[int(rng.choice(len(self._adults), p=self._adult_p))]]
+        for session, (viewer, coppa, kids_profile) in enumerate(self._sessions(rng)):
             if coppa or kids_profile:
                 title_row = int(rng.choice(self._kids_titles, p=self._kids_title_p))
             else:
@@ -267,7 +265,7 @@ class ViewerSimulator:
             start = cfg.day_start + (int(rng.choice(24, p=hour_p)) + rng.random()) * 3600.0
             device = int(rng.choice(_DEVICES, p=viewer.device_p))
             lmt = rng.random() < cfg.lmt_share
-            key = viewer_key(f"device:{session}") if coppa else viewer_key(viewer.profile_id)
+            key = viewer_key(f"kids-app:{viewer.profile_id}") if coppa else viewer_key(viewer.profile_id)
             n_mid = int(min(4, 1 + rng.poisson(1.5)))
             breaks = [(start, 30, 2)]
             t = start
@@ -281,6 +279,23 @@ class ViewerSimulator:
                                          bool(kids_profile), lmt, key, domains))  # fmt: skip
         out.sort(key=lambda r: r.request.now)
         yield from out
+
+    def _sessions(self, rng: np.random.Generator) -> list[tuple[SimViewer, bool, bool]]:
+        """(viewer, coppa?, kids profile?) per session: Poisson counts per profile, at most
+        ``max_sessions_per_viewer`` each."""
+        cfg = self.config
+        cap = cfg.max_sessions_per_viewer
+        adult_total = cfg.sessions * (1 - cfg.coppa_share - (cfg.kids_profile_share if self._kids else 0.0))
+        out: list[tuple[SimViewer, bool, bool]] = []
+        for i, n in zip(self._adults, np.minimum(rng.poisson(adult_total * self._adult_p), cap), strict=True):
+            out += [(self.viewers[i], False, False)] * int(n)
+        if self._kids:
+            per_kid = cfg.sessions * cfg.kids_profile_share / len(self._kids)
+            for i in self._kids:
+                out += [(self.viewers[i], False, True)] * int(min(rng.poisson(per_kid), cap))
+        for _ in range(int(rng.poisson(cfg.sessions * cfg.coppa_share))):  # a kids app on a household's device
+            out.append((self.viewers[self._adults[int(rng.integers(len(self._adults)))]], True, False))
+        return out
 
     def _request(self, rng: np.random.Generator, session: int, k: int, ts: float, poddur: int, maxseq: int,
                  viewer: SimViewer, title_row: int, device: int, coppa: bool, kids_profile: bool, lmt: bool,

@@ -26,7 +26,7 @@ def test_schedule_is_linear_and_clamped() -> None:
 
 def test_even_pacing_sits_out_ahead_of_schedule_and_stops_at_budget() -> None:
     view = one_item(pacing="even").view("li")
-    cfg = PacingConfig(lookahead_fraction=0.0, min_lookahead_s=0.0)
+    cfg = PacingConfig(lookahead_s=0.0)
     assert pacing_allows(view, 2.0, 20.0, T0 + DAY / 2, cfg) is None  # behind: 2 of 5 expected
     assert pacing_allows(view, 6.0, 20.0, T0 + DAY / 2, cfg) == "pacing"  # ahead
     assert pacing_allows(view, 9.99, 20.0, T0 + DAY, cfg) == "budget"  # one more would overspend
@@ -66,3 +66,34 @@ def test_asap_pacing_spends_as_fast_as_it_can() -> None:
     times, spend = run_day("asap")
     assert spend[499] == pytest.approx(10.0) and spend[-1] == pytest.approx(10.0)
     assert pacing_error(times, spend, 10.0, T0, T0 + DAY).mean_abs > 0.4
+
+
+def test_a_traffic_shape_moves_the_schedule_within_each_day() -> None:
+    shape = tuple([0.0] * 12 + [1.0] * 12)  # all traffic in the afternoon
+    assert schedule_target(100, T0, T0 + DAY, T0 + DAY / 2, shape) == pytest.approx(0)
+    assert schedule_target(100, T0, T0 + DAY, T0 + 18 * 3600, shape) == pytest.approx(50)
+    assert schedule_target(100, T0, T0 + 2 * DAY, T0 + DAY, shape) == pytest.approx(50)  # each day its share
+    flat = tuple([1.0] * 24)
+    assert schedule_target(100, T0, T0 + DAY, T0 + 6 * 3600, flat) == pytest.approx(25)
+    with pytest.raises(ValueError, match="24"):
+        PacingConfig(hourly_shape=(1.0, 2.0))
+
+
+def test_shaped_pacing_follows_diurnal_traffic() -> None:
+    weights = np.array([0.05] * 8 + [1.0] * 10 + [3.0] * 6)  # night (too thin to follow a flat line), day, peak
+    rng = np.random.default_rng(0)
+    hours = rng.choice(24, size=4000, p=weights / weights.sum())
+    times = np.sort(T0 + (hours + rng.random(4000)) * 3600)
+    shape = tuple(float(w) for w in weights)
+    results = {}
+    for name, cfg in (("flat", PacingConfig()), ("shaped", PacingConfig(hourly_shape=shape))):
+        engine = AdEngine(one_item(pacing="even"), id_factory=counter_ids(), pacing=cfg)
+        spend = []
+        for i, now in enumerate(times):
+            for p in engine.decide(AdRequest(f"r{i}", (PodRequest("p", (slot(),)),), float(now), viewer_key=f"v{i}")).placements:
+                engine.delivery.apply("impression", p.ticket, float(now))
+            spend.append(engine.delivery.committed_spend("li"))
+        results[name] = pacing_error(times, np.array(spend), 10.0, T0, T0 + DAY, cfg.hourly_shape)
+    assert results["shaped"].delivered == pytest.approx(1.0, abs=0.01)
+    assert results["shaped"].max_abs < 0.03  # tracks its own (shaped) schedule closely
+    assert results["flat"].max_abs > 0.1  # the flat line cannot be followed through the night

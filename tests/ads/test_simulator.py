@@ -25,9 +25,9 @@ from tests.ads.helpers import T0, counter_ids, feature_source
 
 @pytest.fixture(scope="module")
 def world() -> tuple[Inventory, ViewerSimulator, object]:
-    features = feature_source()
+    features = feature_source(extra_profiles=60)
     inv = Inventory.from_dicts(**demo_inventory(T0))
-    sim = ViewerSimulator(features.titles, features._profiles, SimConfig(T0, sessions=300, seed=4, coppa_share=0.1,
+    sim = ViewerSimulator(features.titles, features._profiles, SimConfig(T0, sessions=150, seed=4, coppa_share=0.1,
                                                                           kids_profile_share=0.1), inventory=inv)  # fmt: skip
     return inv, sim, features
 
@@ -39,7 +39,11 @@ def test_traffic_is_a_seeded_day_of_break_requests(world: tuple) -> None:
     assert [r.request.request_id for r in reqs] == [r.request.request_id for r in again]
     times = np.array([r.request.now for r in reqs])
     assert np.all(np.diff(times) >= 0) and times.min() >= T0 and times.max() < T0 + 86_400
-    assert len(reqs) > 300  # a pre-roll and mid-rolls per session
+    sessions = {(r.profile_id, r.request.privacy.coppa): set() for r in reqs}
+    for r in reqs:
+        sessions[(r.profile_id, r.request.privacy.coppa)].add(r.session_id)
+    assert 100 < len({r.session_id for r in reqs}) < 200 and len(reqs) > 300  # a pre-roll and mid-rolls each
+    assert max(len(v) for (pid, coppa), v in sessions.items() if not coppa) <= 8
     kids = [r for r in reqs if r.kids_truth]
     assert kids and all(features.titles.maturity_level[r.title_row] <= 1 for r in kids)
     coppa = [r for r in reqs if r.request.privacy.coppa]
