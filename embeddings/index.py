@@ -68,10 +68,11 @@ Placement = Literal["cpu", "gpu"]
 UseGpu = bool | Literal["auto"]
 AllowedIds = np.ndarray | set[int] | frozenset[int] | list[int] | tuple[int, ...] | None
 
-# Catalogs below this size get the exact index (see benchmarks/README.md, section "Index": at this
-# size exact search already answers a single query in about a millisecond on 2 cores, recall is 1
-# and there is nothing to build or tune; HNSW's speed-up only pays off beyond it).
-EXACT_MAX_ITEMS = 100_000
+# Catalogs below this size get the exact index (benchmarks/README.md, section "Index"): up to here an
+# exact single-query search costs under ~2 ms of CPU (1.2 ms at 20k, 3.3 ms at 50k, 384-d), a small
+# part of encoding the query (16-40 ms), with recall 1 and nothing to build or tune; beyond it HNSW
+# answers in well under a millisecond at recall@10 >= 0.98.
+EXACT_MAX_ITEMS = 30_000
 
 # A row whose L2 norm is further than this from 1 is rejected: inner product is only cosine for unit
 # vectors. Loose enough for vectors that went through float16 storage.
@@ -83,18 +84,30 @@ DEFAULT_HNSW_M = 32
 DEFAULT_HNSW_EF_CONSTRUCTION = 80
 DEFAULT_HNSW_EF_SEARCH = 64
 
-# IVF defaults: nlist ~ sqrt(n) rounded down to a power of two, trained on at most 64 points per list.
-DEFAULT_IVF_NPROBE = 16
+# IVF defaults (benchmarks/README.md "Index"): nlist = the power of two nearest 2 * sqrt(n), nprobe =
+# nlist / 64 (at least 16), k-means trained on at most 64 points per list.
+IVF_NLIST_PER_SQRT_N = 2.0
+IVF_NPROBE_DIVISOR = 64
+IVF_MIN_NPROBE = 16
 IVF_TRAIN_POINTS_PER_LIST = 64
 
 # Filtered search: when the allowed ids are at most this fraction of the index (or at most
 # FILTER_EXACT_MIN_ALLOWED ids), an approximate index searches the allowed subset exactly instead of
 # traversing its structure with an IDSelector (measured in benchmarks/index.py "filtered").
-DEFAULT_FILTER_EXACT_FRACTION = 0.05
+DEFAULT_FILTER_EXACT_FRACTION = 0.1
 FILTER_EXACT_MIN_ALLOWED = 4096
-# The exact index gathers the allowed rows and runs a BLAS search when they are at most this fraction
-# of the index; above it, a bitmap IDSelector over the full scan avoids copying most of the matrix.
-EXACT_GATHER_MAX_FRACTION = 0.25
+# Above those sizes, filtered approximate search first post-filters an unfiltered probe of
+# FILTER_PROBE_SIZE neighbours. A row with fewer than top_k allowed hits there is "depleted" when the
+# probe holds under FILTER_DEPLETED_RATIO x the allowed ids a random filter of the same size would leave
+# (the filter excludes this query's neighbourhood: graph traversal cannot recover it) and is searched
+# exactly; the other rows search again with an IDSelector and efSearch (nprobe) widened by
+# 1 / (allowed fraction), efSearch at most HNSW_MAX_FILTER_EF_SEARCH.
+FILTER_PROBE_SIZE = 64
+FILTER_DEPLETED_RATIO = 0.25
+HNSW_MAX_FILTER_EF_SEARCH = 1024
+# Exact search over an allowed subset copies the rows out and runs a BLAS search when there are at most
+# this many (48 MiB at d=384); above it, a full scan that skips ids outside a bitmap avoids the copy.
+EXACT_GATHER_MAX_ROWS = 32_768
 
 
 def _faiss() -> Any:
@@ -380,10 +393,10 @@ class FaissVectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` neighbours of each query; see :meth:`VectorIndex.search`.
 
-        With ``allowed_ids``, results come only from those ids, and every query gets
-        ``min(k, m)`` results (``m`` allowed ids present in the index): rows an approximate structure
-        leaves short are redone exactly over the allowed subset, and small subsets (at most
-        ``filter_exact_fraction`` of the index) are searched exactly from the start.
+        With ``allowed_ids``, results come only from those ids, and every query gets ``min(k, m)``
+        results (``m`` allowed ids present in the index). Approximate indexes search small subsets
+        (at most ``filter_exact_fraction`` of the index or ``filter_exact_min_allowed`` ids) exactly,
+        and larger ones as :meth:`_search_filtered` describes; rows left short are redone exactly.
         """
         k = _check_top_k(top_k)
         queries = as_unit_float32(query_embeddings, self._dim, "query_embeddings")
@@ -397,7 +410,7 @@ class FaissVectorIndex:
         k_eff = min(k, n_candidates)
         if positions is None:
             distances, labels = self._search_unfiltered(queries, k_eff)
-        elif self._use_exact_subset(positions.size):
+        elif not self._approximate or self._use_exact_subset(positions.size):
             distances, labels = self._search_subset_exact(queries, k_eff, positions)
         else:
             distances, labels = self._search_filtered(queries, k_eff, positions)
@@ -419,19 +432,50 @@ class FaissVectorIndex:
     def _search_filtered(
         self, queries: np.ndarray, k: int, positions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        # GPU indexes do not take IDSelectors: filtered searches always run on the CPU copy.
-        selector = _bitmap_selector(positions, self.ntotal)
-        distances, labels = self._cpu.search(queries, k, params=self._search_params(k, selector))
+        """Filtered approximate search in two steps (labels are positions, ``-1`` when short).
+
+        1. Post-filter an unfiltered probe of ``max(2k, FILTER_PROBE_SIZE)`` neighbours: a row with at
+           least ``k`` allowed ids among them has its answer (the allowed ids closest to the query).
+        2. Rows whose probe is depleted (far fewer allowed ids than the filter's overall fraction
+           predicts: the filter is correlated with the query and excludes its neighbourhood) are
+           searched exactly over the allowed subset; the others search again with an IDSelector and
+           a search breadth widened by ``1 / (allowed fraction)``.
+        """
+        n_queries = queries.shape[0]
+        mask = np.zeros(self.ntotal, dtype=bool)
+        mask[positions] = True
+        distances = np.full((n_queries, k), -np.inf, dtype=np.float32)
+        labels = np.full((n_queries, k), -1, dtype=np.int64)
+        probe = min(self.ntotal, max(2 * k, FILTER_PROBE_SIZE))
+        probe_distances, probe_labels = self._search_unfiltered(queries, probe)
+        allowed = (probe_labels >= 0) & mask[np.maximum(probe_labels, 0)]
+        hits = allowed.sum(axis=1)
+        done = hits >= k
+        if done.any():
+            # A stable sort puts each row's allowed hits first, still best first.
+            order = np.argsort(~allowed[done], axis=1, kind="stable")[:, :k]
+            distances[done] = np.take_along_axis(probe_distances[done], order, axis=1)
+            labels[done] = np.take_along_axis(probe_labels[done], order, axis=1)
+        fraction = positions.size / self.ntotal
+        depleted = ~done & (hits < FILTER_DEPLETED_RATIO * fraction * probe)
+        if depleted.any():
+            distances[depleted], labels[depleted] = self._search_subset_exact(queries[depleted], k, positions)
+        rest = ~done & ~depleted
+        if rest.any():
+            # GPU indexes do not take IDSelectors: this step always runs on the CPU copy.
+            selector = _bitmap_selector(positions, self.ntotal)
+            distances[rest], labels[rest] = self._cpu.search(
+                queries[rest], k, params=self._search_params(k, selector, 1.0 / fraction)
+            )
         return distances, labels
 
-    def _search_params(self, k: int, selector: Any) -> Any:
+    def _search_params(self, k: int, selector: Any, widen: float = 1.0) -> Any:
+        """faiss search parameters; ``widen`` multiplies the search breadth (efSearch, nprobe)."""
         if selector is None:
             return None
         return _faiss().SearchParameters(sel=selector)
 
     def _use_exact_subset(self, n_allowed: int) -> bool:
-        if not self._approximate:
-            return n_allowed <= EXACT_GATHER_MAX_FRACTION * self.ntotal
         return n_allowed <= max(self.filter_exact_min_allowed, self.filter_exact_fraction * self.ntotal)
 
     def _search_subset_exact(
@@ -439,10 +483,19 @@ class FaissVectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exhaustive search over the vectors at ``positions`` ``(m,)``; labels are positions."""
         faiss = _faiss()
+        if positions.size > EXACT_GATHER_MAX_ROWS:
+            distances, labels = self._scan_with_selector(queries, k, _bitmap_selector(positions, self.ntotal))
+            return distances, labels
         subset = self._reconstruct(positions)
         distances, local = faiss.knn(queries, subset, k, metric=faiss.METRIC_INNER_PRODUCT)
         labels = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
         return distances, labels
+
+    def _scan_with_selector(
+        self, queries: np.ndarray, k: int, selector: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search over every stored vector the selector admits (no copy of the rows)."""
+        raise NotImplementedError
 
     def _reconstruct(self, positions: np.ndarray) -> np.ndarray:
         return self._cpu.reconstruct_batch(positions)
@@ -472,6 +525,12 @@ class ExactIndex(FaissVectorIndex):
         super().__init__(
             dim, faiss_index if faiss_index is not None else _faiss().IndexFlatIP(int(dim)), 1.0, 0
         )
+
+    def _scan_with_selector(
+        self, queries: np.ndarray, k: int, selector: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        distances, labels = self._cpu.search(queries, k, params=_faiss().SearchParameters(sel=selector))
+        return distances, labels
 
     def _reconstruct(self, positions: np.ndarray) -> np.ndarray:
         faiss = _faiss()
@@ -526,9 +585,21 @@ class HNSWIndex(FaissVectorIndex):
     def to_gpu(self) -> None:
         """HNSW has no GPU implementation in faiss: it stays on the CPU."""
 
-    def _search_params(self, k: int, selector: Any) -> Any:
+    def _scan_with_selector(
+        self, queries: np.ndarray, k: int, selector: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         faiss = _faiss()
-        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        # The flat storage under the graph; the HNSW index (kept alive by self) owns it.
+        storage = faiss.downcast_index(self._cpu.storage)
+        distances, labels = storage.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        return distances, labels
+
+    def _search_params(self, k: int, selector: Any, widen: float = 1.0) -> Any:
+        faiss = _faiss()
+        ef_search = max(self.ef_search, k)
+        if widen > 1.0:
+            ef_search = max(ef_search, min(HNSW_MAX_FILTER_EF_SEARCH, int(np.ceil(ef_search * widen))))
+        params = faiss.SearchParametersHNSW(efSearch=ef_search)
         if selector is not None:
             params.sel = selector
         return params
@@ -542,9 +613,8 @@ class IVFIndex(FaissVectorIndex):
 
     Args:
         dim: vector dimension ``d``.
-        nlist: number of cells; ``None`` picks ``sqrt(n)`` rounded down to a power of two at the
-            first ``add``.
-        nprobe: cells scanned per query.
+        nlist: number of cells; ``None`` picks :meth:`default_nlist` of the first ``add``'s size.
+        nprobe: cells scanned per query; ``None`` picks :meth:`default_nprobe` of ``nlist``.
         filter_exact_fraction: allowed-subset fraction at or below which filtered search is exact.
         filter_exact_min_allowed: allowed-subset size at or below which filtered search is exact.
         seed: k-means seed.
@@ -557,7 +627,7 @@ class IVFIndex(FaissVectorIndex):
         dim: int,
         *,
         nlist: int | None = None,
-        nprobe: int = DEFAULT_IVF_NPROBE,
+        nprobe: int | None = None,
         filter_exact_fraction: float = DEFAULT_FILTER_EXACT_FRACTION,
         filter_exact_min_allowed: int = FILTER_EXACT_MIN_ALLOWED,
         seed: int = 0,
@@ -565,20 +635,42 @@ class IVFIndex(FaissVectorIndex):
     ) -> None:
         if nlist is not None and int(nlist) < 1:
             raise InvalidVectorsError(f"IVF nlist must be >= 1; got {nlist!r}")
-        if int(nprobe) < 1:
+        if nprobe is not None and int(nprobe) < 1:
             raise InvalidVectorsError(f"IVF nprobe must be >= 1; got {nprobe!r}")
         super().__init__(dim, faiss_index, filter_exact_fraction, filter_exact_min_allowed)
         self._nlist = int(nlist) if nlist is not None else None
-        self.nprobe = int(nprobe)
         self.seed = int(seed)
         if faiss_index is not None:
             self._nlist = int(faiss_index.nlist)
+        self._nprobe = int(nprobe) if nprobe is not None else None
+
+    @property
+    def nprobe(self) -> int:
+        """Cells scanned per query (the default for ``nlist`` until set)."""
+        if self._nprobe is not None:
+            return self._nprobe
+        return self.default_nprobe(self._nlist) if self._nlist is not None else IVF_MIN_NPROBE
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if int(value) < 1:
+            raise InvalidVectorsError(f"IVF nprobe must be >= 1; got {value!r}")
+        self._nprobe = int(value)
+        if self._gpu is not None:
+            self._gpu.nprobe = self._nprobe
 
     @staticmethod
     def default_nlist(n_items: int) -> int:
-        """``sqrt(n)`` rounded down to a power of two, at most ``n // 39`` (faiss's k-means minimum)."""
-        target = max(1, min(int(np.sqrt(max(n_items, 1))), n_items // 39))
-        return 1 << (target.bit_length() - 1)
+        """The power of two nearest ``2 * sqrt(n)``, at most ``n // 39`` (faiss's k-means minimum)."""
+        target = IVF_NLIST_PER_SQRT_N * np.sqrt(max(n_items, 1))
+        nlist = 1 << max(0, round(np.log2(target)))
+        cap = max(1, n_items // 39)
+        return min(nlist, 1 << (cap.bit_length() - 1))
+
+    @staticmethod
+    def default_nprobe(nlist: int) -> int:
+        """``nlist / 64``, at least 16 (and at most ``nlist``)."""
+        return max(1, min(nlist, max(IVF_MIN_NPROBE, nlist // IVF_NPROBE_DIVISOR)))
 
     def _kind_params(self) -> dict[str, Any]:
         return {"nlist": self._nlist, "nprobe": self.nprobe, "seed": self.seed}
@@ -623,9 +715,10 @@ class IVFIndex(FaissVectorIndex):
             )
         return distances, labels
 
-    def _search_params(self, k: int, selector: Any) -> Any:
+    def _search_params(self, k: int, selector: Any, widen: float = 1.0) -> Any:
         faiss = _faiss()
-        params = faiss.SearchParametersIVF(nprobe=min(self.nprobe, int(self._cpu.nlist)))
+        nprobe = min(int(np.ceil(self.nprobe * max(widen, 1.0))), int(self._cpu.nlist))
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
         if selector is not None:
             params.sel = selector
         return params
@@ -633,6 +726,14 @@ class IVFIndex(FaissVectorIndex):
     def to_gpu(self) -> None:
         super().to_gpu()
         self._gpu.nprobe = self.nprobe
+
+    def _scan_with_selector(
+        self, queries: np.ndarray, k: int, selector: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Probing every list visits every stored vector once: exact for IndexIVFFlat.
+        params = _faiss().SearchParametersIVF(nprobe=int(self._cpu.nlist), sel=selector)
+        distances, labels = self._cpu.search(queries, k, params=params)
+        return distances, labels
 
 
 def _bitmap_selector(positions: np.ndarray, n_total: int) -> Any:
@@ -769,7 +870,7 @@ def index_from_faiss(
     else:
         index = IVFIndex(
             dim,
-            nprobe=int(params.get("nprobe", DEFAULT_IVF_NPROBE)),
+            nprobe=int(params["nprobe"]) if "nprobe" in params else None,
             filter_exact_fraction=fraction,
             filter_exact_min_allowed=min_allowed,
             seed=int(params.get("seed", 0)),

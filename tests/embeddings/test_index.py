@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -31,8 +33,8 @@ DIM = 384
 TOP_K = 10
 # Recall@10 each approximate kind must reach against exact search with its default parameters.
 MIN_RECALL = {"flat": 1.0, "hnsw": 0.95, "ivf": 0.95}
-# Forced through the IDSelector path (no exact fallback), filtered recall may dip a little further.
-MIN_FILTERED_SELECTOR_RECALL = 0.9
+# Filtered search through the approximate structure (no small-subset shortcut) may dip a little further.
+MIN_FILTERED_RECALL = 0.93
 
 
 def recall_at_k(expected: np.ndarray, got: np.ndarray) -> float:
@@ -82,9 +84,36 @@ def brute_force(
 KINDS = ["flat", "hnsw", "ivf"]
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def built(request: pytest.FixtureRequest, catalog: dict[str, np.ndarray]) -> FaissVectorIndex:
-    return build_index(catalog["vectors"], catalog["ids"], kind=request.param, use_gpu=False)
+@pytest.fixture(scope="module")
+def indexes(catalog: dict[str, np.ndarray], exact: ExactIndex) -> dict[str, FaissVectorIndex]:
+    """One index of each kind over the catalog, built once for the module (tests never mutate them
+    except through :func:`tuned`, which restores the attributes it changes)."""
+    built = {
+        kind: build_index(catalog["vectors"], catalog["ids"], kind=kind, use_gpu=False)
+        for kind in ("hnsw", "ivf")
+    }
+    return {"flat": exact, **built}
+
+
+@pytest.fixture(params=KINDS)
+def built(request: pytest.FixtureRequest, indexes: dict[str, FaissVectorIndex]) -> FaissVectorIndex:
+    return indexes[request.param]
+
+
+@contextmanager
+def tuned(index: FaissVectorIndex, **attributes: Any) -> Iterator[FaissVectorIndex]:
+    """Temporarily set search attributes (``ef_search``, ``filter_exact_fraction``...) of an index."""
+    saved = {name: getattr(index, name) for name in attributes}
+    for name, value in attributes.items():
+        setattr(index, name, value)
+    try:
+        yield index
+    finally:
+        for name, value in saved.items():
+            setattr(index, name, value)
+
+
+NO_SHORTCUT = {"filter_exact_fraction": 0.0, "filter_exact_min_allowed": 0}
 
 
 class TestEveryIndex:
@@ -237,29 +266,93 @@ class TestEveryIndex:
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
-def test_filtered_selector_path_without_exact_fallback(
-    kind: str, exact: ExactIndex, catalog: dict[str, np.ndarray]
+@pytest.mark.parametrize("filter_kind", ["random", "clusters"])
+def test_two_step_filtered_search_without_the_small_subset_shortcut(
+    kind: str,
+    filter_kind: str,
+    exact: ExactIndex,
+    indexes: dict[str, FaissVectorIndex],
+    catalog: dict[str, np.ndarray],
 ) -> None:
-    """With the exact fallback disabled, the IDSelector traversal alone still respects the filter."""
-    index = build_index(
-        catalog["vectors"],
-        catalog["ids"],
-        kind=kind,  # type: ignore[arg-type]
-        use_gpu=False,
-        params={"filter_exact_fraction": 0.0, "filter_exact_min_allowed": 0},
-    )
-    allowed = catalog["ids"][np.random.default_rng(3).random(N_ITEMS) < 0.3]
-    scores, ids = index.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+    """Large allowed sets go through probe + post-filter, widened IDSelector search and the exact
+    fallback for depleted rows; random and cluster-correlated filters both keep their recall."""
+    rng = np.random.default_rng(3)
+    if filter_kind == "random":
+        allowed = catalog["ids"][rng.random(N_ITEMS) < 0.3]
+    else:  # whole clusters: many queries have no allowed neighbour nearby
+        labels = catalog["labels"]
+        clusters = rng.permutation(labels.max() + 1)[: (labels.max() + 1) // 4]
+        allowed = catalog["ids"][np.isin(labels, clusters)]
+    with tuned(indexes[kind], **NO_SHORTCUT) as index:
+        scores, ids = index.search(catalog["queries"], TOP_K, allowed_ids=allowed)
     assert np.isin(ids, allowed).all() and (ids >= 0).all()
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
     _, expected = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
-    assert recall_at_k(expected, ids) >= MIN_FILTERED_SELECTOR_RECALL
+    assert recall_at_k(expected, ids) >= MIN_FILTERED_RECALL
+
+
+def test_rows_whose_neighbourhood_is_filtered_out_are_searched_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+    exact: ExactIndex,
+    indexes: dict[str, FaissVectorIndex],
+    catalog: dict[str, np.ndarray],
+) -> None:
+    """A cluster-correlated filter leaves some queries without allowed neighbours nearby: those rows
+    (and only those) go to exact search, which a narrow graph search (efSearch 16) needs."""
+    exact_rows: list[int] = []
+    original = HNSWIndex._search_subset_exact
+
+    def spy(
+        self: HNSWIndex, queries: np.ndarray, k: int, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        exact_rows.append(queries.shape[0])
+        return original(self, queries, k, positions)
+
+    monkeypatch.setattr(HNSWIndex, "_search_subset_exact", spy)
+    labels = catalog["labels"]
+    clusters = np.random.default_rng(3).permutation(labels.max() + 1)[: (labels.max() + 1) // 4]
+    allowed = catalog["ids"][np.isin(labels, clusters)]
+    with tuned(indexes["hnsw"], ef_search=16, **NO_SHORTCUT) as index:
+        _, ids = index.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+        _, expected = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+        assert 0 < sum(exact_rows) < N_QUERIES
+        assert recall_at_k(expected, ids) >= MIN_RECALL["hnsw"]
+
+        exact_rows.clear()
+        allowed = catalog["ids"][np.random.default_rng(3).random(N_ITEMS) < 0.3]
+        index.search(catalog["queries"], TOP_K, allowed_ids=allowed)
+    assert sum(exact_rows) <= N_QUERIES // 20  # a random filter leaves every neighbourhood populated
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_exact_subset_search_by_gathering_and_by_scanning_agree(
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+    indexes: dict[str, FaissVectorIndex],
+    catalog: dict[str, np.ndarray],
+) -> None:
+    """Both ways of searching an allowed subset exactly (copy rows + BLAS, or bitmap scan) are exact."""
+    index = indexes[kind]
+    positions = np.sort(np.random.default_rng(5).choice(N_ITEMS, size=700, replace=False))
+    gathered = index._search_subset_exact(catalog["queries"][:30], TOP_K, positions)
+    monkeypatch.setattr(index_module, "EXACT_GATHER_MAX_ROWS", 100)
+    scanned = index._search_subset_exact(catalog["queries"][:30], TOP_K, positions)
+    np.testing.assert_array_equal(scanned[1], gathered[1])
+    np.testing.assert_allclose(scanned[0], gathered[0], atol=1e-5)
+    assert np.isin(gathered[1], positions).all()
 
 
 @pytest.mark.parametrize("fraction", [0.9, 0.3, 0.02])
+@pytest.mark.parametrize("gather_max_rows", [0, 10**9])
 def test_exact_filtered_search_equals_brute_force(
-    exact: ExactIndex, catalog: dict[str, np.ndarray], fraction: float
+    exact: ExactIndex,
+    catalog: dict[str, np.ndarray],
+    fraction: float,
+    gather_max_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Both exact filter paths (bitmap selector above 25 %, gathered subset below) are exact."""
+    """Both exact filter paths (bitmap scan, gathered subset) give the brute-force answer."""
+    monkeypatch.setattr(index_module, "EXACT_GATHER_MAX_ROWS", gather_max_rows)
     allowed = catalog["ids"][np.random.default_rng(11).random(N_ITEMS) < fraction]
     scores, ids = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
     expected_scores, expected_ids = brute_force(catalog, catalog["queries"], TOP_K, allowed)
@@ -314,11 +407,11 @@ class TestBuilding:
 
     @pytest.mark.parametrize("kind", KINDS)
     def test_adding_in_batches_equals_one_build(self, kind: str, catalog: dict[str, np.ndarray]) -> None:
-        vectors, ids = catalog["vectors"][:2000], catalog["ids"][:2000]
+        vectors, ids = catalog["vectors"][:1000], catalog["ids"][:1000]
         whole = build_index(vectors, ids, kind=kind, use_gpu=False)  # type: ignore[arg-type]
-        parts = build_index(vectors[:1200], ids[:1200], kind=kind, use_gpu=False)  # type: ignore[arg-type]
-        parts.add(vectors[1200:], ids[1200:])
-        assert parts.ntotal == 2000
+        parts = build_index(vectors[:600], ids[:600], kind=kind, use_gpu=False)  # type: ignore[arg-type]
+        parts.add(vectors[600:], ids[600:])
+        assert parts.ntotal == 1000
         np.testing.assert_array_equal(parts.ids, ids)
         _, from_whole = whole.search(catalog["queries"][:50], TOP_K)
         _, from_parts = parts.search(catalog["queries"][:50], TOP_K)
@@ -427,10 +520,10 @@ class TestFactoryChoices:
         monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 1)
         monkeypatch.setattr(index_module, "_gpu_resources", lambda: object())
         monkeypatch.setattr(index_module, "_clone_to_gpu", fake_clone)
-        index = build_index(catalog["vectors"][:2000], catalog["ids"][:2000], kind=kind)  # type: ignore[arg-type]
+        index = build_index(catalog["vectors"][:800], catalog["ids"][:800], kind=kind)  # type: ignore[arg-type]
         assert index.placement == expected
         assert len(cloned) == (1 if expected == "gpu" else 0)
-        cpu = build_index(catalog["vectors"][:2000], catalog["ids"][:2000], kind=kind, use_gpu=False)  # type: ignore[arg-type]
+        cpu = build_index(catalog["vectors"][:800], catalog["ids"][:800], kind=kind, use_gpu=False)  # type: ignore[arg-type]
         assert cpu.placement == "cpu"
         np.testing.assert_array_equal(
             index.search(catalog["queries"][:20], TOP_K)[1], cpu.search(catalog["queries"][:20], TOP_K)[1]
