@@ -20,6 +20,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -236,19 +237,19 @@ class LineItemView:
     creatives: tuple[Creative, ...]
     brief_embedding: np.ndarray | None  # (d,) float32 unit vector of targeting.brief, when encoded
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         return self.line_item.id
 
-    @property
+    @functools.cached_property
     def start(self) -> float:
         return max(self.line_item.start, self.campaign.start)
 
-    @property
+    @functools.cached_property
     def end(self) -> float:
         return min(self.line_item.end, self.campaign.end)
 
-    @property
+    @functools.cached_property
     def active(self) -> bool:
         return (self.line_item.status == "active" and self.campaign.status == "active"
                 and self.advertiser.status == "active")  # fmt: skip

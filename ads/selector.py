@@ -295,8 +295,9 @@ class AdEngine:
 
         rejections: Counter[str] = Counter()
         eligible = np.zeros(len(views), dtype=bool)
+        sims = [None if s != s else s for s in content_sim.tolist()]  # NaN -> None
         for i, view in enumerate(views):
-            sim = None if np.isnan(content_sim[i]) else float(content_sim[i])
+            sim = sims[i]
             reason = line_item_rejection(
                 view, now=now, regime=regime.regime, country=request.country, device_type=request.device_type,
                 content=content, audiences=audiences, content_similarity=sim,

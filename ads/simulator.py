@@ -115,6 +115,10 @@ class StaticFeatures:
     def titles(self) -> TitleFeatures:
         return self._titles
 
+    @property
+    def profiles(self) -> dict[str, ProfileFeatures]:
+        return self._profiles
+
     def profile(self, profile_id: str) -> Profile:
         features = self._profiles.get(profile_id)
         maturity = MATURITY_NAMES[features.maturity_level] if features is not None else "adults"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ads.hashing import log_loss, roc_auc
+from ads.inventory import Inventory
 from ads.response_model import (
     ModelCandidate,
     ModelContext,
@@ -22,8 +23,8 @@ from ads.response_model import (
     design_matrix,
     train_response_model,
 )
-from ads.selector import AdEngine, Placement
-from ads.simulator import Outcome, SimRequest, ViewerSimulator, simulate
+from ads.selector import AdEngine, Placement, RandomEligibleSelector
+from ads.simulator import Outcome, SimConfig, SimRequest, StaticFeatures, ViewerSimulator, simulate
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,27 @@ class TrainingLog:
     completed: np.ndarray  # (n,) 0/1
     clicked: np.ndarray  # (n,) 0/1
     sessions: np.ndarray  # (n,) session id of each row
+
+    @staticmethod
+    def concat(logs: Sequence[TrainingLog]) -> TrainingLog:
+        """Logs of several days as one (session ids kept distinct per day)."""
+        return TrainingLog([r for log in logs for r in log.rows], np.concatenate([log.completed for log in logs]),
+                           np.concatenate([log.clicked for log in logs]),
+                           np.concatenate([log.sessions + 1_000_000 * k for k, log in enumerate(logs)]))  # fmt: skip
+
+
+def exploration_days(inventory: Inventory, features: StaticFeatures, *, day_start: float, sessions: int,
+                     seeds: Sequence[int]) -> tuple[TrainingLog, np.ndarray]:  # fmt: skip
+    """Simulate one day per seed played by the exploration policy; returns the combined log and the
+    requests per UTC hour over those days ((24,) counts, the traffic forecast pacing can follow)."""
+    logs, hours = [], np.zeros(24)
+    for seed in seeds:
+        sim = ViewerSimulator(features.titles, features.profiles, SimConfig(day_start, sessions=sessions, seed=seed),
+                              inventory=inventory)  # fmt: skip
+        requests = list(sim.traffic())
+        hours += np.bincount([int((r.request.now - day_start) // 3600) % 24 for r in requests], minlength=24)
+        logs.append(collect_log(RandomEligibleSelector(inventory, features=features, seed=seed), sim, requests, seed=seed))
+    return TrainingLog.concat(logs), hours
 
 
 def collect_log(policy: AdEngine, simulator: ViewerSimulator, requests: Sequence[SimRequest], *,

@@ -220,7 +220,7 @@ def main() -> None:
     from ads.response_model import ResponseModel
     from ads.selector import AdEngine, RandomEligibleSelector
     from ads.simulator import SimConfig, StaticFeatures, ViewerSimulator, simulate
-    from ads.train import TrainingLog, collect_log, train_on_log
+    from ads.train import exploration_days, train_on_log
     from services.commands.ads import brief_encoder, simulation_features
     from services.settings import Settings
 
@@ -244,18 +244,9 @@ def main() -> None:
 
     # the response model and yesterday's traffic shape, from three other days of exploration traffic
     t0 = time.perf_counter()
-    logs, hours = [], np.zeros(24)
-    for k in range(TRAINING_DAYS):
-        seed = args.seed + 100 + k
-        inv = inventory.with_brief_embeddings(brief_vectors) if brief_vectors else inventory
-        train_sim = ViewerSimulator(titles, profiles, SimConfig(DAY0, sessions=args.sessions, seed=seed), inventory=inv)
-        train_requests = list(train_sim.traffic())
-        hours += np.bincount([int((r.request.now - DAY0) // 3600) for r in train_requests], minlength=24)
-        logs.append(collect_log(RandomEligibleSelector(inv, features=features, seed=seed), train_sim, train_requests,
-                                seed=seed))  # fmt: skip
-    log = TrainingLog([r for lg in logs for r in lg.rows], np.concatenate([lg.completed for lg in logs]),
-                      np.concatenate([lg.clicked for lg in logs]),
-                      np.concatenate([lg.sessions + 1_000_000 * k for k, lg in enumerate(logs)]))  # fmt: skip
+    inv = inventory.with_brief_embeddings(brief_vectors) if brief_vectors else inventory
+    log, hours = exploration_days(inv, features, day_start=DAY0, sessions=args.sessions,
+                                  seeds=[args.seed + 100 + k for k in range(TRAINING_DAYS)])  # fmt: skip
     model, report = train_on_log(log, seed=args.seed)
     shape = tuple(float(h + 1) for h in hours)  # the traffic forecast: yesterday's requests by hour
     pacing = PacingConfig(hourly_shape=shape)

@@ -62,12 +62,11 @@ def brief_encoder(settings: Settings) -> Any:
 
 
 def train_demo_model(settings: Settings, inventory_docs: dict[str, list[dict[str, Any]]], *, sessions: int,
-                     seed: int) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """Train the response model on a simulated day of exploration traffic; returns (model, held-out report)."""
+                     days: int, seed: int) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Train the response model on simulated days of exploration traffic; returns (model, held-out report)."""
     from ads.inventory import Inventory
-    from ads.selector import RandomEligibleSelector
-    from ads.simulator import SimConfig, StaticFeatures, ViewerSimulator
-    from ads.train import collect_log, train_on_log
+    from ads.simulator import StaticFeatures
+    from ads.train import exploration_days, train_on_log
 
     titles, profiles, has_embeddings = simulation_features(settings.catalog_dir, settings.index_dir)
     docs = inventory_docs
@@ -77,9 +76,8 @@ def train_demo_model(settings: Settings, inventory_docs: dict[str, list[dict[str
         vectors = brief_encoder(settings)(list(briefs.values()))
         inventory = inventory.with_brief_embeddings(dict(zip(briefs, vectors, strict=True)))
     start = min(v.start for v in inventory.views)
-    simulator = ViewerSimulator(titles, profiles, SimConfig(start, sessions=sessions, seed=seed), inventory=inventory)
-    policy = RandomEligibleSelector(inventory, features=StaticFeatures(titles, profiles), seed=seed)
-    log = collect_log(policy, simulator, list(simulator.traffic()), seed=seed)
+    log, _ = exploration_days(inventory, StaticFeatures(titles, profiles), day_start=start, sessions=sessions,
+                              seeds=[seed + 100 + k for k in range(days)])  # fmt: skip
     model, report = train_on_log(log, seed=seed)
     return model, {k: vars(v) for k, v in report.items()} | {"rows": len(log.rows)}
 
@@ -88,7 +86,8 @@ def train_demo_model(settings: Settings, inventory_docs: dict[str, list[dict[str
 def seed_demo(
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the ads DB and model exist.")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the response model even if it exists.")] = False,
-    sessions: Annotated[int, typer.Option(help="Simulated viewing sessions for the training log.")] = 6000,
+    sessions: Annotated[int, typer.Option(help="Simulated viewing sessions per training day.")] = 1400,
+    days: Annotated[int, typer.Option(help="Simulated days of exploration traffic to train on.")] = 3,
     budget_scale: Annotated[float, typer.Option(help="Multiply every demo budget.")] = 1.0,
 ) -> None:
     """Write the demo inventory into the ads DB and train the response model on simulator logs."""
@@ -120,8 +119,8 @@ def seed_demo(
         return
     started = time.perf_counter()
     try:
-        with console.status(f"training the response model on {sessions} simulated sessions"):
-            model, report = train_demo_model(settings, docs, sessions=sessions, seed=settings.seed)
+        with console.status(f"training the response model on {days} simulated days"):
+            model, report = train_demo_model(settings, docs, sessions=sessions, days=days, seed=settings.seed)
     except CatalogNotBuiltError as exc:
         console.print(f"[yellow]no response model: {exc}; decisions use base rates[/yellow]")
         return
