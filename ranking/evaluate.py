@@ -1,0 +1,317 @@
+"""Offline evaluation: the Marquee ranker against most-popular, item-kNN, EASE and ALS on one split.
+
+Everything ranks ALL universe titles (no sampled negatives), fed titles excluded. Metrics per user,
+then averaged: Recall@k = hits in the top k ÷ min(k, held items) (the DATA-NOTES convention),
+NDCG@10 with binary gains, catalog coverage@10 = share of universe titles in at least one top-10.
+
+Baseline hyper-parameters are tuned on a validation split carved from the TRAINING users
+(``held_out_users_split(train_events, seed=seed + 1)``); the test users are touched once.
+
+Shapes: ``u`` users, ``n`` universe titles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.catalog import as_lists
+from features.profiles import ProfileFeatureConfig, compute_profile_features
+from features.titles import TitleFeatures
+from ranking.baselines import ALS, EASE, ItemKNN, MostPopular, Recommender, binary_matrix
+from ranking.personalize import blend
+from ranking.splits import EvalUser, HeldOutSplit, held_out_users_split
+from ranking.train import TrainConfig, train_ranker
+
+__all__ = ["EvalConfig", "evaluate_ranking", "ranking_metrics", "user_metrics"]
+
+SYSTEMS = ("marquee", "ease", "als", "itemknn", "popular")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_test: int = 120
+    seed: int = 0
+    fraction: float = 0.8
+    n_validation: int = 100
+    tune: bool = True
+    ease_lambdas: tuple[float, ...] = (50.0, 200.0, 500.0)
+    knn_neighbors: tuple[int, ...] = (50, 200)
+    als_grid: tuple[tuple[int, float, float], ...] = ((64, 0.05, 10.0), (128, 0.1, 5.0), (128, 0.5, 20.0))
+    search_queries_per_user: int = 5
+    search_min_results: int = 20
+
+
+def user_metrics(scores: np.ndarray, seen: Sequence[np.ndarray], held: Sequence[np.ndarray],
+                 ks: tuple[int, ...] = (10, 20)) -> dict[str, np.ndarray]:  # fmt: skip
+    """Per-user metrics (each (u,)) for ``scores`` (u, n); ``seen``/``held`` hold column indices."""
+    top_k = max(ks)
+    u, n = scores.shape
+    out: dict[str, list[float]] = {f"recall@{k}": [] for k in ks} | {"ndcg@10": []}
+    discounts = 1.0 / np.log2(np.arange(2, top_k + 2))
+    tops = []
+    for i in range(u):
+        s = np.array(scores[i], dtype=np.float64, copy=True)
+        s[np.asarray(seen[i], dtype=np.int64)] = -np.inf
+        k = min(top_k, n - 1)
+        top = np.argpartition(-s, k)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-s[top], kind="stable")][:top_k]
+        tops.append(top[:10])
+        target = set(np.asarray(held[i]).tolist())
+        hit = np.array([t in target for t in top], dtype=np.float64)
+        for kk in ks:
+            out[f"recall@{kk}"].append(hit[:kk].sum() / max(1, min(kk, len(target))))
+        ideal = discounts[: min(10, len(target))].sum()
+        out["ndcg@10"].append(float((hit[:10] * discounts[: len(hit[:10])]).sum() / ideal) if ideal > 0 else 0.0)
+    result = {k: np.array(v) for k, v in out.items()}
+    result["_top10"] = np.concatenate(tops) if tops else np.zeros(0, dtype=np.int64)
+    return result
+
+
+def ranking_metrics(scores: np.ndarray, seen: Sequence[np.ndarray], held: Sequence[np.ndarray]) -> dict[str, float]:
+    """Mean Recall@10, Recall@20, NDCG@10 and coverage@10 (see module docstring)."""
+    per = user_metrics(scores, seen, held)
+    out = {k: round(float(v.mean()), 4) for k, v in per.items() if not k.startswith("_")}
+    out["coverage@10"] = round(len(np.unique(per["_top10"])) / scores.shape[1], 4)
+    return out
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class _Prepared:
+    split: HeldOutSplit
+    column: dict[str, int]
+    fed_cols: list[np.ndarray]
+    held_cols: list[np.ndarray]
+    train_matrix: Any
+
+
+def _prepare(split: HeldOutSplit) -> _Prepared:
+    column = {t: i for i, t in enumerate(split.universe)}
+    train = split.train_events
+    rows_by_user = train.groupby("profile_id", sort=True)["title_id"].agg(list)
+    train_matrix = binary_matrix([np.array([column[t] for t in ts], dtype=np.int64) for ts in rows_by_user],
+                                 len(column))  # fmt: skip
+    fed = [np.array(sorted({column[t] for t in u.fed.title_ids if t in column}), dtype=np.int64) for u in split.users]
+    held = [np.array([column[t] for t in u.held], dtype=np.int64) for u in split.users]
+    return _Prepared(split, column, fed, held, train_matrix)
+
+
+def _baseline_factories(config: EvalConfig) -> dict[str, list[tuple[dict[str, Any], Callable[[], Recommender]]]]:
+    return {
+        "popular": [({}, MostPopular)],
+        "itemknn": [({"neighbors": k}, lambda k=k: ItemKNN(neighbors=k)) for k in config.knn_neighbors],
+        "ease": [({"lambda": lam}, lambda lam=lam: EASE(lam)) for lam in config.ease_lambdas],
+        "als": [({"factors": f, "regularization": r, "alpha": a},
+                 lambda f=f, r=r, a=a: ALS(factors=f, regularization=r, alpha=a, seed=config.seed))
+                for f, r, a in config.als_grid],
+    }  # fmt: skip
+
+
+def _tune(prepared: _Prepared, config: EvalConfig, say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Pick each baseline's parameters by NDCG@10 on the validation users."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for name, options in _baseline_factories(config).items():
+        best: tuple[float, int] | None = None
+        trials = []
+        for i, (params, factory) in enumerate(options):
+            if len(options) == 1 or not config.tune:
+                break
+            say(f"tuning {name} {params}")
+            scores = factory().fit(prepared.train_matrix).score(binary_matrix(prepared.fed_cols, len(prepared.column)))
+            m = ranking_metrics(scores, prepared.fed_cols, prepared.held_cols)
+            trials.append({"params": params, **m})
+            if best is None or m["ndcg@10"] > best[0]:
+                best = (m["ndcg@10"], i)
+        index = best[1] if best is not None else (1 if name == "ease" and len(options) > 1 else 0)
+        chosen[name] = {"index": index, "params": options[index][0], "validation": trials}
+    return chosen
+
+
+def _profiles(users: Sequence[EvalUser], titles: TitleFeatures, config: ProfileFeatureConfig) -> list[Any]:
+    return [compute_profile_features(u.fed, titles, config=config) for u in users]
+
+
+# --------------------------------------------------------------------------------------- the run
+
+
+def evaluate_ranking(
+    events: pd.DataFrame,
+    titles: pd.DataFrame,
+    *,
+    embeddings: tuple[Sequence[str], np.ndarray] | None = None,
+    config: EvalConfig | None = None,
+    train_config: TrainConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the whole evaluation and return the JSON-ready report (see ``marquee eval ranking``).
+
+    ``events``: MovieLens-style history (profile_id, title_id, timestamp); ``titles``: catalog titles.
+    """
+    config = config or EvalConfig()
+    train_config = train_config or TrainConfig(seed=config.seed)
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    events = events.sort_values(["profile_id", "timestamp"], kind="stable").reset_index(drop=True)
+    # user order = order of first appearance in the ratings file (userId ascending)
+    events = events.iloc[np.argsort(events["profile_id"].map(_numeric_suffix).to_numpy(), kind="stable")]
+    split = held_out_users_split(events, n_test=config.n_test, seed=config.seed, fraction=config.fraction)
+    prepared = _prepare(split)
+    n = len(prepared.column)
+    fed_matrix = binary_matrix(prepared.fed_cols, n)
+
+    # 1. tune baselines on validation users carved from the training users
+    validation = held_out_users_split(split.train_events, n_test=min(config.n_validation, len(split.users)),
+                                      seed=config.seed + 1, fraction=config.fraction)  # fmt: skip
+    chosen = _tune(_prepare(validation), config, say)
+
+    # 2. baselines on the test users
+    systems: dict[str, dict[str, Any]] = {}
+    per_user: dict[str, dict[str, list[float]]] = {}
+    factories = _baseline_factories(config)
+    scores_by_system: dict[str, np.ndarray] = {}
+    for name in ("popular", "itemknn", "ease", "als"):
+        params, factory = factories[name][chosen[name]["index"]]
+        say(f"fitting {name} {params}")
+        t0 = time.perf_counter()
+        scores = factory().fit(prepared.train_matrix).score(fed_matrix)
+        seconds = time.perf_counter() - t0
+        scores_by_system[name] = scores
+        systems[name] = {**ranking_metrics(scores, prepared.fed_cols, prepared.held_cols), "params": params,
+                         "fit_seconds": round(seconds, 1), "validation": chosen[name]["validation"]}  # fmt: skip
+        per_user[name] = _per_user(scores, prepared)
+
+    # 3. the Marquee ranker, trained on the same training users only
+    say("training the marquee ranker")
+    result = train_ranker(split.train_events, titles, embeddings=embeddings, config=train_config,
+                          progress=lambda stage, step, total, loss: say(f"{stage} {step}/{total} loss={loss:.4f}"))  # fmt: skip
+    ranker = result.ranker
+    universe_rows = result.titles.rows(split.universe)
+    ranker.bind(result.titles, universe_rows)
+    profile_config = ProfileFeatureConfig(**ranker.manifest["profile_feature_config"])
+    profiles = _profiles(split.users, result.titles, profile_config)
+    ours = np.concatenate([ranker.score(profiles[i : i + 64], mask_seen=False) for i in range(0, len(profiles), 64)])
+    scores_by_system["marquee"] = ours
+    systems["marquee"] = {**ranking_metrics(ours, prepared.fed_cols, prepared.held_cols),
+                          "train_seconds": round(result.seconds, 1), "validation": result.validation,
+                          "embeddings_used": ranker.manifest["embeddings_used"]}  # fmt: skip
+    per_user["marquee"] = _per_user(ours, prepared)
+
+    report: dict[str, Any] = {
+        "split": split.description,
+        "validation_split": {**validation.description, "note": "carved from the training users; used to tune baselines"},
+        "systems": {name: systems[name] for name in SYSTEMS},
+        "embeddings_used": ranker.manifest["embeddings_used"],
+        "titles_with_embedding": ranker.manifest["titles_with_embedding"],
+        "training_seconds": round(result.seconds, 1),
+        "ratios": {
+            "marquee_vs_ease_ndcg@10": _ratio(systems["marquee"]["ndcg@10"], systems["ease"]["ndcg@10"]),
+            "marquee_vs_ease_recall@20": _ratio(systems["marquee"]["recall@20"], systems["ease"]["recall@20"]),
+        },
+        "per_user": {"history_length": [len(u.fed) for u in split.users], "metrics": per_user},
+    }  # fmt: skip
+    say("personalized search")
+    report["personalized_search"] = personalized_search_eval(split, prepared, ours, result.titles, titles, config)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _numeric_suffix(profile_id: str) -> float:
+    tail = str(profile_id).rsplit(":", 1)[-1]
+    return float(tail) if tail.isdigit() else float("inf")
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 4) if b else float("nan")
+
+
+def _per_user(scores: np.ndarray, prepared: _Prepared) -> dict[str, list[float]]:
+    per = user_metrics(scores, prepared.fed_cols, prepared.held_cols)
+    return {k: [round(float(x), 4) for x in v] for k, v in per.items() if not k.startswith("_")}
+
+
+# ---------------------------------------------------------------------------- personalized search
+
+
+def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_scores: np.ndarray,
+                             title_features: TitleFeatures, titles: pd.DataFrame, config: EvalConfig,
+                             weights: Sequence[float] = (0.5, 1.0, 2.0)) -> dict[str, Any]:  # fmt: skip
+    """Rank of each future watch among the results of an ambiguous query, with and without the
+    re-ranking hook. Queries: one of the watched title's genres, and one word of its title that
+    matches at least ``search_min_results`` universe titles. The unpersonalized order is the search
+    engine's fallback for an ambiguous query: popularity; the personalized order blends it with the
+    model score (``ranking.personalize.blend``)."""
+    rng = np.random.default_rng(config.seed)
+    universe = split.universe
+    meta = titles.set_index("title_id").reindex(universe)
+    genres = [set(as_lists(g)) for g in meta["genres"]]
+    words = [set(_words(t)) for t in meta["title"].fillna("")]
+    by_genre: dict[str, list[int]] = {}
+    by_word: dict[str, list[int]] = {}
+    for col, (gs, ws) in enumerate(zip(genres, words, strict=True)):
+        for g in gs:
+            by_genre.setdefault(g, []).append(col)
+        for w in ws:
+            by_word.setdefault(w, []).append(col)
+    popularity = np.asarray(prepared.train_matrix.sum(axis=0)).ravel().astype(np.float64)
+    results: dict[str, Any] = {}
+    for kind, index, terms_of in (("genre", by_genre, genres), ("title_word", by_word, words)):
+        ranks: dict[str, list[int]] = {"unpersonalized": []} | {f"personalized_w{w:g}": [] for w in weights}
+        sizes = []
+        for i, _user in enumerate(split.users):
+            held = prepared.held_cols[i]
+            picks = rng.permutation(held)[: config.search_queries_per_user]
+            seen = set(prepared.fed_cols[i].tolist())
+            for target in picks:
+                options = sorted(t for t in terms_of[target] if len(index.get(t, [])) >= config.search_min_results)
+                if not options:
+                    continue
+                term = options[int(rng.integers(len(options)))]
+                cands = np.array([c for c in index[term] if c not in seen], dtype=np.int64)
+                sizes.append(len(cands))
+                relevance = np.log1p(popularity[cands])
+                ranks["unpersonalized"].append(_rank_of(relevance, cands, target))
+                for w in weights:
+                    ranks[f"personalized_w{w:g}"].append(_rank_of(blend(relevance, personal_scores[i, cands], w),
+                                                                  cands, target))  # fmt: skip
+        results[kind] = {
+            "queries": len(sizes), "median_results": float(np.median(sizes)) if sizes else 0.0,
+            **{name: _rank_summary(r) for name, r in ranks.items()},
+        }  # fmt: skip
+    results["note"] = ("rank (1 = top) of a future watch among the titles matching an ambiguous query; "
+                       "unpersonalized = popularity order, personalized = blend(popularity, model, weight)")  # fmt: skip
+    return results
+
+
+def _words(title: str) -> list[str]:
+    import re
+
+    stop = {"the", "a", "an", "of", "and", "in", "to", "on", "for", "la", "le", "les", "de", "el", "with", "part"}
+    return [w for w in re.findall(r"[a-z]{3,}", title.lower()) if w not in stop]
+
+
+def _rank_of(scores: np.ndarray, candidates: np.ndarray, target: int) -> int:
+    """1-based rank of ``target``; ties share the average rank (no credit for a lucky tie-break)."""
+    position = int(np.flatnonzero(candidates == target)[0])
+    above = int((scores > scores[position]).sum())
+    ties = int((scores == scores[position]).sum()) - 1
+    return int(round(above + 1 + ties / 2))
+
+
+def _rank_summary(ranks: Sequence[int]) -> dict[str, float]:
+    r = np.asarray(ranks, dtype=np.float64)
+    if len(r) == 0:
+        return {}
+    return {"mrr": round(float((1.0 / r).mean()), 4), "hit@10": round(float((r <= 10).mean()), 4),
+            "median_rank": float(np.median(r)), "mean_rank": round(float(r.mean()), 1)}  # fmt: skip
+
+
+def with_defaults(config: EvalConfig, **changes: Any) -> EvalConfig:
+    return replace(config, **changes)

@@ -1,0 +1,489 @@
+"""The Marquee ranking model: named sub-networks whose ``forward`` reads as a pipeline.
+
+::
+
+    titles ──TitleTower──► title vectors (N, D) ───────────────┐
+    history ─gather──► (b, L, D) ─UserTower(+profile)─► (b, D) ─Interaction─► neural score (b, N)
+    history (recency-weighted) ──ItemItem (closed-form B)────────────────────► item-item score (b, N)
+    history embedding · content, affinities · genres/languages, popularity, trend ─► side scores
+                                          all scores ──Head──► final score (b, N)
+
+* :class:`TitleTower` — learned id embedding (UNK for titles unseen in training, and randomly
+  dropped in training so the other inputs carry signal) + projected content embedding + projected
+  side features: a new title with no history still gets a vector (cold start).
+* :class:`UserTower` — a small causal-free transformer (SASRec-like) over the last ``max_len``
+  distinct titles (position = distance from the newest), read out at a profile token that also
+  carries the profile's genre/language affinities and activity; empty histories are fine.
+* :class:`ItemItem` — a full-rank title-to-title regression (EASE closed form, fitted by the trainer
+  on the training histories) applied to the recency-weighted history: the strongest signal on
+  MovieLens, made order-aware by the weights.
+* :class:`Interaction` — dot product + per-title bias.
+* :class:`Head` — a small MLP over the per-(profile, title) score vector.
+
+Models compute scores; losses live in ``ranking.train``. Inputs are built from
+``features.ProfileFeatures`` by :func:`make_batch` (the same code in training and serving).
+
+Shapes: ``b`` profiles, ``N`` bound titles (the titles scored), ``L`` = ``max_len``, ``D`` = ``dim``,
+``c`` content dim, ``s`` side-feature dim, ``p`` profile dim, ``k`` item-item titles, ``F`` head inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from features.profiles import ProfileFeatures
+from features.titles import TitleFeatures
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+__all__ = [
+    "HEAD_INPUTS",
+    "RankerBatch",
+    "RankerConfig",
+    "TrainedRanker",
+    "build_model",
+    "make_batch",
+]
+
+HEAD_INPUTS: tuple[str, ...] = (
+    "neural", "itemitem", "content", "genre", "language", "popularity", "trend", "has_id", "in_itemitem",
+)  # fmt: skip
+"""The per-(profile, title) scores the :class:`Head` combines, in column order."""
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    """Shape and regularization of the model (stored in the artifact manifest)."""
+
+    n_vocab: int
+    """Titles with a learned id embedding (seen in training); id ``n_vocab`` is UNK."""
+    content_dim: int = 384
+    side_dim: int = 59
+    profile_dim: int = 56
+    dim: int = 64
+    max_len: int = 50
+    n_layers: int = 1
+    n_heads: int = 2
+    dropout: float = 0.2
+    id_dropout: float = 0.25
+    itemitem_half_life: float = 10.0
+    itemitem_max_history: int = 200
+    head_hidden: int = 16
+
+
+@dataclass
+class RankerBatch:
+    """Model inputs for ``b`` profiles; positions index the bound titles (``-1`` = padding)."""
+
+    sequence: Tensor  # (b, L) int64, newest last, left-padded with -1
+    itemitem_rows: Tensor  # (e,) int64 batch row of each weighted history entry
+    itemitem_positions: Tensor  # (e,) int64 bound-title position
+    itemitem_weights: Tensor  # (e,) float32, normalised to sum 1 per profile
+    profile: Tensor  # (b, p) float32 genre affinity ‖ language affinity ‖ activity level
+    history_embedding: Tensor  # (b, c) float32
+    seen_rows: Tensor  # (f,) int64 batch row of each fed (seen) title
+    seen_positions: Tensor  # (f,) int64 its bound position
+
+    @property
+    def size(self) -> int:
+        return int(self.sequence.shape[0])
+
+    def seen_mask(self, n_titles: int) -> Tensor:
+        """(b, N) bool, True where the profile has already watched the title."""
+        import torch
+
+        mask = torch.zeros(self.size, n_titles, dtype=torch.bool, device=self.sequence.device)
+        mask[self.seen_rows, self.seen_positions] = True
+        return mask
+
+    def to(self, device: Any) -> RankerBatch:
+        return RankerBatch(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+def distinct_recent(rows: np.ndarray) -> np.ndarray:
+    """Distinct values of ``rows`` ordered by their LAST occurrence (oldest first), (k,) int64."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64)
+    reversed_rows = rows[::-1]
+    _, first = np.unique(reversed_rows, return_index=True)
+    keep = np.sort(first)
+    return reversed_rows[keep][::-1].astype(np.int64)
+
+
+def make_batch(
+    profiles: Sequence[ProfileFeatures], position_of_row: np.ndarray, config: RankerConfig
+) -> RankerBatch:
+    """Build model inputs from profile features (training and serving share this function).
+
+    ``position_of_row`` (n_catalog,) int64 maps a ``TitleFeatures`` row to its position among the
+    bound titles, ``-1`` when the title is not scored (it then does not enter the model inputs).
+    """
+    import torch
+
+    b, length = len(profiles), config.max_len
+    sequence = np.full((b, length), -1, dtype=np.int64)
+    ii_rows: list[np.ndarray] = []
+    ii_pos: list[np.ndarray] = []
+    ii_w: list[np.ndarray] = []
+    seen_rows: list[np.ndarray] = []
+    seen_pos: list[np.ndarray] = []
+    profile_side = np.zeros((b, config.profile_dim), dtype=np.float32)
+    content = np.zeros((b, config.content_dim), dtype=np.float32)
+    for i, pf in enumerate(profiles):
+        positions = position_of_row[pf.history] if len(pf.history) else np.zeros(0, dtype=np.int64)
+        positions = distinct_recent(positions[positions >= 0])
+        recent = positions[-length:]
+        if len(recent):
+            sequence[i, length - len(recent) :] = recent
+        tail = positions[-config.itemitem_max_history :]
+        if len(tail):
+            w = 0.5 ** (np.arange(len(tail) - 1, -1, -1, dtype=np.float64) / config.itemitem_half_life)
+            ii_rows.append(np.full(len(tail), i, dtype=np.int64))
+            ii_pos.append(tail)
+            ii_w.append((w / w.sum()).astype(np.float32))
+        seen_rows.append(np.full(len(positions), i, dtype=np.int64))
+        seen_pos.append(positions)
+        side = np.concatenate([pf.genre_affinity, pf.language_affinity, [pf.activity_level / 5.0]])
+        profile_side[i, : min(len(side), config.profile_dim)] = side[: config.profile_dim]
+        if len(pf.history_embedding) == config.content_dim:
+            content[i] = pf.history_embedding
+
+    def cat(parts: list[np.ndarray], dtype: Any) -> Tensor:
+        return torch.from_numpy(np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype))
+
+    return RankerBatch(
+        sequence=torch.from_numpy(sequence), itemitem_rows=cat(ii_rows, np.int64),
+        itemitem_positions=cat(ii_pos, np.int64), itemitem_weights=cat(ii_w, np.float32),
+        profile=torch.from_numpy(profile_side), history_embedding=torch.from_numpy(content),
+        seen_rows=cat(seen_rows, np.int64), seen_positions=cat(seen_pos, np.int64),
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- the sub-networks
+
+
+def _modules() -> dict[str, type]:
+    """Define the torch modules lazily (torch is imported only when a model is built)."""
+    import torch
+    from torch import nn
+
+    class TitleTower(nn.Module):
+        """(N,) vocab ids, (N, c) content, (N, s) side features -> (N, D) title vectors."""
+
+        def __init__(self, config: RankerConfig) -> None:
+            super().__init__()
+            self.unk = config.n_vocab
+            self.id_dropout = config.id_dropout
+            self.ids = nn.Embedding(config.n_vocab + 1, config.dim, padding_idx=config.n_vocab)
+            nn.init.normal_(self.ids.weight, std=0.01)
+            with torch.no_grad():
+                self.ids.weight[config.n_vocab].zero_()
+            self.content = nn.Linear(config.content_dim, config.dim, bias=False)
+            self.side = nn.Linear(config.side_dim, config.dim)
+            self.norm = nn.LayerNorm(config.dim)
+
+        def forward(self, vocab_ids: Tensor, content: Tensor, side: Tensor) -> Tensor:
+            if self.training and self.id_dropout > 0:
+                drop = torch.rand(vocab_ids.shape, device=vocab_ids.device) < self.id_dropout
+                vocab_ids = torch.where(drop, torch.full_like(vocab_ids, self.unk), vocab_ids)
+            return self.norm(self.ids(vocab_ids) + self.content(content) + self.side(side))
+
+    class UserTower(nn.Module):
+        """(b, L, D) history title vectors (+ padding mask) and (b, p) profile side -> (b, D)."""
+
+        def __init__(self, config: RankerConfig) -> None:
+            super().__init__()
+            self.positions = nn.Embedding(config.max_len + 1, config.dim)
+            self.profile = nn.Sequential(nn.Linear(config.profile_dim, config.dim), nn.GELU())
+            self.token = nn.Parameter(torch.zeros(config.dim))
+            layer = nn.TransformerEncoderLayer(config.dim, config.n_heads, dim_feedforward=2 * config.dim,
+                                               dropout=config.dropout, batch_first=True, norm_first=True,
+                                               activation="gelu")  # fmt: skip
+            self.encoder = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
+            self.out = nn.LayerNorm(config.dim)
+            self.dropout = nn.Dropout(config.dropout)
+
+        def forward(self, history: Tensor, padding: Tensor, profile: Tensor) -> Tensor:
+            b, length, _ = history.shape
+            distance = torch.arange(length, 0, -1, device=history.device)  # newest = 1
+            x = history + self.positions(distance)[None]
+            token = (self.token + self.profile(profile))[:, None, :]
+            x = torch.cat([self.dropout(x), token], dim=1)
+            mask = torch.cat([padding, torch.zeros(b, 1, dtype=torch.bool, device=padding.device)], dim=1)
+            return self.out(self.encoder(x, src_key_padding_mask=mask)[:, -1])
+
+    class ItemItem(nn.Module):
+        """Weighted history (sparse, rows/positions/weights) -> (b, N) closed-form item-item scores."""
+
+        def __init__(self, weights: Tensor) -> None:
+            super().__init__()
+            self.register_buffer("weights", weights, persistent=False)  # (k, k), fitted by the trainer
+            self.register_buffer("index", torch.zeros(0, dtype=torch.long), persistent=False)  # (N,) -> k or -1
+
+        def forward(self, rows: Tensor, positions: Tensor, weights: Tensor, batch_size: int) -> Tensor:
+            n = self.index.shape[0]
+            k = self.weights.shape[0]
+            out = torch.zeros(batch_size, n, device=weights.device)
+            if k == 0 or rows.numel() == 0:
+                return out
+            cols = self.index[positions]
+            keep = cols >= 0
+            history = torch.sparse_coo_tensor(torch.stack([rows[keep], cols[keep]]), weights[keep],
+                                              (batch_size, k), check_invariants=False).coalesce()  # fmt: skip
+            scores = torch.sparse.mm(history, self.weights)  # (b, k)
+            known = self.index >= 0
+            out[:, known] = scores[:, self.index[known]]
+            return out
+
+    class Interaction(nn.Module):
+        """(b, D) profiles x (N, D) titles -> (b, N) dot products + per-title bias."""
+
+        def __init__(self, config: RankerConfig) -> None:
+            super().__init__()
+            self.bias = nn.Embedding(config.n_vocab + 1, 1)
+            nn.init.zeros_(self.bias.weight)
+
+        def forward(self, users: Tensor, titles: Tensor, vocab_ids: Tensor) -> Tensor:
+            return users @ titles.T + self.bias(vocab_ids)[:, 0][None, :]
+
+    class Head(nn.Module):
+        """(b, N, F) score vector per pair -> (b, N): a linear blend plus a small MLP correction."""
+
+        def __init__(self, config: RankerConfig) -> None:
+            super().__init__()
+            f = len(HEAD_INPUTS)
+            self.linear = nn.Linear(f, 1)
+            self.mlp = nn.Sequential(nn.Linear(f, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, 1))
+            nn.init.zeros_(self.mlp[2].weight)
+            nn.init.zeros_(self.mlp[2].bias)
+            with torch.no_grad():
+                self.linear.weight.zero_()
+                self.linear.weight[0, 0] = 1.0  # start as the neural score alone
+                self.linear.bias.zero_()
+
+        def forward(self, inputs: Tensor) -> Tensor:
+            return (self.linear(inputs) + self.mlp(inputs))[..., 0]
+
+    class MarqueeRanker(nn.Module):
+        """TitleTower + UserTower + Interaction + ItemItem + Head over the bound titles."""
+
+        def __init__(self, config: RankerConfig, itemitem: Tensor | None = None) -> None:
+            super().__init__()
+            self.config = config
+            self.title_tower = TitleTower(config)
+            self.user_tower = UserTower(config)
+            self.interaction = Interaction(config)
+            self.item_item = ItemItem(itemitem if itemitem is not None else torch.zeros(0, 0))
+            self.head = Head(config)
+            # per-input standardisation of the head inputs, set by the trainer (saved with the weights)
+            self.register_buffer("input_mean", torch.zeros(len(HEAD_INPUTS)))
+            self.register_buffer("input_std", torch.ones(len(HEAD_INPUTS)))
+            for name in ("vocab_ids", "content", "side", "genres", "languages", "popularity", "trend"):
+                self.register_buffer(name, torch.zeros(0), persistent=False)
+
+        def bind_titles(self, vocab_ids: Tensor, content: Tensor, side: Tensor, genres: Tensor,
+                        languages: Tensor, itemitem_index: Tensor) -> None:  # fmt: skip
+            """Set the N titles to score: (N,) vocab ids, (N, c), (N, s), (N, G), (N, L), (N,) B index."""
+            self.vocab_ids, self.content, self.side = vocab_ids, content, side
+            self.genres = genres / genres.sum(1, keepdim=True).clamp(min=1.0)
+            self.languages = languages / languages.sum(1, keepdim=True).clamp(min=1.0)
+            self.popularity, self.trend = side[:, 0], side[:, 1]
+            self.item_item.index = itemitem_index
+
+        @property
+        def n_titles(self) -> int:
+            return int(self.vocab_ids.shape[0])
+
+        def title_vectors(self) -> Tensor:
+            return self.title_tower(self.vocab_ids, self.content, self.side)
+
+        def components(self, batch: RankerBatch, title_vectors: Tensor | None = None,
+                       parts: Sequence[str] = HEAD_INPUTS) -> dict[str, Tensor]:  # fmt: skip
+            """The head inputs named in ``parts`` (default: all), each (b, N)."""
+            b = batch.size
+            out: dict[str, Tensor] = {}
+            device = batch.sequence.device
+            ones = torch.ones(b, 1, device=device)
+            g, lang = self.genres.shape[1], self.languages.shape[1]
+            for name in parts:
+                if name == "neural":
+                    titles = self.title_vectors() if title_vectors is None else title_vectors
+                    padding = batch.sequence < 0
+                    history = titles[batch.sequence.clamp(min=0)] * (~padding)[..., None]
+                    users = self.user_tower(history, padding, batch.profile)
+                    out[name] = self.interaction(users, titles, self.vocab_ids)
+                elif name == "itemitem":
+                    out[name] = self.item_item(batch.itemitem_rows, batch.itemitem_positions,
+                                               batch.itemitem_weights, b)  # fmt: skip
+                elif name == "content":
+                    out[name] = batch.history_embedding @ self.content.T
+                elif name == "genre":
+                    out[name] = batch.profile[:, :g] @ self.genres.T
+                elif name == "language":
+                    out[name] = batch.profile[:, g : g + lang] @ self.languages.T
+                elif name == "popularity":
+                    out[name] = ones * self.popularity[None, :] / 5.0
+                elif name == "trend":
+                    out[name] = ones * torch.log1p(self.trend)[None, :]
+                elif name == "has_id":
+                    out[name] = ones * (self.vocab_ids < self.config.n_vocab).float()[None, :]
+                elif name == "in_itemitem":
+                    out[name] = ones * (self.item_item.index >= 0).float()[None, :]
+                else:
+                    raise ValueError(f"unknown head input {name!r}; expected one of {', '.join(HEAD_INPUTS)}")
+            return out
+
+        def forward(self, batch: RankerBatch, title_vectors: Tensor | None = None) -> Tensor:
+            """(b, N) final scores (higher = better); watched titles are NOT masked here."""
+            return self.head(self.head_inputs(self.components(batch, title_vectors)))
+
+        def head_inputs(self, parts: dict[str, Tensor]) -> Tensor:
+            """(b, N, F) standardised head inputs from :meth:`components`."""
+            inputs = torch.stack([parts[name] for name in HEAD_INPUTS], dim=-1)
+            return (inputs - self.input_mean) / self.input_std
+
+    return {"TitleTower": TitleTower, "UserTower": UserTower, "ItemItem": ItemItem, "Interaction": Interaction,
+            "Head": Head, "MarqueeRanker": MarqueeRanker}  # fmt: skip
+
+
+_MODULES: dict[str, type] | None = None
+
+
+def modules() -> dict[str, type]:
+    """The torch module classes by name (built on first use; importing this file stays light)."""
+    global _MODULES
+    if _MODULES is None:
+        _MODULES = _modules()
+    return _MODULES
+
+
+def build_model(config: RankerConfig, itemitem: np.ndarray | None = None) -> nn.Module:
+    """A fresh :class:`MarqueeRanker` (``itemitem``: the (k, k) closed-form weights, or none)."""
+    import torch
+
+    weights = torch.from_numpy(np.ascontiguousarray(itemitem, dtype=np.float32)) if itemitem is not None else None
+    return modules()["MarqueeRanker"](config, weights)
+
+
+# ------------------------------------------------------------------------------- serving wrapper
+
+
+class TrainedRanker:
+    """A trained model bound to a set of titles, with the vocabularies needed to save and reload it.
+
+    ``vocab`` are the title ids with a learned id embedding (their order = embedding rows);
+    ``itemitem_titles`` the title ids of the item-item matrix rows/columns.
+    """
+
+    def __init__(self, model: nn.Module, vocab: list[str], itemitem_titles: list[str],
+                 manifest: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.model = model
+        self.config: RankerConfig = model.config  # type: ignore[assignment]
+        self.vocab = vocab
+        self.itemitem_titles = itemitem_titles
+        self.manifest = manifest or {}
+        self.titles: TitleFeatures | None = None
+        self.position_of_row = np.zeros(0, dtype=np.int64)
+        self.bound_rows = np.zeros(0, dtype=np.int64)
+        self._title_vectors: Tensor | None = None
+
+    # -------------------------------------------------------------- binding
+    def bind(self, titles: TitleFeatures, rows: np.ndarray | None = None) -> TrainedRanker:
+        """Score the ``rows`` of ``titles`` (default: every title). Cheap; call again after a refresh."""
+        import torch
+
+        rows = np.arange(len(titles), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        vocab_index = {t: i for i, t in enumerate(self.vocab)}
+        ii_index = {t: i for i, t in enumerate(self.itemitem_titles)}
+        ids = [titles.title_ids[r] for r in rows]
+        vocab_ids = np.array([vocab_index.get(t, self.config.n_vocab) for t in ids], dtype=np.int64)
+        ii = np.array([ii_index.get(t, -1) for t in ids], dtype=np.int64)
+        content = titles.embeddings[rows] if titles.dim == self.config.content_dim else np.zeros(
+            (len(rows), self.config.content_dim), dtype=np.float32)  # fmt: skip
+        self.model.bind_titles(  # type: ignore[operator]
+            torch.from_numpy(vocab_ids), torch.from_numpy(np.ascontiguousarray(content, dtype=np.float32)),
+            torch.from_numpy(titles.numeric()[rows]), torch.from_numpy(titles.genres[rows]),
+            torch.from_numpy(titles.languages[rows]), torch.from_numpy(ii),
+        )  # fmt: skip
+        self.titles = titles
+        self.bound_rows = rows
+        self.position_of_row = np.full(len(titles), -1, dtype=np.int64)
+        self.position_of_row[rows] = np.arange(len(rows))
+        self._title_vectors = None
+        return self
+
+    def batch(self, profiles: Sequence[ProfileFeatures]) -> RankerBatch:
+        return make_batch(profiles, self.position_of_row, self.config)
+
+    def score(self, profiles: Sequence[ProfileFeatures], *, mask_seen: bool = True) -> np.ndarray:
+        """(b, N) float32 scores over the bound titles (``bound_rows`` order); seen titles -inf when masked."""
+        import torch
+
+        if self.titles is None:
+            raise RuntimeError("TrainedRanker.score before bind(titles)")
+        self.model.eval()
+        with torch.no_grad():
+            if self._title_vectors is None:
+                self._title_vectors = self.model.title_vectors()  # type: ignore[operator]
+            batch = self.batch(profiles)
+            scores = self.model(batch, self._title_vectors)
+            if mask_seen:
+                scores = scores.masked_fill(batch.seen_mask(scores.shape[1]), float("-inf"))
+        return scores.numpy()
+
+    def score_rows(self, profile: ProfileFeatures, rows: np.ndarray) -> np.ndarray:
+        """(k,) scores of one profile for ``rows`` of the bound TitleFeatures (-inf for unbound rows)."""
+        full = self.score([profile], mask_seen=False)[0]
+        positions = self.position_of_row[np.asarray(rows, dtype=np.int64)]
+        return np.where(positions >= 0, full[np.clip(positions, 0, None)], -np.inf).astype(np.float32)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> Path:
+        """Write weights (model.pt), item-item matrix (itemitem.npy, float16), vocabularies and manifest."""
+        import torch
+
+        directory = Path(directory)
+        tmp = directory.with_name(directory.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        state = {k: v for k, v in self.model.state_dict().items()}
+        torch.save(state, tmp / "model.pt")
+        np.save(tmp / "itemitem.npy", self.model.item_item.weights.numpy().astype(np.float16))  # type: ignore[union-attr,operator]
+        (tmp / "vocab.json").write_text(json.dumps({"vocab": self.vocab, "itemitem": self.itemitem_titles}))
+        manifest = dict(self.manifest, config=asdict(self.config))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        if directory.exists():
+            import shutil
+
+            old = directory.with_name(directory.name + ".old")
+            if old.exists():
+                shutil.rmtree(old)
+            directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(directory)
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> TrainedRanker:
+        """Read an artifact written by :meth:`save` (bind it to title features before scoring)."""
+        import torch
+
+        directory = Path(directory)
+        if not (directory / "manifest.json").is_file():
+            raise FileNotFoundError(f"{directory}: no ranker artifact; expected manifest.json (run `marquee train ranker`)")
+        manifest = json.loads((directory / "manifest.json").read_text())
+        config = RankerConfig(**manifest["config"])
+        vocab = json.loads((directory / "vocab.json").read_text())
+        itemitem = np.load(directory / "itemitem.npy").astype(np.float32)
+        model = build_model(config, itemitem)
+        model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
+        model.eval()
+        return cls(model, vocab["vocab"], vocab["itemitem"], manifest)

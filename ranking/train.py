@@ -1,0 +1,371 @@
+"""Training the Marquee ranker: closed-form item-item, then towers, then the head — losses live here.
+
+Stages (all seeded; ``fit``/``tune`` users are a seeded split of the training users):
+
+1. **Item-item** — EASE closed form on the ``fit`` users' histories (titles watched at least
+   ``itemitem_min_count`` times), L2 strength ``lam``.
+2. **Towers** — TitleTower + UserTower + Interaction trained on the ``fit`` users with the
+   multinomial likelihood of "what comes after a cut" (random cut points per user; the future of a
+   sample is never in its input), full softmax over all training titles (no sampled negatives),
+   already-watched titles masked.
+3. **Head** — towers frozen; the head learns to combine the neural, item-item, content, affinity,
+   popularity and trend scores on the ``tune`` users, whose histories were in NEITHER the item-item
+   fit NOR the towers' training — so the blend weights are learned on scores that behave like scores
+   for a brand-new profile. A slice of the tune users (``head_validation_fraction``) is kept out of
+   the head's training and gives the validation metrics in the manifest.
+4. **Refit** — the item-item matrix and title popularity are recomputed on ALL training users
+   (more data; head inputs are standardised so their scale carries over).
+
+Shapes: ``N`` bound (training) titles, ``b`` batch, ``S`` samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from data.events import History
+from features.profiles import (
+    ProfileFeatureConfig,
+    ProfileFeatures,
+    compute_profile_features,
+    histories_from_frame,
+)
+from features.titles import TitleFeatures, build_title_features
+from ranking.baselines import binary_matrix, ease_weights
+from ranking.model import RankerConfig, TrainedRanker, build_model, distinct_recent
+from ranking.splits import prefix
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Sample", "TrainConfig", "TrainResult", "fit_itemitem", "train_ranker"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training knobs (recorded in the manifest)."""
+
+    seed: int = 0
+    epochs: int = 12
+    head_epochs: int = 40
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    cuts_per_user: int = 6
+    min_cut_fraction: float = 0.3
+    max_cut_fraction: float = 0.95
+    tune_fraction: float = 0.25
+    head_validation_fraction: float = 0.3
+    lam: float = 200.0
+    itemitem_min_count: int = 2
+    refit: bool = True
+    device: str = "auto"
+    threads: int = 2
+    dim: int = 64
+    max_len: int = 50
+    n_layers: int = 1
+    dropout: float = 0.2
+    itemitem_half_life: float = 10.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training example: a profile's features at a cut and the bound positions that follow it."""
+
+    features: ProfileFeatures
+    targets: np.ndarray  # (t,) int64 positions of distinct titles after the cut, not seen before it
+
+
+@dataclass
+class TrainResult:
+    ranker: TrainedRanker
+    titles: TitleFeatures
+    seconds: float
+    validation: dict[str, dict[str, float]]
+    history: list[dict[str, Any]]
+
+
+def fit_itemitem(sequences: Sequence[np.ndarray], n_titles: int, *, lam: float, min_count: int
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """EASE weights over titles watched by at least ``min_count`` of ``sequences``.
+
+    Returns ``(weights (k, k) float32, positions (k,) int64)`` — ``positions`` are the columns of the
+    binary matrix built from ``sequences`` (0..n_titles-1) that the weights cover.
+    """
+    matrix = binary_matrix([np.asarray(s, dtype=np.int64) for s in sequences], n_titles)
+    counts = np.asarray(matrix.sum(axis=0)).ravel()
+    keep = np.flatnonzero(counts >= min_count)
+    if len(keep) == 0:
+        return np.zeros((0, 0), dtype=np.float32), keep.astype(np.int64)
+    sub = matrix[:, keep]
+    return ease_weights((sub.T @ sub).toarray(), lam), keep.astype(np.int64)
+
+
+def _device(name: str) -> torch.device:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _samples(histories: Sequence[History], titles: TitleFeatures, position_of_row: np.ndarray,
+             fractions: Sequence[Sequence[float]], profile_config: ProfileFeatureConfig) -> list[Sample]:  # fmt: skip
+    """Cut each history at the given fractions; targets = distinct bound titles after the cut."""
+    out = []
+    for history, cuts in zip(histories, fractions, strict=True):
+        positions = position_of_row[titles.rows(history.title_ids)]
+        for fraction in cuts:
+            cut = int(np.floor(fraction * len(history)))
+            if cut < 1 or cut >= len(history):
+                continue
+            seen = set(positions[:cut].tolist())
+            future = [p for p in dict.fromkeys(positions[cut:].tolist()) if p >= 0 and p not in seen]
+            if not future:
+                continue
+            features = compute_profile_features(prefix(history, cut), titles, config=profile_config)
+            out.append(Sample(features, np.array(future, dtype=np.int64)))
+    return out
+
+
+def _target_matrix(samples: Sequence[Sample], n: int, device: torch.device) -> torch.Tensor:
+    import torch
+
+    rows = np.concatenate([np.full(len(s.targets), i) for i, s in enumerate(samples)])
+    cols = np.concatenate([s.targets for s in samples])
+    target = torch.zeros(len(samples), n, device=device)
+    target[torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)] = 1.0
+    return target / target.sum(1, keepdim=True)
+
+
+def multinomial_loss(scores: torch.Tensor, target: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of −Σ target·log softmax(scores) with watched titles masked (Mult-VAE style)."""
+    import torch
+
+    logp = torch.log_softmax(scores.masked_fill(seen, -1e9), dim=1)
+    return -(target * logp).sum(1).mean()
+
+
+def _cuts(rng: np.random.Generator, n_users: int, per_user: int, lo: float, hi: float) -> list[list[float]]:
+    return [sorted(rng.uniform(lo, hi, per_user).tolist()) for _ in range(n_users)]
+
+
+def train_ranker(
+    events: pd.DataFrame,
+    titles: pd.DataFrame,
+    *,
+    embeddings: tuple[Sequence[str], np.ndarray] | None = None,
+    config: TrainConfig | None = None,
+    profile_config: ProfileFeatureConfig | None = None,
+    progress: Callable[[str, int, int, float], None] | None = None,
+    data_version: str | None = None,
+) -> TrainResult:
+    """Train on every profile of ``events`` (columns profile_id, title_id, timestamp[, seq, kind]).
+
+    ``titles``: the catalog titles frame (``read_titles``); ``embeddings``: ``(title_ids, vectors)``
+    or None (content inputs are then zeros and the manifest says so). ``progress(stage, step, total,
+    loss)`` is called after every epoch.
+    """
+    import torch
+
+    started = time.perf_counter()
+    config = config or TrainConfig()
+    profile_config = profile_config or ProfileFeatureConfig()
+    say = progress or (lambda *_: None)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(max(1, config.threads))
+    rng = np.random.default_rng(config.seed)
+    device = _device(config.device)
+
+    events = events[events["title_id"].astype(str).isin(set(titles["title_id"].astype(str)))]
+    histories = list(histories_from_frame(events))
+    if len(histories) < 4:
+        raise ValueError(f"{len(histories)} profiles with events; expected at least 4 to train the ranker")
+    order = rng.permutation(len(histories))
+    n_tune = max(2, int(round(config.tune_fraction * len(histories))))
+    tune_ids = {histories[i].profile_id for i in order[:n_tune]}
+    fit_h = [h for h in histories if h.profile_id not in tune_ids]
+    tune_h = [h for h in histories if h.profile_id in tune_ids]
+    n_val = max(1, int(round(config.head_validation_fraction * len(tune_h))))
+    head_val_h, head_train_h = tune_h[:n_val], tune_h[n_val:]
+
+    # Stage 0: features on the fit users only (popularity of tune users' futures must not leak in).
+    fit_events = events[~events["profile_id"].isin(tune_ids)]
+    title_features = build_title_features(titles, fit_events, embeddings=embeddings)
+    vocab_rows = np.unique(title_features.rows(events["title_id"].astype(str).unique()))
+    vocab_rows = vocab_rows[vocab_rows >= 0]
+    vocab = [title_features.title_ids[r] for r in vocab_rows]
+    n = len(vocab)
+    position_of_row = np.full(len(title_features), -1, dtype=np.int64)
+    position_of_row[vocab_rows] = np.arange(n)
+
+    def sequences(hs: Sequence[History]) -> list[np.ndarray]:
+        return [distinct_recent(p[p >= 0]) for p in (position_of_row[title_features.rows(h.title_ids)] for h in hs)]
+
+    # Stage 1: item-item on fit users.
+    say("item-item", 0, 1, 0.0)
+    ii_weights, ii_positions = fit_itemitem(sequences(fit_h), n, lam=config.lam, min_count=config.itemitem_min_count)
+    say("item-item", 1, 1, 0.0)
+
+    rconfig = RankerConfig(
+        n_vocab=n, content_dim=title_features.dim, side_dim=title_features.numeric().shape[1],
+        profile_dim=title_features.genres.shape[1] + title_features.languages.shape[1] + 1, dim=config.dim,
+        max_len=config.max_len, n_layers=config.n_layers, dropout=config.dropout,
+        itemitem_half_life=config.itemitem_half_life,
+    )  # fmt: skip
+    model = build_model(rconfig, ii_weights)
+    ranker = TrainedRanker(model, vocab, [vocab[p] for p in ii_positions])
+    ranker.bind(title_features, vocab_rows)
+    model.to(device)
+
+    # Stage 2: towers on fit users.
+    fit_samples = _samples(fit_h, title_features, position_of_row,
+                           _cuts(rng, len(fit_h), config.cuts_per_user, config.min_cut_fraction,
+                                 config.max_cut_fraction), profile_config)  # fmt: skip
+    tower_params = [p for name, p in model.named_parameters() if not name.startswith("head.")]
+    optimizer = torch.optim.AdamW(tower_params, lr=config.lr, weight_decay=config.weight_decay)
+    log: list[dict[str, Any]] = []
+    for epoch in range(config.epochs):
+        model.train()
+        perm = rng.permutation(len(fit_samples))
+        total, batches = 0.0, 0
+        for start in range(0, len(perm), config.batch_size):
+            chunk = [fit_samples[i] for i in perm[start : start + config.batch_size]]
+            batch = ranker.batch([s.features for s in chunk]).to(device)
+            titles_vec = model.title_vectors()
+            scores = model.components(batch, titles_vec, parts=("neural",))["neural"]
+            loss = multinomial_loss(scores, _target_matrix(chunk, n, device), batch.seen_mask(n))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
+        log.append({"stage": "towers", "epoch": epoch + 1, "loss": total / max(batches, 1)})
+        say("towers", epoch + 1, config.epochs, total / max(batches, 1))
+
+    # Stage 3: head on tune users (towers frozen).
+    model.eval()
+    head_samples = _samples(head_train_h, title_features, position_of_row,
+                            _cuts(rng, len(head_train_h), config.cuts_per_user, config.min_cut_fraction,
+                                  config.max_cut_fraction), profile_config)  # fmt: skip
+    cache = _head_cache(model, ranker, head_samples, device, config.batch_size)
+    flat = cache.reshape(-1, cache.shape[-1])
+    model.input_mean.copy_(flat.mean(0))
+    model.input_std.copy_(flat.std(0).clamp(min=1e-6))
+    cache = (cache - model.input_mean) / model.input_std
+    head_opt = torch.optim.AdamW(model.head.parameters(), lr=1e-2, weight_decay=1e-4)
+    seen = torch.stack([_seen_row(s, position_of_row, device) for s in head_samples]) if head_samples else None
+    target = _target_matrix(head_samples, n, device) if head_samples else None
+    for epoch in range(config.head_epochs if head_samples else 0):
+        model.head.train()
+        perm = torch.from_numpy(rng.permutation(len(head_samples)))
+        total, batches = 0.0, 0
+        for start in range(0, len(perm), config.batch_size):
+            idx = perm[start : start + config.batch_size]
+            loss = multinomial_loss(model.head(cache[idx]), target[idx], seen[idx])  # type: ignore[index]
+            head_opt.zero_grad()
+            loss.backward()
+            head_opt.step()
+            total += float(loss.detach())
+            batches += 1
+        log.append({"stage": "head", "epoch": epoch + 1, "loss": total / max(batches, 1)})
+        say("head", epoch + 1, config.head_epochs, total / max(batches, 1))
+    model.eval()
+    del cache
+
+    # Validation on the head-validation users at the evaluation cut (0.8), vs EASE on the same fit.
+    validation = _validate(ranker, head_val_h, title_features, position_of_row, ii_weights, ii_positions,
+                           profile_config)  # fmt: skip
+
+    # Stage 4: refit item-item and title features on all training users.
+    if config.refit:
+        say("refit", 0, 1, 0.0)
+        title_features = build_title_features(titles, events, embeddings=embeddings)
+        ii_weights, ii_positions = fit_itemitem(sequences(histories), n, lam=config.lam,
+                                                min_count=config.itemitem_min_count)  # fmt: skip
+        model.item_item.weights = torch.from_numpy(ii_weights).to(device)
+        ranker.itemitem_titles = [vocab[p] for p in ii_positions]
+        say("refit", 1, 1, 0.0)
+    model.to("cpu")
+    ranker.bind(title_features)
+    seconds = time.perf_counter() - started
+    ranker.manifest = {
+        "kind": "marquee-ranker",
+        "seed": config.seed,
+        "train_config": asdict(config),
+        "profile_feature_config": asdict(profile_config),
+        "data_version": data_version or _frame_version(events),
+        "profiles": len(histories), "events": len(events), "vocab": n, "itemitem_titles": len(ii_positions),
+        "fit_profiles": len(fit_h), "tune_profiles": len(tune_h), "head_validation_profiles": len(head_val_h),
+        "embeddings_used": bool(title_features.has_embedding.any()),
+        "titles_with_embedding": int(title_features.has_embedding.sum()),
+        "train_seconds": round(seconds, 1),
+        "device": str(device),
+        "torch": torch.__version__,
+        "metrics": {"validation": validation},
+        "history": log,
+    }  # fmt: skip
+    return TrainResult(ranker, title_features, seconds, validation, log)
+
+
+def _seen_row(sample: Sample, position_of_row: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N,) bool: the bound titles already in the sample's input history."""
+    import torch
+
+    row = torch.zeros(int(position_of_row.max()) + 1, dtype=torch.bool, device=device)
+    positions = position_of_row[sample.features.history]
+    row[torch.from_numpy(positions[positions >= 0]).to(device)] = True
+    return row
+
+
+def _head_cache(model: Any, ranker: TrainedRanker, samples: Sequence[Sample], device: torch.device,
+                batch_size: int) -> torch.Tensor:  # fmt: skip
+    """(S, N, F) raw head inputs for the samples, computed once with the towers frozen."""
+    import torch
+
+    from ranking.model import HEAD_INPUTS
+
+    parts = []
+    with torch.no_grad():
+        vectors = model.title_vectors()
+        for start in range(0, len(samples), batch_size):
+            batch = ranker.batch([s.features for s in samples[start : start + batch_size]]).to(device)
+            comps = model.components(batch, vectors)
+            parts.append(torch.stack([comps[name] for name in HEAD_INPUTS], dim=-1))
+    if not parts:
+        return torch.zeros(0, model.n_titles, len(HEAD_INPUTS), device=device)
+    return torch.cat(parts)
+
+
+def _validate(ranker: TrainedRanker, users: Sequence[History], titles: TitleFeatures, position_of_row: np.ndarray,
+              ii_weights: np.ndarray, ii_positions: np.ndarray, profile_config: ProfileFeatureConfig,
+              fraction: float = 0.8) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Metrics at the evaluation cut for the model and for EASE (same fit users, same λ)."""
+    from ranking.evaluate import ranking_metrics
+
+    samples = _samples(users, titles, position_of_row, [[fraction]] * len(users), profile_config)
+    if not samples:
+        return {}
+    n = len(ranker.bound_rows)
+    ours = np.concatenate([ranker.score([s.features for s in samples[i : i + 64]]) for i in range(0, len(samples), 64)])
+    seen = [np.unique(position_of_row[s.features.history]) for s in samples]
+    fed = binary_matrix([p[p >= 0] for p in seen], n)
+    ease = np.full((len(samples), n), -np.inf, dtype=np.float32)
+    if len(ii_positions):
+        ease[:, ii_positions] = np.asarray(fed[:, ii_positions] @ ii_weights)
+    held = [s.targets for s in samples]
+    return {"marquee": ranking_metrics(ours, seen, held), "ease": ranking_metrics(ease, seen, held)}
+
+
+def _frame_version(events: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for column in ("profile_id", "title_id", "timestamp"):
+        digest.update(pd.util.hash_pandas_object(events[column], index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
