@@ -144,9 +144,14 @@ def openrtb_body(sim: Any) -> dict[str, Any]:
     return body
 
 
-def measure_latency(requests: list[Any], docs: dict[str, list[dict[str, Any]]], model: Any, n: int,
-                    catalog_dir: Path, index_dir: Path) -> dict[str, Any]:  # fmt: skip
-    """p50/p99 of POST /v1/ads/openrtb vs GET /v1/noop through the app (interleaved, in-process)."""
+def measure_latency(requests: list[Any], budget_scale: float, model: Any, n: int, catalog_dir: Path,
+                    index_dir: Path) -> dict[str, Any]:  # fmt: skip
+    """p50/p99 of POST /v1/ads/openrtb vs GET /v1/noop through the app (interleaved, in-process).
+
+    The app decides at wall-clock time, so its demo inventory's flights start today (UTC)."""
+    from ads.demo import demo_inventory
+
+    docs = demo_inventory(time.time() // DAY * DAY, budget_scale=budget_scale)
     from fastapi.testclient import TestClient
 
     from data.ads_store import open_ad_store
@@ -198,6 +203,9 @@ def measure_latency(requests: list[Any], docs: dict[str, list[dict[str, Any]]], 
                 t0 = time.perf_counter()
                 engine.decide(ad_request)
                 engine_s.append(time.perf_counter() - t0)
+    if codes[200] < n // 2:
+        raise RuntimeError(f"only {codes[200]} of {n} latency requests were filled: the measurement would not "
+                           "exercise selection (is the inventory live?)")  # fmt: skip
     decide, noop = percentiles(decide_s), percentiles(noop_s)
     return {"openrtb": decide, "noop": noop, "engine_decide_in_process": percentiles(engine_s),
             "responses": {str(k): v for k, v in codes.items()},
@@ -281,7 +289,8 @@ def main() -> None:
             if market_name == "balanced" and day == days[0]:
                 latency_requests = requests
 
-    latency = measure_latency(latency_requests, docs, model, latency_calls, settings.catalog_dir, settings.index_dir)
+    latency = measure_latency(latency_requests, MARKETS["balanced"], model, latency_calls, settings.catalog_dir,
+                              settings.index_dir)  # fmt: skip
     log_line(f"latency: openrtb {latency['openrtb']} noop {latency['noop']}")
 
     def mean_of(market_name: str, policy: str, metric: str) -> float:
