@@ -6,7 +6,8 @@
 * ``PUT /v1/profiles/{profile_id}`` / ``GET /v1/profiles/{profile_id}`` — create/update and read a profile.
 * ``GET /v1/titles/{title_id}/similar`` — more like this, personalised with ``profile_id``.
 
-Shared resources (``services.state.Resources``): "catalog" (titles DataFrame), "index"
+Shared resources (``services.state.Resources``, factories from :mod:`services.routers.events`):
+"catalog" (titles DataFrame), "index"
 (``embeddings.job.load_index_artifacts``, optional: without it rows use co-watch and genres only),
 "event_store" (``data.events.open_event_store`` with the catalog history imported), "features"
 (``features.FeatureStore``), "ranker" (``ranking.model.TrainedRanker`` from ``models_dir/ranker``, optional:
@@ -127,66 +128,8 @@ class SimilarResponse(BaseModel):
 # ------------------------------------------------------------------------------------------ resources
 
 
-def load_titles(settings: Settings) -> Any:
-    """The "catalog" resource: the titles DataFrame (same factory as the search area)."""
-    from data.catalog import read_titles
-
-    return read_titles(settings.catalog_dir)
-
-
-def load_event_store(settings: Settings) -> Any:
-    """The "event_store" resource: the SQLite store with the catalog's history and profiles imported once."""
-    from data.catalog import read_events, read_manifest, read_profiles
-    from data.events import open_event_store
-
-    store = open_event_store(settings.events_db_path)
-    try:
-        version = str(read_manifest(settings.catalog_dir)["catalog_version"])
-        inserted = store.import_history(read_events(settings.catalog_dir), read_profiles(settings.catalog_dir),
-                                        source_version=version)  # fmt: skip
-        if inserted:
-            log.info("imported %d catalog events into %s", inserted, settings.events_db_path)
-    except Exception:
-        store.close()
-        raise
-    return store
-
-
-def load_title_embeddings_optional(settings: Settings, resources: Resources) -> tuple[list[str], Any] | None:
-    """Title embeddings from the shared "index" resource, or None when no index is built (rows then use
-    co-watch and genres only)."""
-    from embeddings.job import load_index_artifacts
-
-    try:
-        artifacts = resources.get("index", lambda: load_index_artifacts(settings.index_dir))
-    except Exception as exc:  # no index yet: pages still work
-        log.warning("pages without title embeddings: %s", exc)
-        return None
-    return list(artifacts.title_ids), artifacts.title_vectors
-
-
-def load_feature_store(settings: Settings, resources: Resources) -> Any:
-    """The "features" resource: ``features.FeatureStore`` over the catalog and the event store."""
-    from features import FeatureStore
-
-    titles = resources.get("catalog", lambda: load_titles(settings))
-    store = resources.get("event_store", lambda: load_event_store(settings))
-    return FeatureStore.build(titles, store, embeddings=load_title_embeddings_optional(settings, resources))
-
-
-RANKER_DIR = "ranker"
-"""The trained ranker artifact: ``settings.models_dir / RANKER_DIR`` (``ranking.model.TrainedRanker.save``)."""
-
-
-def load_ranker(settings: Settings) -> Any | None:
-    """The "ranker" resource: the trained ``ranking.model.TrainedRanker``, or None when none is trained."""
-    from ranking.model import TrainedRanker
-
-    path = settings.models_dir / RANKER_DIR
-    if not (path / "manifest.json").is_file():
-        log.warning("no trained ranker at %s; pages use the popularity + co-watch fallback scorer", path)
-        return None
-    return TrainedRanker.load(path)
+# The shared factories ("catalog", "event_store", "index", "features", "ranker") are the events area's:
+# one definition per resource, whichever area happens to start first.
 
 
 def ranker_scorer(resources: Resources, features: Any) -> Any | None:
@@ -194,6 +137,7 @@ def ranker_scorer(resources: Resources, features: Any) -> Any | None:
 
     Bound to every title of ``features.titles`` (not a subset) because other areas share the same object."""
     from ranking.rows import RankerScorer
+    from services.routers.events import load_ranker
 
     try:
         ranker = resources.get("ranker", lambda: load_ranker(resources.settings))
@@ -210,6 +154,7 @@ def ranker_scorer(resources: Resources, features: Any) -> Any | None:
 def load_page_builder(settings: Settings, resources: Resources) -> Any:
     """The "pages" resource: a :class:`ranking.page.PageBuilder` over the shared catalog and features."""
     from ranking.page import PageBuilder
+    from services.routers.events import load_event_store, load_feature_store, load_titles
 
     titles = resources.get("catalog", lambda: load_titles(settings))
     features = resources.get("features", lambda: load_feature_store(settings, resources))
@@ -219,13 +164,12 @@ def load_page_builder(settings: Settings, resources: Resources) -> Any:
 
 
 def startup(resources: Resources) -> None:
-    """Load (or share) catalog, event store, features and the page builder; build one page to warm up."""
+    """Load (or share) catalog, event store, features, ranker and the page builder; build one page to warm up."""
     from ranking.page import PageRequest
+    from services.routers.events import load_feature_store
 
     builder = resources.get("pages", lambda: load_page_builder(resources.settings, resources))
-    features: FeatureStore = resources.get(
-        "features", lambda: load_feature_store(resources.settings, resources)
-    )
+    features = resources.get("features", lambda: load_feature_store(resources.settings, resources))
     profile = features.profile_features("warm-up:nobody")
     builder.page(builder.viewer(profile, None), PageRequest(rows=3, per_row=5))
 

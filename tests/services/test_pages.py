@@ -214,3 +214,33 @@ def test_the_area_reports_not_ready_when_its_catalog_is_missing(tmp_path: Path) 
         assert empty.get("/readyz").status_code == 503
         response = empty.get("/v1/profiles/movielens:3/page")
         assert response.status_code == 503 and response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_events_posted_through_the_api_shape_the_next_page(synth: Synthetic, tmp_path: Path) -> None:
+    """Both areas share one catalog, event store and feature store: a play posted to /v1/events is on
+    the next page as Continue Watching; its completion removes it."""
+    write_catalog(synth, tmp_path / "artifacts" / "catalog")
+    settings = Settings(
+        artifacts_dir=tmp_path / "artifacts", data_dir=tmp_path / "data", cache_dir=tmp_path / "c"
+    )
+    title_id = synth.titles["title_id"].iloc[9]
+    with TestClient(create_app(settings, areas=("events", "pages"))) as both:
+        resources = both.app.state.resources  # type: ignore[attr-defined]
+        assert resources.peek("pages").catalog.features is resources.peek("features").titles
+        assert both.put("/v1/profiles/api-viewer", json={"maturity": "adults"}).status_code == 201
+        play = {"event_id": "api-1", "profile_id": "api-viewer", "title_id": title_id, "timestamp": 1.7e9,
+                "kind": "play", "position_s": 60.0, "duration_s": 3600.0}  # fmt: skip
+        assert both.post("/v1/events", json={"events": [play]}).status_code == 200
+        page = both.get("/v1/profiles/api-viewer/page", params={"rows": 4, "per_row": 5}).json()
+        assert page["rows"][0]["kind"] == "continue_watching"
+        assert page["rows"][0]["items"][0]["title_id"] == title_id
+        done = {
+            **play,
+            "event_id": "api-2",
+            "kind": "complete",
+            "timestamp": 1.7e9 + 3600,
+            "position_s": 3600.0,
+        }
+        assert both.post("/v1/events", json={"events": [done]}).status_code == 200
+        page = both.get("/v1/profiles/api-viewer/page", params={"rows": 4, "per_row": 5}).json()
+        assert title_id not in {i["title_id"] for r in page["rows"] for i in r["items"]}
