@@ -58,8 +58,8 @@ def user_metrics(scores: np.ndarray, seen: Sequence[np.ndarray], held: Sequence[
     for i in range(u):
         s = np.array(scores[i], dtype=np.float64, copy=True)
         s[np.asarray(seen[i], dtype=np.int64)] = -np.inf
-        k = min(top_k, n - 1)
-        top = np.argpartition(-s, k)[:k] if k < n else np.arange(n)
+        k = min(top_k, n)
+        top = np.argpartition(-s, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-s[top], kind="stable")][:top_k]
         tops.append(top[:10])
         target = set(np.asarray(held[i]).tolist())

@@ -1,0 +1,93 @@
+"""The ranking model's inputs, shapes and persistence (tiny, untrained models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.events import History
+from features import build_title_features, compute_profile_features
+from ranking.model import HEAD_INPUTS, RankerConfig, TrainedRanker, build_model, distinct_recent, make_batch
+from tests.features.synthetic import make_world
+
+
+@pytest.fixture(scope="module")
+def world():  # type: ignore[no-untyped-def]
+    return make_world(n_titles=30, n_users=10, events_per_user=8, dim=8)
+
+
+def ranker_for(world, vocab_size: int = 20) -> TrainedRanker:  # type: ignore[no-untyped-def]
+    import torch
+
+    torch.manual_seed(0)
+    tf = build_title_features(world.titles, world.events, embeddings=world.embeddings)
+    config = RankerConfig(n_vocab=vocab_size, content_dim=tf.dim, side_dim=tf.numeric().shape[1],
+                          profile_dim=tf.genres.shape[1] + tf.languages.shape[1] + 1, dim=8, max_len=5)  # fmt: skip
+    rng = np.random.default_rng(0)
+    ii = rng.normal(scale=0.1, size=(10, 10)).astype(np.float32)
+    model = build_model(config, ii)
+    ranker = TrainedRanker(model, tf.title_ids[:vocab_size], tf.title_ids[5:15])
+    return ranker.bind(tf)
+
+
+def test_distinct_recent_keeps_the_last_occurrence() -> None:
+    assert distinct_recent(np.array([3, 1, 3, 2, 1])).tolist() == [3, 2, 1]
+    assert distinct_recent(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_make_batch_builds_padded_recent_sequences(world) -> None:  # type: ignore[no-untyped-def]
+    ranker = ranker_for(world)
+    tf = ranker.titles
+    assert tf is not None
+    ids = ["tmdb:1001", "tmdb:1002", "tmdb:1001", "tmdb:1003", "tmdb:1004", "tmdb:1005", "tmdb:1006", "tmdb:1007"]
+    pf = compute_profile_features(History("u", ids, np.arange(8.0), ["play"] * 8), tf)
+    empty = compute_profile_features(History("v", [], np.zeros(0), []), tf)
+    batch = make_batch([pf, empty], ranker.position_of_row, ranker.config)
+    assert batch.sequence.shape == (2, 5)
+    assert batch.sequence[0].tolist() == [3, 4, 5, 6, 7], "the last max_len distinct titles, newest last"
+    assert batch.sequence[1].tolist() == [-1] * 5
+    weights = batch.itemitem_weights[batch.itemitem_rows == 0]
+    assert float(weights.sum()) == pytest.approx(1.0) and bool((weights[1:] >= weights[:-1]).all())
+    assert sorted(batch.seen_positions[batch.seen_rows == 0].tolist()) == [1, 2, 3, 4, 5, 6, 7]
+    assert batch.seen_mask(30)[0, 1] and not batch.seen_mask(30)[1].any()
+
+
+def test_scores_cover_every_bound_title_and_handle_empty_histories(world) -> None:  # type: ignore[no-untyped-def]
+    ranker = ranker_for(world)
+    tf = ranker.titles
+    assert tf is not None
+    pf = compute_profile_features(History("u", ["tmdb:1001", "tmdb:1002"], np.arange(2.0), ["play"] * 2), tf)
+    empty = compute_profile_features(History("v", [], np.zeros(0), []), tf)
+    scores = ranker.score([pf, empty])
+    assert scores.shape == (2, 30)
+    assert np.isneginf(scores[0, [1, 2]]).all(), "watched titles are masked"
+    assert np.isfinite(scores[1]).all() and np.isfinite(np.delete(scores[0], [1, 2])).all()
+    import torch
+
+    with torch.no_grad():
+        parts = ranker.model.components(ranker.batch([pf]))
+    assert set(parts) == set(HEAD_INPUTS)
+    assert all(v.shape == (1, 30) for v in parts.values())
+    # titles outside the vocabulary (ids 20..29) still get distinct scores from content and side features
+    cold = ranker.score([pf], mask_seen=False)[0, 20:]
+    assert np.unique(np.round(cold, 6)).size > 5
+    sub = ranker.score_rows(pf, np.array([0, 25, 3]))
+    np.testing.assert_allclose(sub, ranker.score([pf], mask_seen=False)[0, [0, 25, 3]], rtol=1e-5)
+
+
+def test_save_and_load_give_the_same_scores(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ranker = ranker_for(world)
+    tf = ranker.titles
+    assert tf is not None
+    ranker.manifest = {"seed": 0}
+    pf = compute_profile_features(History("u", ["tmdb:1006", "tmdb:1008"], np.arange(2.0), ["play"] * 2), tf)
+    want = ranker.score([pf])
+    path = ranker.save(tmp_path / "ranker")
+    ranker.save(tmp_path / "ranker")  # overwriting an existing artifact is atomic and fine
+    loaded = TrainedRanker.load(path).bind(tf)
+    assert loaded.manifest["seed"] == 0 and loaded.vocab == ranker.vocab
+    np.testing.assert_allclose(loaded.score([pf]), want, rtol=1e-3, atol=1e-3)  # item-item stored as float16
+    with pytest.raises(FileNotFoundError, match="no ranker artifact"):
+        TrainedRanker.load(tmp_path / "missing")

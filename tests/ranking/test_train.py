@@ -1,0 +1,79 @@
+"""Training on synthetic histories with a known pattern: the model must find it, seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features import compute_profile_features
+from ranking.evaluate import ranking_metrics
+from ranking.splits import held_out_users_split
+from ranking.train import TrainConfig, train_ranker
+from tests.features.synthetic import make_world
+
+TINY = TrainConfig(epochs=8, head_epochs=15, dim=16, max_len=10, cuts_per_user=4, batch_size=32, threads=1,
+                   lam=5.0, itemitem_min_count=1, device="cpu")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained():  # type: ignore[no-untyped-def]
+    world = make_world(n_titles=80, n_users=160, n_clusters=4, events_per_user=14, dim=16, seed=1)
+    split = held_out_users_split(world.events, n_test=30, seed=0, fraction=0.5)
+    # four "new" titles, one per cluster: no events in training, only content and side features
+    cold = ["tmdb:1076", "tmdb:1077", "tmdb:1078", "tmdb:1079"]
+    train_events = split.train_events[~split.train_events["title_id"].isin(cold)]
+    result = train_ranker(train_events, world.titles, embeddings=world.embeddings, config=TINY)
+    return world, split, cold, result
+
+
+@pytest.mark.slow
+def test_the_model_learns_the_sequential_pattern(trained) -> None:  # type: ignore[no-untyped-def]
+    world, split, _, result = trained
+    ranker = result.ranker
+    rows = result.titles.rows(split.universe)
+    ranker.bind(result.titles, rows)
+    col = {t: i for i, t in enumerate(split.universe)}
+    profiles = [compute_profile_features(u.fed, result.titles) for u in split.users]
+    seen = [np.array(sorted({col[t] for t in u.fed.title_ids if t in col})) for u in split.users]
+    held = [np.array([col[t] for t in u.held]) for u in split.users]
+    ours = ranking_metrics(ranker.score(profiles, mask_seen=False), seen, held)
+    counts = split.train_events["title_id"].value_counts()
+    popular = np.array([counts.get(t, 0) for t in split.universe], dtype=np.float32)
+    pop = ranking_metrics(np.tile(popular, (len(profiles), 1)), seen, held)
+    assert ours["ndcg@10"] > 2 * pop["ndcg@10"] and ours["ndcg@10"] > 0.3, (ours, pop)
+    assert result.ranker.manifest["embeddings_used"] is True
+    assert result.validation["marquee"]["ndcg@10"] > 0
+
+
+@pytest.mark.slow
+def test_new_titles_rank_by_content(trained) -> None:  # type: ignore[no-untyped-def]
+    """Titles with no training events get scores from content: a viewer's own cluster comes first."""
+    world, split, cold, result = trained
+    ranker = result.ranker.bind(result.titles)
+    cold_rows = result.titles.rows(cold)
+    assert (cold_rows >= 0).all()
+    assert not set(cold) & set(ranker.vocab), "cold titles have no learned id"
+    hits = 0
+    for user in split.users:
+        pf = compute_profile_features(user.fed, result.titles)
+        scores = ranker.score_rows(pf, cold_rows)
+        hits += world.cluster_of[cold[int(np.argmax(scores))]] == world.preferred[user.profile_id]
+    assert hits / len(split.users) >= 0.6, f"{hits} of {len(split.users)} (chance is 25%)"
+
+
+@pytest.mark.slow
+def test_training_is_seeded(trained) -> None:  # type: ignore[no-untyped-def]
+    world, split, cold, result = trained
+    small = make_world(n_titles=40, n_users=40, n_clusters=4, events_per_user=8, dim=16, seed=3)
+    config = TrainConfig(**{**TINY.__dict__, "epochs": 2, "head_epochs": 2})
+    a = train_ranker(small.events, small.titles, embeddings=small.embeddings, config=config)
+    b = train_ranker(small.events, small.titles, embeddings=small.embeddings, config=config)
+    pf = compute_profile_features(next(iter([u.fed for u in split.users])), a.titles)
+    np.testing.assert_allclose(a.ranker.score([pf]), b.ranker.score([pf]), rtol=1e-5)
+    assert a.ranker.manifest["data_version"] == b.ranker.manifest["data_version"]
+
+
+def test_training_needs_enough_profiles() -> None:
+    world = make_world(n_titles=10, n_users=3, events_per_user=3, dim=4)
+    with pytest.raises(ValueError, match="expected at least 4"):
+        train_ranker(world.events, world.titles, config=TINY)
