@@ -258,6 +258,9 @@ class SentenceTransformerEncoder:
             raise ModelLoadError(f"{type(model).__name__} does not report its embedding dimension")
         self._dim = int(dim)
         self._tokenizer = model.tokenizer
+        # a fast tokenizer call sets truncation state on the shared Rust tokenizer, and concurrent
+        # calls with different settings can fail ("Already borrowed"): serialise them (they take ms)
+        self._tokenizer_lock = threading.Lock()
         self._fast_path = self._supports_fast_path(model)
         self._fingerprint = hashlib.sha256(
             json.dumps(
@@ -349,8 +352,9 @@ class SentenceTransformerEncoder:
     def token_counts(self, texts: Sequence[str], *, kind: Literal["query", "item"] = "item") -> list[int]:
         """Tokens each text would use before truncation (prefix and special tokens included)."""
         prefix = self.query_prefix if kind == "query" else self.item_prefix
-        encoded = self._tokenizer([prefix + t for t in self.clean_texts(texts)], add_special_tokens=True,
-                                  truncation=False)["input_ids"]
+        prefixed = [prefix + t for t in self.clean_texts(texts)]
+        with self._tokenizer_lock:
+            encoded = self._tokenizer(prefixed, add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def clean_texts(self, texts: Sequence[str]) -> list[str]:
@@ -398,8 +402,9 @@ class SentenceTransformerEncoder:
     def _embed_sorted(self, texts: list[str], max_tokens: int) -> np.ndarray:
         import torch
 
-        encoded = self._tokenizer(texts, add_special_tokens=True, truncation=True, max_length=max_tokens,
-                                  return_attention_mask=False)
+        with self._tokenizer_lock:
+            encoded = self._tokenizer(texts, add_special_tokens=True, truncation=True, max_length=max_tokens,
+                                      return_attention_mask=False)
         input_ids: list[list[int]] = encoded["input_ids"]
         type_ids: list[list[int]] | None = encoded.get("token_type_ids")
         lengths = np.fromiter((len(ids) for ids in input_ids), dtype=np.int64, count=len(input_ids))
@@ -431,13 +436,14 @@ class SentenceTransformerEncoder:
         return vectors
 
     def _embed_with_sentence_transformers(self, texts: list[str], max_tokens: int) -> np.ndarray:
-        previous = self._model.max_seq_length
-        self._model.max_seq_length = max_tokens
-        try:
-            vectors = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                         normalize_embeddings=True, show_progress_bar=False)
-        finally:
-            self._model.max_seq_length = previous
+        with self._tokenizer_lock:  # max_seq_length is shared state: one call at a time
+            previous = self._model.max_seq_length
+            self._model.max_seq_length = max_tokens
+            try:
+                vectors = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                             normalize_embeddings=True, show_progress_bar=False)
+            finally:
+                self._model.max_seq_length = previous
         return np.asarray(vectors, dtype=np.float32)
 
     @staticmethod

@@ -243,6 +243,32 @@ class TestContract:
         assert encoder.query_cache.hits == hits + 2
         np.testing.assert_array_equal(again, np.vstack([first, first]))
 
+    def test_concurrent_calls_from_threads(self, torch_encoder: SentenceTransformerEncoder) -> None:
+        # queries (512-token limit) and items (256) from several threads share one tokenizer and model
+        texts = [text for _, text in MULTILINGUAL[:6]]
+        expected_queries = torch_encoder.encode_queries(texts)
+        expected_items = torch_encoder.encode_items(texts)
+        failures: list[BaseException] = []
+
+        def work(index: int) -> None:
+            try:
+                for _ in range(3):
+                    if index % 2:
+                        got = torch_encoder.encode_queries(texts)
+                        assert np.min(_cosines(got, expected_queries)) > 0.99999
+                    else:
+                        got = torch_encoder.encode_items(texts)
+                        assert np.min(_cosines(got, expected_items)) > 0.99999
+            except BaseException as error:  # reported below
+                failures.append(error)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+
     def test_fingerprint_depends_on_truncation_and_prefixes(self, encoder: SentenceTransformerEncoder,
                                                             torch_encoder: SentenceTransformerEncoder) -> None:
         def variant(**changes: object) -> str:
