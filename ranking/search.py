@@ -71,6 +71,8 @@ DEFAULT_LIMIT = 20
 MAX_OFFSET = 900
 """``offset + limit`` never exceeds 1,000: deeper pages of a relevance ranking are noise."""
 DESCRIPTION_CHARS = 240
+RERANK_DEPTH = 100
+"""A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
 SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SearchSystem = Literal["bm25", "dense", "hybrid"]
 FILTER_FIELDS: tuple[str, ...] = ("types", "genres", "description_languages", "original_languages",
@@ -752,12 +754,18 @@ class SearchEngine:
         keep = allowed[positions]  # fusion only saw allowed candidates; this is belt and braces
         positions, scores = positions[keep], scores[keep]
         if self.reranker is not None and viewer.profile_id and positions.size:
-            ids = [self.catalog.title_ids[int(p)] for p in positions]
-            reranked = np.asarray(self.reranker(viewer.profile_id, ids, scores.copy()), dtype=np.float64)
-            if reranked.shape != scores.shape:
-                raise ValueError(f"the re-ranker returned shape {reranked.shape}; expected {scores.shape}")
-            order = np.lexsort((positions, -reranked))
-            positions, scores = positions[order], reranked[order]
+            # only the head is personal: the tail of a fused pool is noise the viewer's taste must not lift
+            depth = min(positions.size, max(RERANK_DEPTH, offset + limit))
+            head, head_scores = positions[:depth], scores[:depth]
+            ids = [self.catalog.title_ids[int(p)] for p in head]
+            reranked = np.asarray(self.reranker(viewer.profile_id, ids, head_scores.copy()), dtype=np.float64)
+            if reranked.shape != head_scores.shape:
+                raise ValueError(f"the re-ranker returned shape {reranked.shape}; expected {head_scores.shape}")
+            order = np.lexsort((head, -reranked))
+            # the tail keeps its order below every re-ranked title
+            tail_scores = scores[depth:] - scores[depth:].max() + reranked.min() - 1.0 if positions.size > depth else scores[depth:]
+            positions = np.concatenate([head[order], positions[depth:]])
+            scores = np.concatenate([reranked[order], tail_scores])
         positions, scores = self.exact_first(positions, scores, retrieved.lexical.exact, allowed)
         # the hard invariant, checked once more on what leaves the engine
         keep = allowed[positions]

@@ -204,21 +204,22 @@ def check_tuning_split(name: str) -> None:
 
 
 def default_grid() -> list[FusionConfig]:
-    """The fusion settings :func:`tune_fusion` tries by default."""
+    """The fusion settings :func:`tune_fusion` tries by default.
+
+    The gate ``(0, 0)`` is always open and comes with ``dense_yield=0``: classic ungated fusion.
+    """
+    gates = ((0.0, 0.0, 0.0), (0.2, 0.6, 0.0), (0.2, 0.6, 0.8), (0.3, 0.8, 0.8), (0.5, 0.9, 0.8))
     grid = []
-    for k, names, content, gate in itertools.product(
-        (10.0, 30.0, 60.0, 100.0),
-        (0.0, 0.5, 1.0, 2.0),
-        (0.0, 0.15, 0.3, 0.5, 0.75, 1.0),
-        ((0.0, 0.0), (0.2, 0.6), (0.3, 0.8), (0.5, 0.9)),
+    for k, names, content, (low, high, yield_) in itertools.product(
+        (10.0, 30.0, 60.0, 100.0), (0.0, 0.5, 1.0, 2.0), (0.0, 0.15, 0.3, 0.5, 0.75, 1.0), gates
     ):
         grid.append(FusionConfig(method="rrf", rrf_k=k, weights={"dense": 1.0, "names": names, "content": content},
-                                 gate_low=gate[0], gate_high=gate[1]))  # fmt: skip
-    for names, content, gate in itertools.product(
-        (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25, 0.5, 1.0), ((0.0, 0.0), (0.2, 0.6), (0.3, 0.8))
+                                 gate_low=low, gate_high=high, dense_yield=yield_))  # fmt: skip
+    for names, content, (low, high, yield_) in itertools.product(
+        (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25, 0.4, 0.6, 1.0), gates
     ):
         grid.append(FusionConfig(method="linear", weights={"dense": 1.0, "names": names, "content": content},
-                                 gate_low=gate[0], gate_high=gate[1]))  # fmt: skip
+                                 gate_low=low, gate_high=high, dense_yield=yield_))  # fmt: skip
     return grid
 
 

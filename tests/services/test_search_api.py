@@ -199,3 +199,17 @@ def test_not_ready_when_the_index_cannot_load(tmp_path: Path) -> None:
             assert client.get("/livez").status_code == 200
     finally:
         patch.undo()
+
+
+def test_the_personal_reranker_hook_is_wired_and_inert_without_features(tmp_path: Path) -> None:
+    import numpy as np
+
+    from services.routers.search import _personal_reranker
+    from services.state import Resources
+
+    resources = Resources(Settings(artifacts_dir=tmp_path, cache_dir=tmp_path / "cache"))
+    hook = _personal_reranker(resources)
+    assert callable(hook)
+    scores = np.array([3.0, 2.0, 1.0])
+    assert np.array_equal(hook("movielens:1", ["a", "b", "c"], scores), scores)  # no features/ranker loaded yet
+    assert _personal_reranker(None) is None
