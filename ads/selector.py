@@ -46,6 +46,12 @@ _GENRE_INDEX = {g: i for i, g in enumerate(GENRES)}
 MAX_POSITIONS = 8
 
 
+class ProfileSource(Protocol):
+    """Where a profile's maturity comes from (the profile store; ``features.FeatureStore`` satisfies it)."""
+
+    def profile(self, profile_id: str) -> Profile: ...
+
+
 class FeatureSource(Protocol):
     """What selection reads from ``features`` (``features.FeatureStore`` satisfies it)."""
 
@@ -143,8 +149,9 @@ class AdEngine:
     """The selection pipeline over an inventory snapshot, a response model, features and delivery.
 
     ``features`` may be None (no profile or title features: requests are decided contextually from
-    what they carry); ``delivery`` is shared with the tracking path; ``id_factory`` makes impression
-    ids (random 128-bit hex by default; tests pass a counter).
+    what they carry); ``profiles`` says which profiles are kids profiles (defaults to ``features``;
+    pass a profile store when features are unavailable); ``delivery`` is shared with the tracking
+    path; ``id_factory`` makes impression ids (random 128-bit hex by default; tests pass a counter).
     """
 
     def __init__(
@@ -153,6 +160,7 @@ class AdEngine:
         *,
         model: ResponseModel | None = None,
         features: FeatureSource | None = None,
+        profiles: ProfileSource | None = None,
         delivery: DeliveryState | None = None,
         pacing: PacingConfig = PacingConfig(),
         id_factory: Callable[[], str] | None = None,
@@ -160,6 +168,7 @@ class AdEngine:
     ) -> None:
         self.model = model or ResponseModel.prior()
         self.features = features
+        self.profiles: ProfileSource | None = profiles if profiles is not None else features
         self.delivery = delivery or DeliveryState()
         self.pacing = pacing
         self._new_id = id_factory or (lambda: secrets.token_hex(16))
@@ -216,8 +225,8 @@ class AdEngine:
 
     def _regime(self, request: AdRequest) -> tuple[RegimeDecision, ProfileFeatures | None]:
         maturity: int | None = None
-        if request.profile_id and self.features is not None:
-            maturity = int(self.features.profile(request.profile_id).maturity_level)
+        if request.profile_id and self.profiles is not None:
+            maturity = int(self.profiles.profile(request.profile_id).maturity_level)
         regime = decide_regime(request.privacy, maturity)
         profile = None
         if regime.personalized and request.profile_id and self.features is not None:

@@ -24,6 +24,7 @@ features; without them requests are decided contextually, and the status says so
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -112,17 +113,71 @@ class AdsService:
 # ------------------------------------------------------------------------------------------ startup
 
 
+FEATURE_LOADERS: tuple[str, ...] = ("services.routers.events", "services.routers.pages")
+"""Modules that may provide ``load_feature_store(settings, resources)`` (the shared "features" factory)."""
+
+
+def _shared_factory(name: str) -> Any:
+    for module_name in FEATURE_LOADERS:
+        try:
+            factory = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError):
+            continue
+        return factory
+    return None
+
+
 def _optional_features(settings: Settings, resources: Resources) -> tuple[Any, str]:
     """The shared "features" resource, or None (contextual-only decisions) with the reason."""
+    loader = _shared_factory("load_feature_store")
+    if loader is None:
+        return None, f"no load_feature_store in {', '.join(FEATURE_LOADERS)}; decisions are contextual-only"
     try:
-        from services.routers.pages import load_feature_store
-    except ImportError as exc:
-        return None, f"no feature loader: {exc}"
-    try:
-        return resources.get("features", lambda: load_feature_store(settings, resources)), "features available"
+        return resources.get("features", lambda: loader(settings, resources)), "features available"
     except Exception as exc:  # the ads area still decides contextually
         log.warning("ads decide without profile/title features: %s", exc)
         return None, f"features unavailable ({type(exc).__name__}: {exc}); decisions are contextual-only"
+
+
+class StoredProfiles:
+    """Profile maturity without features: the event store's profiles, else the catalog's profiles.parquet.
+    An unknown id is an adult (as in ``features.FeatureStore``); only COPPA flags protect those."""
+
+    def __init__(self, event_store: Any = None, catalog: dict[str, int] | None = None) -> None:
+        self._store = event_store
+        self._catalog = catalog or {}
+
+    def profile(self, profile_id: str) -> Any:
+        from data.events import Profile
+        from data.normalize import MATURITY_LEVELS
+
+        if self._store is not None:
+            try:
+                return self._store.get_profile(profile_id)
+            except Exception:  # not in the store: try the catalog
+                pass
+        level = self._catalog.get(profile_id)
+        names = {v: k for k, v in MATURITY_LEVELS.items()}
+        return Profile(profile_id, names[level] if level is not None else "adults", origin="unknown")
+
+
+def _profile_fallback(settings: Settings, resources: Resources) -> StoredProfiles | None:
+    """Where kids profiles are recognised when features are unavailable."""
+    loader = _shared_factory("load_event_store")
+    if loader is not None:
+        try:
+            return StoredProfiles(resources.get("event_store", lambda: loader(settings)))
+        except Exception as exc:
+            log.warning("no event store for profile maturity: %s", exc)
+    try:
+        from data.catalog import read_profiles
+
+        frame = read_profiles(settings.catalog_dir)
+        return StoredProfiles(catalog=dict(zip(frame["profile_id"].astype(str), frame["maturity_level"].astype(int),
+                                               strict=True)))  # fmt: skip
+    except Exception as exc:
+        log.warning("no profile maturity source: only regs.coppa triggers the kids regime (%s)", exc)
+        return None
 
 
 def _optional_encoder(settings: Settings, resources: Resources, features: Any) -> Any:
@@ -170,7 +225,8 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
                       store.event_rows())  # fmt: skip
         from ads.inventory import Inventory
 
-        engine = AdEngine(Inventory(), model=model, features=features, delivery=delivery)
+        profiles = None if features is not None else _profile_fallback(settings, resources)
+        engine = AdEngine(Inventory(), model=model, features=features, profiles=profiles, delivery=delivery)
         service = AdsService(store, engine, TokenSigner(settings.ads_tracking_secret), parse_api_keys(settings.api_keys),
                              _optional_encoder(settings, resources, features), features_note, model_note)  # fmt: skip
         service.reload()

@@ -258,3 +258,17 @@ def test_model_inputs_match_what_was_scored() -> None:
     ctx = rows[0][0]
     assert ctx.personalized and ctx.device_type == 3
     assert np.allclose(ctx.genre_affinity, features.profile_features("scifi").genre_affinity)
+
+
+def test_kids_profiles_are_recognised_without_features() -> None:
+    from data.events import Profile
+
+    class Profiles:
+        def profile(self, profile_id: str) -> Profile:
+            return Profile(profile_id, "kids" if profile_id == "little-one" else "adults")
+
+    engine = AdEngine(inventory(), profiles=Profiles(), id_factory=counter_ids())
+    kid = engine.decide(request(profile_id="little-one", pod_duration=120))
+    adult = engine.decide(request(profile_id="grown-up", pod_duration=120, viewer="w"))
+    assert kid.regime.reason == "kids-profile" and all(p.view.line_item.kids_safe for p in kid.placements)
+    assert adult.regime.regime is Regime.PERSONALIZED and adult.filled
