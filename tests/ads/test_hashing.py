@@ -66,6 +66,7 @@ def test_malformed_rows_are_refused() -> None:
         avazu_tokens({"click": "0", "hour": "yesterday", "device_type": "1"})
 
 
+@pytest.mark.slow
 def test_a_hashed_logistic_regression_fits_the_criteo_sample(shared_data_dir: Path) -> None:
     labels, tokens = token_rows(criteo_tokens(r) for r in rows(shared_data_dir, "criteo_sample.txt"))
     x = hashed_matrix([t + ["bias"] for t in tokens], 1 << 12)

@@ -43,7 +43,7 @@ def test_pacing_error_measures_distance_from_the_line() -> None:
     assert front.max_abs == pytest.approx(0.75) and front.mean_abs == pytest.approx(0.375)
 
 
-def run_day(pacing: str, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+def run_day(pacing: str, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     engine = AdEngine(one_item(pacing=pacing), id_factory=counter_ids())
     times = T0 + (np.arange(n) + 0.5) / n * DAY
     spend = np.zeros(n)
@@ -56,7 +56,7 @@ def run_day(pacing: str, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_even_pacing_delivers_the_budget_along_the_schedule() -> None:
-    times, spend = run_day("even")  # 4000 opportunities for 500 impressions
+    times, spend = run_day("even")  # 2000 opportunities for 500 impressions
     error = pacing_error(times, spend, 10.0, T0, T0 + DAY)
     assert error.delivered == pytest.approx(1.0, abs=0.01)
     assert error.max_abs < 0.02  # within 2% of the budget of the straight line all day
@@ -65,7 +65,7 @@ def test_even_pacing_delivers_the_budget_along_the_schedule() -> None:
 def test_asap_pacing_spends_as_fast_as_it_can() -> None:
     times, spend = run_day("asap")
     assert spend[499] == pytest.approx(10.0) and spend[-1] == pytest.approx(10.0)
-    assert pacing_error(times, spend, 10.0, T0, T0 + DAY).mean_abs > 0.4
+    assert pacing_error(times, spend, 10.0, T0, T0 + DAY).mean_abs > 0.3  # all in the first quarter of the day
 
 
 def test_a_traffic_shape_moves_the_schedule_within_each_day() -> None:
@@ -79,6 +79,7 @@ def test_a_traffic_shape_moves_the_schedule_within_each_day() -> None:
         PacingConfig(hourly_shape=(1.0, 2.0))
 
 
+@pytest.mark.slow
 def test_shaped_pacing_follows_diurnal_traffic() -> None:
     weights = np.array([0.05] * 8 + [1.0] * 10 + [3.0] * 6)  # night (too thin to follow a flat line), day, peak
     rng = np.random.default_rng(0)
