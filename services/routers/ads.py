@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from services.errors import ProblemError
@@ -366,7 +367,8 @@ async def openrtb(request: Request, service: DecideDep) -> Response:
     headers = {"x-openrtb-version": OPENRTB_VERSION}
     if ad_request is None:
         return Response(status_code=204, headers=headers)
-    decision = service.engine.decide(ad_request)
+    # selection reads SQLite (profile features) and numpy: keep it off the event loop
+    decision = await run_in_threadpool(service.engine.decide, ad_request)
     late = bid_request.tmax is not None and (time.perf_counter() - started) * 1000 > bid_request.tmax
     if not decision.placements or late:
         return Response(status_code=204, headers=headers)
