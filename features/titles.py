@@ -126,9 +126,9 @@ def build_title_features(
     year = (pd.to_numeric(titles["year"], errors="coerce").astype("float32").to_numpy() if "year" in titles
             else np.full(n, np.nan, dtype=np.float32))  # fmt: skip
 
-    counts = np.zeros(n, dtype=np.int64)
-    recent = np.zeros(n, dtype=np.float64)
-    baseline = np.zeros(n, dtype=np.float64)
+    counts: np.ndarray = np.zeros(n, dtype=np.int64)
+    recent: np.ndarray = np.zeros(n, dtype=np.float64)
+    baseline: np.ndarray = np.zeros(n, dtype=np.float64)
     if events is not None and len(events):
         ts = events["timestamp"].astype("float64").to_numpy()
         as_of = float(ts.max()) if as_of is None else float(as_of)

@@ -15,8 +15,8 @@
   distinct titles (position = distance from the newest), read out at a profile token that also
   carries the profile's genre/language affinities and activity; empty histories are fine.
 * :class:`ItemItem` — a full-rank title-to-title regression (EASE closed form, fitted by the trainer
-  on the training histories) applied to the recency-weighted history: the strongest signal on
-  MovieLens, made order-aware by the weights.
+  on the training histories) applied to the recency-weighted history, with a short and a long
+  half-life (two head inputs): the strongest signal on MovieLens, made order-aware by the weights.
 * :class:`Interaction` — dot product + per-title bias.
 * :class:`Head` — a small MLP over the per-(profile, title) score vector.
 
@@ -30,7 +30,7 @@ Shapes: ``b`` profiles, ``N`` bound titles (the titles scored), ``L`` = ``max_le
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from features.profiles import ProfileFeatures
 from features.titles import TitleFeatures
 
 if TYPE_CHECKING:
-    from torch import Tensor, nn
+    from torch import Tensor
 
 __all__ = [
     "HEAD_INPUTS",
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 HEAD_INPUTS: tuple[str, ...] = (
-    "neural", "itemitem", "content", "genre", "language", "popularity", "trend", "has_id", "in_itemitem",
+    "neural", "itemitem", "itemitem_long", "content", "genre", "language", "popularity", "trend", "has_id", "in_itemitem",
 )  # fmt: skip
 """The per-(profile, title) scores the :class:`Head` combines, in column order."""
 
@@ -74,6 +74,7 @@ class RankerConfig:
     dropout: float = 0.2
     id_dropout: float = 0.25
     itemitem_half_life: float = 10.0
+    itemitem_long_half_life: float = 100.0
     itemitem_max_history: int = 200
     head_hidden: int = 16
 
@@ -86,6 +87,7 @@ class RankerBatch:
     itemitem_rows: Tensor  # (e,) int64 batch row of each weighted history entry
     itemitem_positions: Tensor  # (e,) int64 bound-title position
     itemitem_weights: Tensor  # (e,) float32, normalised to sum 1 per profile
+    itemitem_weights_long: Tensor  # (e,) float32, the same with the long half-life
     profile: Tensor  # (b, p) float32 genre affinity ‖ language affinity ‖ activity level
     history_embedding: Tensor  # (b, c) float32
     seen_rows: Tensor  # (f,) int64 batch row of each fed (seen) title
@@ -132,6 +134,7 @@ def make_batch(
     ii_rows: list[np.ndarray] = []
     ii_pos: list[np.ndarray] = []
     ii_w: list[np.ndarray] = []
+    ii_w_long: list[np.ndarray] = []
     seen_rows: list[np.ndarray] = []
     seen_pos: list[np.ndarray] = []
     profile_side = np.zeros((b, config.profile_dim), dtype=np.float32)
@@ -144,10 +147,13 @@ def make_batch(
             sequence[i, length - len(recent) :] = recent
         tail = positions[-config.itemitem_max_history :]
         if len(tail):
-            w = 0.5 ** (np.arange(len(tail) - 1, -1, -1, dtype=np.float64) / config.itemitem_half_life)
+            age = np.arange(len(tail) - 1, -1, -1, dtype=np.float64)
+            w = 0.5 ** (age / config.itemitem_half_life)
+            w_long = 0.5 ** (age / config.itemitem_long_half_life)
             ii_rows.append(np.full(len(tail), i, dtype=np.int64))
             ii_pos.append(tail)
             ii_w.append((w / w.sum()).astype(np.float32))
+            ii_w_long.append((w_long / w_long.sum()).astype(np.float32))
         seen_rows.append(np.full(len(positions), i, dtype=np.int64))
         seen_pos.append(positions)
         side = np.concatenate([pf.genre_affinity, pf.language_affinity, [pf.activity_level / 5.0]])
@@ -161,6 +167,7 @@ def make_batch(
     return RankerBatch(
         sequence=torch.from_numpy(sequence), itemitem_rows=cat(ii_rows, np.int64),
         itemitem_positions=cat(ii_pos, np.int64), itemitem_weights=cat(ii_w, np.float32),
+        itemitem_weights_long=cat(ii_w_long, np.float32),
         profile=torch.from_numpy(profile_side), history_embedding=torch.from_numpy(content),
         seen_rows=cat(seen_rows, np.int64), seen_positions=cat(seen_pos, np.int64),
     )  # fmt: skip
@@ -222,14 +229,17 @@ def _modules() -> dict[str, type]:
     class ItemItem(nn.Module):
         """Weighted history (sparse, rows/positions/weights) -> (b, N) closed-form item-item scores."""
 
+        weights: Tensor
+        index: Tensor
+
         def __init__(self, weights: Tensor) -> None:
             super().__init__()
             self.register_buffer("weights", weights, persistent=False)  # (k, k), fitted by the trainer
             self.register_buffer("index", torch.zeros(0, dtype=torch.long), persistent=False)  # (N,) -> k or -1
 
         def forward(self, rows: Tensor, positions: Tensor, weights: Tensor, batch_size: int) -> Tensor:
-            n = self.index.shape[0]
-            k = self.weights.shape[0]
+            n = int(self.index.shape[0])
+            k = int(self.weights.shape[0])
             out = torch.zeros(batch_size, n, device=weights.device)
             if k == 0 or rows.numel() == 0:
                 return out
@@ -261,8 +271,9 @@ def _modules() -> dict[str, type]:
             f = len(HEAD_INPUTS)
             self.linear = nn.Linear(f, 1)
             self.mlp = nn.Sequential(nn.Linear(f, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, 1))
-            nn.init.zeros_(self.mlp[2].weight)
-            nn.init.zeros_(self.mlp[2].bias)
+            last: Any = self.mlp[2]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
             with torch.no_grad():
                 self.linear.weight.zero_()
                 self.linear.weight[0, 0] = 1.0  # start as the neural score alone
@@ -273,6 +284,16 @@ def _modules() -> dict[str, type]:
 
     class MarqueeRanker(nn.Module):
         """TitleTower + UserTower + Interaction + ItemItem + Head over the bound titles."""
+
+        vocab_ids: Tensor
+        content: Tensor
+        side: Tensor
+        genres: Tensor
+        languages: Tensor
+        popularity: Tensor
+        trend: Tensor
+        input_mean: Tensor
+        input_std: Tensor
 
         def __init__(self, config: RankerConfig, itemitem: Tensor | None = None) -> None:
             super().__init__()
@@ -322,6 +343,9 @@ def _modules() -> dict[str, type]:
                 elif name == "itemitem":
                     out[name] = self.item_item(batch.itemitem_rows, batch.itemitem_positions,
                                                batch.itemitem_weights, b)  # fmt: skip
+                elif name == "itemitem_long":
+                    out[name] = self.item_item(batch.itemitem_rows, batch.itemitem_positions,
+                                               batch.itemitem_weights_long, b)  # fmt: skip
                 elif name == "content":
                     out[name] = batch.history_embedding @ self.content.T
                 elif name == "genre":
@@ -364,7 +388,7 @@ def modules() -> dict[str, type]:
     return _MODULES
 
 
-def build_model(config: RankerConfig, itemitem: np.ndarray | None = None) -> nn.Module:
+def build_model(config: RankerConfig, itemitem: np.ndarray | None = None) -> Any:
     """A fresh :class:`MarqueeRanker` (``itemitem``: the (k, k) closed-form weights, or none)."""
     import torch
 
@@ -382,10 +406,10 @@ class TrainedRanker:
     ``itemitem_titles`` the title ids of the item-item matrix rows/columns.
     """
 
-    def __init__(self, model: nn.Module, vocab: list[str], itemitem_titles: list[str],
+    def __init__(self, model: Any, vocab: list[str], itemitem_titles: list[str],
                  manifest: dict[str, Any] | None = None) -> None:  # fmt: skip
-        self.model = model
-        self.config: RankerConfig = model.config  # type: ignore[assignment]
+        self.model: Any = model
+        self.config: RankerConfig = model.config
         self.vocab = vocab
         self.itemitem_titles = itemitem_titles
         self.manifest = manifest or {}
@@ -395,21 +419,32 @@ class TrainedRanker:
         self._title_vectors: Tensor | None = None
 
     # -------------------------------------------------------------- binding
-    def bind(self, titles: TitleFeatures, rows: np.ndarray | None = None) -> TrainedRanker:
-        """Score the ``rows`` of ``titles`` (default: every title). Cheap; call again after a refresh."""
+    def bind(self, titles: TitleFeatures, rows: np.ndarray | None = None, *,
+             as_new: Collection[str] = ()) -> TrainedRanker:  # fmt: skip
+        """Score the ``rows`` of ``titles`` (default: every title). Cheap; call again after a refresh.
+
+        ``as_new``: title ids to treat as brand-new (no learned id, no item-item row, no events) —
+        how a title added after training is scored; used to measure cold-start ranking offline.
+        """
         import torch
 
         rows = np.arange(len(titles), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-        vocab_index = {t: i for i, t in enumerate(self.vocab)}
-        ii_index = {t: i for i, t in enumerate(self.itemitem_titles)}
+        new = set(as_new)
+        vocab_index = {t: i for i, t in enumerate(self.vocab) if t not in new}
+        ii_index = {t: i for i, t in enumerate(self.itemitem_titles) if t not in new}
         ids = [titles.title_ids[r] for r in rows]
         vocab_ids = np.array([vocab_index.get(t, self.config.n_vocab) for t in ids], dtype=np.int64)
         ii = np.array([ii_index.get(t, -1) for t in ids], dtype=np.int64)
         content = titles.embeddings[rows] if titles.dim == self.config.content_dim else np.zeros(
             (len(rows), self.config.content_dim), dtype=np.float32)  # fmt: skip
+        side = titles.numeric()[rows]
+        if new:
+            fresh = np.array([t in new for t in ids])
+            side[fresh, 0] = 0.0  # popularity: no events yet
+            side[fresh, 1] = np.log1p(1.0)  # trend: steady
         self.model.bind_titles(  # type: ignore[operator]
             torch.from_numpy(vocab_ids), torch.from_numpy(np.ascontiguousarray(content, dtype=np.float32)),
-            torch.from_numpy(titles.numeric()[rows]), torch.from_numpy(titles.genres[rows]),
+            torch.from_numpy(side), torch.from_numpy(titles.genres[rows]),
             torch.from_numpy(titles.languages[rows]), torch.from_numpy(ii),
         )  # fmt: skip
         self.titles = titles

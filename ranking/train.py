@@ -53,8 +53,8 @@ class TrainConfig:
     """Training knobs (recorded in the manifest)."""
 
     seed: int = 0
-    epochs: int = 12
-    head_epochs: int = 40
+    epochs: int = 8
+    head_epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-2
@@ -73,6 +73,7 @@ class TrainConfig:
     n_layers: int = 1
     dropout: float = 0.2
     itemitem_half_life: float = 10.0
+    itemitem_long_half_life: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -218,9 +219,9 @@ def train_ranker(
         n_vocab=n, content_dim=title_features.dim, side_dim=title_features.numeric().shape[1],
         profile_dim=title_features.genres.shape[1] + title_features.languages.shape[1] + 1, dim=config.dim,
         max_len=config.max_len, n_layers=config.n_layers, dropout=config.dropout,
-        itemitem_half_life=config.itemitem_half_life,
+        itemitem_half_life=config.itemitem_half_life, itemitem_long_half_life=config.itemitem_long_half_life,
     )  # fmt: skip
-    model = build_model(rconfig, ii_weights)
+    model: Any = build_model(rconfig, ii_weights)
     ranker = TrainedRanker(model, vocab, [vocab[p] for p in ii_positions])
     ranker.bind(title_features, vocab_rows)
     model.to(device)
@@ -265,11 +266,11 @@ def train_ranker(
     target = _target_matrix(head_samples, n, device) if head_samples else None
     for epoch in range(config.head_epochs if head_samples else 0):
         model.head.train()
-        perm = torch.from_numpy(rng.permutation(len(head_samples)))
+        head_order = torch.from_numpy(rng.permutation(len(head_samples)))
         total, batches = 0.0, 0
-        for start in range(0, len(perm), config.batch_size):
-            idx = perm[start : start + config.batch_size]
-            loss = multinomial_loss(model.head(cache[idx]), target[idx], seen[idx])  # type: ignore[index]
+        for start in range(0, len(head_order), config.batch_size):
+            chosen = head_order[start : start + config.batch_size]
+            loss = multinomial_loss(model.head(cache[chosen]), target[chosen], seen[chosen])  # type: ignore[index]
             head_opt.zero_grad()
             loss.backward()
             head_opt.step()

@@ -74,5 +74,7 @@ def test_the_report_has_every_system_on_one_split() -> None:
     assert report["embeddings_used"] is True
     search = report["personalized_search"]
     assert search["genre"]["queries"] > 0 and "mrr" in search["genre"]["unpersonalized"]
+    cold = report["cold_start_titles"]
+    assert cold["new_titles"] >= 10 and set(cold["systems"]) >= {"marquee_as_new", "marquee_warm", "random"}
     assert any("tuning ease" in s for s in steps)
     json.dumps(report)  # JSON-ready
