@@ -204,6 +204,10 @@ def _zscore(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / std if std > 1e-12 else np.zeros(len(values))
 
 
+def _scores_all(scorer: Any) -> bool:
+    return callable(getattr(scorer, "score_all", None))
+
+
 def _scorer_name(scorer: Any) -> str:
     return str(getattr(scorer, "name", type(scorer).__name__))
 
@@ -294,12 +298,14 @@ def rank_candidates(
     profile = viewer.profile
     n = len(catalog)
     need = max(1, min(config.rows.min_titles, request.per_row))
-    retriever = retrieval or (
-        scorer if isinstance(scorer, HeuristicScorer) else HeuristicScorer(catalog, cowatch)
-    )
+    if retrieval is None:  # a scorer that scores the whole catalog in one call is its own retriever
+        retrieval = scorer if _scores_all(scorer) else HeuristicScorer(catalog, cowatch)
+    retriever = retrieval
     score_all = getattr(retriever, "score_all", None)
     cheap = np.asarray(score_all(profile) if callable(score_all) else retriever.score(profile, np.arange(n)),
                        dtype=np.float64)  # fmt: skip
+    if len(cheap) != n:
+        raise PageError(f"retrieval scored {len(cheap)} titles; expected the catalog's {n}")
     candidates = candidate_rows(catalog, viewer, retrieval=cheap, cowatch=cowatch, config=config.rows,
                                 min_titles=need)  # fmt: skip
     union = np.unique(np.concatenate([c.pool for c in candidates])) if candidates else np.zeros(0, np.int64)
@@ -543,8 +549,9 @@ class PageBuilder:
         return viewer_state(profile, history, features, liked_genres=liked_genres, liked_titles=liked)
 
     def page(self, viewer: ViewerState, request: PageRequest | None = None) -> Page:
-        return build_page(self.catalog, viewer, self.active_scorer, request, cowatch=self.cowatch,
-                          retrieval=self.fallback, config=self.config)  # fmt: skip
+        scorer = self.active_scorer
+        return build_page(self.catalog, viewer, scorer, request, cowatch=self.cowatch,
+                          retrieval=None if _scores_all(scorer) else self.fallback, config=self.config)  # fmt: skip
 
     def similar(self, title_id: str, *, limit: int = 20, viewer: ViewerState | None = None,
                 ui_language: str | None = None) -> list[SimilarTitle]:  # fmt: skip

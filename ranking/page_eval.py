@@ -157,6 +157,7 @@ def evaluate_pages(
     kind_hits: dict[str, int] = {}
     kind_rows: dict[str, int] = {}
     profile_config = getattr(scorer, "profile_config", None)  # the ranker's own feature settings
+    score_all = callable(getattr(model, "score_all", None))
     for done, viewer in enumerate(viewers, start=1):
         owner = Profile(viewer.profile_id, viewer.maturity)
         profile = compute_profile_features(viewer.fed, features, profile=owner, config=profile_config)
@@ -176,9 +177,8 @@ def evaluate_pages(
         eligible[state.seen] = False
         rows = np.flatnonzero(eligible)
         ids = features.title_ids
-        tallies["model"].add(
-            [ids[r] for r in _top(model.score(profile, rows), rows, n_titles)], top3, viewer.future
-        )
+        model_scores = model.score_all(profile)[rows] if score_all else model.score(profile, rows)  # type: ignore[attr-defined]
+        tallies["model"].add([ids[r] for r in _top(model_scores, rows, n_titles)], top3, viewer.future)
         tallies["popularity"].add(
             [ids[r] for r in _top(catalog.prior[rows], rows, n_titles)], top3, viewer.future
         )
@@ -187,7 +187,7 @@ def evaluate_pages(
                                                 "min_titles": 1}),  # fmt: skip
                               rank_scale=config.rank_scale)  # fmt: skip
             ranked = rank_candidates(catalog, state, model, request, cowatch=builder.cowatch,
-                                     retrieval=builder.fallback, config=wide)  # fmt: skip
+                                     retrieval=None if score_all else builder.fallback, config=wide)  # fmt: skip
             for kind in single_rows:
                 order = next(
                     (o for r, o in zip(ranked.rows, ranked.orders, strict=True) if r.kind == kind), None

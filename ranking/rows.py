@@ -354,6 +354,16 @@ class RankerScorer:
     def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray:
         return self.ranker.score_rows(profile, np.asarray(title_rows, dtype=np.int64))
 
+    def score_all(self, profile: ProfileFeatures) -> np.ndarray:
+        """Scores of every title of the bound ``TitleFeatures`` in one model call, (n,) float32 (-inf for
+        rows outside the bound ones). The page uses it both to cut themes to pools and to rank them."""
+        ranker = self.ranker
+        if ranker.titles is None:
+            raise RuntimeError("RankerScorer.score_all before ranker.bind(titles)")
+        out = np.full(len(ranker.titles), -np.inf, dtype=np.float32)
+        out[ranker.bound_rows] = ranker.score([profile], mask_seen=False)[0]
+        return out
+
 
 # --------------------------------------------------------------------------------------------- rows
 

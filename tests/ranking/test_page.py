@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data.events import History, Profile
-from features import ProfileFeatures, compute_profile_features
+from features import ProfileFeatures, TitleFeatures, compute_profile_features
 from ranking.page import (
     MAX_PER_ROW,
     MAX_ROWS,
@@ -399,16 +399,22 @@ def test_watch_it_again_is_worth_at_most_its_utility_factor() -> None:
 
 
 class FakeTrainedRanker:
-    """Duck-types ranking.model.TrainedRanker: scores only its bound rows (-inf elsewhere)."""
+    """Duck-types ranking.model.TrainedRanker: bound to some rows of ``titles``, -inf elsewhere."""
 
-    def __init__(self, bound: np.ndarray, scores: np.ndarray) -> None:
-        self.bound, self.scores = bound, scores
+    def __init__(self, titles: TitleFeatures, bound: np.ndarray, scores: np.ndarray) -> None:
+        self.titles, self.bound_rows, self.scores = titles, bound, scores
+        self.calls = 0
         self.manifest = {
             "profile_feature_config": {"half_life_events": 10.0, "max_history": 100, "recent_days": 7.0}
         }
 
+    def score(self, profiles: list[ProfileFeatures], *, mask_seen: bool = True) -> np.ndarray:
+        self.calls += 1
+        return np.stack([self.scores[self.bound_rows] for _ in profiles]).astype(np.float32)
+
     def score_rows(self, profile: ProfileFeatures, rows: np.ndarray) -> np.ndarray:
-        return np.where(np.isin(rows, self.bound), self.scores[rows], -np.inf).astype(np.float32)
+        self.calls += 1
+        return np.where(np.isin(rows, self.bound_rows), self.scores[rows], -np.inf).astype(np.float32)
 
 
 def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
@@ -418,12 +424,18 @@ def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
     n = len(synth.features)
     scores = np.random.default_rng(3).normal(size=n)
     bound = np.arange(0, n, 2)  # half the titles are outside the ranker's bound rows
-    scorer = RankerScorer(FakeTrainedRanker(bound, scores))  # type: ignore[arg-type]
+    fake = FakeTrainedRanker(synth.features, bound, scores)
+    scorer = RankerScorer(fake)  # type: ignore[arg-type]
     assert scorer.profile_config is not None and scorer.profile_config.half_life_events == 10.0
+    full = scorer.score_all(compute_profile_features(History("x", [], np.zeros(0), [], 0), synth.features))
+    assert np.isneginf(full[1::2]).all() and np.allclose(full[bound], scores[bound])
     plugged = PageBuilder(builder.catalog, builder.cowatch, scorer)
+    fake.calls = 0
     page = _page(builder=plugged, request=PageRequest(rows=6, per_row=8))
+    assert fake.calls == 1  # one model call per page: retrieval and ranking share it
     assert page.scorer == "marquee-ranker"
     all_scores = [i.score for r in page.rows for i in r.items]
     assert np.isfinite(all_scores).all()  # -inf never reaches the response
     top = next(r for r in page.rows if r.kind == "top_picks")
     assert all(i.row % 2 == 0 for i in top.items)  # scored titles come before unscorable ones
+    assert [i.score for i in top.items] == sorted((i.score for i in top.items), reverse=True)
