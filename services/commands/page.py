@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -52,15 +53,31 @@ def held_out_viewers(
     return split, [HeldOutViewer(u.profile_id, u.fed, frozenset(u.held)) for u in split.users]
 
 
-def ranker_factory(train_events: Any, titles: Any, embeddings: Any, seed: int) -> Any:
+def ranker_factory(
+    train_events: Any, titles: Any, embeddings: Any, seed: int, cache: Path | None = None
+) -> Any:
     """A scorer factory training the ranking model once on ``train_events`` (the split's training viewers
-    only, as ``marquee eval ranking`` does) and binding it to each evaluation's title features."""
+    only, as ``marquee eval ranking`` does) and binding it to each evaluation's title features.
+
+    ``cache``: a folder to save the trained model to and reload it from on the next run, keyed by the
+    training events and whether embeddings were used (a mismatching cache is retrained)."""
+    import hashlib
+
+    from ranking.model import TrainedRanker
     from ranking.rows import RankerScorer
     from ranking.train import TrainConfig, train_ranker
 
     trained: dict[str, Any] = {}
+    digest = hashlib.sha256(
+        pd_bytes(train_events) + str(embeddings is not None).encode() + str(seed).encode()
+    )
+    key = digest.hexdigest()[:16]
+    folder = cache / f"ranker-{key}" if cache is not None else None
 
     def factory(features: Any, history: Any) -> Any:
+        if "ranker" not in trained and folder is not None and (folder / "manifest.json").is_file():
+            console.print(f"  ranker loaded from {folder}")
+            trained["ranker"] = TrainedRanker.load(folder)
         if "ranker" not in trained:
             started = time.perf_counter()
 
@@ -71,9 +88,19 @@ def ranker_factory(train_events: Any, titles: Any, embeddings: Any, seed: int) -
                                   progress=say)  # fmt: skip
             trained["ranker"] = result.ranker
             console.print(f"  ranker trained in {time.perf_counter() - started:.0f} s")
+            if folder is not None:
+                result.ranker.save(folder)
         return RankerScorer(trained["ranker"].bind(features))
 
     return factory
+
+
+def pd_bytes(frame: Any) -> bytes:
+    """A stable byte digest input of an events frame (profile, title, timestamp columns)."""
+    import pandas as pd
+
+    cols = frame[["profile_id", "title_id", "timestamp"]]
+    return pd.util.hash_pandas_object(cols, index=False).to_numpy().tobytes()
 
 
 TUNE_GRID: tuple[tuple[float, float], ...] = tuple((s, r) for s in (50.0, 150.0, 300.0) for r in (0.3, 0.6))
@@ -109,6 +136,10 @@ def eval_page(
             "(Netflix + MovieLens, what the service offers)."
         ),
     ] = "movielens",  # fmt: skip
+    ranker_cache: Annotated[
+        Path | None,
+        typer.Option(help="Save trained rankers here and reuse them on the next run with the same split."),
+    ] = None,
 ) -> None:
     """How many of each held-out viewer's future watches appear on their page (anywhere / first 3 rows),
     against the best single row model repeated and a popularity page with as many titles."""
@@ -150,7 +181,9 @@ def eval_page(
             last["t"] = now
 
     def factory_for(train_events: Any) -> Any:
-        return ranker_factory(train_events, titles, vectors, seed) if scorer == "model" else None
+        return (
+            ranker_factory(train_events, titles, vectors, seed, ranker_cache) if scorer == "model" else None
+        )
 
     config = PageConfig()
     tuning: list[dict[str, Any]] = []
