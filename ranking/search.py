@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -71,6 +73,8 @@ DEFAULT_LIMIT = 20
 MAX_OFFSET = 900
 """``offset + limit`` never exceeds 1,000: deeper pages of a relevance ranking are noise."""
 DESCRIPTION_CHARS = 240
+ENCODE_THREADS = 8
+"""Threads that encode queries while the lexical side runs (one per concurrent request is plenty)."""
 RERANK_DEPTH = 100
 """A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
 SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
@@ -490,10 +494,12 @@ class DenseRetriever:
         text_positions: ``(t,)`` int64 title position of each text (``-1`` for titles not in scope).
         text_langs: ``(t,)`` language of each text ("" for title-only texts).
         n_titles: number of title positions ``n``.
+        title_only_penalty: subtracted from the cosine of title-only texts (titles without any
+            description): short generic texts sit close to everything (DATA-NOTES, stub overviews).
     """
 
     def __init__(self, index: Any, text_ids: np.ndarray, text_positions: np.ndarray,
-                 text_langs: Sequence[str], n_titles: int) -> None:  # fmt: skip
+                 text_langs: Sequence[str], n_titles: int, *, title_only_penalty: float = 0.0) -> None:  # fmt: skip
         text_ids = np.asarray(text_ids, dtype=np.int64)
         text_positions = np.asarray(text_positions, dtype=np.int64)
         if text_ids.shape != text_positions.shape or len(text_langs) != text_ids.size:
@@ -503,6 +509,8 @@ class DenseRetriever:
         self._ids = text_ids[order]
         self._positions = text_positions[order]
         self._langs = np.asarray(list(text_langs), dtype=object)[order]
+        self._title_only = np.asarray([lang == "" for lang in self._langs.tolist()], dtype=bool)
+        self.title_only_penalty = float(title_only_penalty)
         self.n_titles = n_titles
         self.texts_per_title = max(1.0, float((self._positions >= 0).sum()) / max(n_titles, 1))
 
@@ -545,6 +553,10 @@ class DenseRetriever:
         positions = self._positions[idx]
         in_scope = positions >= 0
         positions, scores, idx = positions[in_scope], scores[in_scope], idx[in_scope]
+        if self.title_only_penalty:
+            scores = scores - np.float32(self.title_only_penalty) * self._title_only[idx]
+            resort = np.argsort(-scores, kind="stable")
+            positions, scores, idx = positions[resort], scores[resort], idx[resort]
         # results are sorted by score: the first occurrence of a title is its maximum
         _, first = np.unique(positions, return_index=True)
         first = np.sort(first)[:top_k]
@@ -596,6 +608,8 @@ class SearchEngine:
         self.encoder = encoder
         self.fusion = fusion or FusionConfig()
         self.reranker = reranker
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -637,6 +651,19 @@ class SearchEngine:
 
     # -- retrieval -----------------------------------------------------------------------------
 
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="search-encode")
+            return self._executor
+
+    def close(self) -> None:
+        """Stop the encoding threads (``Resources.close`` calls this at shutdown)."""
+        with self._pool_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
     def embed(self, queries: Sequence[str]) -> np.ndarray:
         """``(q, d)`` query embeddings (the encoder caches repeats)."""
         if self.encoder is None:
@@ -650,15 +677,24 @@ class SearchEngine:
         ``allowed`` is the ``(n,)`` mask of allowed titles (``None``: all); ``query_embedding``
         ``(d,)`` skips the encoder when given.
         """
-        lex = self.lexical.score(query)
+        pending: Future[np.ndarray] | None = None
+        if dense and self.dense is not None and query_embedding is None:
+            # encode while the lexical side runs: the encoder releases the GIL (C engine / torch)
+            pending = self._pool().submit(self.embed, [query])
+        try:
+            lex = self.lexical.score(query)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
         channels: dict[str, tuple[np.ndarray, np.ndarray]] = {
             "names": _top_positive(lex.fields["names"], allowed, top),
             "content": _top_positive(lex.fields["content"], allowed, top),
         }
         dense_langs: dict[int, str] = {}
         if dense and self.dense is not None:
-            if query_embedding is None:
-                query_embedding = self.embed([query])[0]
+            if pending is not None:
+                query_embedding = pending.result()[0]
             pos, scores, langs = self.dense.search(query_embedding, top, allowed)
             channels["dense"] = (pos, scores)
             dense_langs = dict(zip(pos.tolist(), langs, strict=True))

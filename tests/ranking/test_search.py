@@ -332,3 +332,12 @@ def test_catalog_scope_drops_unknown_ids(titles: pd.DataFrame) -> None:
     scope = [str(titles.iloc[3]["title_id"]), "tmdb:does-not-exist", str(titles.iloc[1]["title_id"])]
     catalog = SearchCatalog.from_frame(titles.reset_index(drop=True), scope)
     assert catalog.title_ids == [scope[0], scope[2]]
+
+
+def test_close_stops_the_encoding_threads_and_search_still_works() -> None:
+    engine, _, _ = build_engine(n=40)
+    first = ids(engine.search("dragon", limit=5))
+    engine.close()
+    assert engine._executor is None
+    assert ids(engine.search("dragon", limit=5)) == first
+    engine.close()
