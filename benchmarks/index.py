@@ -309,7 +309,7 @@ def main() -> None:
         "defaults": {
             "EXACT_MAX_ITEMS": index_module.EXACT_MAX_ITEMS,
             "hnsw": {"m": index_module.DEFAULT_HNSW_M, "ef_construction": index_module.DEFAULT_HNSW_EF_CONSTRUCTION,
-                     "ef_search": index_module.DEFAULT_HNSW_EF_SEARCH},
+                     "ef_search": "HNSWIndex.default_ef_search(n)"},
             "ivf": {"nlist": "IVFIndex.default_nlist(n)", "nprobe": "IVFIndex.default_nprobe(nlist)"},
             "filter_exact_fraction": index_module.DEFAULT_FILTER_EXACT_FRACTION,
             "filter_exact_min_allowed": index_module.FILTER_EXACT_MIN_ALLOWED,

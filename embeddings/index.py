@@ -71,18 +71,20 @@ AllowedIds = np.ndarray | set[int] | frozenset[int] | list[int] | tuple[int, ...
 # Catalogs below this size get the exact index (benchmarks/README.md, section "Index"): up to here an
 # exact single-query search costs under ~2 ms of CPU (1.2 ms at 20k, 3.3 ms at 50k, 384-d), a small
 # part of encoding the query (16-40 ms), with recall 1 and nothing to build or tune; beyond it HNSW
-# answers in well under a millisecond at recall@10 >= 0.98.
+# approximate search answers in well under a millisecond at recall@10 >= 0.98.
 EXACT_MAX_ITEMS = 30_000
 
 # A row whose L2 norm is further than this from 1 is rejected: inner product is only cosine for unit
 # vectors. Loose enough for vectors that went through float16 storage.
 NORM_TOLERANCE = 1e-2
 
-# HNSW defaults (benchmarks/README.md "Index": M=32 with efConstruction=80 keeps the 1M build within
-# reach of 2 cores; efSearch=64 reaches recall@10 >= 0.95 on the structured synthetic data).
+# HNSW defaults (benchmarks/README.md "Index"): M=32 with efConstruction=80 (the 1M build already
+# takes ~30 min on 2 busy cores); efSearch 64 up to 250k vectors (recall@10 0.99 at 50k and 100k),
+# doubled per doubling of n beyond (1M: 256, recall@10 0.97; 64 gave only 0.86 there).
 DEFAULT_HNSW_M = 32
 DEFAULT_HNSW_EF_CONSTRUCTION = 80
 DEFAULT_HNSW_EF_SEARCH = 64
+HNSW_EF_SEARCH_BASE_ITEMS = 250_000
 
 # IVF defaults (benchmarks/README.md "Index"): nlist = the power of two nearest 2 * sqrt(n), nprobe =
 # nlist / 64 (at least 16), k-means trained on at most 64 points per list.
@@ -108,6 +110,8 @@ HNSW_MAX_FILTER_EF_SEARCH = 1024
 # Exact search over an allowed subset copies the rows out and runs a BLAS search when there are at most
 # this many (48 MiB at d=384); above it, a full scan that skips ids outside a bitmap avoids the copy.
 EXACT_GATHER_MAX_ROWS = 32_768
+# faiss GPU indexes answer at most this many neighbours per query; larger top_k runs on the CPU copy.
+GPU_MAX_TOP_K = 2048
 
 
 def _faiss() -> Any:
@@ -423,7 +427,8 @@ class FaissVectorIndex:
         return scores, result_ids
 
     def _search_unfiltered(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._gpu is not None:  # GPU clones take their search parameters as attributes (see to_gpu)
+        # GPU clones take their search parameters as attributes (see to_gpu); faiss GPU search caps k.
+        if self._gpu is not None and k <= GPU_MAX_TOP_K:
             distances, labels = self._gpu.search(queries, k)
         else:
             distances, labels = self._cpu.search(queries, k, params=self._search_params(k, None))
@@ -547,7 +552,8 @@ class HNSWIndex(FaissVectorIndex):
         dim: vector dimension ``d``.
         m: graph degree (``M``); memory grows by ``2 * m`` int32 per vector.
         ef_construction: candidate list size while inserting (build time vs graph quality).
-        ef_search: candidate list size while searching (raised to ``top_k`` when smaller).
+        ef_search: candidate list size while searching (raised to ``top_k`` when smaller); ``None``
+            picks :meth:`default_ef_search` of the index size at each search.
         filter_exact_fraction: allowed-subset fraction at or below which filtered search is exact.
         filter_exact_min_allowed: allowed-subset size at or below which filtered search is exact.
     """
@@ -560,20 +566,40 @@ class HNSWIndex(FaissVectorIndex):
         *,
         m: int = DEFAULT_HNSW_M,
         ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
-        ef_search: int = DEFAULT_HNSW_EF_SEARCH,
+        ef_search: int | None = None,
         filter_exact_fraction: float = DEFAULT_FILTER_EXACT_FRACTION,
         filter_exact_min_allowed: int = FILTER_EXACT_MIN_ALLOWED,
         faiss_index: Any = None,
     ) -> None:
         faiss = _faiss()
         if faiss_index is None:
-            for name, value in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search)):
+            for name, value in (("m", m), ("ef_construction", ef_construction)):
                 if int(value) < 1:
                     raise InvalidVectorsError(f"HNSW {name} must be >= 1; got {value!r}")
             faiss_index = faiss.IndexHNSWFlat(int(dim), int(m), faiss.METRIC_INNER_PRODUCT)
             faiss_index.hnsw.efConstruction = int(ef_construction)
         super().__init__(dim, faiss_index, filter_exact_fraction, filter_exact_min_allowed)
-        self.ef_search = int(ef_search)
+        self._ef_search: int | None = None
+        if ef_search is not None:
+            self.ef_search = ef_search
+
+    @property
+    def ef_search(self) -> int:
+        """Candidate list size of a search (the default for the current size until set)."""
+        return self._ef_search if self._ef_search is not None else self.default_ef_search(self.ntotal)
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        if isinstance(value, bool) or int(value) < 1:
+            raise InvalidVectorsError(f"HNSW ef_search must be >= 1; got {value!r}")
+        self._ef_search = int(value)
+
+    @staticmethod
+    def default_ef_search(n_items: int) -> int:
+        """64 up to ``HNSW_EF_SEARCH_BASE_ITEMS`` vectors, doubled per doubling of ``n`` beyond."""
+        if n_items <= HNSW_EF_SEARCH_BASE_ITEMS:
+            return DEFAULT_HNSW_EF_SEARCH
+        return DEFAULT_HNSW_EF_SEARCH * (1 << int(np.ceil(np.log2(n_items / HNSW_EF_SEARCH_BASE_ITEMS))))
 
     def _kind_params(self) -> dict[str, Any]:
         return {
@@ -784,12 +810,18 @@ def choose_placement(kind: str, use_gpu: UseGpu, num_gpus: int) -> Placement:
     return "cpu" if kind == "hnsw" else "gpu"
 
 
-def choose_kind(n_items: int, *, gpu: bool) -> IndexKind:
-    """The index kind for a catalog of ``n_items``: exact below ``EXACT_MAX_ITEMS``, else HNSW on a
-    CPU and IVF on a GPU (faiss has no GPU HNSW; GPU IVF is its fast approximate path)."""
+def choose_kind(n_items: int) -> IndexKind:
+    """The index kind for a catalog of ``n_items``: exact below ``EXACT_MAX_ITEMS``, else IVF.
+
+    IVF rather than HNSW on CPUs too (benchmarks/README.md "Index"): at 1M vectors on 2 cores it
+    reached recall@10 0.99 at 14x exact search's throughput (CPU time) and built in 2.5 min, where
+    HNSW needed efSearch 256 for 0.97 at 14x and 32 min to build; at 50k they were on a par. On a
+    GPU, IVF is also faiss's fast approximate path (there is no GPU HNSW). HNSW stays available
+    with ``kind="hnsw"``.
+    """
     if n_items < EXACT_MAX_ITEMS:
         return "flat"
-    return "ivf" if gpu else "hnsw"
+    return "ivf"
 
 
 _KINDS: dict[str, type[FaissVectorIndex]] = {"flat": ExactIndex, "hnsw": HNSWIndex, "ivf": IVFIndex}
@@ -818,7 +850,7 @@ def build_index(
     array = as_unit_float32(vectors, None, "vectors")
     num_gpus = faiss_gpu_count() if use_gpu is not False else 0
     if kind == "auto":
-        chosen: str = choose_kind(array.shape[0], gpu=choose_placement("flat", use_gpu, num_gpus) == "gpu")
+        chosen: str = choose_kind(array.shape[0])
     elif kind in _KINDS:
         chosen = kind
     else:
@@ -862,7 +894,7 @@ def index_from_faiss(
     elif kind == "hnsw":
         index = HNSWIndex(
             dim,
-            ef_search=int(params.get("ef_search", DEFAULT_HNSW_EF_SEARCH)),
+            ef_search=int(params["ef_search"]) if "ef_search" in params else None,
             filter_exact_fraction=fraction,
             filter_exact_min_allowed=min_allowed,
             faiss_index=faiss_index,

@@ -454,6 +454,17 @@ class TestBuilding:
         with pytest.raises(InvalidVectorsError, match="kind must be one of"):
             build_index(vectors, np.arange(3), kind="annoy", use_gpu=False)  # type: ignore[arg-type]
 
+    def test_default_ef_search_grows_beyond_the_measured_base_size(self) -> None:
+        assert HNSWIndex.default_ef_search(50_000) == HNSWIndex.default_ef_search(250_000) == 64
+        assert HNSWIndex.default_ef_search(500_000) == 128
+        assert HNSWIndex.default_ef_search(1_000_000) == 256
+        index = HNSWIndex(8)
+        assert index.ef_search == 64 and index.params["ef_search"] == 64
+        index.ef_search = 100
+        assert index.params["ef_search"] == 100
+        with pytest.raises(InvalidVectorsError, match="ef_search must be >= 1"):
+            index.ef_search = 0
+
     def test_default_nlist_grows_with_the_catalog_and_stays_trainable(self) -> None:
         sizes = [100, 4000, 50_000, 1_000_000]
         nlists = [IVFIndex.default_nlist(n) for n in sizes]
@@ -464,10 +475,9 @@ class TestBuilding:
 
 class TestFactoryChoices:
     def test_kind_follows_catalog_size(self) -> None:
-        assert choose_kind(0, gpu=False) == "flat"
-        assert choose_kind(EXACT_MAX_ITEMS - 1, gpu=False) == "flat"
-        assert choose_kind(EXACT_MAX_ITEMS, gpu=False) == "hnsw"
-        assert choose_kind(EXACT_MAX_ITEMS, gpu=True) == "ivf"
+        assert choose_kind(0) == "flat"
+        assert choose_kind(EXACT_MAX_ITEMS - 1) == "flat"
+        assert choose_kind(EXACT_MAX_ITEMS) == "ivf"
 
     @pytest.mark.parametrize(
         ("kind", "use_gpu", "num_gpus", "expected"),
@@ -529,7 +539,7 @@ class TestFactoryChoices:
             index.search(catalog["queries"][:20], TOP_K)[1], cpu.search(catalog["queries"][:20], TOP_K)[1]
         )
 
-    def test_auto_kind_on_a_gpu_machine_picks_ivf_for_large_catalogs(
+    def test_auto_kind_picks_ivf_for_large_catalogs_on_gpu_and_cpu(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(index_module, "EXACT_MAX_ITEMS", 1000)
@@ -541,7 +551,9 @@ class TestFactoryChoices:
         assert (index.kind, index.placement) == ("ivf", "gpu")
         monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 0)
         index = build_index(vectors, np.arange(1500))
-        assert (index.kind, index.placement) == ("hnsw", "cpu")
+        assert (index.kind, index.placement) == ("ivf", "cpu")
+        small = build_index(vectors[:999], np.arange(999))
+        assert (small.kind, small.placement) == ("flat", "cpu")
 
 
 def test_synthetic_data_has_neighbour_structure() -> None:
