@@ -13,7 +13,6 @@ help: ## Show this help
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel from this machine's disk (a CUDA machine installs its own build first)
 	$(PIP) install --quiet "torch==2.13.0"
 	$(PIP) install --quiet -e ".[dev]"
