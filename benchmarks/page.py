@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--requests", type=int, default=None, help="override the request count")
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument("--per-row", type=int, default=20)
+    parser.add_argument(
+        "--ranker",
+        type=Path,
+        default=None,
+        help="a TrainedRanker folder to serve with (default: artifacts/models/ranker when trained)",
+    )
     parser.add_argument("--serve-port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_port:
@@ -135,6 +141,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="marquee-bench-page-") as tmp:
         env = {**os.environ, "MARQUEE_EVENTS_DB": str(Path(tmp) / "events.db"), "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
+        if args.ranker is not None:  # the real catalog and index, this ranker
+            artifacts = Path(tmp) / "artifacts"
+            (artifacts / "models").mkdir(parents=True)
+            (artifacts / "catalog").symlink_to(settings.catalog_dir.resolve())
+            if settings.index_dir.exists():
+                (artifacts / "index").symlink_to(settings.index_dir.resolve())
+            (artifacts / "models" / "ranker").symlink_to(args.ranker.resolve())
+            env["MARQUEE_ARTIFACTS_DIR"] = str(artifacts)
         proc = subprocess.Popen([sys.executable, __file__, "--serve-port", str(port)], env=env, cwd=REPO)
         try:
             started = time.perf_counter()
@@ -144,6 +158,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             query = f"?rows={args.rows}&per_row={args.per_row}"
             page_paths = [f"/v1/profiles/{p}/page{query}" for p in profiles]
             sample = httpx.get(f"{base}{page_paths[0]}", timeout=60.0).json()
+            if args.ranker is not None and sample.get("scorer") == "heuristic":
+                raise RuntimeError(f"--ranker {args.ranker} was not loaded by the server (see its log above)")
             for path in page_paths:  # warm every profile's feature cache once, as a live service would be
                 httpx.get(f"{base}{path}", timeout=60.0)
             results: dict[str, Any] = {"startup_s": round(startup_s, 1)}
@@ -170,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "titles_on_sample_page": sum(len(r["items"]) for r in sample.get("rows", [])),
         "server": "uvicorn, 1 process, pages area only; client in a separate process (httpx, keep-alive)",
         "index": str(settings.index_dir) if (settings.index_dir / "CURRENT").exists() else None,
+        "ranker": str(args.ranker) if args.ranker else str(settings.models_dir / "ranker"),
     }  # fmt: skip
     return write_result("page", config, results, ratios, hardware_info=hardware())
 

@@ -76,8 +76,11 @@ def ranker_factory(
 
     def factory(features: Any, history: Any) -> Any:
         if "ranker" not in trained and folder is not None and (folder / "manifest.json").is_file():
-            console.print(f"  ranker loaded from {folder}")
-            trained["ranker"] = TrainedRanker.load(folder)
+            try:
+                trained["ranker"] = TrainedRanker.load(folder)
+                console.print(f"  ranker loaded from {folder}")
+            except Exception as exc:  # saved by an older model version: train again
+                console.print(f"  [yellow]cached ranker unusable[/yellow] ({type(exc).__name__}); retraining")
         if "ranker" not in trained:
             started = time.perf_counter()
 
