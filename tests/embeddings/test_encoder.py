@@ -212,6 +212,11 @@ class TestContract:
         assert np.min(_cosines(batch[:6], singles)) > 0.99999
         np.testing.assert_array_equal(batch[-2], batch[3])
         np.testing.assert_array_equal(batch[-1], batch[0])
+        small_batches = SentenceTransformerEncoder(
+            encoder.model, device="cpu", model_id="m", query_prefix="query: ", item_prefix="passage: ",
+            max_batch_tokens=60, normalization=encoder.normalization,
+        )  # one or two texts per forward pass
+        assert np.min(_cosines(small_batches.encode_items(texts), batch)) > 0.99999
 
     def test_items_over_the_limit_are_truncated(self, encoder: SentenceTransformerEncoder) -> None:
         import torch
