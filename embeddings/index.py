@@ -107,9 +107,11 @@ FILTER_EXACT_MIN_ALLOWED = 4096
 FILTER_PROBE_SIZE = 64
 FILTER_DEPLETED_RATIO = 0.25
 HNSW_MAX_FILTER_EF_SEARCH = 1024
-# Exact search over an allowed subset copies the rows out and runs a BLAS search when there are at most
-# this many (48 MiB at d=384); above it, a full scan that skips ids outside a bitmap avoids the copy.
+# Exact search over an allowed subset copies the rows out in blocks of this many (48 MiB at d=384) and
+# runs a BLAS search per block; a few queries over a larger subset scan through a bitmap instead.
 EXACT_GATHER_MAX_ROWS = 32_768
+# From this many queries faiss computes inner products with BLAS (faiss's distance_compute_blas_threshold).
+BLAS_MIN_QUERIES = 20
 # faiss GPU indexes answer at most this many neighbours per query; larger top_k runs on the CPU copy.
 GPU_MAX_TOP_K = 2048
 
@@ -486,14 +488,34 @@ class FaissVectorIndex:
     def _search_subset_exact(
         self, queries: np.ndarray, k: int, positions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exhaustive search over the vectors at ``positions`` ``(m,)``; labels are positions."""
+        """Exhaustive search over the vectors at ``positions`` ``(m,)``; labels are positions.
+
+        Copies the allowed rows out in blocks of ``EXACT_GATHER_MAX_ROWS`` and runs a BLAS search on
+        each, merging the per-block top ``k``; a few queries over a large subset instead scan the
+        stored vectors through a bitmap (no copy: for one query the copy would cost more than the
+        search).
+        """
         faiss = _faiss()
-        if positions.size > EXACT_GATHER_MAX_ROWS:
+        if positions.size > EXACT_GATHER_MAX_ROWS and queries.shape[0] < BLAS_MIN_QUERIES:
             distances, labels = self._scan_with_selector(queries, k, _bitmap_selector(positions, self.ntotal))
             return distances, labels
-        subset = self._reconstruct(positions)
-        distances, local = faiss.knn(queries, subset, k, metric=faiss.METRIC_INNER_PRODUCT)
-        labels = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
+        distances = np.full((queries.shape[0], k), -np.inf, dtype=np.float32)
+        labels = np.full((queries.shape[0], k), -1, dtype=np.int64)
+        block_rows = max(1, EXACT_GATHER_MAX_ROWS)
+        for start in range(0, positions.size, block_rows):
+            block = positions[start : start + block_rows]
+            block_distances, local = faiss.knn(
+                queries, self._reconstruct(block), min(k, block.size), metric=faiss.METRIC_INNER_PRODUCT
+            )
+            block_labels = np.where(local >= 0, block[np.maximum(local, 0)], -1)
+            if start == 0 and block.size >= k:
+                distances, labels = block_distances, block_labels
+                continue
+            merged_distances = np.concatenate([distances, block_distances], axis=1)
+            merged_labels = np.concatenate([labels, block_labels], axis=1)
+            order = np.argsort(-merged_distances, axis=1, kind="stable")[:, :k]
+            distances = np.take_along_axis(merged_distances, order, axis=1)
+            labels = np.take_along_axis(merged_labels, order, axis=1)
         return distances, labels
 
     def _scan_with_selector(

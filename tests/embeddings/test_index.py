@@ -331,19 +331,25 @@ def test_exact_subset_search_by_gathering_and_by_scanning_agree(
     indexes: dict[str, FaissVectorIndex],
     catalog: dict[str, np.ndarray],
 ) -> None:
-    """Both ways of searching an allowed subset exactly (copy rows + BLAS, or bitmap scan) are exact."""
+    """All ways of searching an allowed subset exactly (one block, several blocks, bitmap scan) agree."""
     index = indexes[kind]
     positions = np.sort(np.random.default_rng(5).choice(N_ITEMS, size=700, replace=False))
-    gathered = index._search_subset_exact(catalog["queries"][:30], TOP_K, positions)
-    monkeypatch.setattr(index_module, "EXACT_GATHER_MAX_ROWS", 100)
-    scanned = index._search_subset_exact(catalog["queries"][:30], TOP_K, positions)
-    np.testing.assert_array_equal(scanned[1], gathered[1])
-    np.testing.assert_allclose(scanned[0], gathered[0], atol=1e-5)
+    queries = catalog["queries"][:30]
+    gathered = index._search_subset_exact(queries, TOP_K, positions)
+    monkeypatch.setattr(index_module, "EXACT_GATHER_MAX_ROWS", 96)  # 8 blocks, the last one short
+    in_blocks = index._search_subset_exact(queries, TOP_K, positions)
+    scanned = index._search_subset_exact(queries[:5], TOP_K, positions)  # few queries: bitmap scan
+    for distances, labels in (in_blocks, (scanned[0], scanned[1])):
+        rows = labels.shape[0]
+        np.testing.assert_array_equal(labels, gathered[1][:rows])
+        np.testing.assert_allclose(distances, gathered[0][:rows], atol=1e-5)
     assert np.isin(gathered[1], positions).all()
+    reference = np.sort(queries @ catalog["vectors"][positions].T, axis=1)[:, ::-1][:, :TOP_K]
+    np.testing.assert_allclose(gathered[0], reference, atol=1e-5)
 
 
 @pytest.mark.parametrize("fraction", [0.9, 0.3, 0.02])
-@pytest.mark.parametrize("gather_max_rows", [0, 10**9])
+@pytest.mark.parametrize("gather_max_rows", [97, 10**9])
 def test_exact_filtered_search_equals_brute_force(
     exact: ExactIndex,
     catalog: dict[str, np.ndarray],
@@ -351,7 +357,7 @@ def test_exact_filtered_search_equals_brute_force(
     gather_max_rows: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Both exact filter paths (bitmap scan, gathered subset) give the brute-force answer."""
+    """Gathered in one block or many, filtered exact search gives the brute-force answer."""
     monkeypatch.setattr(index_module, "EXACT_GATHER_MAX_ROWS", gather_max_rows)
     allowed = catalog["ids"][np.random.default_rng(11).random(N_ITEMS) < fraction]
     scores, ids = exact.search(catalog["queries"], TOP_K, allowed_ids=allowed)
