@@ -154,9 +154,12 @@ class ALS:
 
     def fit(self, interactions: sp.csr_matrix) -> Self:
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
-        self.model = AlternatingLeastSquares(**self.params, random_state=self.seed, num_threads=self.threads)
-        self.model.fit(_check(interactions, "interactions"), show_progress=False)
+        # implicit parallelises over users itself; a BLAS thread pool underneath only oversubscribes
+        with threadpool_limits(1, "blas"):
+            self.model = AlternatingLeastSquares(**self.params, random_state=self.seed, num_threads=self.threads)
+            self.model.fit(_check(interactions, "interactions"), show_progress=False)
         return self
 
     def score(self, fed: sp.csr_matrix) -> np.ndarray:

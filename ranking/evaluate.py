@@ -203,7 +203,8 @@ def evaluate_ranking(
     ours = np.concatenate([ranker.score(profiles[i : i + 64], mask_seen=False) for i in range(0, len(profiles), 64)])
     scores_by_system["marquee"] = ours
     systems["marquee"] = {**ranking_metrics(ours, prepared.fed_cols, prepared.held_cols),
-                          "train_seconds": round(result.seconds, 1), "validation": result.validation,
+                          "train_seconds": round(result.seconds, 1),
+                          "train_cpu_seconds": ranker.manifest["train_cpu_seconds"], "validation": result.validation,
                           "embeddings_used": ranker.manifest["embeddings_used"]}  # fmt: skip
     per_user["marquee"] = _per_user(ours, prepared)
 
@@ -218,6 +219,8 @@ def evaluate_ranking(
             "marquee_vs_ease_ndcg@10": _ratio(systems["marquee"]["ndcg@10"], systems["ease"]["ndcg@10"]),
             "marquee_vs_ease_recall@20": _ratio(systems["marquee"]["recall@20"], systems["ease"]["recall@20"]),
         },
+        "paired_bootstrap": {f"marquee_minus_{name}": _paired(per_user["marquee"], per_user[name], config.seed)
+                             for name in ("ease", "als", "itemknn", "popular")},
         "per_user": {"history_length": [len(u.fed) for u in split.users], "metrics": per_user},
     }  # fmt: skip
     say("cold-start titles")
@@ -235,6 +238,22 @@ def _numeric_suffix(profile_id: str) -> float:
 
 def _ratio(a: float, b: float) -> float:
     return round(a / b, 4) if b else float("nan")
+
+
+def _paired(ours: dict[str, list[float]], theirs: dict[str, list[float]], seed: int,
+            rounds: int = 2000) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Mean per-user difference and its 95% bootstrap interval (users resampled, same users both sides)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for metric in ("ndcg@10", "recall@20"):
+        diff = np.asarray(ours[metric]) - np.asarray(theirs[metric])
+        if len(diff) == 0:
+            continue
+        means = diff[rng.integers(0, len(diff), size=(rounds, len(diff)))].mean(axis=1)
+        out[metric] = {"mean": round(float(diff.mean()), 4),
+                       "ci95": [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])],
+                       "wins": int((diff > 0).sum()), "losses": int((diff < 0).sum())}  # fmt: skip
+    return out
 
 
 def _per_user(scores: np.ndarray, prepared: _Prepared) -> dict[str, list[float]]:

@@ -17,6 +17,8 @@
 * :class:`ItemItem` — a full-rank title-to-title regression (EASE closed form, fitted by the trainer
   on the training histories) applied to the recency-weighted history, with a short and a long
   half-life (two head inputs): the strongest signal on MovieLens, made order-aware by the weights.
+  A second matrix of the same shape, ``transition``, regresses what comes AFTER a cut on the
+  recency-weighted history before it (SLIT-style, closed form): order-aware where EASE is not.
 * :class:`Interaction` — dot product + per-title bias.
 * :class:`Head` — a small MLP over the per-(profile, title) score vector.
 
@@ -53,7 +55,8 @@ __all__ = [
 ]
 
 HEAD_INPUTS: tuple[str, ...] = (
-    "neural", "itemitem", "itemitem_long", "content", "genre", "language", "popularity", "trend", "has_id", "in_itemitem",
+    "neural", "itemitem", "itemitem_long", "transition", "content", "genre", "language", "popularity", "trend", "has_id",
+    "in_itemitem", "activity",
 )  # fmt: skip
 """The per-(profile, title) scores the :class:`Head` combines, in column order."""
 
@@ -295,13 +298,15 @@ def _modules() -> dict[str, type]:
         input_mean: Tensor
         input_std: Tensor
 
-        def __init__(self, config: RankerConfig, itemitem: Tensor | None = None) -> None:
+        def __init__(self, config: RankerConfig, itemitem: Tensor | None = None,
+                     transition: Tensor | None = None) -> None:  # fmt: skip
             super().__init__()
             self.config = config
             self.title_tower = TitleTower(config)
             self.user_tower = UserTower(config)
             self.interaction = Interaction(config)
             self.item_item = ItemItem(itemitem if itemitem is not None else torch.zeros(0, 0))
+            self.transition = ItemItem(transition if transition is not None else torch.zeros(0, 0))
             self.head = Head(config)
             # per-input standardisation of the head inputs, set by the trainer (saved with the weights)
             self.register_buffer("input_mean", torch.zeros(len(HEAD_INPUTS)))
@@ -317,6 +322,7 @@ def _modules() -> dict[str, type]:
             self.languages = languages / languages.sum(1, keepdim=True).clamp(min=1.0)
             self.popularity, self.trend = side[:, 0], side[:, 1]
             self.item_item.index = itemitem_index
+            self.transition.index = itemitem_index  # the same titles as the item-item matrix
 
         @property
         def n_titles(self) -> int:
@@ -346,6 +352,9 @@ def _modules() -> dict[str, type]:
                 elif name == "itemitem_long":
                     out[name] = self.item_item(batch.itemitem_rows, batch.itemitem_positions,
                                                batch.itemitem_weights_long, b)  # fmt: skip
+                elif name == "transition":
+                    out[name] = self.transition(batch.itemitem_rows, batch.itemitem_positions,
+                                                batch.itemitem_weights, b)  # fmt: skip
                 elif name == "content":
                     out[name] = batch.history_embedding @ self.content.T
                 elif name == "genre":
@@ -360,6 +369,8 @@ def _modules() -> dict[str, type]:
                     out[name] = ones * (self.vocab_ids < self.config.n_vocab).float()[None, :]
                 elif name == "in_itemitem":
                     out[name] = ones * (self.item_item.index >= 0).float()[None, :]
+                elif name == "activity":  # lets the head blend differently for short and long histories
+                    out[name] = batch.profile[:, -1:].expand(b, self.n_titles)
                 else:
                     raise ValueError(f"unknown head input {name!r}; expected one of {', '.join(HEAD_INPUTS)}")
             return out
@@ -388,12 +399,15 @@ def modules() -> dict[str, type]:
     return _MODULES
 
 
-def build_model(config: RankerConfig, itemitem: np.ndarray | None = None) -> Any:
-    """A fresh :class:`MarqueeRanker` (``itemitem``: the (k, k) closed-form weights, or none)."""
+def build_model(config: RankerConfig, itemitem: np.ndarray | None = None,
+                transition: np.ndarray | None = None) -> Any:  # fmt: skip
+    """A fresh :class:`MarqueeRanker` (``itemitem``/``transition``: (k, k) closed-form weights, or none)."""
     import torch
 
-    weights = torch.from_numpy(np.ascontiguousarray(itemitem, dtype=np.float32)) if itemitem is not None else None
-    return modules()["MarqueeRanker"](config, weights)
+    def tensor(a: np.ndarray | None) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) if a is not None else None
+
+    return modules()["MarqueeRanker"](config, tensor(itemitem), tensor(transition))
 
 
 # ------------------------------------------------------------------------------- serving wrapper
@@ -481,7 +495,7 @@ class TrainedRanker:
 
     # -------------------------------------------------------------- persistence
     def save(self, directory: Path) -> Path:
-        """Write weights (model.pt), item-item matrix (itemitem.npy, float16), vocabularies and manifest."""
+        """Write weights (model.pt), item-item and transition matrices (float16 .npy), vocabularies, manifest."""
         import torch
 
         directory = Path(directory)
@@ -489,7 +503,8 @@ class TrainedRanker:
         tmp.mkdir(parents=True, exist_ok=True)
         state = {k: v for k, v in self.model.state_dict().items()}
         torch.save(state, tmp / "model.pt")
-        np.save(tmp / "itemitem.npy", self.model.item_item.weights.numpy().astype(np.float16))  # type: ignore[union-attr,operator]
+        np.save(tmp / "itemitem.npy", self.model.item_item.weights.cpu().numpy().astype(np.float16))
+        np.save(tmp / "transition.npy", self.model.transition.weights.cpu().numpy().astype(np.float16))
         (tmp / "vocab.json").write_text(json.dumps({"vocab": self.vocab, "itemitem": self.itemitem_titles}))
         manifest = dict(self.manifest, config=asdict(self.config))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
@@ -518,7 +533,9 @@ class TrainedRanker:
         config = RankerConfig(**manifest["config"])
         vocab = json.loads((directory / "vocab.json").read_text())
         itemitem = np.load(directory / "itemitem.npy").astype(np.float32)
-        model = build_model(config, itemitem)
+        transition_path = directory / "transition.npy"
+        transition = np.load(transition_path).astype(np.float32) if transition_path.is_file() else None
+        model = build_model(config, itemitem, transition)
         model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
         model.eval()
         return cls(model, vocab["vocab"], vocab["itemitem"], manifest)

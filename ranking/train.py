@@ -3,13 +3,14 @@
 Stages (all seeded; ``fit``/``tune`` users are a seeded split of the training users):
 
 1. **Item-item** — EASE closed form on the ``fit`` users' histories (titles watched at least
-   ``itemitem_min_count`` times), L2 strength ``lam``.
+   ``itemitem_min_count`` times), L2 strength ``lam``; and the transition matrix (SLIT-style closed
+   form, "after a cut" regressed on the recency-weighted "before") on the same titles.
 2. **Towers** — TitleTower + UserTower + Interaction trained on the ``fit`` users with the
    multinomial likelihood of "what comes after a cut" (random cut points per user; the future of a
    sample is never in its input), full softmax over all training titles (no sampled negatives),
    already-watched titles masked.
 3. **Head** — towers frozen; the head learns to combine the neural, item-item, content, affinity,
-   popularity and trend scores on the ``tune`` users, whose histories were in NEITHER the item-item
+   popularity, trend and activity inputs on the ``tune`` users (cuts near the evaluation's 80%), whose histories were in NEITHER the item-item
    fit NOR the towers' training — so the blend weights are learned on scores that behave like scores
    for a brand-new profile. A slice of the tune users (``head_validation_fraction``) is kept out of
    the head's training and gives the validation metrics in the manifest.
@@ -45,7 +46,7 @@ from ranking.splits import prefix
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Sample", "TrainConfig", "TrainResult", "fit_itemitem", "train_ranker"]
+__all__ = ["Sample", "TrainConfig", "TrainResult", "fit_itemitem", "fit_transition", "train_ranker"]
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,14 @@ class TrainConfig:
     cuts_per_user: int = 6
     min_cut_fraction: float = 0.3
     max_cut_fraction: float = 0.95
+    head_cut_fractions: tuple[float, float] = (0.7, 0.9)
+    """The head learns the blend on cuts like the ones it is used at (the last ~20% to predict)."""
     tune_fraction: float = 0.25
     head_validation_fraction: float = 0.3
     lam: float = 200.0
     itemitem_min_count: int = 2
+    transition_lam: float = 500.0
+    transition_cuts: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     refit: bool = True
     device: str = "auto"
     threads: int = 2
@@ -107,6 +112,55 @@ def fit_itemitem(sequences: Sequence[np.ndarray], n_titles: int, *, lam: float, 
         return np.zeros((0, 0), dtype=np.float32), keep.astype(np.int64)
     sub = matrix[:, keep]
     return ease_weights((sub.T @ sub).toarray(), lam), keep.astype(np.int64)
+
+
+def fit_transition(sequences: Sequence[np.ndarray], positions: np.ndarray, n_titles: int, *, lam: float,
+                   half_life: float, cuts: Sequence[float]) -> np.ndarray:  # fmt: skip
+    """SLIT-style closed form (Choi et al. 2021): W = (PᵀP + lam I)^-1 PᵀN over the titles ``positions``.
+
+    For each sequence and cut, a row of P is the history before the cut with recency weights
+    (halving every ``half_life`` titles back) and the row of N marks the titles after it; so W maps
+    "what was just watched" to "what comes next". Returns (k, k) float32, k = len(positions).
+    """
+    import scipy.sparse as sp
+    from scipy.linalg import lapack
+
+    k = len(positions)
+    if k == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    column = np.full(n_titles, -1, dtype=np.int64)
+    column[positions] = np.arange(k)
+    p_rows, p_cols, p_vals, n_rows, n_cols = [], [], [], [], []
+    row = 0
+    for seq in sequences:
+        mapped = column[np.asarray(seq, dtype=np.int64)]
+        mapped = mapped[mapped >= 0]
+        for fraction in cuts:
+            cut = int(np.floor(fraction * len(mapped)))
+            if cut < 1 or cut >= len(mapped):
+                continue
+            age = np.arange(cut - 1, -1, -1, dtype=np.float64)
+            p_rows.append(np.full(cut, row))
+            p_cols.append(mapped[:cut])
+            p_vals.append(0.5 ** (age / half_life))
+            n_rows.append(np.full(len(mapped) - cut, row))
+            n_cols.append(mapped[cut:])
+            row += 1
+    if row == 0:
+        return np.zeros((k, k), dtype=np.float32)
+    past = sp.csr_matrix((np.concatenate(p_vals), (np.concatenate(p_rows), np.concatenate(p_cols))), shape=(row, k))
+    future = sp.csr_matrix((np.ones(sum(len(c) for c in n_cols)), (np.concatenate(n_rows), np.concatenate(n_cols))),
+                           shape=(row, k))  # fmt: skip
+    gram = (past.T @ past).toarray().astype(np.float32)
+    gram[np.diag_indices_from(gram)] += lam
+    rhs = np.asarray((past.T @ future).toarray(), dtype=np.float32, order="F")
+    chol, info = lapack.spotrf(gram, lower=0, overwrite_a=1)
+    if info != 0:
+        raise ValueError(f"transition: Gram matrix + {lam} I is not positive definite (info={info}); expected lam > 0")
+    solution, info = lapack.spotrs(chol, rhs, lower=0, overwrite_b=1)
+    if info != 0:
+        raise ValueError(f"transition: solve failed (info={info})")
+    return np.ascontiguousarray(solution, dtype=np.float32)
 
 
 def _device(name: str) -> torch.device:
@@ -177,6 +231,7 @@ def train_ranker(
     import torch
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     config = config or TrainConfig()
     profile_config = profile_config or ProfileFeatureConfig()
     say = progress or (lambda *_: None)
@@ -212,7 +267,11 @@ def train_ranker(
 
     # Stage 1: item-item on fit users.
     say("item-item", 0, 1, 0.0)
-    ii_weights, ii_positions = fit_itemitem(sequences(fit_h), n, lam=config.lam, min_count=config.itemitem_min_count)
+    fit_sequences = sequences(fit_h)
+    ii_weights, ii_positions = fit_itemitem(fit_sequences, n, lam=config.lam, min_count=config.itemitem_min_count)
+    transition = fit_transition(fit_sequences, ii_positions, n, lam=config.transition_lam,
+                                half_life=config.itemitem_half_life, cuts=config.transition_cuts)  # fmt: skip
+    del fit_sequences
     say("item-item", 1, 1, 0.0)
 
     rconfig = RankerConfig(
@@ -221,7 +280,7 @@ def train_ranker(
         max_len=config.max_len, n_layers=config.n_layers, dropout=config.dropout,
         itemitem_half_life=config.itemitem_half_life, itemitem_long_half_life=config.itemitem_long_half_life,
     )  # fmt: skip
-    model: Any = build_model(rconfig, ii_weights)
+    model: Any = build_model(rconfig, ii_weights, transition)
     ranker = TrainedRanker(model, vocab, [vocab[p] for p in ii_positions])
     ranker.bind(title_features, vocab_rows)
     model.to(device)
@@ -254,8 +313,8 @@ def train_ranker(
     # Stage 3: head on tune users (towers frozen).
     model.eval()
     head_samples = _samples(head_train_h, title_features, position_of_row,
-                            _cuts(rng, len(head_train_h), config.cuts_per_user, config.min_cut_fraction,
-                                  config.max_cut_fraction), profile_config)  # fmt: skip
+                            _cuts(rng, len(head_train_h), config.cuts_per_user, *config.head_cut_fractions),
+                            profile_config)  # fmt: skip
     cache = _head_cache(model, ranker, head_samples, device, config.batch_size)
     flat = cache.reshape(-1, cache.shape[-1])
     model.input_mean.copy_(flat.mean(0))
@@ -289,9 +348,13 @@ def train_ranker(
     if config.refit:
         say("refit", 0, 1, 0.0)
         title_features = build_title_features(titles, events, embeddings=embeddings)
-        ii_weights, ii_positions = fit_itemitem(sequences(histories), n, lam=config.lam,
+        all_sequences = sequences(histories)
+        ii_weights, ii_positions = fit_itemitem(all_sequences, n, lam=config.lam,
                                                 min_count=config.itemitem_min_count)  # fmt: skip
+        transition = fit_transition(all_sequences, ii_positions, n, lam=config.transition_lam,
+                                    half_life=config.itemitem_half_life, cuts=config.transition_cuts)  # fmt: skip
         model.item_item.weights = torch.from_numpy(ii_weights).to(device)
+        model.transition.weights = torch.from_numpy(transition).to(device)
         ranker.itemitem_titles = [vocab[p] for p in ii_positions]
         say("refit", 1, 1, 0.0)
     model.to("cpu")
@@ -308,6 +371,9 @@ def train_ranker(
         "embeddings_used": bool(title_features.has_embedding.any()),
         "titles_with_embedding": int(title_features.has_embedding.sum()),
         "train_seconds": round(seconds, 1),
+        # CPU seconds over all threads: comparable across busy and idle machines (÷ threads ≈ idle wall time)
+        "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
+        "threads": config.threads,
         "device": str(device),
         "torch": torch.__version__,
         "metrics": {"validation": validation},

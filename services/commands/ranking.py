@@ -145,8 +145,14 @@ def eval_ranking_command(
         train_config = replace(train_config, epochs=max(2, train_config.epochs // 3))
     started = time.perf_counter()
     with console.status("evaluating") as status:
+
+        def say(message: str) -> None:
+            status.update(message)
+            if not console.is_terminal:  # logs and CI: one line per step instead of a spinner
+                console.print(f"{time.perf_counter() - started:7.1f}s {message}")
+
         report = evaluate_ranking(events, titles, embeddings=_embeddings(settings), config=config,
-                                  train_config=train_config, progress=lambda m: status.update(m))  # fmt: skip
+                                  train_config=train_config, progress=say)  # fmt: skip
     report["command"] = "marquee eval ranking" + (" --quick" if quick else "")
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     path = output or settings.artifacts_dir / "eval" / "ranking.json"
