@@ -36,7 +36,8 @@ Profile features — :class:`ProfileFeatures` for one profile:
   L2-normalised (zeros when no watched title has an embedding);
 * ``genre_affinity`` (G,) and ``language_affinity`` (L,) float32, recency-weighted shares summing to 1
   (zeros for an empty history);
-* activity: ``n_events``, ``n_titles``, ``events_recent`` (within ``config.recent_days`` of ``as_of``),
+* activity: ``n_events`` (all events on catalog titles), ``n_titles`` (distinct titles among the last
+  ``config.max_history`` events), ``events_recent`` (within ``config.recent_days`` of ``as_of``),
   ``activity_level`` = log1p(n_titles);
 * the profile itself: ``maturity_level``, ``languages``, ``ui_language``, ``country``;
 * ``last_seq``: the event-store sequence number the features reflect.
