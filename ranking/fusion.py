@@ -49,16 +49,23 @@ class FusionConfig:
         names_floor: the names channel only proposes titles scoring at least this share of its best
             score: for "tom hanks", every title with some Tom in its cast is not a candidate at all
             (rank fusion would otherwise reward a title merely middling in two channels).
+        language_margin: when the query embedding's nearest description-language centroid leads the
+            runner-up by at least this cosine margin, the content channel is weighted by the share of
+            titles described in that language (0 disables). Measured on 40 held-out descriptions per
+            language: fr/de/it 40/40, es/da 39/40, pt 38/40 and en 39/40 detected; 0.01 keeps most
+            foreign texts (10th percentile margins 0.007-0.023) and drops undecided ones (Polish, with
+            too few texts for a centroid: median margin 0.003).
         candidates: how many candidates each channel contributes (before fusion).
     """
 
     method: FusionMethod = "linear"
     rrf_k: float = 60.0
-    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "names": 1.0, "content": 0.25})
+    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "names": 1.0, "content": 1.0})
     gate_low: float = 0.2
     gate_high: float = 0.6
     dense_yield: float = 0.8
     names_floor: float = 0.5
+    language_margin: float = 0.01
     candidates: int = 200
 
     def __post_init__(self) -> None:
@@ -71,6 +78,8 @@ class FusionConfig:
             raise ValueError(f"channel weights must be >= 0; got {dict(self.weights)}")
         if not 0.0 <= self.gate_low <= self.gate_high <= 1.0:
             raise ValueError(f"expected 0 <= gate_low <= gate_high <= 1; got {self.gate_low}, {self.gate_high}")
+        if self.language_margin < 0:
+            raise ValueError(f"language_margin must be >= 0; got {self.language_margin}")
         if not 0.0 <= self.names_floor <= 1.0:
             raise ValueError(f"names_floor must be in [0, 1]; got {self.names_floor}")
         if not 0.0 <= self.dense_yield <= 1.0:

@@ -210,14 +210,13 @@ def default_grid() -> list[FusionConfig]:
     """
     gates = ((0.0, 0.0, 0.0), (0.2, 0.6, 0.0), (0.2, 0.6, 0.8), (0.3, 0.8, 0.8), (0.5, 0.9, 0.8))
     grid = []
+    contents = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
     for k, names, content, (low, high, yield_) in itertools.product(
-        (10.0, 30.0, 60.0, 100.0), (0.0, 0.5, 1.0, 2.0), (0.0, 0.15, 0.3, 0.5, 0.75, 1.0), gates
+        (30.0, 60.0, 100.0), (0.0, 0.5, 1.0, 2.0), contents, gates
     ):
         grid.append(FusionConfig(method="rrf", rrf_k=k, weights={"dense": 1.0, "names": names, "content": content},
                                  gate_low=low, gate_high=high, dense_yield=yield_))  # fmt: skip
-    for names, content, (low, high, yield_) in itertools.product(
-        (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25, 0.4, 0.6, 1.0), gates
-    ):
+    for names, content, (low, high, yield_) in itertools.product((0.0, 0.25, 0.5, 1.0), contents, gates):
         grid.append(FusionConfig(method="linear", weights={"dense": 1.0, "names": names, "content": content},
                                  gate_low=low, gate_high=high, dense_yield=yield_))  # fmt: skip
     return grid

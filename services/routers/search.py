@@ -62,6 +62,9 @@ class SearchResponse(BaseModel):
     query: str = Field(description="The query as searched (whitespace collapsed, truncated when too long).")
     query_truncated: bool = Field(description=f"True when the query was cut to {MAX_QUERY_CHARS} characters.")
     profile_id: str | None
+    query_language: str | None = Field(default=None, description="The query's language as read from its "
+                                       "embedding, when clear (it mutes description word-matching in "
+                                       "languages few titles are described in).", examples=["en"])  # fmt: skip
     total: int = Field(description="Titles in the filtered result set (at most 1,000 deep).")
     limit: int
     offset: int
@@ -250,7 +253,8 @@ def _run(request: Request, body: SearchRequest) -> SearchResponse:
     except InvalidFilterError as exc:
         raise ProblemError(422, str(exc), slug="invalid-filter") from exc
     return SearchResponse(
-        query=page.query, query_truncated=page.query_truncated, profile_id=body.profile_id, total=page.total,
+        query=page.query, query_truncated=page.query_truncated, profile_id=body.profile_id,
+        query_language=page.query_language, total=page.total,
         limit=page.limit, offset=page.offset, facets=page.facets,
         results=[SearchResult(title_id=h.title_id, title=h.display_title, year=h.year, type=h.type,
                               maturity=h.maturity, description=h.description,

@@ -44,7 +44,19 @@ CONCEPTS: dict[str, tuple[str, str, str]] = {
     "treasure": ("treasure", "tresor", "tesoro"),
 }  # fmt: skip
 _WORD_TO_CONCEPT = {w: c for c, words in CONCEPTS.items() for w in words}
-FILLER = ("the", "a", "of", "and", "in", "with", "who", "finds", "story", "about", "young", "old")
+LANGS = ("en", "fr", "es")
+FILLER: dict[str, tuple[str, ...]] = {
+    "en": ("the", "a", "of", "and", "in", "with", "who", "finds", "story", "about", "young", "old"),
+    "fr": ("le", "la", "de", "et", "dans", "avec", "qui", "trouve", "histoire", "jeune", "vieux", "un"),
+    "es": ("el", "la", "de", "y", "en", "con", "que", "encuentra", "historia", "joven", "viejo", "un"),
+}
+_WORD_TO_LANG = {w: lang for i, lang in enumerate(LANGS) for words in CONCEPTS.values() for w in [words[i]]}
+for _lang, _words in FILLER.items():
+    for _w in _words:
+        _WORD_TO_LANG.setdefault(_w, _lang)
+LANGUAGE_SIGNATURE = 0.2
+"""Each word also carries its language's vector at this weight: like e5, the encoder is biased
+towards same-language texts, and a query's language can be read off its embedding."""
 FIRST = ("Anna", "Marco", "Lena", "Tom", "Sofia", "Omar", "Yuki", "Pierre", "Ines", "Kofi", "Maya", "Ivan")
 LAST = ("Hansen", "Rossi", "Berg", "Dubois", "Garcia", "Okafor", "Tanaka", "Novak", "Silva", "Keller")
 COUNTRIES = ("United States", "France", "Spain", "Japan", "Germany", "India", "Côte d'Ivoire")
@@ -86,6 +98,8 @@ class ConceptEncoder:
             for word in _TOKEN.findall(text.lower()):
                 concept = _WORD_TO_CONCEPT.get(word)
                 vec += _seeded_unit(concept) if concept else 0.15 * _seeded_unit("w:" + word)
+                if word in _WORD_TO_LANG:
+                    vec += LANGUAGE_SIGNATURE * _seeded_unit("lang:" + _WORD_TO_LANG[word])
             if not np.any(vec):
                 vec = _seeded_unit("empty:" + text)
             out[i] = vec / np.linalg.norm(vec)
@@ -103,7 +117,7 @@ class ConceptEncoder:
 def _describe(rng: np.random.Generator, concepts: Sequence[str], lang: int) -> str:
     words = []
     for concept in concepts:
-        words.extend(rng.choice(FILLER, size=2).tolist())
+        words.extend(rng.choice(FILLER[LANGS[lang]], size=2).tolist())
         words.append(CONCEPTS[concept][lang])
     return " ".join(words).capitalize() + "."
 
@@ -140,7 +154,7 @@ def synthetic_titles(n: int = 240, seed: int = 0) -> pd.DataFrame:
             "directors": [f"{rng.choice(FIRST)} {rng.choice(LAST)}"],
             "countries": [COUNTRIES[i % len(COUNTRIES)]],
             "descriptions": [{"lang": lang, "source": "tmdb5000",
-                              "text": _describe(rng, concepts, ("en", "fr", "es").index(lang))}
+                              "text": _describe(rng, concepts, LANGS.index(lang))}
                              for lang in desc_langs],  # fmt: skip
             "description_languages": desc_langs,
             "keywords": [],
@@ -158,7 +172,7 @@ def synthetic_titles(n: int = 240, seed: int = 0) -> pd.DataFrame:
         row.update(title=title, original_title=title, type=kind, maturity=maturity,
                    maturity_level=MATURITY_LEVELS[maturity], cast=cast, year=year,
                    descriptions=[{"lang": lang, "source": "tmdb5000",
-                                  "text": _describe(rng, concepts, ("en", "fr", "es").index(lang))}],
+                                  "text": _describe(rng, concepts, LANGS.index(lang))}],
                    description_languages=[lang], original_language=lang,
                    localized_titles=[{"lang": "en", "title": title}])  # fmt: skip
     rows[2]["original_title"] = "Le Fabuleux Destin d'Amélie Poulain"

@@ -83,9 +83,24 @@ def test_cross_lingual_query_reaches_english_descriptions_and_mutes_lexical(engi
     # French words for robot / city / war: only The Matrix (English description) is about all three
     page = engine.search("automate ville guerre", limit=5)
     assert page.lexical_gate == 0.0
+    assert page.query_language == "fr"
     matrix = page.hits[0]
     assert matrix.display_title == "The Matrix"
     assert any(r.kind == "description" and r.detail == "en" for r in matrix.reasons)
+
+
+def test_query_language_scales_the_content_channel(engine: SearchEngine) -> None:
+    french = engine.retrieve("le chien et le chat dans la ville", None, 50, None)
+    english = engine.retrieve("the dog and the cat in the city", None, 50, None)
+    assert engine.detected_language(french, engine.fusion) == "fr"
+    assert engine.detected_language(english, engine.fusion) == "en"
+    assert engine.detected_language(french, engine.fusion.with_(language_margin=0.0)) is None
+    assert engine._content_share["en"] == 1.0 and engine._content_share["fr"] < 0.3
+    # with the language known, French-described titles no longer get the content channel's full push
+    muted = engine.fuse_retrieved(french, None, engine.fusion)[0][:10].tolist()
+    loud = engine.fuse_retrieved(french, None, engine.fusion.with_(language_margin=0.0))[0][:10].tolist()
+    described_fr = engine.catalog.description_language_masks["fr"]
+    assert described_fr[muted].sum() <= described_fr[loud].sum()
 
 
 def test_reasons_name_the_person_and_the_language(engine: SearchEngine) -> None:

@@ -57,6 +57,9 @@ def test_ready_and_search_shape(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["query"] == "the matrix" and body["query_truncated"] is False
+    assert body["query_language"] in (None, "en")
+    french = client.get("/v1/search", params={"q": "le chien et le chat dans la ville"}).json()
+    assert french["query_language"] == "fr"
     assert body["limit"] == 3 and body["offset"] == 0 and body["total"] >= len(body["results"])
     first = body["results"][0]
     assert first["title"] == "The Matrix" and first["year"] == 1999 and first["type"] == "movie"
