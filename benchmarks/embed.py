@@ -133,22 +133,26 @@ def _throughput(encoder: Any, texts: list[str], rounds: int) -> dict[str, Any]:
     }
 
 
-def _padding(encoder: Any, texts: list[str]) -> dict[str, float]:
-    """Tokens computed per real token: exact token sort (ours) vs character sort (sentence-transformers)."""
+def _padding(encoder: Any, texts: list[str]) -> dict[str, Any]:
+    """Tokens computed per real token: our batch plan vs sentence-transformers' character sort."""
+    from embeddings.encoder import plan_batches
+
     lengths = np.array(encoder.token_counts(texts))
     prefixed = [encoder.item_prefix + t for t in texts]
     batch = encoder.batch_size
-
-    def waste(order: np.ndarray) -> float:
-        padded = sum(int(lengths[order[i:i + batch]].max()) * len(order[i:i + batch])
-                     for i in range(0, len(order), batch))
-        return round(padded / int(lengths.sum()), 4)
-
+    by_chars = np.argsort([-len(t) for t in prefixed], kind="stable")
+    char_padded = sum(int(lengths[by_chars[i:i + batch]].max()) * len(by_chars[i:i + batch])
+                      for i in range(0, len(by_chars), batch))
+    ours = np.sort(lengths)[::-1].tolist()
+    plan = plan_batches(ours, max_texts=batch, max_tokens=encoder.max_batch_tokens)
+    ours_padded = sum(ours[start] * (stop - start) for start, stop in plan)
     return {
         "token_count_mean": round(float(lengths.mean()), 1),
         "token_count_max": int(lengths.max()),
-        "padded_over_real_tokens_ours": waste(np.argsort(-lengths, kind="stable")),
-        "padded_over_real_tokens_char_sorted": waste(np.argsort([-len(t) for t in prefixed], kind="stable")),
+        "padded_over_real_tokens_ours": round(ours_padded / int(lengths.sum()), 4),
+        "padded_over_real_tokens_char_sorted": round(char_padded / int(lengths.sum()), 4),
+        "batches_ours": len(plan),
+        "batches_char_sorted": -(-len(texts) // batch),
     }
 
 

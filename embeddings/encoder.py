@@ -192,6 +192,52 @@ class QueryCache:
             self.hits = self.misses = 0
 
 
+# --------------------------------------------------------------------------- batching
+BATCH_COST_TOKENS = 64
+
+
+def plan_batches(
+    sorted_lengths: Sequence[int], *, max_texts: int, max_tokens: int, batch_cost: int = BATCH_COST_TOKENS
+) -> list[tuple[int, int]]:
+    """Split texts sorted by decreasing token count into batches that waste little on padding.
+
+    A batch [start, stop) costs ``sorted_lengths[start] * (stop - start)`` padded tokens plus
+    ``batch_cost`` (the fixed price of one forward pass, in tokens); a dynamic programme picks the
+    cheapest split with at most ``max_texts`` texts and ``max_tokens`` padded tokens per batch (a
+    single text longer than ``max_tokens`` still gets its own batch). O(n * max_texts).
+
+    Args:
+        sorted_lengths: n token counts, non-increasing.
+        max_texts: most texts per batch (>= 1).
+        max_tokens: most padded tokens per batch (>= 1).
+        batch_cost: fixed cost per batch in tokens; larger values favour fewer, fuller batches.
+
+    Returns:
+        [(start, stop), ...] covering 0..n in order.
+    """
+    n = len(sorted_lengths)
+    best = [0] * (n + 1)
+    cut = [0] * (n + 1)
+    infinity = float("inf")
+    for stop in range(1, n + 1):
+        best_cost, best_start = infinity, stop - 1
+        for count in range(1, min(max_texts, stop) + 1):
+            start = stop - count
+            padded = sorted_lengths[start] * count
+            if count > 1 and padded > max_tokens:
+                break  # the width only grows as the batch extends to the left
+            cost = best[start] + padded + batch_cost
+            if cost < best_cost:
+                best_cost, best_start = cost, start
+        best[stop], cut[stop] = int(best_cost), best_start
+    batches: list[tuple[int, int]] = []
+    stop = n
+    while stop > 0:
+        batches.append((cut[stop], stop))
+        stop = cut[stop]
+    return batches[::-1]
+
+
 # --------------------------------------------------------------------------- implementation
 _FAST_PATH_MODULES = {"Transformer", "Pooling", "Normalize", "Dense"}
 
@@ -200,9 +246,9 @@ class SentenceTransformerEncoder:
     """:class:`TextEncoder` over a loaded ``SentenceTransformer`` (build it with :func:`load_encoder`).
 
     Items (and queries not answered by ``query_function``) are tokenised once, sorted by token
-    count and run in batches of at most ``batch_size`` texts and ``max_batch_tokens`` padded tokens
-    whose members have (almost) the same length, so little compute goes to padding and long texts
-    run in smaller batches; duplicate texts are embedded once.
+    count and split by :func:`plan_batches` into batches of at most ``batch_size`` texts and
+    ``max_batch_tokens`` padded tokens whose members have (almost) the same length, so little
+    compute goes to padding and long texts run in smaller batches; duplicate texts are embedded once.
 
     Args:
         model: the sentence-transformers model, already on ``device`` (and in half precision on CUDA).
@@ -421,13 +467,12 @@ class SentenceTransformerEncoder:
         order = np.argsort(-lengths, kind="stable")
         pad_id = self._tokenizer.pad_token_id or 0
         vectors = np.empty((len(texts), self._dim), dtype=np.float32)
+        batches = plan_batches(lengths[order].tolist(), max_texts=self.batch_size,
+                               max_tokens=self.max_batch_tokens)
         with torch.inference_mode():
-            start = 0
-            while start < len(order):
-                width = int(lengths[order[start]])  # the longest of the batch: lengths are sorted
-                count = max(1, min(self.batch_size, self.max_batch_tokens // width))
-                rows = order[start : start + count]
-                start += count
+            for start, stop in batches:
+                rows = order[start:stop]
+                width = int(lengths[rows[0]])  # the longest of the batch: lengths are sorted
                 ids = np.full((len(rows), width), pad_id, dtype=np.int64)
                 mask = np.zeros((len(rows), width), dtype=np.int64)
                 for r, row in enumerate(rows):
@@ -640,5 +685,6 @@ __all__ = [
     "TextEncoder",
     "clean_text",
     "load_encoder",
+    "plan_batches",
     "resolve_device",
 ]

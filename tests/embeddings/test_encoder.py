@@ -19,6 +19,7 @@ from embeddings.encoder import (
     TextEncoder,
     clean_text,
     load_encoder,
+    plan_batches,
     resolve_device,
 )
 from tests.embeddings.conftest import CROSS_LINGUAL, LONG_TEXT, MULTILINGUAL, NFD, stress_strings
@@ -84,6 +85,35 @@ def test_query_cache_is_thread_safe() -> None:
         thread.join()
     assert len(cache) == 50
     assert cache.hits + cache.misses == 4 * 2000
+
+
+# ----------------------------------------------------------------------------- batch planning (no model)
+@given(lengths=st.lists(st.integers(1, 600), max_size=300), max_texts=st.integers(1, 40),
+       max_tokens=st.integers(1, 4096))
+def test_plan_batches_covers_everything_within_the_limits(lengths: list[int], max_texts: int,
+                                                          max_tokens: int) -> None:
+    ordered = sorted(lengths, reverse=True)
+    plan = plan_batches(ordered, max_texts=max_texts, max_tokens=max_tokens)
+    assert [i for start, stop in plan for i in range(start, stop)] == list(range(len(ordered)))
+    for start, stop in plan:
+        assert 1 <= stop - start <= max_texts
+        assert stop - start == 1 or ordered[start] * (stop - start) <= max_tokens
+
+    def cost(batches: list[tuple[int, int]]) -> int:
+        return sum(ordered[start] * (stop - start) + 64 for start, stop in batches)
+
+    greedy, start = [], 0  # fixed-size chunks as far as the limits allow
+    while start < len(ordered):
+        count = max(1, min(max_texts, max_tokens // ordered[start]))
+        greedy.append((start, min(start + count, len(ordered))))
+        start += count
+    assert cost(plan) <= cost(greedy)
+
+
+def test_plan_batches_groups_equal_lengths() -> None:
+    assert plan_batches([50] * 10 + [10] * 10, max_texts=32, max_tokens=10_000) == [(0, 10), (10, 20)]
+    assert plan_batches([], max_texts=32, max_tokens=2048) == []
+    assert plan_batches([5000, 3], max_texts=32, max_tokens=2048) == [(0, 1), (1, 2)]
 
 
 # ----------------------------------------------------------------------------- factory arguments (no model)
