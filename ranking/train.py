@@ -292,6 +292,7 @@ def train_ranker(
     tower_params = [p for name, p in model.named_parameters() if not name.startswith("head.")]
     optimizer = torch.optim.AdamW(tower_params, lr=config.lr, weight_decay=config.weight_decay)
     log: list[dict[str, Any]] = []
+    say("towers", 0, config.epochs, 0.0)
     for epoch in range(config.epochs):
         model.train()
         perm = rng.permutation(len(fit_samples))
@@ -323,6 +324,7 @@ def train_ranker(
     head_opt = torch.optim.AdamW(model.head.parameters(), lr=1e-2, weight_decay=1e-4)
     seen = torch.stack([_seen_row(s, position_of_row, device) for s in head_samples]) if head_samples else None
     target = _target_matrix(head_samples, n, device) if head_samples else None
+    say("head", 0, config.head_epochs, 0.0)
     for epoch in range(config.head_epochs if head_samples else 0):
         model.head.train()
         head_order = torch.from_numpy(rng.permutation(len(head_samples)))
