@@ -45,10 +45,8 @@ __all__ = [
 ]
 
 FIELDS: tuple[str, ...] = ("title", "people", "content")
-NEAR_EXACT_SIMILARITY = 90.0
-"""A title whose folded key is this similar (rapidfuzz ratio, 0..100) to the query is near-exact:
-one or two typos in a short title ("matrx" vs "matrix"), or a title typed up to its last letters."""
 FUZZY_MIN_SIMILARITY = 75.0
+"""Fuzzy title candidates below this similarity (0..100) add nothing to the names channel."""
 _WORD = re.compile(r"\w+")
 
 
@@ -439,14 +437,12 @@ class LexicalIndex:
             for title in self._key_to_titles.get(parsed.key, ()):
                 exact[title] = 2
             if cfg.min_fuzzy_chars <= len(parsed.key) <= cfg.fuzzy_max_query_chars:
-                similarity = self._fuzzy(parsed.key)
-                for title, sim in similarity.items():
-                    if sim >= NEAR_EXACT_SIMILARITY and exact[title] == 0:
+                similarity, near = self._fuzzy(parsed.key)
+                for title in near:
+                    if exact[title] == 0:
                         exact[title] = 1
-                if similarity:
-                    best = max(similarity.values())
-                    if best >= NEAR_EXACT_SIMILARITY:
-                        coverage = max(coverage, best / 100.0)
+                if near:  # a misspelt title has unknown words but is a title query all the same
+                    coverage = max(coverage, max(similarity[t] for t in near) / 100.0)
         if "title" in fields and "people" in fields:
             out["names"] = self._names(out, similarity, cfg)
         return LexicalScores(fields=out, title_similarity=similarity, exact=exact,
@@ -474,22 +470,24 @@ class LexicalIndex:
             names[titles] = np.maximum(names[titles], fuzzy)
         return names
 
-    def _fuzzy(self, key: str) -> dict[int, float]:
-        """Trigram candidates verified with rapidfuzz: title position -> best ratio (0..100)."""
-        from rapidfuzz import fuzz
-
+    def _fuzzy(self, key: str) -> tuple[dict[int, float], set[int]]:
+        """Trigram candidates verified with rapidfuzz: title position -> best similarity (0..100),
+        and the titles the query is a near-exact match of."""
         docs, score = self._trigram.score_docs(list(dict.fromkeys(_trigrams(key))))
         k = min(self.config.fuzzy_candidates, score.size)
         if k == 0:
-            return {}
+            return {}, set()
         top = docs[np.argpartition(-score, k - 1)[:k]] if score.size > k else docs
         out: dict[int, float] = {}
+        near: set[int] = set()
         for s in top.tolist():
-            sim = _similarity(key, self.string_keys[s], fuzz.ratio)
+            sim, is_near = _similarity(key, self.string_keys[s])
             title = int(self.string_title[s])
             if sim > out.get(title, -1.0):
                 out[title] = sim
-        return out
+            if is_near:
+                near.add(title)
+        return out, near
 
     # ---------------------------------------------------------------------------------- explain
 
@@ -522,21 +520,35 @@ _ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "el", "los", "l
                        "der", "die", "das", "den", "det", "o", "os", "un", "une", "uno", "una", "ein", "eine"})  # fmt: skip
 
 
-def _similarity(query_key: str, title_key_: str, ratio: Any) -> float:
-    """Typo-tolerant similarity (0..100) of a folded query and a folded title key.
+def max_edits(query_key: str) -> int:
+    """Typos tolerated for a near-exact title match: none under 4 characters, 1 under 12, else 2."""
+    return 0 if len(query_key) < 4 else 1 if len(query_key) < 12 else 2
 
-    The best of: the whole key; the key without a leading article ("matrx" ~ "the matrix"); and,
-    for a title being typed, the key's prefix of the query's length, discounted by the share of the
-    title typed so far (so "stranger thi" is near-exact for "stranger things" but "str" is not).
+
+def _similarity(query_key: str, title_key_: str) -> tuple[float, bool]:
+    """Typo-tolerant similarity (0..100) of a folded query and a folded title key, and whether the
+    query is a near-exact match of the title.
+
+    Similarity is the best rapidfuzz ratio of: the whole key; the key without a leading article
+    ("matrx" ~ "the matrix"); and, for a title being typed, the key's prefix of the query's length,
+    discounted by the share of the title typed so far. Near-exact means at most :func:`max_edits`
+    typos (insertion, deletion, substitution or swap of neighbours: optimal string alignment) away
+    from the key (or the article-less key), or from the typed prefix once 60% of the title is typed: "matrx" and "strnger things" are near-exact, "stranger
+    thi" is, "toy story" is not near-exact for "tokyo story" (two edits in nine letters).
     """
-    best = float(ratio(query_key, title_key_))
+    from rapidfuzz.distance import OSA, Indel
+
+    allowed = max_edits(query_key)
     head, _, rest = title_key_.partition(" ")
-    if rest and head in _ARTICLES:
-        best = max(best, float(ratio(query_key, rest)))
-    for candidate in (title_key_, rest if head in _ARTICLES else ""):
-        if candidate and len(candidate) > len(query_key):
-            typed = len(query_key) / len(candidate)
-            best = max(best, float(ratio(query_key, candidate[: len(query_key)])) * min(1.0, 0.4 + typed * 0.75))
-    return best
-
-
+    keys = [title_key_] + ([rest] if rest and head in _ARTICLES else [])
+    best = 0.0
+    near = False
+    for key in keys:
+        best = max(best, 100.0 * Indel.normalized_similarity(query_key, key))
+        near = near or OSA.distance(query_key, key, score_cutoff=allowed) <= allowed
+        if len(key) > len(query_key):
+            typed = len(query_key) / len(key)
+            prefix = key[: len(query_key)]
+            best = max(best, 100.0 * Indel.normalized_similarity(query_key, prefix) * min(1.0, 0.4 + typed * 0.75))
+            near = near or (typed >= 0.6 and OSA.distance(query_key, prefix, score_cutoff=allowed) <= allowed)
+    return best, near

@@ -140,3 +140,17 @@ def test_empty_and_symbol_only_queries_score_nothing(index: LexicalIndex) -> Non
         scores = index.score(query)
         assert all(float(a.max()) == 0.0 for a in scores.fields.values())
         assert scores.coverage == 0.0
+
+
+@pytest.mark.parametrize(("query", "title", "near"), [
+    ("matrx", "the matrix", True), ("the matirx", "the matrix", True), ("strnger things", "stranger things", True),
+    ("stranger thi", "stranger things", True), ("str", "stranger things", False), ("stran", "stranger things", False),
+    ("toy story", "tokyo story", False), ("toy story", "toy story 3", True), ("love", "lovesong", False),
+    ("matrix", "matrix", True),
+])  # fmt: skip
+def test_near_exact_allows_few_typos_for_the_length(query: str, title: str, near: bool) -> None:
+    from ranking.lexical import _similarity
+
+    similarity, is_near = _similarity(query, title)
+    assert is_near is near
+    assert 0.0 <= similarity <= 100.0
