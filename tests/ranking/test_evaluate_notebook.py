@@ -31,3 +31,5 @@ def test_the_notebook_runs() -> None:
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "marquee" in text and "ease" in text
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 4, "metric by system, by history length, cold-start titles, personalized search"
