@@ -85,6 +85,7 @@ class ConceptEncoder:
     """
 
     dim: int = DIM
+    language_signature: float = LANGUAGE_SIGNATURE
     fingerprint: str = "concept-encoder-v1"
     query_calls: int = 0
     queries_encoded: list[str] = field(default_factory=list)
@@ -99,7 +100,7 @@ class ConceptEncoder:
                 concept = _WORD_TO_CONCEPT.get(word)
                 vec += _seeded_unit(concept) if concept else 0.15 * _seeded_unit("w:" + word)
                 if word in _WORD_TO_LANG:
-                    vec += LANGUAGE_SIGNATURE * _seeded_unit("lang:" + _WORD_TO_LANG[word])
+                    vec += self.language_signature * _seeded_unit("lang:" + _WORD_TO_LANG[word])
             if not np.any(vec):
                 vec = _seeded_unit("empty:" + text)
             out[i] = vec / np.linalg.norm(vec)
@@ -207,14 +208,16 @@ def catalog_texts(titles: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def build_engine(n: int = 240, seed: int = 0, **kwargs: object):  # type: ignore[no-untyped-def]
-    """A SearchEngine over the synthetic catalog with a real exact FAISS index and the concept encoder."""
+def build_engine(n: int = 240, seed: int = 0, signature: float = LANGUAGE_SIGNATURE,
+                 **kwargs: object):  # type: ignore[no-untyped-def]  # fmt: skip
+    """A SearchEngine over the synthetic catalog with a real exact FAISS index and the concept encoder
+    (``signature``: the encoder's same-language bias)."""
     from embeddings.index import build_index
     from ranking.search import SearchEngine
 
     titles = synthetic_titles(n, seed)
     texts = catalog_texts(titles)
-    encoder = ConceptEncoder()
+    encoder = ConceptEncoder(language_signature=signature)
     vectors = encoder.encode_items(texts["text"].tolist())
     index = build_index(vectors, texts["text_id"].to_numpy(), kind="flat", use_gpu=False)
     engine = SearchEngine.build(titles, index=index, texts=texts[["text_id", "title_id", "lang", "kind"]],

@@ -356,3 +356,19 @@ def test_close_stops_the_encoding_threads_and_search_still_works() -> None:
     assert engine._executor is None
     assert ids(engine.search("dragon", limit=5)) == first
     engine.close()
+
+
+def test_language_centring_lets_a_french_query_reach_an_english_description() -> None:
+    # an encoder with a strong same-language bias: without centring, French-described titles win
+    biased, _, _ = build_engine(signature=0.3, language_centering=0.0)
+    centred, _, _ = build_engine(signature=0.3, language_centering=0.5)
+    assert biased.search("automate ville guerre", limit=1).hits[0].display_title != "The Matrix"
+    assert centred.search("automate ville guerre", limit=1).hits[0].display_title == "The Matrix"
+    # English queries are never moved
+    for engine in (biased, centred):
+        assert engine.search("robot city war", limit=1).hits[0].display_title == "The Matrix"
+    q = centred.embed(["robot city war"])[0]
+    assert centred.dense is not None and centred.dense.main_language == "en"
+    assert np.array_equal(centred.dense.centered(q, "en"), q)
+    moved = centred.dense.centered(q, "fr")
+    assert np.linalg.norm(moved) == pytest.approx(1.0, abs=1e-5) and not np.allclose(moved, q)
