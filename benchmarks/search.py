@@ -10,7 +10,9 @@ validation posts. Every phase uses queries the server has not seen (no encoder c
 
 The encoder alone is measured in this process on the same query lists with its cache disabled
 (``query_cache_size=0``), at concurrency 1 and 8 (threads), so the ratio
-``search p50 / (encoder p50 + noop p50)`` isolates what search adds beyond encoding and HTTP.
+``search p50 / (encoder p50 + noop p50)`` isolates what search adds beyond encoding and HTTP. The
+three measurements are interleaved in blocks of ``--block`` queries (noop, search, encoder, next
+block...), so drifts in the machine's load hit all three alike.
 
     python benchmarks/search.py            # quick: 150 queries per phase
     python benchmarks/search.py --full     # 800 queries per phase
@@ -183,6 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--full", action="store_true", help="800 queries per phase")
     parser.add_argument("--queries", type=int, default=None, help="override the queries per phase")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--block", type=int, default=25, help="queries per interleaved block")
     parser.add_argument("--serve-port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_port:
@@ -208,6 +211,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     results: dict[str, Any] = {}
     ratios: dict[str, float] = {}
+    # the encoder alone, in this process, with its cache off; loaded before the server starts
+    encoder = load_encoder(settings.model, device=settings.device, cache_dir=settings.cache_dir, query_cache_size=0)
+    for q in warm:
+        encoder.encode_queries([q])
     try:
         started = time.perf_counter()
         _wait_ready(base, 900.0, proc)
@@ -216,12 +223,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             httpx.get(f"{base}{path(q)}", timeout=60.0)
         sample = httpx.get(f"{base}{path('the matrix')}", timeout=60.0).json()
         for concurrency, phase in ((1, phase_c1), (8, phase_c8)):
-            noop, noop_errors, _ = _run(base, ["/v1/noop"] * len(phase), concurrency)
-            search, search_errors, wall = _run(base, [path(q) for q in phase], concurrency)
+            # interleaved blocks: this machine's load drifts, so the three measurements share each window
+            noop: list[float] = []
+            search: list[float] = []
+            enc: list[float] = []
+            errors = {"noop": 0, "search": 0}
+            walls = {"search": 0.0, "encoder": 0.0}
+            for block in [phase[i : i + args.block] for i in range(0, len(phase), args.block)]:
+                lat, bad, _ = _run(base, ["/v1/noop"] * len(block), concurrency)
+                noop += lat
+                errors["noop"] += bad
+                lat, bad, wall = _run(base, [path(q) for q in block], concurrency)
+                search += lat
+                errors["search"] += bad
+                walls["search"] += wall
+                lat, wall = _encode_alone(encoder, block, concurrency)
+                enc += lat
+                walls["encoder"] += wall
             results[f"c{concurrency}"] = {
-                "noop": {**percentiles(noop), "errors": noop_errors},
-                "search": {**percentiles(search), "errors": search_errors,
-                           "requests_per_s": round(len(phase) / wall, 1)},
+                "noop": {**percentiles(noop), "errors": errors["noop"]},
+                "search": {**percentiles(search), "errors": errors["search"],
+                           "requests_per_s": round(len(phase) / walls["search"], 1)},
+                "encoder": {**percentiles(enc), "requests_per_s": round(len(phase) / walls["encoder"], 1)},
             }  # fmt: skip
         repeated, repeated_errors, _ = _run(base, [path(q) for q in phase_c1], 1)
         results["c1_repeated_queries"] = {**percentiles(repeated), "errors": repeated_errors}
@@ -231,14 +254,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-    # the encoder alone, after the server is gone (same CPU, nothing else running here)
-    encoder = load_encoder(settings.model, device=settings.device, cache_dir=settings.cache_dir, query_cache_size=0)
-    for q in warm:
-        encoder.encode_queries([q])
-    for concurrency, phase in ((1, phase_c1), (8, phase_c8)):
-        enc, wall = _encode_alone(encoder, phase, concurrency)
-        results[f"c{concurrency}"]["encoder"] = {**percentiles(enc), "requests_per_s": round(len(phase) / wall, 1)}
 
     for c in (1, 8):
         r = results[f"c{c}"]
@@ -250,7 +265,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = {
         "mode": "full" if args.full else "quick", "queries_per_phase": per_phase, "seed": args.seed,
         "query_mix": "titles, prefixes, typos, cast names, non-English descriptions (12 words), Reddit ToT first sentences",
-        "limit": 20, "server": "uvicorn, 1 process, search area only; client in a separate process (httpx, keep-alive)",
+        "limit": 20, "block": args.block,
+        "server": "uvicorn, 1 process, search area only; client in a separate process (httpx, keep-alive)",
         "encoder": {"model": settings.model, "fingerprint": getattr(encoder, "fingerprint", None)},
         "index_dir": str(settings.index_dir), "sample_total": sample.get("total"),
         "goal": "search p50 / (encoder p50 + noop p50) <= 1.3",
