@@ -533,7 +533,8 @@ def _similarity(query_key: str, title_key_: str) -> tuple[float, bool]:
     ("matrx" ~ "the matrix"); and, for a title being typed, the key's prefix of the query's length,
     discounted by the share of the title typed so far. Near-exact means at most :func:`max_edits`
     typos (insertion, deletion, substitution or swap of neighbours: optimal string alignment) away
-    from the key (or the article-less key), or from the typed prefix once 60% of the title is typed: "matrx" and "strnger things" are near-exact, "stranger
+    from the key (or the article-less key), or one typo fewer from the typed prefix once 60% of the
+    title is typed: "matrx" and "strnger things" are near-exact, "stranger
     thi" is, "toy story" is not near-exact for "tokyo story" (two edits in nine letters).
     """
     from rapidfuzz.distance import OSA, Indel
@@ -550,5 +551,6 @@ def _similarity(query_key: str, title_key_: str) -> tuple[float, bool]:
             typed = len(query_key) / len(key)
             prefix = key[: len(query_key)]
             best = max(best, 100.0 * Indel.normalized_similarity(query_key, prefix) * min(1.0, 0.4 + typed * 0.75))
-            near = near or (typed >= 0.6 and OSA.distance(query_key, prefix, score_cutoff=allowed) <= allowed)
+            # one typo fewer on a prefix: "comedy" is not "comedi(an)" being typed
+            near = near or (typed >= 0.6 and OSA.distance(query_key, prefix, score_cutoff=allowed) <= allowed - 1)
     return best, near

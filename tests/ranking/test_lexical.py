@@ -146,7 +146,7 @@ def test_empty_and_symbol_only_queries_score_nothing(index: LexicalIndex) -> Non
     ("matrx", "the matrix", True), ("the matirx", "the matrix", True), ("strnger things", "stranger things", True),
     ("stranger thi", "stranger things", True), ("str", "stranger things", False), ("stran", "stranger things", False),
     ("toy story", "tokyo story", False), ("toy story", "toy story 3", True), ("love", "lovesong", False),
-    ("matrix", "matrix", True),
+    ("matrix", "matrix", True), ("comedy", "comedian", False), ("stranger thimgs", "stranger things", True),
 ])  # fmt: skip
 def test_near_exact_allows_few_typos_for_the_length(query: str, title: str, near: bool) -> None:
     from ranking.lexical import _similarity
