@@ -11,15 +11,21 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def hardware() -> dict[str, Any]:
@@ -70,3 +76,85 @@ def write_result(name: str, config: dict[str, Any], results: dict[str, Any], rat
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(payload), flush=True)
     return payload
+
+
+# ------------------------------------------------------------------------------ HTTP benchmarks
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Poll ``/readyz`` until 200; fail fast when the server exits or reports a load error."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return
+            if response.status_code == 503 and "starting" not in response.text:
+                raise RuntimeError(f"server not ready: {response.text}")
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready after {timeout_s} s")
+
+
+@contextmanager
+def area_server(areas: Sequence[str], *, env: Mapping[str, str] | None = None,
+                timeout_s: float = 600.0) -> Iterator[tuple[str, float]]:  # fmt: skip
+    """Run ``create_app(areas=...)`` under uvicorn in a child process (settings from ``env`` over this
+    process's environment); yields ``(base_url, startup_s)`` once ready and stops the server after."""
+    port = free_port()
+    code = ("import uvicorn; from services.app import create_app; "
+            f"uvicorn.run(create_app(areas={tuple(areas)!r}), host='127.0.0.1', port={port}, "
+            "log_level='warning', access_log=False)")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        wait_ready(base, proc, timeout_s)
+        yield base, round(time.perf_counter() - started, 1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def http_latencies(base: str, paths: Sequence[str], concurrency: int) -> tuple[list[float], int, float]:
+    """One GET per path, spread round-robin over ``concurrency`` threads with a keep-alive connection
+    each: (latencies in s, responses other than 200, wall seconds)."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    chunks = [paths[i::concurrency] for i in range(concurrency)]
+
+    def worker(index: int) -> None:
+        nonlocal errors
+        local: list[float] = []
+        bad = 0
+        with httpx.Client(base_url=base, timeout=60.0) as client:
+            for path in chunks[index]:
+                started = time.perf_counter()
+                response = client.get(path)
+                local.append(time.perf_counter() - started)
+                bad += response.status_code != 200
+        with lock:
+            latencies.extend(local)
+            errors += bad
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    return latencies, errors, time.perf_counter() - started

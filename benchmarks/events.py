@@ -16,10 +16,7 @@ an empty request) and ``batch_p50_ms / noop_p50_ms``. Client and server share th
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,15 +27,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import hardware, percentiles, write_result  # noqa: E402
+from benchmarks._common import area_server, hardware, percentiles, write_result  # noqa: E402
 
 BATCH = 100
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _catalog(tmp: Path) -> tuple[Path, str]:
@@ -57,22 +48,6 @@ def _catalog(tmp: Path) -> tuple[Path, str]:
 
     write_catalog(make_world(n_titles=2000, n_users=200, events_per_user=50), target)
     return target, "synthetic catalog (no built catalog found)"
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("server not ready")
 
 
 def _phase(base: str, kind: str, seconds: float, threads: int, profiles: list[str], titles: list[str],
@@ -122,6 +97,22 @@ def _phase(base: str, kind: str, seconds: float, threads: int, profiles: list[st
     return out
 
 
+def _measure(base: str, seconds: float, concurrencies: tuple[int, ...], profiles: list[str],
+             titles: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    _phase(base, "noop", 1.0, 2, profiles, titles, "warm")  # warm-up
+    _phase(base, "events", 1.0, 2, profiles, titles, "warm")
+    results: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
+    for c in concurrencies:
+        noop = _phase(base, "noop", seconds, c, profiles, titles, f"n{c}")
+        events = _phase(base, "events", seconds, c, profiles, titles, f"e{c}")
+        results[f"c{c}"] = {"noop": noop, "events": events}
+        ratios[f"c{c}_batch_requests_per_s_vs_noop"] = round(events["requests_per_s"] / noop["requests_per_s"], 4)
+        ratios[f"c{c}_batch_p50_vs_noop_p50"] = round(events["latency"]["p50_ms"] / noop["latency"]["p50_ms"], 2)
+        ratios[f"c{c}_events_per_s_vs_noop_requests_per_s"] = round(events["events_per_s"] / noop["requests_per_s"], 3)
+    return results, ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="30 s per phase at concurrency 1 and 4")
@@ -129,40 +120,17 @@ def main() -> None:
     seconds = 30.0 if args.full else 8.0
     concurrencies = (1, 4) if args.full else (4,)
     tmp = Path(tempfile.mkdtemp(prefix="marquee-bench-events-"))
-    proc: subprocess.Popen[bytes] | None = None
     try:
         catalog, source = _catalog(tmp)
         import pandas as pd
 
         titles = pd.read_parquet(catalog / "titles.parquet", columns=["title_id"])["title_id"].tolist()
         profiles = pd.read_parquet(catalog / "profiles.parquet", columns=["profile_id"])["profile_id"].tolist()
-        port = _free_port()
-        env = dict(os.environ, MARQUEE_ARTIFACTS_DIR=str(tmp / "artifacts"), MARQUEE_EVENTS_DB=str(tmp / "events.db"),
-                   MARQUEE_CACHE_DIR=str(tmp / "cache"))  # fmt: skip
-        code = ("import uvicorn; from services.app import create_app; "
-                f"uvicorn.run(create_app(areas=('events',)), host='127.0.0.1', port={port}, log_level='warning', "
-                "access_log=False)")  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, proc)
-        _phase(base, "noop", 1.0, 2, profiles, titles, "warm")  # warm-up
-        _phase(base, "events", 1.0, 2, profiles, titles, "warm")
-        results: dict[str, Any] = {}
-        ratios: dict[str, Any] = {}
-        for c in concurrencies:
-            noop = _phase(base, "noop", seconds, c, profiles, titles, f"n{c}")
-            events = _phase(base, "events", seconds, c, profiles, titles, f"e{c}")
-            results[f"c{c}"] = {"noop": noop, "events": events}
-            ratios[f"c{c}_batch_requests_per_s_vs_noop"] = round(events["requests_per_s"] / noop["requests_per_s"], 4)
-            ratios[f"c{c}_batch_p50_vs_noop_p50"] = round(events["latency"]["p50_ms"] / noop["latency"]["p50_ms"], 2)
-            ratios[f"c{c}_events_per_s_vs_noop_requests_per_s"] = round(events["events_per_s"] / noop["requests_per_s"], 3)
+        env = {"MARQUEE_ARTIFACTS_DIR": str(tmp / "artifacts"), "MARQUEE_EVENTS_DB": str(tmp / "events.db"),
+               "MARQUEE_CACHE_DIR": str(tmp / "cache")}  # fmt: skip
+        with area_server(("events",), env=env, timeout_s=180.0) as (base, _):
+            results, ratios = _measure(base, seconds, concurrencies, profiles, titles)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     write_result("events", {"mode": "full" if args.full else "quick", "batch_size": BATCH, "seconds_per_phase": seconds,
                             "concurrency": list(concurrencies), "catalog": source, "server": "uvicorn, 1 process",

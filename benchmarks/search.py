@@ -23,10 +23,7 @@ Prints one JSON object as the last line and writes benchmarks/results/search.jso
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -38,43 +35,7 @@ from urllib.parse import quote
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import hardware, percentiles, write_result  # noqa: E402
-
-
-def _serve(port: int) -> None:
-    """Child process: the search area alone, on 127.0.0.1:port."""
-    import uvicorn
-
-    from services.app import create_app
-    from services.settings import Settings
-
-    uvicorn.run(create_app(Settings(), areas=("search",)), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False)  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(base: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            response = httpx.get(f"{base}/readyz", timeout=2.0)
-            if response.status_code == 200:
-                return
-            if response.status_code == 503 and "starting" not in response.text:
-                raise RuntimeError(f"server not ready: {response.text}")
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"server not ready after {timeout_s} s")
+from benchmarks._common import area_server, hardware, http_latencies, percentiles, write_result  # noqa: E402
 
 
 def _typo(rng: random.Random, text: str) -> str:
@@ -131,35 +92,6 @@ def query_mix(catalog_dir: Path, count: int, seed: int) -> list[str]:
     return unique
 
 
-def _run(base: str, paths: list[str], concurrency: int) -> tuple[list[float], int, float]:
-    """Latencies (s) of one GET per path spread over ``concurrency`` threads; errors; wall seconds."""
-    import httpx
-
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    chunks = [paths[i::concurrency] for i in range(concurrency)]
-
-    def worker(index: int) -> None:
-        nonlocal errors
-        local: list[float] = []
-        bad = 0
-        with httpx.Client(base_url=base, timeout=60.0) as client:
-            for path in chunks[index]:
-                started = time.perf_counter()
-                response = client.get(path)
-                local.append(time.perf_counter() - started)
-                bad += response.status_code != 200
-        with lock:
-            latencies.extend(local)
-            errors += bad
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(worker, range(concurrency)))
-    return latencies, errors, time.perf_counter() - started
-
-
 def _encode_alone(encoder: Any, queries: list[str], concurrency: int) -> tuple[list[float], float]:
     lock = threading.Lock()
     latencies: list[float] = []
@@ -186,11 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--queries", type=int, default=None, help="override the queries per phase")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--block", type=int, default=25, help="queries per interleaved block")
-    parser.add_argument("--serve-port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_port:
-        _serve(args.serve_port)
-        return {}
 
     import httpx
 
@@ -201,10 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     settings = Settings()
     queries = query_mix(settings.catalog_dir, per_phase * 2 + 20, args.seed)
     warm, phase_c1, phase_c8 = queries[:20], queries[20 : 20 + per_phase], queries[20 + per_phase :]
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
-    proc = subprocess.Popen([sys.executable, __file__, "--serve-port", str(port)], env=env, cwd=REPO)
+    env = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
 
     def path(q: str) -> str:
         return f"/v1/search?q={quote(q)}&limit=20"
@@ -215,10 +140,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     encoder = load_encoder(settings.model, device=settings.device, cache_dir=settings.cache_dir, query_cache_size=0)
     for q in warm:
         encoder.encode_queries([q])
-    try:
-        started = time.perf_counter()
-        _wait_ready(base, 900.0, proc)
-        results["startup_s"] = round(time.perf_counter() - started, 1)
+    with area_server(("search",), env=env, timeout_s=900.0) as (base, startup_s):
+        results["startup_s"] = startup_s
         for q in warm:
             httpx.get(f"{base}{path(q)}", timeout=60.0)
         sample = httpx.get(f"{base}{path('the matrix')}", timeout=60.0).json()
@@ -230,10 +153,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             errors = {"noop": 0, "search": 0}
             walls = {"search": 0.0, "encoder": 0.0}
             for block in [phase[i : i + args.block] for i in range(0, len(phase), args.block)]:
-                lat, bad, _ = _run(base, ["/v1/noop"] * len(block), concurrency)
+                lat, bad, _ = http_latencies(base, ["/v1/noop"] * len(block), concurrency)
                 noop += lat
                 errors["noop"] += bad
-                lat, bad, wall = _run(base, [path(q) for q in block], concurrency)
+                lat, bad, wall = http_latencies(base, [path(q) for q in block], concurrency)
                 search += lat
                 errors["search"] += bad
                 walls["search"] += wall
@@ -246,14 +169,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "requests_per_s": round(len(phase) / walls["search"], 1)},
                 "encoder": {**percentiles(enc), "requests_per_s": round(len(phase) / walls["encoder"], 1)},
             }  # fmt: skip
-        repeated, repeated_errors, _ = _run(base, [path(q) for q in phase_c1], 1)
+        repeated, repeated_errors, _ = http_latencies(base, [path(q) for q in phase_c1], 1)
         results["c1_repeated_queries"] = {**percentiles(repeated), "errors": repeated_errors}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
     for c in (1, 8):
         r = results[f"c{c}"]

@@ -20,14 +20,13 @@ Viewer keys are opaque strings (the service stores hashes, never raw user ids).
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from data.errors import DataError
+from data.sqlite_wal import WalStore
 
 KINDS: tuple[str, ...] = ("advertiser", "campaign", "line_item", "creative")
 _PARENT_FIELD = {"advertiser": None, "campaign": "advertiser_id", "line_item": "campaign_id",
@@ -93,37 +92,14 @@ class EntityNotFoundError(AdStoreError):
         self.entity_id = entity_id
 
 
-class SQLiteAdStore:
+class SQLiteAdStore(WalStore):
     """Inventory documents and delivery counters; thread-safe (one writer connection behind a lock,
     one reader connection per thread)."""
 
+    error = AdStoreError
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._writer = self._connect()
-        self._writer.executescript(_SCHEMA)
-        mode = self._writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise AdStoreError(f"{self.path}: journal_mode is {mode!r}; expected 'wal' (is it on a network drive?)")
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
-
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._readers.append(conn)
-        return conn
+        super().__init__(path, _SCHEMA)
 
     @staticmethod
     def _check_kind(kind: str) -> None:
@@ -313,13 +289,6 @@ class SQLiteAdStore:
         with self._lock:
             self._writer.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
                                  "value = excluded.value", (key, value))  # fmt: skip
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-            self._writer.close()
 
 
 def open_ad_store(path: Path) -> SQLiteAdStore:

@@ -29,7 +29,6 @@ import json
 import math
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ import pyarrow.parquet as pq
 
 from data.errors import DataError
 from data.normalize import MATURITY_LEVELS
+from data.sqlite_wal import WalStore
 
 EventKind = Literal["play", "progress", "complete", "rating"]
 EVENT_KINDS: tuple[str, ...] = ("play", "progress", "complete", "rating")
@@ -252,40 +252,17 @@ _UPSERT_PROFILE = (
 )
 
 
-class SQLiteEventStore:
+class SQLiteEventStore(WalStore):
     """:class:`EventStore` on one SQLite file in WAL mode with ``synchronous=FULL``.
 
     Thread safety: writes go through one connection behind a lock (SQLite has one writer anyway);
     reads use one connection per thread, so readers never wait for the writer (WAL).
     """
 
+    error = EventStoreError
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._writer = self._connect()
-        self._writer.executescript(_SCHEMA)
-        mode = self._writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise EventStoreError(f"{self.path}: journal_mode is {mode!r}; expected 'wal' (is it on a network drive?)")
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=FULL")  # commit returns only after the WAL is fsynced
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
-
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._readers.append(conn)
-        return conn
+        super().__init__(path, _SCHEMA)
 
     # ----------------------------------------------------------------- profiles
 
@@ -454,13 +431,6 @@ class SQLiteEventStore:
         pq.write_table(table, tmp, compression="zstd")
         tmp.replace(path)
         return path
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-            self._writer.close()
 
 
 def _profile_row(profile: Profile, now: float | None = None) -> tuple[Any, ...]:

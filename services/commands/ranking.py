@@ -81,7 +81,7 @@ def train_ranker_command(
     from data.errors import DataError
     from data.events import read_event_export
     from ranking.train import TrainConfig, train_ranker
-    from services.routers.events import RANKER_DIR, load_event_store
+    from services.resources import RANKER_DIR, load_event_store
 
     settings = get_settings()
     out_dir = settings.models_dir / RANKER_DIR

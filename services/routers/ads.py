@@ -24,7 +24,6 @@ features; without them requests are decided contextually, and the status says so
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
@@ -38,6 +37,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from services import resources as shared
 from services.errors import ProblemError
 from services.settings import Settings
 from services.state import Resources
@@ -114,27 +114,10 @@ class AdsService:
 # ------------------------------------------------------------------------------------------ startup
 
 
-FEATURE_LOADERS: tuple[str, ...] = ("services.routers.events", "services.routers.pages")
-"""Modules that may provide ``load_feature_store(settings, resources)`` (the shared "features" factory)."""
-
-
-def _shared_factory(name: str) -> Any:
-    for module_name in FEATURE_LOADERS:
-        try:
-            factory = getattr(importlib.import_module(module_name), name)
-        except (ImportError, AttributeError):
-            continue
-        return factory
-    return None
-
-
-def _optional_features(settings: Settings, resources: Resources) -> tuple[Any, str]:
+def _optional_features(resources: Resources) -> tuple[Any, str]:
     """The shared "features" resource, or None (contextual-only decisions) with the reason."""
-    loader = _shared_factory("load_feature_store")
-    if loader is None:
-        return None, f"no load_feature_store in {', '.join(FEATURE_LOADERS)}; decisions are contextual-only"
     try:
-        return resources.get("features", lambda: loader(settings, resources)), "features available"
+        return shared.features(resources), "features available"
     except Exception as exc:  # the ads area still decides contextually
         log.warning("ads decide without profile/title features: %s", exc)
         return None, f"features unavailable ({type(exc).__name__}: {exc}); decisions are contextual-only"
@@ -164,12 +147,10 @@ class StoredProfiles:
 
 def _profile_fallback(settings: Settings, resources: Resources) -> StoredProfiles | None:
     """Where kids profiles are recognised when features are unavailable."""
-    loader = _shared_factory("load_event_store")
-    if loader is not None:
-        try:
-            return StoredProfiles(resources.get("event_store", lambda: loader(settings)))
-        except Exception as exc:
-            log.warning("no event store for profile maturity: %s", exc)
+    try:
+        return StoredProfiles(shared.event_store(resources))
+    except Exception as exc:
+        log.warning("no event store for profile maturity: %s", exc)
     try:
         from data.catalog import read_profiles
 
@@ -181,19 +162,15 @@ def _profile_fallback(settings: Settings, resources: Resources) -> StoredProfile
         return None
 
 
-def _optional_encoder(settings: Settings, resources: Resources, features: Any) -> Any:
+def _optional_encoder(resources: Resources, features: Any) -> Any:
     """An ``encode_queries`` callable for briefs, only when title embeddings exist to compare with."""
     if features is None or not bool(features.titles.has_embedding.any()):
         return None
     try:
-        from embeddings.encoder import load_encoder
-
-        encoder = resources.get("encoder", lambda: load_encoder(settings.model, device=settings.device,
-                                                                cache_dir=settings.cache_dir))  # fmt: skip
+        return shared.encoder(resources).encode_queries
     except Exception as exc:
         log.warning("line item briefs stay unembedded (contextual brief targeting off): %s", exc)
         return None
-    return encoder.encode_queries
 
 
 def load_model(models_dir: Path) -> tuple[Any, str]:
@@ -219,7 +196,7 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
 
     store = open_ad_store(settings.ads_db_path)
     try:
-        features, features_note = _optional_features(settings, resources)
+        features, features_note = _optional_features(resources)
         model, model_note = load_model(settings.models_dir)
         delivery = DeliveryState()
         delivery.load(store.frequency_rows(day_of(time.time())), store.exposure_rows(), store.spend_rows(),
@@ -229,7 +206,7 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
         profiles = None if features is not None else _profile_fallback(settings, resources)
         engine = AdEngine(Inventory(), model=model, features=features, profiles=profiles, delivery=delivery)
         service = AdsService(store, engine, TokenSigner(settings.ads_tracking_secret), parse_api_keys(settings.api_keys),
-                             _optional_encoder(settings, resources, features), features_note, model_note)  # fmt: skip
+                             _optional_encoder(resources, features), features_note, model_note)  # fmt: skip
         service.reload()
     except Exception:
         store.close()

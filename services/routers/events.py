@@ -13,9 +13,7 @@
 * ``GET /v1/profiles/{id}/features`` shows the features the ranker reads for a profile; new events
   are reflected on the next request.
 
-Shared resources (built here if this area starts first): "catalog" (titles frame), "event_store"
-(the catalog's history and profiles imported once per catalog version), "features"
-(``features.FeatureStore``), "ranker" (``ranking.model.TrainedRanker`` or None).
+Shared resources (:mod:`services.resources`): "catalog", "event_store", "features" and "ranker".
 """
 
 from __future__ import annotations
@@ -26,8 +24,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
+from services import resources as shared
 from services.errors import ProblemError
-from services.settings import Settings
 from services.state import Resources
 
 log = logging.getLogger("marquee.events")
@@ -36,7 +34,6 @@ router = APIRouter(tags=["events"])
 
 MAX_BATCH = 1000
 """Mirror of ``data.events.MAX_BATCH_EVENTS`` for the request schema (checked equal in the tests)."""
-RANKER_DIR = "ranker"
 
 
 # ------------------------------------------------------------------------------------------ schemas
@@ -90,74 +87,12 @@ class ProfileFeaturesResponse(BaseModel):
 # ------------------------------------------------------------------------------------------ startup
 
 
-def load_titles(settings: Settings) -> Any:
-    """The "catalog" resource: the titles frame (the same factory as the other areas)."""
-    from data.catalog import read_titles
-
-    return read_titles(settings.catalog_dir)
-
-
-def load_event_store(settings: Settings) -> Any:
-    """The "event_store" resource: the SQLite store, with the catalog's history imported once."""
-    from data.catalog import read_events, read_manifest, read_profiles
-    from data.events import open_event_store
-
-    store = open_event_store(settings.events_db_path)
-    try:
-        version = str(read_manifest(settings.catalog_dir)["catalog_version"])
-        inserted = store.import_history(read_events(settings.catalog_dir), read_profiles(settings.catalog_dir),
-                                        source_version=version)  # fmt: skip
-        if inserted:
-            log.info("imported %d catalog events into %s", inserted, settings.events_db_path)
-    except Exception:
-        store.close()
-        raise
-    return store
-
-
-def load_title_embeddings_optional(settings: Settings, resources: Resources) -> tuple[list[str], Any] | None:
-    """Title embeddings of the current index version (shared "index" resource), or None."""
-    try:
-        from embeddings.job import load_index_artifacts
-
-        artifacts = resources.get("index", lambda: load_index_artifacts(settings.index_dir))
-    except Exception as exc:  # no index built yet: features and ranking work without content vectors
-        log.warning("features without title embeddings: %s", exc)
-        return None
-    return list(artifacts.title_ids), artifacts.title_vectors
-
-
-def load_feature_store(settings: Settings, resources: Resources) -> Any:
-    """The "features" resource: ``features.FeatureStore`` over the catalog and the event store."""
-    from features import FeatureStore
-
-    titles = resources.get("catalog", lambda: load_titles(settings))
-    store = resources.get("event_store", lambda: load_event_store(settings))
-    return FeatureStore.build(titles, store, embeddings=load_title_embeddings_optional(settings, resources))
-
-
-def load_ranker(settings: Settings) -> Any | None:
-    """The "ranker" resource: the trained model from ``models_dir/ranker``, or None when not trained."""
-    from ranking.model import TrainedRanker
-
-    path = settings.models_dir / RANKER_DIR
-    if not (path / "manifest.json").is_file():
-        log.warning("no trained ranker at %s (run `marquee train ranker`)", path)
-        return None
-    return TrainedRanker.load(path)
-
-
 def startup(resources: Resources) -> None:
-    """Open the event store and build the feature store (shared with pages, search and ads)."""
-    settings = resources.settings
-    resources.get("event_store", lambda: load_event_store(settings))
-    features = resources.get("features", lambda: load_feature_store(settings, resources))
-    try:  # optional: personalized search and pages use it; events work without it
-        ranker = resources.get("ranker", lambda: load_ranker(settings))
-        if ranker is not None and ranker.titles is not features.titles:
-            ranker.bind(features.titles)
-    except Exception:
-        log.exception("the trained ranker could not be loaded; personalization is off")
+    """Open the event store and build the feature store (shared with pages, search and ads); the ranker
+    is optional here (personalized search and pages use it)."""
+    shared.event_store(resources)
+    shared.features(resources)
+    shared.ranker(resources)
 
 
 # ------------------------------------------------------------------------------------------ routes

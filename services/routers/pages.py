@@ -6,13 +6,9 @@
 * ``PUT /v1/profiles/{profile_id}`` / ``GET /v1/profiles/{profile_id}`` — create/update and read a profile.
 * ``GET /v1/titles/{title_id}/similar`` — more like this, personalised with ``profile_id``.
 
-Shared resources (``services.state.Resources``, factories from :mod:`services.routers.events`):
-"catalog" (titles DataFrame), "index"
-(``embeddings.job.load_index_artifacts``, optional: without it rows use co-watch and genres only),
-"event_store" (``data.events.open_event_store`` with the catalog history imported), "features"
-(``features.FeatureStore``), "ranker" (``ranking.model.TrainedRanker`` from ``models_dir/ranker``, optional:
-without it the page falls back to a popularity + co-watch scorer) and "pages" (the
-:class:`ranking.page.PageBuilder`).
+Shared resources (:mod:`services.resources`): "catalog", "index" (optional: without it rows use
+co-watch and genres only), "event_store", "features", "ranker" (optional: without it the page falls
+back to a popularity + co-watch scorer); and this area's "pages" (the :class:`ranking.page.PageBuilder`).
 """
 
 from __future__ import annotations
@@ -23,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services import resources as shared
 from services.errors import ProblemError
-from services.settings import Settings
 from services.state import Resources
 
 if TYPE_CHECKING:
@@ -128,49 +124,32 @@ class SimilarResponse(BaseModel):
 # ------------------------------------------------------------------------------------------ resources
 
 
-# The shared factories ("catalog", "event_store", "index", "features", "ranker") are the events area's:
-# one definition per resource, whichever area happens to start first.
-
-
-def ranker_scorer(resources: Resources, features: Any) -> Any | None:
-    """The shared ranker as a page scorer bound to the feature store's titles, or None (fallback scorer).
-
-    Bound to every title of ``features.titles`` (not a subset) because other areas share the same object."""
+def ranker_scorer(resources: Resources) -> Any | None:
+    """The shared ranker as a page scorer, or None (the page falls back to popularity + co-watch)."""
     from ranking.rows import RankerScorer
-    from services.routers.events import load_ranker
 
-    try:
-        ranker = resources.get("ranker", lambda: load_ranker(resources.settings))
-    except Exception as exc:  # a broken artifact must not take the pages down
-        log.warning("pages use the fallback scorer: %s", exc)
-        return None
+    ranker = shared.ranker(resources)
     if ranker is None or not hasattr(ranker, "score_rows"):
         return None
-    if getattr(ranker, "titles", None) is not features.titles:
-        ranker.bind(features.titles)
     return RankerScorer(ranker)
 
 
-def load_page_builder(settings: Settings, resources: Resources) -> Any:
+def load_page_builder(resources: Resources) -> Any:
     """The "pages" resource: a :class:`ranking.page.PageBuilder` over the shared catalog and features."""
     from ranking.page import PageBuilder
-    from services.routers.events import load_event_store, load_feature_store, load_titles
 
-    titles = resources.get("catalog", lambda: load_titles(settings))
-    features = resources.get("features", lambda: load_feature_store(settings, resources))
-    store = resources.get("event_store", lambda: load_event_store(settings))
+    features = shared.features(resources)
+    store = shared.event_store(resources)
     history = store.events_frame()[["profile_id", "title_id"]] if hasattr(store, "events_frame") else None
-    return PageBuilder.build(titles, features.titles, history, scorer=ranker_scorer(resources, features))
+    return PageBuilder.build(shared.catalog(resources), features.titles, history, scorer=ranker_scorer(resources))
 
 
 def startup(resources: Resources) -> None:
     """Load (or share) catalog, event store, features, ranker and the page builder; build one page to warm up."""
     from ranking.page import PageRequest
-    from services.routers.events import load_feature_store
 
-    builder = resources.get("pages", lambda: load_page_builder(resources.settings, resources))
-    features = resources.get("features", lambda: load_feature_store(resources.settings, resources))
-    profile = features.profile_features("warm-up:nobody")
+    builder = resources.get("pages", lambda: load_page_builder(resources))
+    profile = shared.features(resources).profile_features("warm-up:nobody")
     builder.page(builder.viewer(profile, None), PageRequest(rows=3, per_row=5))
 
 

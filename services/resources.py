@@ -1,0 +1,129 @@
+"""The shared heavy resources, one definition each, used by every area that needs them.
+
+Each accessor takes the app's :class:`services.state.Resources` and returns the named resource,
+building it on first use (whichever area starts first builds it; the others share the object):
+
+========================  ==========================================================================
+``"catalog"``             titles DataFrame (``data.catalog.read_titles``)
+``"encoder"``             the query/item encoder (``embeddings.encoder.load_encoder``)
+``"index"``               the current index version (``embeddings.job.load_index_artifacts``)
+``"event_store"``         the SQLite event store with the catalog's history imported once per version
+``"features"``            ``features.FeatureStore`` (title embeddings when an index exists)
+``"ranker"``              ``ranking.model.TrainedRanker`` bound to the features' titles, or None
+========================  ==========================================================================
+
+Optional resources (``index`` for features, ``ranker``) degrade with a logged warning instead of
+failing the area; the required ones raise, and the lifespan marks the area not ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from services.settings import Settings
+from services.state import Resources
+
+log = logging.getLogger("marquee.resources")
+
+RANKER_DIR = "ranker"
+"""The trained ranker's folder under ``settings.models_dir``."""
+
+
+def load_titles(settings: Settings) -> Any:
+    from data.catalog import read_titles
+
+    return read_titles(settings.catalog_dir)
+
+
+def load_event_store(settings: Settings) -> Any:
+    """Open the SQLite event store and import the catalog's history once per catalog version."""
+    from data.catalog import read_events, read_manifest, read_profiles
+    from data.events import open_event_store
+
+    store = open_event_store(settings.events_db_path)
+    try:
+        version = str(read_manifest(settings.catalog_dir)["catalog_version"])
+        inserted = store.import_history(read_events(settings.catalog_dir), read_profiles(settings.catalog_dir),
+                                        source_version=version)  # fmt: skip
+        if inserted:
+            log.info("imported %d catalog events into %s", inserted, settings.events_db_path)
+    except Exception:
+        store.close()
+        raise
+    return store
+
+
+def load_ranker(settings: Settings) -> Any | None:
+    """The trained model from ``models_dir/ranker``, or None when not trained yet."""
+    from ranking.model import TrainedRanker
+
+    path = settings.models_dir / RANKER_DIR
+    if not (path / "manifest.json").is_file():
+        log.warning("no trained ranker at %s (run `marquee train ranker`)", path)
+        return None
+    return TrainedRanker.load(path)
+
+
+def catalog(resources: Resources) -> Any:
+    return resources.get("catalog", lambda: load_titles(resources.settings))
+
+
+def encoder(resources: Resources) -> Any:
+    from embeddings.encoder import load_encoder
+
+    s = resources.settings
+    return resources.get("encoder", lambda: load_encoder(s.model, device=s.device, cache_dir=s.cache_dir))
+
+
+def index(resources: Resources, *, check_encoder: bool = True) -> Any:
+    """The current index version. With ``check_encoder`` the index must come from the serving encoder's
+    model (a mismatch raises ``IndexMismatchError``); without it the encoder is not loaded."""
+    from embeddings.job import load_index_artifacts
+
+    s = resources.settings
+    fingerprint = encoder(resources).fingerprint if check_encoder else None
+    return resources.get(
+        "index", lambda: load_index_artifacts(s.index_dir, expected_model_fingerprint=fingerprint)
+    )
+
+
+def event_store(resources: Resources) -> Any:
+    return resources.get("event_store", lambda: load_event_store(resources.settings))
+
+
+def title_embeddings_optional(resources: Resources) -> tuple[list[str], Any] | None:
+    """(title ids, vectors) of the current index version, or None when no index is built yet."""
+    try:
+        artifacts = index(resources, check_encoder=False)
+    except Exception as exc:  # no index yet: features and ranking work without content vectors
+        log.warning("features without title embeddings: %s", exc)
+        return None
+    return list(artifacts.title_ids), artifacts.title_vectors
+
+
+def features(resources: Resources) -> Any:
+    """``features.FeatureStore`` over the catalog and the live event store."""
+
+    def build() -> Any:
+        from features import FeatureStore
+
+        return FeatureStore.build(catalog(resources), event_store(resources),
+                                  embeddings=title_embeddings_optional(resources))  # fmt: skip
+
+    return resources.get("features", build)
+
+
+def ranker(resources: Resources) -> Any | None:
+    """The trained ranker bound to the feature store's titles; None when missing or unloadable (the
+    callers fall back to their untrained scorers). Bound to every title, since all areas share it."""
+    try:
+        model = resources.get("ranker", lambda: load_ranker(resources.settings))
+    except Exception:  # a broken artifact must not take an area down
+        log.exception("the trained ranker could not be loaded; personalization is off")
+        return None
+    if model is not None:
+        titles = features(resources).titles
+        if getattr(model, "titles", None) is not titles:
+            model.bind(titles)
+    return model
