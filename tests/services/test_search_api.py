@@ -69,6 +69,20 @@ def test_ready_and_search_shape(client: TestClient) -> None:
     assert set(body["facets"]) >= {"types", "genres", "description_languages", "countries", "decades", "maturity"}
 
 
+def test_every_response_is_a_valid_documented_search_response(client: TestClient) -> None:
+    """The route serialises its document directly; it must still be exactly the documented model."""
+    from services.routers.search import SearchResponse
+
+    for params in ({"q": "the matrix"}, {"q": "dragon castle", "limit": 50, "offset": 3},
+                   {"q": "le chien et le chat dans la ville", "profile_id": "demo:fr"}, {"q": "zzzzqqqq"}):  # fmt: skip
+        response = client.get("/v1/search", params=params)
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert SearchResponse.model_validate(body).model_dump(mode="json") == body
+    schema = client.get("/openapi.json").json()["paths"]["/v1/search"]["get"]["responses"]["200"]
+    assert schema["content"]["application/json"]["schema"]["$ref"].endswith("/SearchResponse")
+
+
 def test_post_equals_get(client: TestClient) -> None:
     params = {"q": "dragon castle", "genre": ["drama", "comedy"], "limit": 7}
     get = client.get("/v1/search", params=params).json()
