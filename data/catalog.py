@@ -123,21 +123,23 @@ def resolve_entities(
             ent.ids["tmdb"] = None
         entities.append(ent)
     for rec in _records(tmdb5000):
-        ent = by_tmdb.get(rec["tmdb_id"])
-        if ent is None:
+        found = by_tmdb.get(rec["tmdb_id"])
+        if found is None:
             ent = _Entity(ids={"tmdb": rec["tmdb_id"]})
             by_tmdb[rec["tmdb_id"]] = ent
             entities.append(ent)
         else:
+            ent = found
             stats["tmdb5000_matched_movielens"] += 1
         ent.records["tmdb5000"] = rec
     for rec in _records(lang):
-        ent = by_tmdb.get(rec["tmdb_id"])
-        if ent is None:
+        found = by_tmdb.get(rec["tmdb_id"])
+        if found is None:
             ent = _Entity(ids={"tmdb": rec["tmdb_id"]})
             by_tmdb[rec["tmdb_id"]] = ent
             entities.append(ent)
         else:
+            ent = found
             stats[f"lang_{rec['language']}_matched_existing"] += 1
         ent.records.setdefault("lang", {})[rec["language"]] = rec
 

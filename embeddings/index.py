@@ -10,9 +10,10 @@ Implementations (one :class:`VectorIndex` protocol, one shared test suite):
 * :class:`HNSWIndex` — ``IndexHNSWFlat`` with ``METRIC_INNER_PRODUCT``; always on the CPU.
 * :class:`IVFIndex` — ``IndexIVFFlat`` with ``METRIC_INNER_PRODUCT``.
 
-:func:`build_index` is the one factory: it picks the kind from the catalog size (thresholds measured
-in ``benchmarks/index.py``, recorded in ``benchmarks/README.md`` section "Index") and makes the
-CPU/GPU choice once; callers never branch on either.
+:func:`build_index` is the one factory: it picks the kind from the catalog size and the device
+(thresholds measured in ``benchmarks/index.py`` on synthetic vectors and ``benchmarks/index_real.py``
+on the real catalog's vectors and real queries; recorded in ``benchmarks/README.md``, "Index") and
+makes the CPU/GPU choice once; callers never branch on either.
 
 Shapes: ``n`` indexed vectors, ``q`` queries, ``d`` dimension, ``k`` = ``top_k``, ``m`` allowed ids.
 
@@ -43,6 +44,7 @@ from embeddings.index_errors import (
 
 __all__ = [
     "EXACT_MAX_ITEMS",
+    "GPU_EXACT_MAX_ITEMS",
     "AllowedIds",
     "ExactIndex",
     "FaissVectorIndex",
@@ -70,22 +72,32 @@ Placement = Literal["cpu", "gpu"]
 UseGpu = bool | Literal["auto"]
 AllowedIds = np.ndarray | set[int] | frozenset[int] | list[int] | tuple[int, ...] | None
 
-# Catalogs below this size get the exact index (benchmarks/README.md, section "Index"): up to here an
-# exact single-query search costs under ~2 ms of CPU (1.2 ms at 20k, 3.3 ms at 50k, 384-d), a small
-# part of encoding the query (16-40 ms), with recall 1 and nothing to build or tune; beyond it HNSW
-# approximate search answers in well under a millisecond at recall@10 >= 0.98.
-EXACT_MAX_ITEMS = 30_000
+# Catalogs below this size get the exact index on a CPU (benchmarks/README.md, "Index on real data").
+# Measured on the catalog's own 53,430 passage vectors with 894 real queries (benchmarks/index_real.py,
+# 2 cores): exact search costs 3.8 ms of CPU per query at k=10 and 3.9 ms at search's k=310, with
+# recall 1; the best approximate point, HNSW at efSearch 512, reached recall@10 0.957 (0.915 at
+# k=310) for 2.1-2.5 ms, and IVF only 0.42 at its default nprobe (0.81 with 128 of 512 lists
+# scanned): real e5 queries ("query: " prefix, short) sit away from the passages, so their nearest
+# k-means cells are not where their nearest passages are. Exact search stays the choice up to
+# ~100k vectors (~7.5 ms per query, below the encoder's cost); HNSW beyond.
+EXACT_MAX_ITEMS = 100_000
+
+# On a GPU exact search reads the whole matrix per query batch at the card's memory bandwidth; it stays
+# exact up to this size (2M x 384 float32 = 3 GB; not measured here: no GPU was lent) and uses IVF
+# beyond, where graph search has no GPU implementation in faiss.
+GPU_EXACT_MAX_ITEMS = 2_000_000
 
 # A row whose L2 norm is further than this from 1 is rejected: inner product is only cosine for unit
 # vectors. Loose enough for vectors that went through float16 storage.
 NORM_TOLERANCE = 1e-2
 
 # HNSW defaults (benchmarks/README.md "Index"): M=32 with efConstruction=80 (the 1M build already
-# takes ~30 min on 2 busy cores); efSearch 64 up to 250k vectors (recall@10 0.99 at 50k and 100k),
-# doubled per doubling of n beyond (1M: 256, recall@10 0.97; 64 gave only 0.86 there).
+# takes ~30 min on 2 busy cores); efSearch 512 up to 250k vectors, doubled per doubling of n beyond.
+# Synthetic queries needed only 64 (recall@10 0.99 at 50k and 100k, 0.86 at 1M where 256 gave 0.97);
+# real queries over the real catalog needed 512 for 0.957 at 53k (64: 0.757, 256: 0.915).
 DEFAULT_HNSW_M = 32
 DEFAULT_HNSW_EF_CONSTRUCTION = 80
-DEFAULT_HNSW_EF_SEARCH = 64
+DEFAULT_HNSW_EF_SEARCH = 512
 HNSW_EF_SEARCH_BASE_ITEMS = 250_000
 
 # IVF defaults (benchmarks/README.md "Index"): nlist = the power of two nearest 2 * sqrt(n), nprobe =
@@ -637,7 +649,7 @@ class HNSWIndex(FaissVectorIndex):
 
     @staticmethod
     def default_ef_search(n_items: int) -> int:
-        """64 up to ``HNSW_EF_SEARCH_BASE_ITEMS`` vectors, doubled per doubling of ``n`` beyond."""
+        """``DEFAULT_HNSW_EF_SEARCH`` up to ``HNSW_EF_SEARCH_BASE_ITEMS`` vectors, doubled per doubling beyond."""
         if n_items <= HNSW_EF_SEARCH_BASE_ITEMS:
             return DEFAULT_HNSW_EF_SEARCH
         return DEFAULT_HNSW_EF_SEARCH * (1 << int(np.ceil(np.log2(n_items / HNSW_EF_SEARCH_BASE_ITEMS))))
@@ -851,18 +863,18 @@ def choose_placement(kind: str, use_gpu: UseGpu, num_gpus: int) -> Placement:
     return "cpu" if kind == "hnsw" else "gpu"
 
 
-def choose_kind(n_items: int) -> IndexKind:
-    """The index kind for a catalog of ``n_items``: exact below ``EXACT_MAX_ITEMS``, else IVF.
+def choose_kind(n_items: int, *, gpu: bool = False) -> IndexKind:
+    """The index kind for a catalog of ``n_items`` vectors.
 
-    IVF rather than HNSW on CPUs too (benchmarks/README.md "Index"): at 1M vectors on 2 cores it
-    reached recall@10 0.99 at 14x exact search's throughput (CPU time) and built in 2.5 min, where
-    HNSW needed efSearch 256 for 0.97 at 14x and 32 min to build; at 50k they were on a par. On a
-    GPU, IVF is also faiss's fast approximate path (there is no GPU HNSW). HNSW stays available
-    with ``kind="hnsw"``.
+    CPU: exact below ``EXACT_MAX_ITEMS``, else HNSW. GPU: exact below ``GPU_EXACT_MAX_ITEMS``, else IVF.
+    On the synthetic benchmark IVF looked best at 1M (recall@10 0.99 at 14x exact's throughput); on
+    real queries over the real catalog it collapsed (recall@10 0.42 at 53k with the default nprobe)
+    while HNSW held 0.96 at efSearch 512, so IVF is only used where nothing else runs (large GPU
+    indexes) and exact search covers every catalog of this project's size.
     """
-    if n_items < EXACT_MAX_ITEMS:
-        return "flat"
-    return "ivf"
+    if gpu:
+        return "flat" if n_items < GPU_EXACT_MAX_ITEMS else "ivf"
+    return "flat" if n_items < EXACT_MAX_ITEMS else "hnsw"
 
 
 _KINDS: dict[str, type[FaissVectorIndex]] = {"flat": ExactIndex, "hnsw": HNSWIndex, "ivf": IVFIndex}
@@ -891,7 +903,7 @@ def build_index(
     array = as_unit_float32(vectors, None, "vectors")
     num_gpus = faiss_gpu_count() if use_gpu is not False else 0
     if kind == "auto":
-        chosen: str = choose_kind(array.shape[0])
+        chosen: str = choose_kind(array.shape[0], gpu=use_gpu is not False and num_gpus > 0)
     elif kind in _KINDS:
         chosen = kind
     else:

@@ -117,9 +117,9 @@ class SerialBatcher:
                     job.done.set()
         while True:  # closed: fail whatever is still queued instead of leaving callers hanging
             try:
-                job = self._queue.get_nowait()
+                late = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if job is not None:
-                job.error = RuntimeError(f"{self._name} is closed")
-                job.done.set()
+            if late is not None:
+                late.error = RuntimeError(f"{self._name} is closed")
+                late.done.set()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import embeddings.index as index_module
 from embeddings.index import (
     EXACT_MAX_ITEMS,
+    GPU_EXACT_MAX_ITEMS,
     ExactIndex,
     FaissVectorIndex,
     GpuUnavailableError,
@@ -461,11 +462,11 @@ class TestBuilding:
             build_index(vectors, np.arange(3), kind="annoy", use_gpu=False)  # type: ignore[arg-type]
 
     def test_default_ef_search_grows_beyond_the_measured_base_size(self) -> None:
-        assert HNSWIndex.default_ef_search(50_000) == HNSWIndex.default_ef_search(250_000) == 64
-        assert HNSWIndex.default_ef_search(500_000) == 128
-        assert HNSWIndex.default_ef_search(1_000_000) == 256
+        assert HNSWIndex.default_ef_search(50_000) == HNSWIndex.default_ef_search(250_000) == 512
+        assert HNSWIndex.default_ef_search(500_000) == 1024
+        assert HNSWIndex.default_ef_search(1_000_000) == 2048
         index = HNSWIndex(8)
-        assert index.ef_search == 64 and index.params["ef_search"] == 64
+        assert index.ef_search == 512 and index.params["ef_search"] == 512
         index.ef_search = 100
         assert index.params["ef_search"] == 100
         with pytest.raises(InvalidVectorsError, match="ef_search must be >= 1"):
@@ -483,7 +484,11 @@ class TestFactoryChoices:
     def test_kind_follows_catalog_size(self) -> None:
         assert choose_kind(0) == "flat"
         assert choose_kind(EXACT_MAX_ITEMS - 1) == "flat"
-        assert choose_kind(EXACT_MAX_ITEMS) == "ivf"
+        assert choose_kind(EXACT_MAX_ITEMS) == "hnsw"
+        # the real catalog's full scope (53,430 texts) is searched exactly on either device
+        assert choose_kind(53_430) == choose_kind(53_430, gpu=True) == "flat"
+        assert choose_kind(GPU_EXACT_MAX_ITEMS - 1, gpu=True) == "flat"
+        assert choose_kind(GPU_EXACT_MAX_ITEMS, gpu=True) == "ivf"
 
     @pytest.mark.parametrize(
         ("kind", "use_gpu", "num_gpus", "expected"),
@@ -545,19 +550,24 @@ class TestFactoryChoices:
             index.search(catalog["queries"][:20], TOP_K)[1], cpu.search(catalog["queries"][:20], TOP_K)[1]
         )
 
-    def test_auto_kind_picks_ivf_for_large_catalogs_on_gpu_and_cpu(
+    def test_auto_kind_is_exact_on_gpu_and_hnsw_on_cpu_for_large_catalogs(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(index_module, "EXACT_MAX_ITEMS", 1000)
+        monkeypatch.setattr(index_module, "GPU_EXACT_MAX_ITEMS", 1200)
         monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 1)
         monkeypatch.setattr(index_module, "_gpu_resources", lambda: object())
         monkeypatch.setattr(index_module, "_clone_to_gpu", lambda cpu_index, resources: cpu_index)
         vectors, _ = SyntheticEmbeddings(dim=32, seed=1, n_clusters=20).items(1500)
+        mid = build_index(vectors[:1100], np.arange(1100))
+        assert (mid.kind, mid.placement) == ("flat", "gpu")
         index = build_index(vectors, np.arange(1500))
         assert (index.kind, index.placement) == ("ivf", "gpu")
+        cpu = build_index(vectors, np.arange(1500), use_gpu=False)
+        assert (cpu.kind, cpu.placement) == ("hnsw", "cpu")
         monkeypatch.setattr(index_module, "faiss_gpu_count", lambda: 0)
         index = build_index(vectors, np.arange(1500))
-        assert (index.kind, index.placement) == ("ivf", "cpu")
+        assert (index.kind, index.placement) == ("hnsw", "cpu")
         small = build_index(vectors[:999], np.arange(999))
         assert (small.kind, small.placement) == ("flat", "cpu")
 
