@@ -99,6 +99,17 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if v is pd.NA else _clean(v)) for k, v in rec.items()} for rec in frame.to_dict("records")]
 
 
+def _tmdb_entity(tmdb_id: int, by_tmdb: dict[int, _Entity], entities: list[_Entity]) -> tuple[_Entity, bool]:
+    """The entity holding ``tmdb_id``, created (and registered) when new; and whether it existed."""
+    found = by_tmdb.get(tmdb_id)
+    if found is not None:
+        return found, True
+    ent = _Entity(ids={"tmdb": tmdb_id})
+    by_tmdb[tmdb_id] = ent
+    entities.append(ent)
+    return ent, False
+
+
 def resolve_entities(
     ml_movies: pd.DataFrame,
     tmdb5000: pd.DataFrame,
@@ -123,23 +134,13 @@ def resolve_entities(
             ent.ids["tmdb"] = None
         entities.append(ent)
     for rec in _records(tmdb5000):
-        found = by_tmdb.get(rec["tmdb_id"])
-        if found is None:
-            ent = _Entity(ids={"tmdb": rec["tmdb_id"]})
-            by_tmdb[rec["tmdb_id"]] = ent
-            entities.append(ent)
-        else:
-            ent = found
+        ent, existed = _tmdb_entity(rec["tmdb_id"], by_tmdb, entities)
+        if existed:
             stats["tmdb5000_matched_movielens"] += 1
         ent.records["tmdb5000"] = rec
     for rec in _records(lang):
-        found = by_tmdb.get(rec["tmdb_id"])
-        if found is None:
-            ent = _Entity(ids={"tmdb": rec["tmdb_id"]})
-            by_tmdb[rec["tmdb_id"]] = ent
-            entities.append(ent)
-        else:
-            ent = found
+        ent, existed = _tmdb_entity(rec["tmdb_id"], by_tmdb, entities)
+        if existed:
             stats[f"lang_{rec['language']}_matched_existing"] += 1
         ent.records.setdefault("lang", {})[rec["language"]] = rec
 
