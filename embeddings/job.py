@@ -262,12 +262,17 @@ def build_index_version(
                        embed_seconds, time.perf_counter() - started, index.kind)  # fmt: skip
 
 
-def load_index_artifacts(index_dir: Path, expected_model_fingerprint: str | None = None) -> IndexArtifacts:
-    """Load the CURRENT index version and its sidecar, verifying checksums and the model."""
+def load_index_artifacts(index_dir: Path, expected_model_fingerprint: str | None = None, *,
+                         version: str | None = None) -> IndexArtifacts:  # fmt: skip
+    """Load the CURRENT index version (or ``version``) and its sidecars, verifying checksums and the model."""
     from embeddings.index_errors import IndexCorruptError
     from embeddings.index_store import IndexStore
 
-    loaded = IndexStore(index_dir).load_current(expected_model_fingerprint=expected_model_fingerprint)
+    store = IndexStore(index_dir)
+    if version is None:
+        loaded = store.load_current(expected_model_fingerprint=expected_model_fingerprint)
+    else:
+        loaded = store.load_version(version, expected_model_fingerprint=expected_model_fingerprint)
     manifest = loaded.manifest
     sidecar = index_dir / "sidecars"
     texts_path = sidecar / manifest["texts_sidecar"]

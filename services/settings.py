@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         description="HMAC secret signing ad tracking URLs (set your own in production).",
     )
     seed: int = 0
+    index_watch_s: float = Field(
+        default=30.0, ge=0,
+        description="Seconds between checks for a newly activated index version, which search then serves "
+        "without a restart; 0 turns the watch off.",
+    )  # fmt: skip
 
     @property
     def catalog_dir(self) -> Path:

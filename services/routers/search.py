@@ -116,15 +116,32 @@ class SearchRequest(BaseModel):
 def load_search_engine(settings: Settings, resources: Resources | None = None) -> Any:
     """Build the search engine from the catalog, encoder and current index version (shared via ``resources``;
     without it, e.g. in the CLI, a private set is loaded)."""
+    own = resources if resources is not None else Resources(settings)
+    return _engine_from(own, shared.index(own), resources)
+
+
+def _engine_from(own: Resources, artifacts: Any, resources: Resources | None) -> Any:
     from ranking.search import SearchEngine
 
-    own = resources if resources is not None else Resources(settings)
-    artifacts = shared.index(own)
     engine = SearchEngine.build(shared.catalog(own), index=artifacts.index, texts=artifacts.texts,
                                 scope_title_ids=artifacts.title_ids, encoder=shared.encoder(own),
                                 reranker=_personal_reranker(resources))  # fmt: skip
     engine.search("warm up")  # first-call costs (imports, caches) are paid at start, not by a viewer
     return engine
+
+
+def _engine_for_version(resources: Resources, version: str) -> Any:
+    """A new engine over index ``version`` (checked against the serving encoder's model)."""
+    from embeddings.job import load_index_artifacts
+
+    artifacts = load_index_artifacts(resources.settings.index_dir, shared.encoder(resources).fingerprint,
+                                     version=version)  # fmt: skip
+    return _engine_from(resources, artifacts, resources)
+
+
+def _serving_version(resources: Resources) -> str | None:
+    artifacts = resources.peek("index")
+    return getattr(artifacts, "version", None)
 
 
 def _personal_reranker(resources: Resources | None) -> Any:
@@ -169,10 +186,20 @@ def _catalog_profiles(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def startup(resources: Resources) -> None:
-    """Load the engine once (catalog, encoder and index are shared with the other areas)."""
+    """Load the engine once (catalog, encoder and index are shared with the other areas), then watch the
+    index store: a newly activated version is served without a restart (:mod:`services.index_watch`)."""
+    from services.index_watch import IndexWatcher
+
     settings = resources.settings
     resources.get("search", lambda: load_search_engine(settings, resources))
     resources.get("search_profiles", lambda: _catalog_profiles(settings))
+    if settings.index_watch_s > 0:
+        watcher = IndexWatcher(settings.index_dir, _serving_version(resources),
+                               build=lambda version: _engine_for_version(resources, version),
+                               install=lambda engine: resources.put("search", engine),
+                               interval_s=settings.index_watch_s)  # fmt: skip
+        resources.put("index_watch", watcher)
+        watcher.start()
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -323,3 +350,28 @@ def search_get(
 def search_post(request: Request, body: Annotated[SearchRequest, Body()]) -> Response:
     """The same search as GET, for queries too long for a URL."""
     return _run(request, body)
+
+
+class IndexStatus(BaseModel):
+    """Which index version search serves, and what the index watch last saw."""
+
+    serving_version: str | None = Field(description="The index version the engine answering now was built from.")
+    current_version: str | None = Field(description="The version the index store's CURRENT names.")
+    watch_interval_s: float = Field(description="Seconds between checks; 0 when the watch is off.")
+    swaps: int = Field(description="Versions swapped in since the service started.")
+    last_check: float | None = Field(description="Unix time of the last check.")
+    last_error: str | None = Field(description="Why the newest version is not served, when it is not.")
+
+
+@router.get("/v1/search/index", response_model=IndexStatus, summary="The index version search serves.")
+def search_index_status(request: Request) -> IndexStatus:
+    """A version activated by ``marquee index build`` is served within ``index_watch_s`` seconds, without
+    a restart; one that cannot be served (corrupt, built by another model) is named in ``last_error``."""
+    _engine(request)  # 503 until search is loaded
+    resources: Resources = request.app.state.resources
+    watcher = resources.peek("index_watch")
+    if watcher is not None:
+        return IndexStatus(**watcher.status())
+    serving = _serving_version(resources)
+    return IndexStatus(serving_version=serving, current_version=None, watch_interval_s=0.0, swaps=0,
+                       last_check=None, last_error=None)  # fmt: skip
