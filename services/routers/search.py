@@ -279,7 +279,7 @@ def _run(request: Request, body: SearchRequest) -> Response:
 
 def _json_response(page: Any, profile_id: str | None) -> Response:
     """The :class:`SearchResponse` document, serialised directly (the engine's values are already plain
-    and checked; building and re-validating the pydantic models cost ~1.5 ms of a ~15 ms request)."""
+    and checked; building and re-validating the pydantic models cost ~0.8 ms of a ~15 ms request)."""
     doc = {
         "query": page.query, "query_truncated": page.query_truncated, "profile_id": profile_id,
         "query_language": page.query_language, "total": page.total, "limit": page.limit, "offset": page.offset,
