@@ -356,7 +356,7 @@ def _modules() -> dict[str, type]:
                     out[name] = self.transition(batch.itemitem_rows, batch.itemitem_positions,
                                                 batch.itemitem_weights, b)  # fmt: skip
                 elif name == "content":
-                    out[name] = batch.history_embedding @ self.content.T
+                    out[name] = self.content_scores(batch.history_embedding)
                 elif name == "genre":
                     out[name] = batch.profile[:, :g] @ self.genres.T
                 elif name == "language":
@@ -373,6 +373,26 @@ def _modules() -> dict[str, type]:
                     out[name] = batch.profile[:, -1:].expand(b, self.n_titles)
                 else:
                     raise ValueError(f"unknown head input {name!r}; expected one of {', '.join(HEAD_INPUTS)}")
+            return out
+
+        def content_scores(self, history_embedding: Tensor) -> Tensor:
+            """(b, N) dot products of the history embeddings with the titles' content vectors.
+
+            Only titles with a content vector (an embedding) are multiplied: in the served catalog 17,617 of
+            53,094 titles have one, and the product over all rows (81 MB of float32 per page) was half of a
+            page's model time (9.7 of 18 ms). The other rows are exact zeros either way."""
+            content = self.content
+            key = (content.data_ptr(), tuple(content.shape), content.device)
+            if getattr(self, "_content_key", None) != key:
+                rows = torch.nonzero((content != 0).any(dim=1)).squeeze(1)
+                self._content_rows = rows
+                self._content_compact = content[rows].contiguous()
+                self._content_key = key
+            rows, compact = self._content_rows, self._content_compact
+            if rows.numel() == content.shape[0]:
+                return history_embedding @ content.T
+            out = history_embedding.new_zeros(history_embedding.shape[0], content.shape[0])
+            out[:, rows] = history_embedding @ compact.T
             return out
 
         def forward(self, batch: RankerBatch, title_vectors: Tensor | None = None) -> Tensor:

@@ -91,3 +91,23 @@ def test_save_and_load_give_the_same_scores(world, tmp_path: Path) -> None:  # t
     np.testing.assert_allclose(loaded.score([pf]), want, rtol=1e-3, atol=1e-3)  # item-item stored as float16
     with pytest.raises(FileNotFoundError, match="no ranker artifact"):
         TrainedRanker.load(tmp_path / "missing")
+
+
+def test_content_scores_skip_titles_without_a_vector_and_equal_the_dense_product() -> None:
+    import torch
+
+    torch.manual_seed(0)
+    config = RankerConfig(n_vocab=5, content_dim=6, side_dim=2, profile_dim=4, dim=4, max_len=3)
+    model = build_model(config)
+    n = 12
+    content = torch.randn(n, 6)
+    content[[1, 4, 5, 9]] = 0.0  # titles without an embedding
+    side, genres, langs = torch.rand(n, 2), torch.rand(n, 2), torch.rand(n, 1)
+    model.bind_titles(torch.zeros(n, dtype=torch.long), content, side, genres, langs, torch.full((n,), -1))
+    history = torch.randn(3, 6)
+    got = model.content_scores(history)
+    torch.testing.assert_close(got, history @ content.T)
+    assert bool((got[:, [1, 4, 5, 9]] == 0).all())
+    dense = torch.randn(n, 6)  # rebinding with every title embedded takes the plain product
+    model.bind_titles(torch.zeros(n, dtype=torch.long), dense, side, genres, langs, torch.full((n,), -1))
+    torch.testing.assert_close(model.content_scores(history), history @ dense.T)
