@@ -76,16 +76,12 @@ MAX_OFFSET = 900
 """``offset + limit`` never exceeds 1,000: deeper pages of a relevance ranking are noise."""
 DESCRIPTION_CHARS = 240
 ENCODE_THREADS = 8
-"""Threads that encode queries while the lexical side runs (one per concurrent request is plenty)."""
+"""Helper threads for the dense channel when it overlaps the lexical side (one per concurrent request is plenty)."""
 OVERLAP_MIN_CPUS = 4
-"""Encode the query while the lexical side runs only with at least this many usable CPUs. The encoder
-uses two threads; on the 2-core CPU the lexical side running beside it slowed the query encoder, and
-encoding first then scoring lexically was faster: in-process p50 13.0 ms vs 14.8 ms (150 queries)."""
-
-
-def _usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
+"""Run the dense channel (encoding, then vector search) in a helper thread beside the lexical scoring
+only with at least this many usable CPUs. The encoder uses two threads: on the 2-core CPU, lexical
+scoring beside it slowed the encoder (in-process p50 14.8 ms vs 13.0 ms encoding first, 150 queries),
+and a vector search beside it after the encoding saved nothing either."""
 DEFAULT_TITLE_ONLY_PENALTY = 0.02
 """Chosen on reddit-tomt train+validation (1,350 resolved queries, watched scope): dense Recall@10
 0.073 -> 0.094 and MRR 0.038 -> 0.050 against no penalty; 0.01-0.08 all help, 0.02 is best."""
@@ -100,6 +96,12 @@ SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SearchSystem = Literal["bm25", "dense", "hybrid"]
 FILTER_FIELDS: tuple[str, ...] = ("types", "genres", "description_languages", "original_languages",
                                   "countries", "max_maturity")  # fmt: skip
+
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
 
 Reranker = Callable[[str, Sequence[str], np.ndarray], np.ndarray]
 """Personal re-ranking hook: ``(profile_id, title_ids (m,), scores (m,)) -> new scores (m,)``."""
@@ -696,7 +698,7 @@ class SearchEngine:
         *,
         fusion: FusionConfig | None = None,
         reranker: Reranker | None = None,
-        overlap_encoding: bool | None = None,
+        overlap: bool | None = None,
     ) -> None:
         if lexical.n_titles != catalog.n:
             raise ValueError(f"lexical index covers {lexical.n_titles} titles; the catalog has {catalog.n}")
@@ -706,12 +708,8 @@ class SearchEngine:
         self.encoder = encoder
         self.fusion = fusion or FusionConfig()
         self.reranker = reranker
-        self.overlap_encoding = _usable_cpus() >= OVERLAP_MIN_CPUS if overlap_encoding is None else overlap_encoding
-        self.parallel_dense = self.overlap_encoding
-        """Run the vector search in a helper thread beside the lexical scoring. Off with fewer than
-        :data:`OVERLAP_MIN_CPUS` CPUs: on 2 cores it saved ~0.4 ms when the query vector was cached and
-        cost ~1 ms after a fresh encoding (the encoder's OpenMP workers still hold the cores)."""
-        """Encode in a helper thread while the lexical side runs (default: :data:`OVERLAP_MIN_CPUS`)."""
+        self.overlap = _usable_cpus() >= OVERLAP_MIN_CPUS if overlap is None else overlap
+        """Dense channel in a helper thread beside the lexical scoring (default: :data:`OVERLAP_MIN_CPUS`)."""
         self._executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         counts = {lang: int(mask.sum()) for lang, mask in catalog.description_language_masks.items()}
@@ -793,12 +791,10 @@ class SearchEngine:
         """
         pending: Future[tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]] | None = None
         if dense and self.dense is not None:
-            if query_embedding is None and not self.overlap_encoding:
-                query_embedding = self.embed([query])[0]  # alone: the encoder uses every core it has
-            # with CPUs to spare, the dense channel (encoding when still needed, then the vector search,
-            # which releases the GIL) runs in a helper thread while this one scores lexically
-            if self.parallel_dense:
+            if self.overlap:  # the encoder and faiss release the GIL: the helper runs beside this thread
                 pending = self._pool().submit(self._dense_channel, query, query_embedding, top, allowed)
+            elif query_embedding is None:
+                query_embedding = self.embed([query])[0]  # alone: the encoder uses every core it has
         try:
             lex = self.lexical.score(query)
         except BaseException:

@@ -374,17 +374,15 @@ def test_language_centring_lets_a_french_query_reach_an_english_description() ->
     assert np.linalg.norm(moved) == pytest.approx(1.0, abs=1e-5) and not np.allclose(moved, q)
 
 
-@pytest.mark.parametrize(("overlap", "parallel"), [(True, True), (False, True), (False, False), (True, False)])
-def test_the_scheduling_of_encoding_and_vector_search_never_changes_results(
-    engine: SearchEngine, overlap: bool, parallel: bool
-) -> None:
-    """Encoding beside the lexical side, before it, and the vector search in a helper thread or not:
-    the same pages (the choice is a speed decision made from the CPU count)."""
+@pytest.mark.parametrize("overlap", [True, False])
+def test_the_scheduling_of_the_dense_channel_never_changes_results(engine: SearchEngine, overlap: bool) -> None:
+    """The dense channel in a helper thread beside the lexical side, or encoding first: the same pages
+    (the choice is a speed decision made from the CPU count)."""
     queries = ["the matrix", "le chien et le chat dans la ville", "dragon castle", "matrx", "tom"]
-    before = engine.overlap_encoding, engine.parallel_dense
-    engine.overlap_encoding, engine.parallel_dense = False, False
+    before = engine.overlap
+    engine.overlap = not overlap
     expected = [engine.search(q, limit=30) for q in queries]
-    engine.overlap_encoding, engine.parallel_dense = overlap, parallel
+    engine.overlap = overlap
     try:
         for query, want in zip(queries, expected, strict=True):
             got = engine.search(query, limit=30)
@@ -393,4 +391,4 @@ def test_the_scheduling_of_encoding_and_vector_search_never_changes_results(
             ]
             assert got.facets == want.facets and got.query_language == want.query_language
     finally:
-        engine.overlap_encoding, engine.parallel_dense = before
+        engine.overlap = before
