@@ -29,6 +29,7 @@ import gc
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,20 +138,16 @@ def evaluate_size(
     print(f"  exact: {exact}", file=sys.stderr, flush=True)
     result: dict[str, Any] = {"n_items": n_items, "exact": exact}
     kept: dict[str, Any] = {"labels": labels, "ids": ids, "exact": exact_index}
-    if "hnsw" in kinds:
-        hnsw, build_s = timed(lambda: build_index(vectors, ids, kind="hnsw", use_gpu=False))
-        assert isinstance(hnsw, HNSWIndex)
-        print(f"  hnsw build {build_s:.1f}s {hnsw.params}", file=sys.stderr, flush=True)
-        result["hnsw"] = {"build_s": round(build_s, 1), "params": hnsw.params,
-                          **sweep(hnsw, "ef_search", HNSW_EF_SWEEP, hnsw.ef_search, queries, truth, exact, n_single)}  # fmt: skip
-        kept["hnsw"] = hnsw
-    if "ivf" in kinds:
-        ivf, build_s = timed(lambda: build_index(vectors, ids, kind="ivf", use_gpu=False))
-        assert isinstance(ivf, IVFIndex)
-        print(f"  ivf build {build_s:.1f}s {ivf.params}", file=sys.stderr, flush=True)
-        result["ivf"] = {"build_s": round(build_s, 1), "params": ivf.params,
-                         **sweep(ivf, "nprobe", IVF_NPROBE_SWEEP, ivf.nprobe, queries, truth, exact, n_single)}  # fmt: skip
-        kept["ivf"] = ivf
+    knobs: dict[str, tuple[str, list[int], type[FaissVectorIndex]]] = {
+        "hnsw": ("ef_search", HNSW_EF_SWEEP, HNSWIndex), "ivf": ("nprobe", IVF_NPROBE_SWEEP, IVFIndex)}  # fmt: skip
+    for kind in kinds:
+        knob, values, cls = knobs[kind]
+        index, build_s = timed(partial(build_index, vectors, ids, kind=kind, use_gpu=False))
+        assert isinstance(index, cls)
+        print(f"  {kind} build {build_s:.1f}s {index.params}", file=sys.stderr, flush=True)
+        result[kind] = {"build_s": round(build_s, 1), "params": index.params,
+                        **sweep(index, knob, values, getattr(index, knob), queries, truth, exact, n_single)}  # fmt: skip
+        kept[kind] = index
     return result, kept
 
 
