@@ -10,6 +10,7 @@ building it on first use (whichever area starts first builds it; the others shar
 ``"event_store"``         the SQLite event store with the catalog's history imported once per version
 ``"features"``            ``features.FeatureStore`` (title embeddings when an index exists)
 ``"ranker"``              ``ranking.model.TrainedRanker`` bound to the features' titles, or None
+``"catalog_profiles"``    the catalog's profiles (maturity level, languages) by id; {} without the file
 ========================  ==========================================================================
 
 Optional resources (``index`` for features, ``ranker``) degrade with a logged warning instead of
@@ -65,6 +66,25 @@ def load_ranker(settings: Settings) -> Any | None:
     return TrainedRanker.load(path)
 
 
+def load_catalog_profiles(settings: Settings) -> dict[str, dict[str, Any]]:
+    """``profile_id -> {"maturity_level": int, "languages": (content languages..., ui language)}`` from
+    the catalog's profiles.parquet, for profiles the event store does not hold; {} when there is none."""
+    from data.catalog import as_lists, read_profiles
+
+    try:
+        frame = read_profiles(settings.catalog_dir)
+    except Exception:
+        log.warning("no profiles.parquet in %s; only event-store profiles are known", settings.catalog_dir)
+        return {}
+    out = {}
+    for rec in frame.to_dict("records"):
+        langs = [str(x) for x in as_lists(rec.get("languages"))]
+        ui = rec.get("ui_language")
+        out[str(rec["profile_id"])] = {"maturity_level": int(rec["maturity_level"]),
+                                       "languages": tuple(dict.fromkeys([*langs, *([ui] if isinstance(ui, str) else [])]))}  # fmt: skip
+    return out
+
+
 def catalog(resources: Resources) -> Any:
     return resources.get("catalog", lambda: load_titles(resources.settings))
 
@@ -86,6 +106,10 @@ def index(resources: Resources, *, check_encoder: bool = True) -> Any:
     return resources.get(
         "index", lambda: load_index_artifacts(s.index_dir, expected_model_fingerprint=fingerprint)
     )
+
+
+def catalog_profiles(resources: Resources) -> dict[str, dict[str, Any]]:
+    return resources.get("catalog_profiles", lambda: load_catalog_profiles(resources.settings))
 
 
 def event_store(resources: Resources) -> Any:

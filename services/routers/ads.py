@@ -145,21 +145,17 @@ class StoredProfiles:
         return Profile(profile_id, names[level] if level is not None else "adults", origin="unknown")
 
 
-def _profile_fallback(settings: Settings, resources: Resources) -> StoredProfiles | None:
+def _profile_fallback(resources: Resources) -> StoredProfiles | None:
     """Where kids profiles are recognised when features are unavailable."""
     try:
         return StoredProfiles(shared.event_store(resources))
     except Exception as exc:
         log.warning("no event store for profile maturity: %s", exc)
-    try:
-        from data.catalog import read_profiles
-
-        frame = read_profiles(settings.catalog_dir)
-        return StoredProfiles(catalog=dict(zip(frame["profile_id"].astype(str), frame["maturity_level"].astype(int),
-                                               strict=True)))  # fmt: skip
-    except Exception as exc:
-        log.warning("no profile maturity source: only regs.coppa triggers the kids regime (%s)", exc)
+    catalog = {pid: int(p["maturity_level"]) for pid, p in shared.catalog_profiles(resources).items()}
+    if not catalog:
+        log.warning("no profile maturity source: only regs.coppa triggers the kids regime")
         return None
+    return StoredProfiles(catalog=catalog)
 
 
 def _optional_encoder(resources: Resources, features: Any) -> Any:
@@ -203,7 +199,7 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
                       store.event_rows())  # fmt: skip
         from ads.inventory import Inventory
 
-        profiles = None if features is not None else _profile_fallback(settings, resources)
+        profiles = None if features is not None else _profile_fallback(resources)
         engine = AdEngine(Inventory(), model=model, features=features, profiles=profiles, delivery=delivery)
         service = AdsService(store, engine, TokenSigner(settings.ads_tracking_secret), parse_api_keys(settings.api_keys),
                              _optional_encoder(resources, features), features_note, model_note)  # fmt: skip

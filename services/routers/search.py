@@ -167,24 +167,6 @@ def _personal_reranker(resources: Resources | None) -> Any:
         return None
 
 
-def _catalog_profiles(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Profiles from the catalog's profiles.parquet (used when the event store holds no such profile)."""
-    from data.catalog import as_lists, read_profiles
-
-    try:
-        frame = read_profiles(settings.catalog_dir)
-    except Exception:
-        log.warning("no profiles.parquet in %s; only event-store profiles are known", settings.catalog_dir)
-        return {}
-    out = {}
-    for rec in frame.to_dict("records"):
-        langs = [str(x) for x in as_lists(rec.get("languages"))]
-        ui = rec.get("ui_language")
-        out[str(rec["profile_id"])] = {"maturity_level": int(rec["maturity_level"]),
-                                       "languages": tuple(dict.fromkeys([*langs, *([ui] if isinstance(ui, str) else [])]))}  # fmt: skip
-    return out
-
-
 def startup(resources: Resources) -> None:
     """Load the engine once (catalog, encoder and index are shared with the other areas), then watch the
     index store: a newly activated version is served without a restart (:mod:`services.index_watch`)."""
@@ -192,7 +174,7 @@ def startup(resources: Resources) -> None:
 
     settings = resources.settings
     resources.get("search", lambda: load_search_engine(settings, resources))
-    resources.get("search_profiles", lambda: _catalog_profiles(settings))
+    shared.catalog_profiles(resources)
     if settings.index_watch_s > 0:
         watcher = IndexWatcher(settings.index_dir, _serving_version(resources),
                                build=lambda version: _engine_for_version(resources, version),
@@ -233,7 +215,7 @@ def _viewer(request: Request, profile_id: str | None, lang: str | None) -> Any:
         else:
             return Viewer(profile_id=profile_id, maturity_level=int(profile.maturity_level),
                           languages=tuple(dict.fromkeys([*langs, *profile.languages, profile.ui_language])))  # fmt: skip
-    known = resources.peek("search_profiles") or {}
+    known = resources.peek("catalog_profiles") or {}
     if profile_id not in known:
         raise ProblemError(404, f"profile {profile_id!r} does not exist; create it or omit profile_id",
                            slug="profile-not-found", profile_id=profile_id)  # fmt: skip

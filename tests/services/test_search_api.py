@@ -30,12 +30,13 @@ def synthetic() -> tuple[Any, Any]:
 
 @pytest.fixture(scope="module")
 def client(synthetic: tuple[Any, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    import services.resources as shared
     import services.routers.search as search_router
 
     engine, _ = synthetic
     patch = pytest.MonkeyPatch()
     patch.setattr(search_router, "load_search_engine", lambda settings, resources=None: engine)
-    patch.setattr(search_router, "_catalog_profiles", lambda settings: dict(PROFILES))
+    patch.setattr(shared, "load_catalog_profiles", lambda settings: dict(PROFILES))
     tmp = tmp_path_factory.mktemp("search-api")
     app = create_app(Settings(artifacts_dir=tmp, cache_dir=tmp / "cache"), areas=("search",))
     with TestClient(app) as test_client:
