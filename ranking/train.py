@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +212,18 @@ def _cuts(rng: np.random.Generator, n_users: int, per_user: int, lo: float, hi: 
     return [sorted(rng.uniform(lo, hi, per_user).tolist()) for _ in range(n_users)]
 
 
+def _optimise(losses: Iterable[Any], optimizer: Any) -> float:
+    """One epoch: a gradient step on each loss as it is produced; the mean loss."""
+    total, batches = 0.0, 0
+    for loss in losses:
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach())
+        batches += 1
+    return total / max(batches, 1)
+
+
 def train_ranker(
     events: pd.DataFrame,
     titles: pd.DataFrame,
@@ -293,23 +305,18 @@ def train_ranker(
     optimizer = torch.optim.AdamW(tower_params, lr=config.lr, weight_decay=config.weight_decay)
     log: list[dict[str, Any]] = []
     say("towers", 0, config.epochs, 0.0)
-    for epoch in range(config.epochs):
-        model.train()
-        perm = rng.permutation(len(fit_samples))
-        total, batches = 0.0, 0
+    def tower_losses(perm: np.ndarray) -> Iterator[Any]:
         for start in range(0, len(perm), config.batch_size):
             chunk = [fit_samples[i] for i in perm[start : start + config.batch_size]]
             batch = ranker.batch([s.features for s in chunk]).to(device)
-            titles_vec = model.title_vectors()
-            scores = model.components(batch, titles_vec, parts=("neural",))["neural"]
-            loss = multinomial_loss(scores, _target_matrix(chunk, n, device), batch.seen_mask(n))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach())
-            batches += 1
-        log.append({"stage": "towers", "epoch": epoch + 1, "loss": total / max(batches, 1)})
-        say("towers", epoch + 1, config.epochs, total / max(batches, 1))
+            scores = model.components(batch, model.title_vectors(), parts=("neural",))["neural"]
+            yield multinomial_loss(scores, _target_matrix(chunk, n, device), batch.seen_mask(n))
+
+    for epoch in range(config.epochs):
+        model.train()
+        mean_loss = _optimise(tower_losses(rng.permutation(len(fit_samples))), optimizer)
+        log.append({"stage": "towers", "epoch": epoch + 1, "loss": mean_loss})
+        say("towers", epoch + 1, config.epochs, mean_loss)
 
     # Stage 3: head on tune users (towers frozen).
     model.eval()
@@ -325,20 +332,17 @@ def train_ranker(
     seen = torch.stack([_seen_row(s, position_of_row, device) for s in head_samples]) if head_samples else None
     target = _target_matrix(head_samples, n, device) if head_samples else None
     say("head", 0, config.head_epochs, 0.0)
+    def head_losses(order: Any, inputs: Any, target: Any, seen: Any) -> Iterator[Any]:
+        for start in range(0, len(order), config.batch_size):
+            chosen = order[start : start + config.batch_size]
+            yield multinomial_loss(model.head(inputs[chosen]), target[chosen], seen[chosen])
+
     for epoch in range(config.head_epochs if head_samples else 0):
         model.head.train()
         head_order = torch.from_numpy(rng.permutation(len(head_samples)))
-        total, batches = 0.0, 0
-        for start in range(0, len(head_order), config.batch_size):
-            chosen = head_order[start : start + config.batch_size]
-            loss = multinomial_loss(model.head(cache[chosen]), target[chosen], seen[chosen])  # type: ignore[index]
-            head_opt.zero_grad()
-            loss.backward()
-            head_opt.step()
-            total += float(loss.detach())
-            batches += 1
-        log.append({"stage": "head", "epoch": epoch + 1, "loss": total / max(batches, 1)})
-        say("head", epoch + 1, config.head_epochs, total / max(batches, 1))
+        mean_loss = _optimise(head_losses(head_order, cache, target, seen), head_opt)
+        log.append({"stage": "head", "epoch": epoch + 1, "loss": mean_loss})
+        say("head", epoch + 1, config.head_epochs, mean_loss)
     model.eval()
     del cache
 
