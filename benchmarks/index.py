@@ -70,11 +70,12 @@ def measure_search(
     queries: np.ndarray,
     n_single: int,
     allowed_ids: np.ndarray | None = None,
+    top_k: int = TOP_K,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Batched queries/s over all ``queries`` in one call, and single-query latency over ``n_single``."""
-    index.search(queries[:16], TOP_K, allowed_ids=allowed_ids)  # warm up
+    index.search(queries[:16], top_k, allowed_ids=allowed_ids)  # warm up
     cpu_started = time.process_time()
-    (_, ids), seconds = timed(lambda: index.search(queries, TOP_K, allowed_ids=allowed_ids))
+    (_, ids), seconds = timed(lambda: index.search(queries, top_k, allowed_ids=allowed_ids))
     cpu_seconds = time.process_time() - cpu_started
     # One query per call runs on ONE OpenMP thread, as a request thread in a server would: with 2
     # threads faiss splits a single query across a parallel region, which on a shared CPU waits for
@@ -86,7 +87,7 @@ def measure_search(
     latencies = []
     cpu_started = time.process_time()
     for row in range(n_single):
-        _, one = timed(lambda row=row: index.search(queries[row : row + 1], TOP_K, allowed_ids=allowed_ids))
+        _, one = timed(lambda row=row: index.search(queries[row : row + 1], top_k, allowed_ids=allowed_ids))
         latencies.append(one)
     single_cpu_ms = (time.process_time() - cpu_started) / max(n_single, 1) * 1000
     faiss.omp_set_num_threads(threads)

@@ -37,8 +37,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import hardware, percentiles, write_result  # noqa: E402
-from benchmarks.index import recall_at_k  # noqa: E402
+from benchmarks._common import hardware, write_result  # noqa: E402
+from benchmarks.index import measure_search, recall_at_k  # noqa: E402
 
 HNSW_EF = [64, 128, 256, 512]
 IVF_NPROBE = [16, 32, 64, 128]
@@ -68,26 +68,6 @@ def _stored_vectors(raw: Any) -> np.ndarray:
         return np.asarray(raw.reconstruct_n(0, raw.ntotal), dtype=np.float32)
 
 
-def _timed(index: Any, queries: np.ndarray, k: int, single: int, threads: int) -> dict[str, Any]:
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-    latencies = []
-    cpu = time.process_time()
-    for row in queries[:single]:
-        started = time.perf_counter()
-        index.search(row[None, :], k)
-        latencies.append(time.perf_counter() - started)
-    cpu_ms = (time.process_time() - cpu) / single * 1000
-    faiss.omp_set_num_threads(threads)
-    started = time.perf_counter()
-    _, ids = index.search(queries, k)
-    batch_qps = len(queries) / (time.perf_counter() - started)
-    stats = percentiles(latencies)
-    return {"ids": ids, "single_p50_ms": stats["p50_ms"], "single_cpu_ms": round(cpu_ms, 3),
-            "batch_qps": round(batch_qps, 1)}  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index-dir", type=Path, default=None, help="an index store (default: the serving one)")
@@ -97,11 +77,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    import faiss
+
     from embeddings.encoder import load_encoder
     from embeddings.index import HNSWIndex, IVFIndex, build_index
     from embeddings.job import load_index_artifacts
     from services.settings import Settings
 
+    faiss.omp_set_num_threads(args.threads)  # batched searches; single queries run on 1 thread
     settings = Settings()
     artifacts = load_index_artifacts(args.index_dir or settings.index_dir)
     vectors = _stored_vectors(artifacts.index.faiss_index)
@@ -118,9 +101,8 @@ def main() -> None:
     truth = {k: exact.search(queries, k)[1] for k in (10, k_search)}
     rows: list[dict[str, Any]] = []
     for k in (10, k_search):
-        timing = _timed(exact, queries, k, args.single, args.threads)
-        rows.append({"kind": "exact", "knob": None, "k": k, "recall": 1.0,
-                     **{key: v for key, v in timing.items() if key != "ids"}})  # fmt: skip
+        _, timing = measure_search(exact, queries, args.single, top_k=k)
+        rows.append({"kind": "exact", "knob": None, "k": k, "recall": 1.0, **timing})
     build_s: dict[str, float] = {}
     for kind, knobs in (("hnsw", HNSW_EF), ("ivf", IVF_NPROBE)):
         t0 = time.perf_counter()
@@ -132,9 +114,8 @@ def main() -> None:
             elif isinstance(index, IVFIndex):
                 index.nprobe = knob
             for k in (10, k_search):
-                timing = _timed(index, queries, k, args.single, args.threads)
-                rows.append({"kind": kind, "knob": knob, "k": k, "recall": recall_at_k(truth[k], timing.pop("ids")),
-                             **timing})  # fmt: skip
+                ids_found, timing = measure_search(index, queries, args.single, top_k=k)
+                rows.append({"kind": kind, "knob": knob, "k": k, "recall": recall_at_k(truth[k], ids_found), **timing})
         print(f"== {kind} done", file=sys.stderr, flush=True)
 
     exact_rows = {row["k"]: row for row in rows if row["kind"] == "exact"}

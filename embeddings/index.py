@@ -76,7 +76,7 @@ AllowedIds = np.ndarray | set[int] | frozenset[int] | list[int] | tuple[int, ...
 # Measured on the catalog's own 53,430 passage vectors with 894 real queries (benchmarks/index_real.py,
 # 2 cores): exact search costs 3.8 ms of CPU per query at k=10 and 3.9 ms at search's k=310, with
 # recall 1; the best approximate point, HNSW at efSearch 512, reached recall@10 0.957 (0.915 at
-# k=310) for 2.1-2.5 ms, and IVF only 0.42 at its default nprobe (0.81 with 128 of 512 lists
+# k=310) for 1.6-2.5 ms, and IVF only 0.42 at its default nprobe (0.81 with 128 of 512 lists
 # scanned): real e5 queries ("query: " prefix, short) sit away from the passages, so their nearest
 # k-means cells are not where their nearest passages are. Exact search stays the choice up to
 # ~100k vectors (~7.5 ms per query, below the encoder's cost); HNSW beyond.
