@@ -10,7 +10,8 @@ standardisation), so a confident query (one clear winner) keeps its order and an
 
 ``z`` standardises over the result list (mean 0, std 1; a constant list becomes 0).
 A profile with no history gets the results unchanged (the model has nothing to add beyond
-popularity, which the search engine already knows about).
+popularity, which the search engine already knows about). :class:`SearchReranker` is the typed
+re-ranker services hands to the search engine.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from features.profiles import ProfileFeatures
+from features.store import FeatureStore
 from ranking.model import TrainedRanker
 
-__all__ = ["DEFAULT_WEIGHT", "Reranked", "blend", "personal_blend", "rerank", "search_reranker"]
+__all__ = ["DEFAULT_WEIGHT", "Reranked", "SearchReranker", "blend", "personal_blend", "rerank"]
 
 DEFAULT_WEIGHT = 1.0
 """Weight of the personal score; measured in ``marquee eval ranking`` under ``personalized_search``."""
@@ -106,27 +107,32 @@ def rerank(
     return Reranked([ids[i] for i in order], scores[order], personal[order], personalized)
 
 
-def search_reranker(resources: Any, *, weight: float = DEFAULT_WEIGHT) -> Callable[[str, Sequence[str], np.ndarray], np.ndarray]:
-    """The search engine's hook ``(profile_id, title_ids (m,), scores (m,)) -> new scores (m,)``.
+class SearchReranker:
+    """Personal re-ranking for search (it satisfies ``search.engine.Reranker``; services wires it in).
 
-    ``resources`` is anything with ``peek(name)`` (the service's shared state); the shared
-    "features" (``features.FeatureStore``) and "ranker" (``TrainedRanker``) are looked up at call time,
-    since search may start before them. While either is missing, or for a profile without history,
-    the scores come back unchanged. Profile features are read live: a new event counts on the next
-    search."""
-    lock = threading.Lock()
+    ``features`` and ``ranker`` return the shared ``features.FeatureStore`` and ``TrainedRanker``
+    when they exist, ``None`` before: search may start before them, so they are read at call time.
+    While either is missing, or for a profile without history, the scores come back unchanged.
+    Profile features are read live: a new event counts on the next search.
+    """
 
-    def hook(profile_id: str, title_ids: Sequence[str], scores: np.ndarray) -> np.ndarray:
-        features = resources.peek("features")
-        ranker = resources.peek("ranker")
-        if features is None or ranker is None or not hasattr(ranker, "score_rows"):
+    def __init__(self, features: Callable[[], FeatureStore | None], ranker: Callable[[], TrainedRanker | None],
+                 *, weight: float = DEFAULT_WEIGHT) -> None:  # fmt: skip
+        self._features = features
+        self._ranker = ranker
+        self.weight = weight
+        self._lock = threading.Lock()
+
+    def rerank(self, profile_id: str, title_ids: Sequence[str], scores: np.ndarray) -> np.ndarray:
+        """``(m,)`` blended scores for ``title_ids`` (``(m,)``) and their fused ``scores`` (``(m,)``)."""
+        features = self._features()
+        ranker = self._ranker()
+        if features is None or ranker is None:
             return scores
         if ranker.titles is not features.titles:
-            with lock:
+            with self._lock:
                 if ranker.titles is not features.titles:
                     ranker.bind(features.titles)
         blended, _, personalized = personal_blend(title_ids, scores, features.profile_features(profile_id),
-                                                  ranker, weight=weight)  # fmt: skip
+                                                  ranker, weight=self.weight)  # fmt: skip
         return blended if personalized else scores
-
-    return hook

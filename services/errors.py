@@ -1,4 +1,8 @@
-"""One problem+json (RFC 9457) shape for every error the API returns."""
+"""One problem+json (RFC 9457) shape for every error the API returns.
+
+Domain errors from the layers below are mapped here, once: search's (:mod:`search.errors`, all
+caused by the request) become 422 with a stable ``type`` slug.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from search.errors import EmptyQueryError, SearchError, UnknownFilterValueError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("marquee.errors")
@@ -52,8 +58,22 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def search_problem(exc: SearchError) -> tuple[int, str, dict[str, Any]]:
+    """``(status, slug, extra members)`` of a search domain error."""
+    if isinstance(exc, EmptyQueryError):
+        return 422, "empty-query", {}
+    if isinstance(exc, UnknownFilterValueError):
+        return 422, "unknown-filter-value", {"field": exc.field, "unknown": exc.unknown, "allowed": exc.allowed}
+    return 422, "invalid-filter", {}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every exception to problem+json; domain exceptions are mapped by the routers' own handlers."""
+    """Map every exception to problem+json (domain errors of the layers below included)."""
+
+    @app.exception_handler(SearchError)
+    async def _search(request: Request, exc: SearchError) -> JSONResponse:
+        status, slug, extra = search_problem(exc)
+        return problem(status, str(exc), instance=request.url.path, slug=slug, **extra)
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:

@@ -13,6 +13,9 @@ building it on first use (whichever area starts first builds it; the others shar
 ``"catalog_profiles"``    the catalog's profiles (maturity level, languages) by id; {} without the file
 ========================  ==========================================================================
 
+:func:`search_reranker` wires ranking's personal re-ranker into search with typed objects (search and
+ranking never import each other; only this module looks resources up by name).
+
 Optional resources (``index`` for features, ``ranker``) degrade with a logged warning instead of
 failing the area; the required ones raise, and the lifespan marks the area not ready.
 """
@@ -20,10 +23,13 @@ failing the area; the required ones raise, and the lifespan marks the area not r
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.settings import Settings
 from services.state import Resources
+
+if TYPE_CHECKING:
+    from ranking.personalize import SearchReranker
 
 log = logging.getLogger("marquee.resources")
 
@@ -151,3 +157,11 @@ def ranker(resources: Resources) -> Any | None:
         if getattr(model, "titles", None) is not titles:
             model.bind(titles)
     return model
+
+
+def search_reranker(resources: Resources) -> SearchReranker:
+    """Ranking's personal re-ranker for search, reading the shared features and ranker when they exist
+    (search may start before them: until then, and for a profile without history, scores are unchanged)."""
+    from ranking.personalize import SearchReranker
+
+    return SearchReranker(features=lambda: resources.peek("features"), ranker=lambda: resources.peek("ranker"))

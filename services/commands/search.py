@@ -34,7 +34,7 @@ def _read_queries(settings: Settings, spec: str) -> list[Any]:
 
 def _engine_and_queries(spec: str, limit_queries: int | None) -> tuple[Any, list[Any], int, dict[str, Any]]:
     from data.catalog import read_titles
-    from ranking.search_eval import resolve_queries, source_id_index
+    from search.evaluate import resolve_queries, source_id_index
     from services.routers.search import load_search_engine
 
     settings = get_settings()
@@ -77,7 +77,7 @@ def eval_search(
     Only queries whose gold titles are in the indexed scope are scored (n_resolved).
     """
     from data.errors import DataError
-    from ranking.search_eval import run_eval
+    from search.evaluate import run_eval
 
     try:
         engine, resolved, n_queries, info = _engine_and_queries(queries, limit_queries)
@@ -109,8 +109,8 @@ def eval_search_tune(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grid-search the hybrid's fusion settings on training/validation queries (refuses test splits)."""
-    from ranking.search import truncate_query
-    from ranking.search_eval import check_tuning_split, embed_in_batches, tune_fusion
+    from search.evaluate import check_tuning_split, embed_in_batches, tune_fusion
+    from search.request import truncate_query
 
     try:
         for spec in queries:

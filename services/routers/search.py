@@ -2,14 +2,14 @@
 
 Shared resources (:mod:`services.resources`): "catalog", "encoder" and "index" (built by the serving
 encoder's model, or the area does not start); and this area's "search" (the
-:class:`ranking.search.SearchEngine`).
+:class:`search.engine.SearchEngine`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,11 +19,14 @@ from services.errors import ProblemError
 from services.settings import Settings
 from services.state import Resources
 
+if TYPE_CHECKING:
+    from search.engine import Reranker
+
 log = logging.getLogger("marquee.search")
 
 router = APIRouter(tags=["search"])
 
-MAX_QUERY_CHARS = 2000  # mirrors ranking.search.MAX_QUERY_CHARS (kept import-free: nothing heavy at import)
+MAX_QUERY_CHARS = 2000  # mirrors search.request.MAX_QUERY_CHARS (kept import-free: nothing heavy at import)
 MAX_LIMIT = 100
 MAX_OFFSET = 900
 
@@ -121,7 +124,7 @@ def load_search_engine(settings: Settings, resources: Resources | None = None) -
 
 
 def _engine_from(own: Resources, artifacts: Any, resources: Resources | None) -> Any:
-    from ranking.search import SearchEngine
+    from search.engine import SearchEngine
 
     engine = SearchEngine.build(shared.catalog(own), index=artifacts.index, texts=artifacts.texts,
                                 scope_title_ids=artifacts.title_ids, encoder=shared.encoder(own),
@@ -144,27 +147,10 @@ def _serving_version(resources: Resources) -> str | None:
     return getattr(artifacts, "version", None)
 
 
-def _personal_reranker(resources: Resources | None) -> Any:
-    """The personal re-ranking hook: ``ranking.personalize`` provides it once profile features exist.
-
-    Returns ``None`` (no re-ranking) until that module offers ``search_reranker(resources)``.
-    """
-    if resources is None:
-        return None
-    try:
-        import importlib
-
-        personalize = importlib.import_module("ranking.personalize")
-    except ModuleNotFoundError:
-        return None
-    factory = getattr(personalize, "search_reranker", None)
-    if factory is None:
-        return None
-    try:
-        return factory(resources)
-    except Exception:  # personalization is optional: search still serves without it
-        log.exception("personal re-ranker unavailable; search runs without it")
-        return None
+def _personal_reranker(resources: Resources | None) -> Reranker | None:
+    """Ranking's personal re-ranker (:func:`services.resources.search_reranker`); none without shared
+    resources (the CLI's private engine serves no profiles)."""
+    return None if resources is None else shared.search_reranker(resources)
 
 
 def startup(resources: Resources) -> None:
@@ -198,7 +184,7 @@ def _engine(request: Request) -> Any:
 
 def _viewer(request: Request, profile_id: str | None, lang: str | None) -> Any:
     """The viewer of a request: maturity ceiling and languages from the profile (event store first)."""
-    from ranking.search import Viewer
+    from search.request import Viewer
 
     langs: tuple[str, ...] = (lang,) if lang else ()
     if profile_id is None:
@@ -233,12 +219,7 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 
 
 def _run(request: Request, body: SearchRequest) -> Response:
-    from ranking.search import (
-        EmptyQueryError,
-        InvalidFilterError,
-        SearchFilters,
-        UnknownFilterValueError,
-    )
+    from search.request import SearchFilters
 
     engine = _engine(request)
     viewer = _viewer(request, body.profile_id, body.lang)
@@ -247,15 +228,7 @@ def _run(request: Request, body: SearchRequest) -> Response:
         description_languages=_split(body.description_languages), original_languages=_split(body.original_languages),
         countries=_split(body.countries), max_maturity=body.max_maturity,
     )  # fmt: skip
-    try:
-        page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset)
-    except EmptyQueryError as exc:
-        raise ProblemError(422, str(exc), slug="empty-query") from exc
-    except UnknownFilterValueError as exc:
-        raise ProblemError(422, str(exc), slug="unknown-filter-value", field=exc.field, unknown=exc.unknown,
-                           allowed=exc.allowed) from exc  # fmt: skip
-    except InvalidFilterError as exc:
-        raise ProblemError(422, str(exc), slug="invalid-filter") from exc
+    page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset)
     return _json_response(page, body.profile_id)
 
 

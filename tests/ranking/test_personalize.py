@@ -10,7 +10,7 @@ import pytest
 from data.events import History
 from features import build_title_features, compute_profile_features
 from ranking.model import RankerConfig, TrainedRanker, build_model
-from ranking.personalize import blend, personal_blend, rerank, search_reranker
+from ranking.personalize import SearchReranker, blend, personal_blend, rerank
 from tests.features.synthetic import make_world
 
 
@@ -74,14 +74,6 @@ def test_unknown_titles_go_after_scored_ones(setup) -> None:  # type: ignore[no-
     assert out.title_ids[-1] == "not-a-title"
 
 
-class _Resources:
-    def __init__(self, **items: Any) -> None:
-        self.items = items
-
-    def peek(self, name: str) -> Any:
-        return self.items.get(name)
-
-
 class _Features:
     def __init__(self, titles: Any, profiles: dict[str, Any]) -> None:
         self.titles = titles
@@ -91,14 +83,14 @@ class _Features:
         return self.profiles[profile_id]
 
 
-def test_the_search_hook_reads_shared_resources_at_call_time(setup) -> None:  # type: ignore[no-untyped-def]
+def test_the_search_reranker_reads_features_and_ranker_at_call_time(setup) -> None:  # type: ignore[no-untyped-def]
     tf, ranker, viewer, newcomer = setup
-    resources = _Resources()
-    hook = search_reranker(resources)
+    shared: dict[str, Any] = {}
+    reranker = SearchReranker(features=lambda: shared.get("features"), ranker=lambda: shared.get("ranker"))
     ids = [tf.title_ids[i] for i in (3, 7)]
     scores = np.array([1.0, 1.0])
-    assert hook("u", ids, scores) is scores, "without features and ranker: unchanged"
-    resources.items.update(features=_Features(tf, {"u": viewer, "n": newcomer}), ranker=ranker)
-    out = hook("u", ids, scores)
+    assert reranker.rerank("u", ids, scores) is scores, "without features and ranker: unchanged"
+    shared.update(features=_Features(tf, {"u": viewer, "n": newcomer}), ranker=ranker)
+    out = reranker.rerank("u", ids, scores)
     assert out.shape == (2,) and out[1] > out[0]
-    assert hook("n", ids, scores) is scores
+    assert reranker.rerank("n", ids, scores) is scores

@@ -15,7 +15,7 @@ from embeddings.job import build_index_version
 from services.app import create_app
 from services.index_watch import IndexWatcher
 from services.settings import Settings
-from tests.ranking.search_synthetic import ConceptEncoder, synthetic_titles
+from tests.search.search_synthetic import ConceptEncoder, synthetic_titles
 
 
 def _build(titles: pd.DataFrame, root: Path, encoder: ConceptEncoder | None = None) -> str:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from data.normalize import GENRES, MATURITY_LEVELS
 from services.app import create_app
 from services.settings import Settings
-from tests.ranking.search_synthetic import build_engine
+from tests.search.search_synthetic import build_engine
 
 PROFILES = {
     "demo:kids": {"maturity_level": 0, "languages": ("en",)},
@@ -226,8 +226,8 @@ def test_the_personal_reranker_hook_is_wired_and_inert_without_features(tmp_path
     from services.state import Resources
 
     resources = Resources(Settings(artifacts_dir=tmp_path, cache_dir=tmp_path / "cache"))
-    hook = _personal_reranker(resources)
-    assert callable(hook)
+    reranker = _personal_reranker(resources)
+    assert reranker is not None
     scores = np.array([3.0, 2.0, 1.0])
-    assert np.array_equal(hook("movielens:1", ["a", "b", "c"], scores), scores)  # no features/ranker loaded yet
+    assert np.array_equal(reranker.rerank("movielens:1", ["a", "b", "c"], scores), scores)  # no features/ranker yet
     assert _personal_reranker(None) is None

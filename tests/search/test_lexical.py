@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ranking.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, tokenize
+from search.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, tokenize
 
 TITLES = [
     [("", "The Matrix")],
@@ -149,7 +149,7 @@ def test_empty_and_symbol_only_queries_score_nothing(index: LexicalIndex) -> Non
     ("matrix", "matrix", True), ("comedy", "comedian", False), ("stranger thimgs", "stranger things", True),
 ])  # fmt: skip
 def test_near_exact_allows_few_typos_for_the_length(query: str, title: str, near: bool) -> None:
-    from ranking.lexical import _similarity
+    from search.lexical import _similarity
 
     similarity, is_near = _similarity(query, title)
     assert is_near is near

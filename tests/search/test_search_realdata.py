@@ -9,8 +9,9 @@ import pytest
 
 from data.catalog import read_titles
 from data.queries import builtin_query_path, read_query_file
-from ranking.search import SearchEngine, SearchFilters, Viewer
-from ranking.search_eval import evaluate_rankings, resolve_queries, source_id_index
+from search.engine import SearchEngine
+from search.evaluate import evaluate_rankings, resolve_queries, source_id_index
+from search.request import SearchFilters, Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ranking.fusion import FusionConfig
-from ranking.search import SYSTEMS, SearchEngine, truncate_query
+from search.engine import SYSTEMS, SearchEngine
+from search.fusion import FusionConfig
+from search.request import truncate_query
 
 __all__ = [
     "METRICS",

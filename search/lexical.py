@@ -81,7 +81,7 @@ def _stopwords() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class LexicalConfig:
-    """Field weights and query-side knobs (chosen on reddit-tomt train/validation, see search_eval).
+    """Field weights and query-side knobs (chosen on reddit-tomt train/validation, see search.evaluate).
 
     ``field_weights`` combine the per-field BM25 scores into the ``bm25`` system's one lexical score
     (a weight of 0 drops the field); tuned on reddit-tomt train+validation (1,186 resolved queries,

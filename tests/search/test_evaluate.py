@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from data.queries import Query
-from ranking.fusion import FusionConfig
-from ranking.search_eval import (
+from search.evaluate import (
     METRICS,
     EvalQuery,
     check_tuning_split,
@@ -22,7 +21,8 @@ from ranking.search_eval import (
     source_id_index,
     tune_fusion,
 )
-from tests.ranking.search_synthetic import CONCEPTS, build_engine, concepts_of
+from search.fusion import FusionConfig
+from tests.search.search_synthetic import CONCEPTS, build_engine, concepts_of
 
 
 def test_recall_rr_and_ndcg_on_known_answers() -> None:

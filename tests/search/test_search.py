@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,18 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data.normalize import GENRES, MATURITY_LEVELS
-from ranking.fusion import FusionConfig
-from ranking.search import (
-    MAX_QUERY_CHARS,
-    EmptyQueryError,
-    InvalidFilterError,
-    SearchEngine,
-    SearchFilters,
-    UnknownFilterValueError,
-    Viewer,
-    truncate_query,
-)
-from tests.ranking.search_synthetic import CONCEPTS, ConceptEncoder, build_engine, concepts_of
+from search.engine import SearchEngine
+from search.errors import EmptyQueryError, InvalidFilterError, UnknownFilterValueError
+from search.fusion import FusionConfig
+from search.request import MAX_QUERY_CHARS, SearchFilters, Viewer, truncate_query
+from tests.search.search_synthetic import CONCEPTS, ConceptEncoder, build_engine, concepts_of
 
 KIDS = Viewer(profile_id="kid", maturity_level=MATURITY_LEVELS["kids"])
 
@@ -301,6 +296,16 @@ filters = st.builds(
 )
 
 
+class _Rerank:
+    """A search.engine.Reranker from a function (the engine's contract, without ranking's model)."""
+
+    def __init__(self, function: Callable[[str, Sequence[str], np.ndarray], np.ndarray]) -> None:
+        self.function = function
+
+    def rerank(self, profile_id: str, title_ids: Sequence[str], scores: np.ndarray) -> np.ndarray:
+        return self.function(profile_id, title_ids, scores)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=query_text, filters=filters, level=st.sampled_from(list(MATURITY_LEVELS.values())),
        offset=st.integers(0, 30), rerank=st.booleans())  # fmt: skip
@@ -314,7 +319,7 @@ def test_no_title_above_the_viewers_maturity_ever(engine: SearchEngine, titles: 
     if rerank:  # a re-ranker that would love adult titles cannot smuggle one in
         adult = set(titles.loc[titles["maturity_level"] == 3, "title_id"])
         searcher = SearchEngine(engine.catalog, engine.lexical, engine.dense, engine.encoder, fusion=engine.fusion,
-                                reranker=lambda _p, tids, s: s + np.array([1e6 * (t in adult) for t in tids]))  # fmt: skip
+                                reranker=_Rerank(lambda _p, tids, s: s + np.array([1e6 * (t in adult) for t in tids])))  # fmt: skip
     page = searcher.search(query, viewer=viewer, filters=filters, limit=25, offset=offset)
     for hit in page.hits:
         assert _row(titles, hit.title_id)["maturity_level"] <= level
@@ -330,7 +335,7 @@ def test_reranker_reorders_but_exact_titles_stay_first(engine: SearchEngine, tit
         return -scores
 
     personal = SearchEngine(engine.catalog, engine.lexical, engine.dense, engine.encoder, fusion=engine.fusion,
-                            reranker=reverse)  # fmt: skip
+                            reranker=_Rerank(reverse))  # fmt: skip
     viewer = Viewer(profile_id="movielens:1")
     page = personal.search("love", viewer=viewer, limit=10)
     assert page.hits[0].display_title == "Love"
@@ -342,7 +347,7 @@ def test_reranker_reorders_but_exact_titles_stay_first(engine: SearchEngine, tit
 
 
 def test_catalog_scope_drops_unknown_ids(titles: pd.DataFrame) -> None:
-    from ranking.search import SearchCatalog
+    from search.catalog import SearchCatalog
 
     scope = [str(titles.iloc[3]["title_id"]), "tmdb:does-not-exist", str(titles.iloc[1]["title_id"])]
     catalog = SearchCatalog.from_frame(titles.reset_index(drop=True), scope)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.fusion import FusionConfig, competition_ranks, fuse, gated_weights, lexical_gate
+from search.fusion import FusionConfig, competition_ranks, fuse, gated_weights, lexical_gate
 
 
 def ch(positions: list[int], scores: list[float]) -> tuple[np.ndarray, np.ndarray]:

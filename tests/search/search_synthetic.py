@@ -213,7 +213,7 @@ def build_engine(n: int = 240, seed: int = 0, signature: float = LANGUAGE_SIGNAT
     """A SearchEngine over the synthetic catalog with a real exact FAISS index and the concept encoder
     (``signature``: the encoder's same-language bias)."""
     from embeddings.index import build_index
-    from ranking.search import SearchEngine
+    from search.engine import SearchEngine
 
     titles = synthetic_titles(n, seed)
     texts = catalog_texts(titles)

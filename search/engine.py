@@ -1,0 +1,432 @@
+"""Natural-language title search: dense retrieval fused with lexical retrieval, filters, profiles.
+
+The pipeline for one query (``n`` titles in the index scope, ``d`` embedding dimension):
+
+1. **Filters first.** The filters and the viewer's maturity level become one ``(n,)`` boolean mask of
+   allowed titles *before* anything is retrieved, so a filter never empties a page that exists and a
+   kids profile can never receive a title above its level: every channel, every exact-title boost and
+   the personal re-ranker only ever see allowed titles (and the page is checked once more at the end).
+2. **Channels.** ``dense``: the query embedding (one encoding; the encoder's LRU cache makes repeats
+   free) searched in the FAISS index over catalog texts (one per title and description language),
+   a title scoring the maximum over its texts. ``names``: BM25 over titles, localized titles, cast
+   and directors, typo-tolerant and prefix-aware (:mod:`search.lexical`). ``content``: BM25 over
+   descriptions, genres, keywords and tags.
+3. **Fusion** (:mod:`search.fusion`): a weighted sum of per-channel normalised scores (``linear``,
+   the default; weighted RRF is the alternative), with a gate that silences the names channel when
+   the query's lexical coverage is weak and lets dense yield when the query is a title or a name.
+4. **Exact and near-exact title matches first**: a title whose folded title (any language) equals
+   the query comes first, then titles within :func:`search.lexical.max_edits` typos of the query
+   (optimal string alignment: none under 4 characters, 1 under 12, else 2; or a title being typed).
+5. **Personal re-ranking** (optional): with a profile, a :class:`Reranker` may reorder the
+   fused scores (exact-title tiers stay first).
+
+:meth:`SearchEngine.rank` exposes the three systems compared offline (``bm25``, ``dense``,
+``hybrid``); ``hybrid`` is exactly what :meth:`SearchEngine.search` serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from search.catalog import SearchCatalog
+from search.dense import DEFAULT_LANGUAGE_CENTERING, DEFAULT_TITLE_ONLY_PENALTY, DenseRetriever
+from search.errors import InvalidFilterError
+from search.fusion import FusionConfig, fuse, gated_weights
+from search.lexical import LexicalConfig, LexicalIndex, LexicalScores
+from search.request import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MatchReason,
+    SearchFilters,
+    SearchHit,
+    SearchPage,
+    Viewer,
+    truncate_query,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SYSTEMS", "QueryEncoder", "Reranker", "Retrieved", "SearchEngine"]
+
+ENCODE_THREADS = 8
+"""Helper threads for the dense channel when it overlaps the lexical side (one per concurrent request is plenty)."""
+OVERLAP_MIN_CPUS = 4
+"""Run the dense channel (encoding, then vector search) in a helper thread beside the lexical scoring
+only with at least this many usable CPUs. The encoder uses two threads: on the 2-core CPU, lexical
+scoring beside it slowed the encoder (in-process p50 14.8 ms vs 13.0 ms encoding first, 150 queries),
+and a vector search beside it after the encoding saved nothing either."""
+RERANK_DEPTH = 100
+"""A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
+SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
+SearchSystem = Literal["bm25", "dense", "hybrid"]
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+class Reranker(Protocol):
+    """Personal re-ranking, given to the engine by services (``ranking.personalize.SearchReranker``).
+
+    Search never imports ranking: services builds the implementation and hands it over typed.
+    """
+
+    def rerank(self, profile_id: str, title_ids: Sequence[str], scores: np.ndarray) -> np.ndarray:
+        """``(m,)`` new scores for ``title_ids`` (``(m,)``) given their fused ``scores`` ``(m,)``;
+        the scores unchanged when the profile has nothing to add."""
+        ...
+
+
+class QueryEncoder(Protocol):
+    """What search needs from an encoder (``embeddings.encoder.TextEncoder`` satisfies it)."""
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``(q, d)`` float32 unit rows."""
+        ...
+
+
+
+@dataclass
+class Retrieved:
+    """Everything retrieved for one query, before fusion (kept for tuning and explanations)."""
+
+    lexical: LexicalScores
+    channels: dict[str, tuple[np.ndarray, np.ndarray]]
+    dense_langs: dict[int, str] = field(default_factory=dict)
+    language: tuple[str, float] | None = None
+    """The query's nearest description language and its margin (see DenseRetriever.query_language)."""
+
+
+def _top_positive(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the ``k`` best strictly positive (and allowed) scores, best first."""
+    s = scores if allowed is None else np.where(allowed, scores, 0.0)
+    candidates = np.flatnonzero(s > 0)
+    if candidates.size > k:
+        part = np.argpartition(-s[candidates], k - 1)[:k]
+        candidates = candidates[part]
+    order = np.lexsort((candidates, -s[candidates]))
+    candidates = candidates[order]
+    return candidates.astype(np.int64), s[candidates].astype(np.float32)
+
+
+class SearchEngine:
+    """Hybrid title search over one catalog scope (see the module docstring for the pipeline)."""
+
+    def __init__(
+        self,
+        catalog: SearchCatalog,
+        lexical: LexicalIndex,
+        dense: DenseRetriever | None,
+        encoder: QueryEncoder | None,
+        *,
+        fusion: FusionConfig | None = None,
+        reranker: Reranker | None = None,
+        overlap: bool | None = None,
+    ) -> None:
+        if lexical.n_titles != catalog.n:
+            raise ValueError(f"lexical index covers {lexical.n_titles} titles; the catalog has {catalog.n}")
+        self.catalog = catalog
+        self.lexical = lexical
+        self.dense = dense
+        self.encoder = encoder
+        self.fusion = fusion or FusionConfig()
+        self.reranker = reranker
+        self.overlap = _usable_cpus() >= OVERLAP_MIN_CPUS if overlap is None else overlap
+        """Dense channel in a helper thread beside the lexical scoring (default: :data:`OVERLAP_MIN_CPUS`)."""
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        counts = {lang: int(mask.sum()) for lang, mask in catalog.description_language_masks.items()}
+        most = max(counts.values(), default=0)
+        self._content_share = {lang: count / most for lang, count in counts.items()} if most else {}
+        """Titles described in each language, relative to the best-covered language (English: 1)."""
+
+    @classmethod
+    def build(
+        cls,
+        titles: Any,
+        *,
+        index: Any = None,
+        texts: Any = None,
+        scope_title_ids: Sequence[str] | None = None,
+        encoder: QueryEncoder | None = None,
+        fusion: FusionConfig | None = None,
+        lexical_config: LexicalConfig | None = None,
+        reranker: Reranker | None = None,
+        title_only_penalty: float = DEFAULT_TITLE_ONLY_PENALTY,
+        language_centering: float = DEFAULT_LANGUAGE_CENTERING,
+    ) -> SearchEngine:
+        """Build from the catalog's titles DataFrame and (optionally) a text index.
+
+        Args:
+            titles: the catalog's titles DataFrame.
+            index: a vector index whose ids are text ids (``None``: lexical only).
+            texts: DataFrame ``text_id, title_id, lang, kind`` describing the index's ids.
+            scope_title_ids: the titles searched (default: every title with a text, or all titles).
+            encoder: query encoder (required with ``index``).
+            title_only_penalty, language_centering: see :class:`DenseRetriever`.
+        """
+        if scope_title_ids is None and texts is not None:
+            scope_title_ids = list(dict.fromkeys(texts["title_id"].astype(str).tolist()))
+        catalog = SearchCatalog.from_frame(titles, scope_title_ids)
+        lexical = LexicalIndex(catalog.lexical_documents(), lexical_config)
+        dense = None
+        if index is not None:
+            if texts is None or encoder is None:
+                raise ValueError("a dense index needs its texts table and a query encoder")
+            positions = np.asarray([catalog.position.get(str(t), -1) for t in texts["title_id"]], dtype=np.int64)
+            langs = ["" if not isinstance(x, str) else x for x in texts["lang"].tolist()]
+            if "kind" in texts:
+                langs = ["" if "title" in str(k) and "desc" not in str(k) else lang
+                         for k, lang in zip(texts["kind"].tolist(), langs, strict=True)]  # fmt: skip
+            dense = DenseRetriever(index, texts["text_id"].to_numpy(), positions, langs, catalog.n,
+                                   title_only_penalty=title_only_penalty,
+                                   language_centering=language_centering)  # fmt: skip
+            dense.fit_languages()
+        return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker)
+
+    # -- retrieval -----------------------------------------------------------------------------
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="search-encode")
+            return self._executor
+
+    def close(self) -> None:
+        """Stop the encoding threads (``Resources.close`` calls this at shutdown)."""
+        with self._pool_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+    def embed(self, queries: Sequence[str]) -> np.ndarray:
+        """``(q, d)`` query embeddings (the encoder caches repeats)."""
+        if self.encoder is None:
+            raise RuntimeError("this search engine has no encoder (lexical only)")
+        return self.encoder.encode_queries(list(queries))
+
+    def retrieve(self, query: str, allowed: np.ndarray | None, top: int,
+                 query_embedding: np.ndarray | None, dense: bool = True) -> Retrieved:  # fmt: skip
+        """Every channel's top ``top`` allowed titles for ``query`` (before fusion).
+
+        ``allowed`` is the ``(n,)`` mask of allowed titles (``None``: all); ``query_embedding``
+        ``(d,)`` skips the encoder when given.
+        """
+        pending: Future[tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]] | None = None
+        if dense and self.dense is not None:
+            if self.overlap:  # the encoder and faiss release the GIL: the helper runs beside this thread
+                pending = self._pool().submit(self._dense_channel, query, query_embedding, top, allowed)
+            elif query_embedding is None:
+                query_embedding = self.embed([query])[0]  # alone: the encoder uses every core it has
+        try:
+            lex = self.lexical.score(query)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        channels: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            "names": _top_positive(lex.fields["names"], allowed, top),
+            "content": _top_positive(lex.fields["content"], allowed, top),
+        }
+        dense_langs: dict[int, str] = {}
+        language: tuple[str, float] | None = None
+        if dense and self.dense is not None:
+            if pending is not None:
+                pos, scores, langs, language = pending.result()
+            else:
+                pos, scores, langs, language = self._dense_channel(query, query_embedding, top, allowed)
+            channels["dense"] = (pos, scores)
+            dense_langs = dict(zip(pos.tolist(), langs, strict=True))
+        return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language)
+
+    def _dense_channel(self, query: str, query_embedding: np.ndarray | None, top: int, allowed: np.ndarray | None
+                       ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]:  # fmt: skip
+        if query_embedding is None:
+            query_embedding = self.embed([query])[0]
+        return self._dense_search(query_embedding, top, allowed)
+
+    def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]:  # fmt: skip
+        """Dense channel: the query's language from its embedding, then (for another language than
+        the catalog's main one) a language-centred search. Returns positions, scores, best-text
+        languages and ``(language, margin)``."""
+        assert self.dense is not None
+        language = self.dense.query_language(query_embedding)
+        searched = query_embedding
+        if language is not None and language[1] >= self.fusion.language_margin > 0:
+            searched = self.dense.centered(query_embedding, language[0])
+        pos, scores, langs = self.dense.search(searched, top, allowed)
+        return pos, scores, langs, language
+
+    def fuse_retrieved(self, retrieved: Retrieved, allowed: np.ndarray | None,
+                       config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+        """Fused ranking ``(positions, scores, gate)``; exact-title tiers are not applied here."""
+        weights, gate = gated_weights(config, retrieved.lexical.coverage)
+        if "dense" not in retrieved.channels:  # lexical-only engine: names speak regardless of the gate
+            weights["names"] = config.weights.get("names", 0.0)
+        language = self.detected_language(retrieved, config)
+        if language is not None:
+            # BM25 only sees the descriptions written in the query's language: a French query can
+            # only lexically reach the ~2% of titles described in French (same-language noise)
+            weights["content"] *= self._content_share.get(language, 0.0)
+        channels = dict(retrieved.channels)
+        names_pos, names_scores = channels["names"]
+        if names_scores.size and config.names_floor > 0:
+            keep = names_scores >= config.names_floor * float(names_scores[0])
+            channels["names"] = (names_pos[keep], names_scores[keep])
+        positions, scores = fuse(channels, weights, config)
+        return positions, scores, gate
+
+    @staticmethod
+    def detected_language(retrieved: Retrieved, config: FusionConfig) -> str | None:
+        """The query's language when the nearest language centroid leads by ``config.language_margin``."""
+        if retrieved.language is None or config.language_margin <= 0:
+            return None
+        lang, margin = retrieved.language
+        return lang if margin >= config.language_margin else None
+
+    @staticmethod
+    def exact_first(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray,
+                    allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Exact (tier 2) and near-exact (tier 1) title matches first, each tier by fused score."""
+        tier_pos = np.flatnonzero(exact > 0)
+        if allowed is not None:
+            tier_pos = tier_pos[allowed[tier_pos]]
+        if tier_pos.size == 0:
+            return positions, scores
+        missing = np.setdiff1d(tier_pos, positions, assume_unique=False)
+        positions = np.concatenate([positions, missing])
+        scores = np.concatenate([scores, np.zeros(missing.size)])
+        tiers = exact[positions].astype(np.int64)
+        order = np.lexsort((positions, -scores, -tiers))
+        return positions[order], scores[order]
+
+    def rank(self, query: str, system: SearchSystem = "hybrid", *, top_k: int = 100,
+             query_embedding: np.ndarray | None = None, config: FusionConfig | None = None) -> list[str]:  # fmt: skip
+        """Title ids, best first, for the offline comparison of ``bm25``, ``dense`` and ``hybrid``.
+
+        ``hybrid`` is what :meth:`search` serves (same truncation, fusion and exact-title tiers; no
+        filters, no profile). ``bm25`` ranks by the combined lexical score over all fields (weights
+        ``lexical.config.field_weights``); ``dense`` by exact dense search alone (the hybrid's dense
+        channel: title-only penalty and language centring included).
+        """
+        text, _ = truncate_query(query)
+        cfg = config or self.fusion
+        if system == "bm25":
+            lex = self.lexical.score(text)
+            pos, _ = _top_positive(lex.combined(self.lexical.config.field_weights), None, top_k)
+        elif system == "dense":
+            if self.dense is None:
+                raise RuntimeError("this search engine has no dense index")
+            emb = query_embedding if query_embedding is not None else self.embed([text])[0]
+            pos, _, _, _ = self._dense_search(emb, top_k, None)
+        elif system == "hybrid":
+            retrieved = self.retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
+            pos, scores, _ = self.fuse_retrieved(retrieved, None, cfg)
+            pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None)
+            pos = pos[:top_k]
+        else:
+            raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
+        return [self.catalog.title_ids[int(p)] for p in pos]
+
+    # -- the API -------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        filters: SearchFilters | None = None,
+        viewer: Viewer | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+        query_embedding: np.ndarray | None = None,
+    ) -> SearchPage:
+        """One page of hybrid results (see the module docstring).
+
+        Raises:
+            EmptyQueryError: empty or whitespace query.
+            UnknownFilterValueError / InvalidFilterError: bad filters.
+            InvalidFilterError: ``limit``/``offset`` out of bounds.
+        """
+        text, truncated = truncate_query(query)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidFilterError(f"limit={limit} is out of range; expected 1..{MAX_LIMIT}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidFilterError(f"offset={offset} is out of range; expected 0..{MAX_OFFSET}")
+        viewer = viewer or Viewer()
+        filters = self.catalog.normalize_filters(filters or SearchFilters())
+        allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)
+        top = max(self.fusion.candidates, offset + limit)
+        retrieved = self.retrieve(text, allowed, top, query_embedding)
+        positions, scores, gate = self.fuse_retrieved(retrieved, allowed, self.fusion)
+        keep = allowed[positions]  # fusion only saw allowed candidates; this is belt and braces
+        positions, scores = positions[keep], scores[keep]
+        if self.reranker is not None and viewer.profile_id and positions.size:
+            # only the head is personal: the tail of a fused pool is noise the viewer's taste must not lift
+            depth = min(positions.size, max(RERANK_DEPTH, offset + limit))
+            head, head_scores = positions[:depth], scores[:depth]
+            ids = [self.catalog.title_ids[int(p)] for p in head]
+            reranked = np.asarray(self.reranker.rerank(viewer.profile_id, ids, head_scores.copy()), dtype=np.float64)
+            if reranked.shape != head_scores.shape:
+                raise ValueError(f"the re-ranker returned shape {reranked.shape}; expected {head_scores.shape}")
+            order = np.lexsort((head, -reranked))
+            # the tail keeps its order below every re-ranked title
+            tail_scores = scores[depth:] - scores[depth:].max() + reranked.min() - 1.0 if positions.size > depth else scores[depth:]
+            positions = np.concatenate([head[order], positions[depth:]])
+            scores = np.concatenate([reranked[order], tail_scores])
+        positions, scores = self.exact_first(positions, scores, retrieved.lexical.exact, allowed)
+        # the hard invariant, checked once more on what leaves the engine
+        keep = allowed[positions]
+        positions, scores = positions[keep], scores[keep]
+        page = positions[offset : offset + limit]
+        page_scores = scores[offset : offset + limit]
+        hits = [self._hit(int(p), float(s), retrieved, viewer) for p, s in zip(page, page_scores, strict=True)]
+        return SearchPage(query=text, query_truncated=truncated, total=int(positions.size), offset=offset,
+                          limit=limit, hits=hits, facets=self.catalog.facets(positions), lexical_gate=gate,
+                          query_language=self.detected_language(retrieved, self.fusion))  # fmt: skip
+
+    def _hit(self, position: int, score: float, retrieved: Retrieved, viewer: Viewer) -> SearchHit:
+        cat = self.catalog
+        lex = retrieved.lexical
+        reasons: list[MatchReason] = []
+        languages: set[str] = set()
+        tier = int(lex.exact[position])
+        matched = self.lexical.matched_title_string(position, lex.query)
+        if tier or (matched is not None and lex.fields["title"][position] > 0):
+            how = {2: "exact", 1: "near-exact"}.get(tier, "words")
+            title_text = matched[1] if matched else cat.titles[position]
+            reasons.append(MatchReason("title", f"{how}: {title_text}"))
+            if matched and matched[0] not in ("", "original", "en", "und"):
+                languages.add(matched[0])
+        for name in self.lexical.matched_people(position, lex.query):
+            reasons.append(MatchReason("person", name))
+        dense_lang = retrieved.dense_langs.get(position)
+        if dense_lang:
+            reasons.append(MatchReason("description", dense_lang))
+            if dense_lang != "en":
+                languages.add(dense_lang)
+        elif lex.fields["content"][position] > 0:
+            reasons.append(MatchReason("description", "words"))
+        reasons.extend(MatchReason("language", lang) for lang in sorted(languages))
+        description, desc_lang = cat.description(position, viewer.languages)
+        year = cat.years[position]
+        return SearchHit(
+            title_id=cat.title_ids[position],
+            display_title=cat.display_title(position, viewer.languages),
+            year=None if np.isnan(year) else int(year),
+            type=str(cat.types[position]),
+            maturity=cat.maturity[position],
+            description=description,
+            description_language=desc_lang,
+            score=round(score, 6),
+            reasons=tuple(reasons),
+        )

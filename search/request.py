@@ -1,0 +1,114 @@
+"""What a search asks and what it answers: filters, the viewer, hits, pages and query limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from data.normalize import MATURITY_LEVELS
+from search.errors import EmptyQueryError
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "MAX_QUERY_CHARS",
+    "MatchReason",
+    "SearchFilters",
+    "SearchHit",
+    "SearchPage",
+    "Viewer",
+    "truncate_query",
+]
+
+MAX_QUERY_CHARS = 2000
+"""Longer queries are cut (at a word boundary) to this many characters: about the 512-token window
+the encoder reads; the response says when it happened."""
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_OFFSET = 900
+"""``offset + limit`` never exceeds 1,000: deeper pages of a relevance ranking are noise."""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Filters; empty tuples and ``None`` mean "no filter". Multi-valued filters match any value."""
+
+    types: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    description_languages: tuple[str, ...] = ()
+    original_languages: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    max_maturity: str | None = None
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is searching: the maturity ceiling is a hard filter; languages pick descriptions."""
+
+    profile_id: str | None = None
+    maturity_level: int = MATURITY_LEVELS["adults"]
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MatchReason:
+    """Why a title matched: ``kind`` is title | person | description | language.
+
+    ``title``: the query matches one of its titles (detail: "exact", "near-exact" or "words", plus
+    the matched title); ``person``: a cast or director name (detail: the name); ``description``: the
+    meaning of the query is close to its description (detail: the description's language) or its
+    words appear in it; ``language``: it matched through a text in another language than English
+    (detail: that language).
+    """
+
+    kind: Literal["title", "person", "description", "language"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result title, ready for the response."""
+
+    title_id: str
+    display_title: str
+    year: int | None
+    type: str
+    maturity: str
+    description: str | None
+    description_language: str | None
+    score: float
+    reasons: tuple[MatchReason, ...]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """A page of results and the facet counts of the whole (filtered) result set."""
+
+    query: str
+    query_truncated: bool
+    total: int
+    offset: int
+    limit: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]]
+    lexical_gate: float
+    query_language: str | None = None
+
+
+def truncate_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> tuple[str, bool]:
+    """Strip and collapse whitespace; cut to ``max_chars`` at a word boundary. Raises on empty."""
+    if not isinstance(query, str):
+        raise EmptyQueryError(f"query must be a string; got {type(query).__name__}")
+    text = " ".join(query.split())
+    if not text:
+        raise EmptyQueryError("query is empty or whitespace only; expected at least one visible character")
+    if len(text) <= max_chars:
+        return text, False
+    cut = text[:max_chars]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut, True
