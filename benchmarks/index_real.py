@@ -42,7 +42,7 @@ from benchmarks.index import measure_search, recall_at_k  # noqa: E402
 
 HNSW_EF = [64, 128, 256, 512]
 IVF_NPROBE = [16, 32, 64, 128]
-SEARCH_CANDIDATES = 200  # ranking.fusion.FusionConfig.candidates
+SEARCH_CANDIDATES = 200  # search.fusion.FusionConfig.candidates
 
 
 def _queries(catalog_dir: Path, count: int, seed: int) -> list[str]:
