@@ -16,10 +16,16 @@ its own bid (first price: ``eCPM`` for CPCV) and must reach the slot's floor (``
 ``mincpmpersec`` × duration). Pods are filled greedily position by position: at each position the
 best remaining ad that fits the remaining duration, the slot's constraints and competitive
 separation (no second ad of the same advertiser or the same top-level IAB category in a pod).
+
+:meth:`AdEngine.explain` answers what :meth:`~AdEngine.decide` would answer now, without reserving
+anything, and says for every line item of the inventory the rule that kept or rejected it.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import itertools
 import secrets
 import threading
 from collections import Counter
@@ -30,8 +36,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ads.delivery import DeliveryState, Ticket, cap_violation
-from ads.eligibility import ContentSignals, blocked_category, creative_rejection, line_item_rejection
+from ads.delivery import DeliveryState, Exposure, Ticket, cap_violation
+from ads.eligibility import REASONS, ContentSignals, blocked_category, creative_rejection, line_item_rejection
 from ads.inventory import Creative, Inventory, LineItemView, top_category
 from ads.pacing import PacingConfig, pacing_allows
 from ads.privacy import RegimeDecision, decide_regime
@@ -110,6 +116,103 @@ class AdSelector(Protocol):
     """Anything that turns an :class:`~ads.request.AdRequest` into a :class:`Decision`."""
 
     def decide(self, request: AdRequest) -> Decision: ...
+
+
+STAGES: dict[str, str] = {
+    "eligibility": "a request-level targeting or status rule (see ads.eligibility.REASONS), or bcat",
+    "cap": "a frequency cap for this viewer",
+    "pacing": "the budget or the even pacing schedule",
+    "slot": "no creative fits the slot (duration, MIME type, protocol) or the time left in the pod",
+    "separation": "competitive separation: the pod already has this advertiser or top-level category",
+    "floor": "its price is below the slot's floor",
+    "auction": "it was feasible but another ad ranked first (tier, then score)",
+    "chosen": "it is in the pod",
+}
+"""The stages of :meth:`AdEngine.explain`, in pipeline order, and what each means."""
+
+POD_REASONS: dict[str, str] = {
+    "separation_advertiser": "the pod already has an ad of this advertiser",
+    "separation_category": "the pod already has an ad of this top-level IAB category",
+    "pod_time": "longer than the time left in the pod",
+    "outranked": "another ad ranked first (tier, then score)",
+    "chosen": "placed in the pod",
+}
+"""Pod-level reasons of :meth:`AdEngine.explain` (request-level ones are ``ads.eligibility.REASONS``)."""
+
+
+@dataclass(frozen=True)
+class CandidateExplanation:
+    """Why one line item is or is not in the answer. ``stage`` is a key of :data:`STAGES`, ``rule`` a key
+    of ``ads.eligibility.REASONS`` or :data:`POD_REASONS`; ``detail`` says it in words. ``pod_id`` /
+    ``sequence`` / ``price_cpm`` / ``score`` are set when it was chosen (price and score also when it
+    lost the auction: its best position's values)."""
+
+    line_item_id: str
+    name: str
+    advertiser: str
+    priority: int
+    bid_type: str
+    bid: float
+    stage: str
+    rule: str
+    detail: str
+    pod_id: str | None = None
+    sequence: int | None = None
+    price_cpm: float | None = None
+    score: float | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.stage == "chosen"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What :meth:`AdEngine.decide` would answer now (its placements carry dry-run impression ids
+    ``explain-1``, ``explain-2``... that were never reserved) and one entry per inventory line item."""
+
+    decision: Decision
+    candidates: tuple[CandidateExplanation, ...]
+
+
+def _candidate(view: LineItemView, stage: str, rule: str, detail: str, *, pod_id: str | None = None,
+               sequence: int | None = None, price_cpm: float | None = None,
+               score: float | None = None) -> CandidateExplanation:  # fmt: skip
+    li = view.line_item
+    return CandidateExplanation(li.id, li.name, view.advertiser.id, li.priority, li.bid_type, li.bid, stage, rule,
+                                detail, pod_id, sequence, price_cpm, score)  # fmt: skip
+
+
+class _DryRunDelivery:
+    """Reads the engine's delivery state; reservations stay here (a dry run changes nothing), so a
+    later pod of the same request still sees an earlier pod's placements, as in ``decide``."""
+
+    def __init__(self, base: DeliveryState) -> None:
+        self._base = base
+        self._tickets: list[Ticket] = []
+
+    def exposure(self, viewer_key: str, line_item_id: str, now: float) -> Exposure:
+        seen = self._base.exposure(viewer_key, line_item_id, now)
+        mine = sum(1 for t in self._tickets if t.viewer_key == viewer_key and t.line_item_id == line_item_id)
+        return Exposure(seen.today + mine, seen.lifetime + mine, now) if mine else seen
+
+    def spend(self, line_item_id: str, now: float | None = None) -> float:
+        mine = sum(t.price_cpm / 1000.0 for t in self._tickets if t.line_item_id == line_item_id)
+        return self._base.spend(line_item_id, now) + mine
+
+    def reserve(self, ticket: Ticket, now: float) -> None:
+        self._tickets.append(ticket)
+
+
+@dataclass(frozen=True)
+class _PodTrace:
+    """One ``_fill_pod`` call of a dry run: its inputs and the placements it made."""
+
+    pod: PodRequest
+    ok: np.ndarray  # (n,) bool candidates allowed into the pod
+    price: np.ndarray  # (n, P)
+    score: np.ndarray  # (n, P)
+    placements: tuple[Placement, ...]
 
 
 @dataclass(frozen=True)
@@ -433,6 +536,137 @@ class AdEngine:
         for p in placed:
             self.delivery.reserve(p.ticket, request.now)
         return placed
+
+
+    # ------------------------------------------------------------------ explanation
+
+    def explain(self, request: AdRequest) -> Explanation:
+        """What :meth:`decide` would answer for ``request`` now, and for every line item of the inventory
+        the stage and rule that kept or rejected it. Nothing changes: no reservation, no impression id
+        drawn, the random stream (of :class:`RandomEligibleSelector`) left where it was.
+
+        The pods come from ``decide`` itself, run on a shallow copy of this engine whose delivery keeps
+        its reservations to itself and whose pod builder records its inputs; the per-line-item rules
+        are then read from the same functions (eligibility, ``_live``, slot fit, separation, floor).
+        """
+        shadow = copy.copy(self)
+        shadow.delivery = _DryRunDelivery(self.delivery)  # type: ignore[assignment]
+        shadow._rng = copy.deepcopy(self._rng)
+        ids = itertools.count(1)
+        shadow._new_id = lambda: f"explain-{next(ids)}"
+        traces: list[_PodTrace] = []
+        fill = shadow._fill_pod
+
+        def traced_fill(request: AdRequest, pod: PodRequest, prepared: _Prepared, ok: np.ndarray, price: np.ndarray,
+                        score: np.ndarray, p_complete: np.ndarray, p_click: np.ndarray,
+                        rejections: Counter[str]) -> list[Placement]:  # fmt: skip
+            placed = fill(request, pod, prepared, ok, price, score, p_complete, p_click, rejections)
+            traces.append(_PodTrace(pod, ok.copy(), price, score, tuple(placed)))
+            return placed
+
+        shadow._fill_pod = traced_fill  # type: ignore[method-assign]
+        decision = shadow.decide(request)
+        shadow.delivery = _DryRunDelivery(self.delivery)  # type: ignore[assignment]  # caps as decide saw them
+        prepared = shadow._prepared
+        views = prepared.inventory.views
+        sig = shadow._signals(request, prepared)
+        chosen = {p.line_item_id: p for p in reversed(decision.placements)}
+        out: list[CandidateExplanation] = []
+        for i, view in enumerate(views):
+            li = view.line_item
+            entry = functools.partial(_candidate, view)
+            sim = float(sig.content_sim[i])
+            reason = line_item_rejection(
+                view, now=request.now, regime=sig.regime.regime, country=request.country,
+                device_type=request.device_type, content=sig.content, audiences=sig.audiences,
+                content_similarity=None if np.isnan(sim) else sim, blocked_advertisers=request.blocked_advertisers)  # fmt: skip
+            if reason is not None:
+                out.append(entry("eligibility", reason, REASONS[reason]))
+                continue
+            rows = np.flatnonzero(prepared.view_of == i)
+            if request.blocked_categories and all(
+                    blocked_category(prepared.pairs[r][1], request.blocked_categories, request.blocked_cattax)
+                    for r in rows):  # fmt: skip
+                out.append(entry("eligibility", "blocked_category", REASONS["blocked_category"]))
+                continue
+            only = np.zeros(len(views), dtype=bool)
+            only[i] = True
+            live_reasons: Counter[str] = Counter()
+            shadow._live(request, views, only, live_reasons)
+            if live_reasons:
+                reason = next(iter(live_reasons))
+                out.append(entry("cap" if reason.startswith("frequency") else "pacing", reason, REASONS[reason]))
+                continue
+            placement = chosen.get(li.id)
+            if placement is not None:
+                out.append(entry("chosen", "chosen", f"{POD_REASONS['chosen']} {placement.pod_id!r} at position "
+                                 f"{placement.sequence} (creative {placement.creative.id}, "
+                                 f"{placement.creative.duration_s}s)", pod_id=placement.pod_id,
+                                 sequence=placement.sequence, price_cpm=placement.price_cpm,
+                                 score=placement.score))  # fmt: skip
+                continue
+            stage, rule, detail, price, score = self._pod_outcome(prepared, traces, rows)
+            out.append(entry(stage, rule, detail, price_cpm=price, score=score))
+        return Explanation(decision, tuple(out))
+
+    def _pod_outcome(self, prepared: _Prepared, traces: Sequence[_PodTrace],
+                     rows: np.ndarray) -> tuple[str, str, str, float | None, float | None]:  # fmt: skip
+        """(stage, rule, detail, price, score) of an eligible, live line item (candidate ``rows``) that no pod
+        took: each position of each traced pod is re-checked in ``_fill_pod``'s order (slot fit, time
+        left, separation, floor) against the pod as it stood before that position; a position it passed
+        was lost in the auction. ``detail`` lists every position; the stage is the most telling outcome
+        (separation, then auction, floor, slot) and price/score are those of its first such position."""
+        rank = {"separation": 3, "auction": 2, "floor": 1, "slot": 0}
+        views = prepared.inventory.views
+        steps_seen: list[tuple[int, str, str, str, float, float]] = []  # best outcome per pod position
+        for trace in traces:
+            pod, placed = trace.pod, trace.placements
+            slots = {s.imp_id: s for s in pod.slots}
+            limit = min(pod.capacity, MAX_POSITIONS, trace.price.shape[1])
+            steps = [(k, slots.get(p.imp_id, pod.slots[0])) for k, p in enumerate(placed)]
+            if len(placed) < limit:  # the position that stayed empty
+                steps += [(len(placed), pod.slots[0])] if pod.dynamic else [
+                    (len(placed), s) for s in pod.slots if s.imp_id not in {p.imp_id for p in placed}]
+            for k, slot in steps:
+                before = placed[:k]
+                remaining = pod.duration_budget_s - sum(p.creative.duration_s for p in before)
+                advertisers = {p.advertiser for p in before}
+                categories = {t for p in before for t in p.creative.top_categories}
+                step: tuple[int, str, str, str, float, float] | None = None
+                for r in rows:
+                    if not trace.ok[r]:
+                        continue
+                    creative = prepared.pairs[r][1]
+                    floor = max(slot.floor_cpm, slot.min_cpm_per_s * creative.duration_s)
+                    price, score = float(trace.price[r, k]), float(trace.score[r, k])
+                    misfit = creative_rejection(creative, slot)
+                    if misfit is not None:
+                        outcome = ("slot", misfit, REASONS[misfit])
+                    elif creative.duration_s > remaining:
+                        outcome = ("slot", "pod_time", f"{creative.duration_s}s, {remaining}s left")
+                    elif views[prepared.view_of[r]].advertiser.id in advertisers:
+                        outcome = ("separation", "separation_advertiser", POD_REASONS["separation_advertiser"])
+                    elif categories & set(creative.top_categories):
+                        shared = ", ".join(sorted(categories & set(creative.top_categories)))
+                        outcome = ("separation", "separation_category",
+                                   f"{POD_REASONS['separation_category']} ({shared})")  # fmt: skip
+                    elif price < floor - 1e-9:
+                        outcome = ("floor", "floor", f"price {price:.2f} < floor {floor:.2f} CPM")
+                    elif k < len(placed):
+                        winner = placed[k]
+                        outcome = ("auction", "outranked", f"lost to {winner.line_item_id} (tier "
+                                   f"{winner.view.line_item.priority}, score {winner.score:.2f}) with tier "
+                                   f"{views[prepared.view_of[r]].line_item.priority}, score {score:.2f}")  # fmt: skip
+                    else:
+                        outcome = ("auction", "outranked", "the pod was complete")
+                    if step is None or rank[outcome[0]] > step[0]:
+                        step = (rank[outcome[0]], outcome[0], outcome[1], f"position {k + 1}: {outcome[2]}", price, score)
+                if step is not None:
+                    steps_seen.append(step)
+        if not steps_seen:
+            return "slot", "no_creative", "no pod was tried", None, None
+        best = max(steps_seen, key=lambda s: s[0])  # the first of the most telling outcomes
+        return best[1], best[2], "; ".join(s[3] for s in steps_seen), best[4], best[5]
 
 
 class RandomEligibleSelector(AdEngine):

@@ -5,12 +5,18 @@ Decision endpoints (API key with scope ``decide``):
 * ``POST /v1/ads/openrtb`` — an OpenRTB 2.6 BidRequest → a BidResponse whose bids carry inline VAST
   4 in ``adm`` (200), an empty 204 for no bid, or a 400 with ``nbr=2`` for a malformed request
   (OpenRTB semantics, not problem+json).
+* ``POST /v1/ads/openrtb/explain`` (scope ``admin``) — the same BidRequest, decided as a dry run: the
+  pod ``/v1/ads/openrtb`` would answer now and, for every line item, the stage and rule that kept or
+  rejected it (eligibility, cap, pacing, slot, separation, floor, auction); nothing is reserved.
 * ``GET /v1/ads/vast`` — the same decision as a VAST tag for players (the key may come as ``key=``,
   since players cannot add headers); unexpanded macros (``[IFA]``) count as absent.
 
 Tracking (``GET /v1/ads/track/{event}?t=...``): the signed token in each tracking URL is the credential
 (see ``ads.tracking``); each (impression, event) is applied once, durably (``data.ads_store``) and then
 to the in-memory delivery state the next decision reads. Always 204.
+
+``GET /v1/ads/demo-keys`` returns the documented demo keys while the server accepts them (404 once it
+runs with its own), so the console can prefill them in development without a key in its source.
 
 Admin (scope ``admin``): ``/v1/ads/{advertisers|campaigns|line-items|creatives}`` list/create/get/
 patch, ``.../{id}/pause`` and ``/resume``, ``/v1/ads/line-items/{id}/delivery`` and ``/v1/ads/status``.
@@ -36,6 +42,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from services import resources as shared
 from services.errors import ProblemError
@@ -355,6 +362,100 @@ async def openrtb(request: Request, service: DecideDep) -> Response:
     return JSONResponse(body, headers=headers)
 
 
+class ExplainedPlacement(BaseModel):
+    """One ad of the dry-run answer."""
+
+    pod_id: str
+    sequence: int = Field(description="1-based position in the pod.")
+    line_item_id: str
+    creative_id: str
+    advertiser: str
+    duration_s: int
+    price_cpm: float
+    score: float
+
+
+class ExplainedCandidate(BaseModel):
+    """One line item of the inventory and the rule that kept or rejected it."""
+
+    line_item_id: str
+    name: str
+    advertiser: str
+    priority: int = Field(description="Tier: lower wins first (sponsorship 1 ... house 4).")
+    bid_type: str
+    bid: float
+    kept: bool = Field(description="True when it is in the answer (stage 'chosen').")
+    stage: Literal["eligibility", "cap", "pacing", "slot", "separation", "floor", "auction", "chosen"]
+    rule: str = Field(description="The reason slug (ads.eligibility.REASONS or ads.selector.POD_REASONS).")
+    detail: str
+    pod_id: str | None = None
+    sequence: int | None = None
+    price_cpm: float | None = Field(default=None, description="Chosen: its price; lost the auction: at its best try.")
+    score: float | None = None
+
+
+class ExplainResponse(BaseModel):
+    """The dry-run decision of a BidRequest and why each line item is or is not in it."""
+
+    request_id: str
+    regime: str = Field(description="Privacy regime: personalized, contextual or kids.")
+    regime_reason: str
+    filled: bool
+    eligible_line_items: int
+    placements: list[ExplainedPlacement]
+    candidates: list[ExplainedCandidate] = Field(description="Every line item: chosen first, then by stage.")
+    rejections: dict[str, int] = Field(description="How often each rule rejected inventory in the dry run.")
+    stages: dict[str, str] = Field(description="What each stage means.")
+
+
+@router.post(
+    "/v1/ads/openrtb/explain", response_model=ExplainResponse, summary="Why this pod: a dry-run decision (admin)",
+    responses={400: {"description": "Malformed BidRequest (problem+json with 'errors')."},
+               204: {"description": "A well-formed request Marquee does not sell (e.g. no video imp)."}},  # fmt: skip
+)
+async def explain_openrtb(request: Request, service: AdminDep) -> Response | ExplainResponse:
+    """Decide an OpenRTB 2.6 BidRequest without reserving anything, and say for each line item the
+    rule that kept or rejected it. Call it before ``/v1/ads/openrtb`` to see why that call will answer
+    what it answers (the real call then reserves its placements against caps and pacing)."""
+    from pydantic import ValidationError
+
+    from ads.errors import InvalidAdRequestError
+    from ads.selector import STAGES
+    from services.protocols.openrtb import BidRequest, to_ad_request
+
+    raw = await request.body()
+    try:
+        bid_request = BidRequest.model_validate(json.loads(raw))
+        ad_request = to_ad_request(bid_request, now=time.time())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(400, f"body is not JSON: {exc}", slug="invalid-bid-request") from exc
+    except ValidationError as exc:
+        errors = [f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()]
+        raise ProblemError(400, "; ".join(errors), slug="invalid-bid-request", errors=errors) from exc
+    except InvalidAdRequestError as exc:
+        raise ProblemError(400, str(exc), slug="invalid-bid-request", errors=[str(exc)]) from exc
+    if ad_request is None:
+        return Response(status_code=204)
+    explanation = await run_in_threadpool(service.engine.explain, ad_request)
+    decision = explanation.decision
+    order = {stage: n for n, stage in enumerate(reversed(list(STAGES)))}
+    candidates = sorted(explanation.candidates, key=lambda c: (order[c.stage], c.sequence or 0, c.line_item_id))
+    return ExplainResponse(
+        request_id=decision.request_id, regime=decision.regime.regime.value, regime_reason=decision.regime.reason,
+        filled=decision.filled, eligible_line_items=decision.eligible_line_items,
+        placements=[ExplainedPlacement(pod_id=p.pod_id, sequence=p.sequence, line_item_id=p.line_item_id,
+                                       creative_id=p.creative.id, advertiser=p.advertiser,
+                                       duration_s=p.creative.duration_s, price_cpm=p.price_cpm, score=p.score)
+                    for p in decision.placements],
+        candidates=[ExplainedCandidate(line_item_id=c.line_item_id, name=c.name, advertiser=c.advertiser,
+                                       priority=c.priority, bid_type=c.bid_type, bid=c.bid, kept=c.kept,
+                                       stage=c.stage, rule=c.rule, detail=c.detail, pod_id=c.pod_id,  # type: ignore[arg-type]
+                                       sequence=c.sequence, price_cpm=c.price_cpm, score=c.score)
+                    for c in candidates],
+        rejections=dict(decision.rejections), stages=dict(STAGES),
+    )  # fmt: skip
+
+
 def _param(value: str | None) -> str | None:
     """A tag parameter, or None when absent, empty or an unexpanded macro like '[IFA]'."""
     if value is None:
@@ -575,6 +676,29 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+DEMO_KEYS: dict[str, str] = {"decide": "demo-decide-key", "admin": "demo-admin-key"}
+"""The documented demo keys (``Settings.api_keys``'s default)."""
+
+
+class DemoKeysResponse(BaseModel):
+    """The demo keys this server accepts, by scope (for the console in development)."""
+
+    keys: dict[str, str] = Field(examples=[DEMO_KEYS])
+
+
+@router.get("/v1/ads/demo-keys", response_model=DemoKeysResponse,
+            responses={404: {"description": "The server runs with its own keys, not the demo ones (problem+json)."}},
+            summary="The public demo API keys, only while the server still accepts them")  # fmt: skip
+def demo_keys(service: ServiceDep) -> DemoKeysResponse:
+    """Lets the console prefill its key fields in development without any key in its source. Only the
+    documented demo keys are ever returned, and only those the server accepts with that scope; a server
+    configured with its own keys answers 404, and the console asks the user to paste one."""
+    keys = {scope: key for scope, key in DEMO_KEYS.items() if scope in service.keys.get(key, frozenset())}
+    if not keys:
+        raise ProblemError(404, "this server does not accept the demo keys; paste an API key", slug="no-demo-keys")
+    return DemoKeysResponse(keys=keys)
 
 
 @router.get("/v1/ads/status", summary="Inventory counts, model and feature availability (admin)")
