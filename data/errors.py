@@ -31,4 +31,12 @@ class CatalogNotBuiltError(DataError):
 
 
 class QueryFileError(DataError):
-    """A query file (JSONL) has a malformed line."""
+    """A query file (JSONL) has malformed lines; ``problems`` lists each (``file:line: what is wrong``)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
+
+
+class TuningSetError(DataError):
+    """A query set that must not be tuned on (a test split, or a file that holds one) was given for tuning."""
