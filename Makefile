@@ -46,7 +46,13 @@ check: setup ## Lint, type-check and check the layering contracts
 bench: setup ## Run every benchmark in quick mode (writes benchmarks/results/*.json)
 	@for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+postgres: ## Install (apt, when missing) and start a local PostgreSQL on 127.0.0.1:55432 (database marquee)
+	bash scripts/postgres.sh start
+
+postgres-stop: ## Stop the local PostgreSQL started by `make postgres`
+	bash scripts/postgres.sh stop
+
 clean: ## Remove build artifacts (keeps the embedding cache in ~/.cache/marquee)
 	rm -rf artifacts .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup model artifacts serve test test-fast check bench clean
+.PHONY: help setup model artifacts serve test test-fast check bench clean postgres postgres-stop

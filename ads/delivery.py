@@ -5,20 +5,34 @@ caps and budgets, expiring after ``pending_ttl_s`` if the player never reports i
 impression *commits* it. Counting reservations is what keeps two back-to-back decisions for the same
 viewer from both passing a cap before either impression arrives.
 
-:class:`DeliveryState` is the in-memory view selection reads; ``data.ads_store`` is the durable
-record. Both apply the same :func:`effect_of` for an event, and both are idempotent per
-(impression id, event): a replayed tracking call changes nothing. Days are UTC days.
+:class:`Delivery` is what selection and tracking need; two implementations:
+
+* :class:`StoredDelivery` — the server's: every read, reservation and tracked event goes to the ad
+  store's database (``data.ads_store``: SQLite WAL by default, PostgreSQL with
+  ``MARQUEE_DATABASE_URL``). :meth:`Delivery.reserve` checks the caps and the budget and stores the
+  reservation in ONE database transaction with the line item locked, so several processes (``marquee
+  serve --workers N``, replicas on one PostgreSQL) never both take the last cap slot or the last of a
+  budget: pacing and caps are correct across processes, not per process.
+* :class:`DeliveryState` — in process memory (the simulator, the benchmarks and unit tests), the same
+  rules under one lock.
+
+Both apply the same :func:`effect_of` for an event, and both are idempotent per (impression id,
+event): a replayed tracking call changes nothing. Days are UTC days.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ads.inventory import FrequencyCaps
+from data.ads_store import CapLimits, SqlAdStore
 
 EVENTS: tuple[str, ...] = ("impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "click",
                            "error")
@@ -89,6 +103,79 @@ def cap_violation(caps: FrequencyCaps, exposure: Exposure, now: float) -> str | 
     return None
 
 
+class Delivery(Protocol):
+    """Exposure, spend and reservations as selection and tracking see them (see the module docstring)."""
+
+    def exposure(self, viewer_key: str, line_item_id: str, now: float) -> Exposure:
+        """Committed plus reserved exposure of ``viewer_key`` to ``line_item_id`` as of ``now``."""
+        ...
+
+    def spend(self, line_item_id: str, now: float | None = None) -> float:
+        """Committed plus reserved spend of a line item."""
+        ...
+
+    def committed_spend(self, line_item_id: str) -> float: ...
+
+    def event_counts(self, line_item_id: str) -> dict[str, int]: ...
+
+    def reserve(self, ticket: Ticket, now: float, *, caps: FrequencyCaps | None = None,
+                budget: float | None = None) -> bool:  # fmt: skip
+        """Hold a decided impression against caps and budget; False (nothing held) when one more
+        impression would break ``caps`` or overspend ``budget``."""
+        ...
+
+    def apply(self, event: str, ticket: Ticket, ts: float) -> bool:
+        """Apply a tracked event; False (and no change) when (impression, event) was applied before."""
+        ...
+
+
+def _over_budget(spent: float, spend: float, budget: float | None) -> bool:
+    return budget is not None and spent + spend > budget + 1e-9
+
+
+class StoredDelivery:
+    """:class:`Delivery` in the ad store's database, shared by every process on it (module docstring).
+
+    ``purge_every_s``: how often (at most) a reservation call also deletes expired reservations.
+    """
+
+    def __init__(self, store: SqlAdStore, *, pending_ttl_s: float = 900.0, purge_every_s: float = 60.0) -> None:
+        self.store = store
+        self.pending_ttl_s = pending_ttl_s
+        self.purge_every_s = purge_every_s
+        self._next_purge = 0.0
+
+    def exposure(self, viewer_key: str, line_item_id: str, now: float) -> Exposure:
+        today, lifetime, last = self.store.held_exposure(viewer_key, line_item_id, now)
+        return Exposure(today, lifetime, last)
+
+    def spend(self, line_item_id: str, now: float | None = None) -> float:
+        return self.store.held_spend(line_item_id, time.time() if now is None else now)
+
+    def committed_spend(self, line_item_id: str) -> float:
+        return self.store.committed_spend(line_item_id)
+
+    def event_counts(self, line_item_id: str) -> dict[str, int]:
+        return self.store.event_counts(line_item_id)
+
+    def reserve(self, ticket: Ticket, now: float, *, caps: FrequencyCaps | None = None,
+                budget: float | None = None) -> bool:  # fmt: skip
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_every_s
+            self.store.purge_reservations(now)
+        limits = CapLimits(caps.per_day, caps.lifetime, caps.min_gap_s) if caps is not None else CapLimits()
+        return self.store.reserve(impression_id=ticket.impression_id, line_item_id=ticket.line_item_id,
+                                  viewer_key=ticket.viewer_key, ts=now, spend=ticket.price_cpm / 1000.0,
+                                  budget=math.inf if budget is None else budget, caps=limits,
+                                  ttl_s=self.pending_ttl_s)  # fmt: skip
+
+    def apply(self, event: str, ticket: Ticket, ts: float) -> bool:
+        effect = effect_of(event, ticket)
+        return self.store.record_event(impression_id=ticket.impression_id, event=event, ts=ts,
+                                       line_item_id=ticket.line_item_id, viewer_key=ticket.viewer_key,
+                                       exposure=effect.exposure, spend=effect.spend)  # fmt: skip
+
+
 class DeliveryState:
     """Thread-safe in-memory exposure and spend, with reservations (see module docstring)."""
 
@@ -141,14 +228,20 @@ class DeliveryState:
 
     # ------------------------------------------------------------------ writes
 
-    def reserve(self, ticket: Ticket, now: float) -> None:
+    def reserve(self, ticket: Ticket, now: float, *, caps: FrequencyCaps | None = None,
+                budget: float | None = None) -> bool:  # fmt: skip
         """Count a decided (not yet played) impression against caps and budget until it is tracked or
-        expires."""
+        expires; False (nothing counted) when it would break ``caps`` or overspend ``budget``."""
         spend = ticket.price_cpm / 1000.0
         with self._lock:
             self._expire(now)
             if ticket.impression_id in self._pending or (ticket.impression_id, "impression") in self._seen:
-                return
+                return True
+            if _over_budget(self.spend(ticket.line_item_id), spend, budget):
+                return False
+            if (caps is not None and ticket.viewer_key is not None
+                    and cap_violation(caps, self.exposure(ticket.viewer_key, ticket.line_item_id, now), now)):  # fmt: skip
+                return False
             day = day_of(now)
             self._pending[ticket.impression_id] = (ticket.viewer_key, ticket.line_item_id, day, now, spend)
             if ticket.viewer_key is not None:
@@ -158,6 +251,7 @@ class DeliveryState:
                 self._pending_last[key] = max(self._pending_last.get(key, -1.0), now)
             self._pending_spend[ticket.line_item_id] += spend
             heapq.heappush(self._expiry, (now + self.pending_ttl_s, ticket.impression_id))
+            return True
 
     def apply(self, event: str, ticket: Ticket, ts: float) -> bool:
         """Apply a tracked event; False (and no change) when (impression, event) was applied before."""

@@ -33,6 +33,7 @@ REASONS: dict[str, str] = {
     "frequency_gap": "minimum gap since the last impression not reached",
     "budget": "budget exhausted",
     "pacing": "ahead of the even pacing schedule",
+    "reservation": "another decision (this or another server process) took the last cap slot or budget first",
     "no_creative": "no active creative",
     "blocked_category": "creative category in bcat (or not comparable with bcat's taxonomy)",
     "duration": "creative duration does not fit the slot",

@@ -36,9 +36,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ads.delivery import DeliveryState, Exposure, Ticket, cap_violation
+from ads.delivery import Delivery, DeliveryState, Exposure, Ticket, cap_violation
 from ads.eligibility import REASONS, ContentSignals, blocked_category, creative_rejection, line_item_rejection
-from ads.inventory import Creative, Inventory, LineItemView, top_category
+from ads.inventory import Creative, FrequencyCaps, Inventory, LineItemView, top_category
 from ads.pacing import PacingConfig, pacing_allows
 from ads.privacy import RegimeDecision, decide_regime
 from ads.request import AdRequest, PodRequest, SlotSpec
@@ -187,7 +187,7 @@ class _DryRunDelivery:
     """Reads the engine's delivery state; reservations stay here (a dry run changes nothing), so a
     later pod of the same request still sees an earlier pod's placements, as in ``decide``."""
 
-    def __init__(self, base: DeliveryState) -> None:
+    def __init__(self, base: Delivery) -> None:
         self._base = base
         self._tickets: list[Ticket] = []
 
@@ -200,8 +200,16 @@ class _DryRunDelivery:
         mine = sum(t.price_cpm / 1000.0 for t in self._tickets if t.line_item_id == line_item_id)
         return self._base.spend(line_item_id, now) + mine
 
-    def reserve(self, ticket: Ticket, now: float) -> None:
+    def reserve(self, ticket: Ticket, now: float, *, caps: FrequencyCaps | None = None,
+                budget: float | None = None) -> bool:  # fmt: skip
+        """As the store would: refused past ``caps`` or ``budget``, counting this dry run's own picks."""
+        if budget is not None and self.spend(ticket.line_item_id, now) + ticket.price_cpm / 1000.0 > budget + 1e-9:
+            return False
+        if (caps is not None and ticket.viewer_key is not None
+                and cap_violation(caps, self.exposure(ticket.viewer_key, ticket.line_item_id, now), now)):  # fmt: skip
+            return False
         self._tickets.append(ticket)
+        return True
 
 
 @dataclass(frozen=True)
@@ -264,7 +272,7 @@ class AdEngine:
         model: ResponseModel | None = None,
         features: FeatureSource | None = None,
         profiles: ProfileSource | None = None,
-        delivery: DeliveryState | None = None,
+        delivery: Delivery | None = None,
         pacing: PacingConfig = PacingConfig(),
         id_factory: Callable[[], str] | None = None,
         seed: int = 0,
@@ -272,7 +280,7 @@ class AdEngine:
         self.model = model or ResponseModel.prior()
         self.features = features
         self.profiles: ProfileSource | None = profiles if profiles is not None else features
-        self.delivery = delivery or DeliveryState()
+        self.delivery: Delivery = delivery if delivery is not None else DeliveryState()
         self.pacing = pacing
         self._new_id = id_factory or (lambda: secrets.token_hex(16))
         self._rng = np.random.default_rng(seed)
@@ -520,12 +528,23 @@ class AdEngine:
                 if pod.dynamic:
                     break
                 continue
-            row = self._pick(fit, self._order_key(score[:, pos], prepared.priority))
-            view_index, creative = prepared.pairs[row]
-            view = prepared.inventory.views[view_index]
-            li = view.line_item
-            ticket = Ticket(self._new_id(), li.id, creative.id, request.viewer_key, float(price[row, pos]),
-                            li.bid_type, li.bid, request.now)  # fmt: skip
+            while True:  # reserve the pick (caps and budget, atomically in the store); else the next best
+                row = self._pick(fit, self._order_key(score[:, pos], prepared.priority))
+                view_index, creative = prepared.pairs[row]
+                view = prepared.inventory.views[view_index]
+                li = view.line_item
+                ticket = Ticket(self._new_id(), li.id, creative.id, request.viewer_key, float(price[row, pos]),
+                                li.bid_type, li.bid, request.now)  # fmt: skip
+                if self.delivery.reserve(ticket, request.now, caps=li.caps, budget=li.budget):
+                    break
+                rejections["reservation"] += 1  # another decision took the last cap slot or budget
+                fit &= prepared.view_of != view_index
+                if not fit.any():
+                    break
+            if not fit.any():
+                if pod.dynamic:
+                    break
+                continue
             placed.append(Placement(pod.pod_id, slot.imp_id, pos + 1, slot.slot_in_pod, view, creative,
                                     float(price[row, pos]), float(score[row, pos]), float(p_complete[row, pos]),
                                     float(p_click[row, pos]), ticket))  # fmt: skip
@@ -533,8 +552,6 @@ class AdEngine:
             used_adv[prepared.advertiser[row]] = True
             used_cat |= prepared.categories[row]
             used_rows |= prepared.view_of == view_index  # one creative per line item per pod
-        for p in placed:
-            self.delivery.reserve(p.ticket, request.now)
         return placed
 
 

@@ -1,4 +1,4 @@
-"""Viewing events and profiles: one durable store (SQLite in WAL mode, Postgres-shaped).
+"""Viewing events and profiles: one durable store on SQLite (WAL, the default) or PostgreSQL.
 
 The store holds two things:
 
@@ -9,14 +9,15 @@ The store holds two things:
   writes idempotent: a second append with the same ``event_id`` is reported as a duplicate and
   changes nothing.
 
-Durability: every :meth:`SQLiteEventStore.append` is ONE transaction (``BEGIN IMMEDIATE`` …
-``COMMIT``) on a connection with ``journal_mode=WAL`` and ``synchronous=FULL``, so when ``append``
+Durability: every :meth:`SqlEventStore.append` is ONE transaction; SQLite runs ``journal_mode=WAL``
+with ``synchronous=FULL`` and PostgreSQL its default ``synchronous_commit=on``, so when ``append``
 returns, the batch is on disk (the WAL is fsynced at commit) and survives a process kill or a power
 cut. Callers acknowledge an event only after ``append`` has returned.
 
-Portability: :class:`EventStore` is a ``Protocol``; the SQL used is the common subset of SQLite and
-PostgreSQL (``INSERT … ON CONFLICT (event_id) DO NOTHING``, no SQLite-only functions in the hot
-path), so a Postgres implementation needs a new class and the same shared test suite, not new callers.
+Back ends: :func:`open_event_store` takes a file path (SQLite, no server) or a ``postgresql://`` URL
+(``MARQUEE_DATABASE_URL``); both are the one class :class:`SqlEventStore` over ``data.sql`` with the
+same SQL (``INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING``), and one shared test suite runs
+against both.
 
 Sequence numbers: each stored event gets a monotonically increasing ``seq``. ``last_seq(profile_id)``
 changes exactly when a profile's history changes, which lets ``features.FeatureStore`` cache profile
@@ -28,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sqlite3
 import time
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from data.errors import DataError
 from data.normalize import MATURITY_LEVELS
-from data.sqlite_wal import WalStore
+from data.sql import Database, Tx, open_database
 
 EventKind = Literal["play", "progress", "complete", "rating"]
 EVENT_KINDS: tuple[str, ...] = ("play", "progress", "complete", "rating")
@@ -54,7 +54,7 @@ EXPORT_SCHEMA = pa.schema([
     ("timestamp", pa.float64()), ("kind", pa.string()), ("position_s", pa.float64()),
     ("duration_s", pa.float64()), ("rating", pa.float32()), ("received_at", pa.float64()),
 ])  # fmt: skip
-"""Columns of :meth:`SQLiteEventStore.export_parquet` (the file training reads)."""
+"""Columns of :meth:`SqlEventStore.export_parquet` (the file training reads)."""
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -207,12 +207,13 @@ class EventStore(Protocol):
     def get_profile(self, profile_id: str) -> Profile: ...
     def put_profile(self, profile: Profile) -> bool: ...
     def has_profile(self, profile_id: str) -> bool: ...
+    def profile_ids(self) -> list[str]: ...
     def count_events(self) -> int: ...
     def export_parquet(self, path: Path) -> Path: ...
     def close(self) -> None: ...
 
 
-# ---------------------------------------------------------------------------------------- SQLite
+# ---------------------------------------------------------------------------------------- SQL
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -225,7 +226,7 @@ CREATE TABLE IF NOT EXISTS profiles (
     updated_at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq {serial},
     event_id TEXT NOT NULL UNIQUE,
     profile_id TEXT NOT NULL,
     title_id TEXT NOT NULL,
@@ -240,55 +241,65 @@ CREATE INDEX IF NOT EXISTS events_by_profile ON events (profile_id, ts, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_INSERT_EVENT = (
-    "INSERT INTO events (event_id, profile_id, title_id, ts, kind, position_s, duration_s, rating, received_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
-)
+_EVENT_COLUMNS = "(event_id, profile_id, title_id, ts, kind, position_s, duration_s, rating, received_at)"
 _UPSERT_PROFILE = (
     "INSERT INTO profiles (profile_id, maturity, languages, ui_language, country, origin, updated_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (profile_id) DO UPDATE SET maturity = excluded.maturity, "
     "languages = excluded.languages, ui_language = excluded.ui_language, country = excluded.country, "
     "origin = excluded.origin, updated_at = excluded.updated_at"
 )
+_ROWS_PER_INSERT = 200
+"""Events per multi-row INSERT (9 parameters each, far under both back ends' parameter limits)."""
 
 
-class SQLiteEventStore(WalStore):
-    """:class:`EventStore` on one SQLite file in WAL mode with ``synchronous=FULL``.
+class SqlEventStore:
+    """:class:`EventStore` on a :class:`data.sql.Database`: SQLite in WAL mode (default) or PostgreSQL.
 
-    Thread safety: writes go through one connection behind a lock (SQLite has one writer anyway);
-    reads use one connection per thread, so readers never wait for the writer (WAL).
+    Thread-safe and, on PostgreSQL (or one SQLite file), safe across processes: every append is one
+    transaction, and which events it stored comes from the database (``INSERT ... ON CONFLICT DO
+    NOTHING RETURNING event_id``), so two replicas appending the same ``event_id`` at once report it
+    ``stored`` exactly once.
     """
 
-    error = EventStoreError
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.executescript(_SCHEMA)
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        return self.db.kind
+
+    def close(self) -> None:
+        self.db.close()
 
     # ----------------------------------------------------------------- profiles
 
     def put_profile(self, profile: Profile) -> bool:
         """Create or replace a profile. Returns True when it was created."""
         profile.validate()
-        with self._lock:
-            existed = self._writer.execute("SELECT 1 FROM profiles WHERE profile_id = ?",
-                                           (profile.profile_id,)).fetchone() is not None  # fmt: skip
-            self._writer.execute(_UPSERT_PROFILE, _profile_row(profile))
+        with self.db.transaction() as tx:
+            existed = bool(tx.execute("SELECT 1 FROM profiles WHERE profile_id = ?", (profile.profile_id,)))
+            tx.execute(_UPSERT_PROFILE, _profile_row(profile))
         return not existed
 
     def get_profile(self, profile_id: str) -> Profile:
-        row = self._reader().execute(
-            "SELECT profile_id, maturity, languages, ui_language, country, origin FROM profiles WHERE profile_id = ?",
-            (profile_id,),
-        ).fetchone()
-        if row is None:
+        with self.db.read() as tx:
+            rows = tx.execute("SELECT profile_id, maturity, languages, ui_language, country, origin FROM profiles "
+                              "WHERE profile_id = ?", (profile_id,))  # fmt: skip
+        if not rows:
             raise ProfileNotFoundError(profile_id)
+        row = rows[0]
         return Profile(row[0], row[1], tuple(json.loads(row[2])), row[3], row[4], row[5])
 
     def has_profile(self, profile_id: str) -> bool:
-        return self._reader().execute("SELECT 1 FROM profiles WHERE profile_id = ?", (profile_id,)).fetchone() is not None
+        with self.db.read() as tx:
+            return bool(tx.execute("SELECT 1 FROM profiles WHERE profile_id = ?", (profile_id,)))
 
     def profile_ids(self) -> list[str]:
-        return [r[0] for r in self._reader().execute("SELECT profile_id FROM profiles ORDER BY profile_id")]
+        """Every profile id, sorted (what ``pages precompute`` iterates over)."""
+        with self.db.read() as tx:
+            return [r[0] for r in tx.execute("SELECT profile_id FROM profiles ORDER BY profile_id")]
 
     # ----------------------------------------------------------------- events
 
@@ -307,64 +318,58 @@ class SQLiteEventStore(WalStore):
             if not errs and ev.title_id not in known_title_ids:
                 errs.append(f"title_id={ev.title_id!r}: unknown title; expected a catalog title id")
         now = time.time()
+        with self.db.transaction() as tx:
+            candidates = [ev for ev, errs in zip(events, errors, strict=True) if not errs]
+            known_profiles = _existing(tx, "profiles", "profile_id", {ev.profile_id for ev in candidates})
+            rows: dict[str, tuple[Any, ...]] = {}
+            for ev, errs in zip(events, errors, strict=True):
+                if not errs and ev.profile_id not in known_profiles:
+                    errs.append(f"profile_id={ev.profile_id!r}: unknown profile; create it with PUT /v1/profiles/{{id}}")
+                if not errs and ev.event_id not in rows:
+                    rows[ev.event_id] = (ev.event_id, ev.profile_id, ev.title_id, float(ev.timestamp), ev.kind,
+                                         ev.position_s, ev.duration_s, ev.rating, now)  # fmt: skip
+            stored = _insert_events(tx, list(rows.values()), returning=True)
         outcomes: list[EventOutcome] = []
-        with self._lock:
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                candidates = [ev for ev, errs in zip(events, errors, strict=True) if not errs]
-                profiles = {ev.profile_id for ev in candidates}
-                known_profiles = _existing(conn, "profiles", "profile_id", profiles)
-                seen = _existing(conn, "events", "event_id", {ev.event_id for ev in candidates})
-                rows = []
-                for ev, errs in zip(events, errors, strict=True):
-                    if not errs and ev.profile_id not in known_profiles:
-                        errs.append(f"profile_id={ev.profile_id!r}: unknown profile; create it with PUT /v1/profiles/{{id}}")
-                    if errs:
-                        outcomes.append(EventOutcome(str(ev.event_id), "rejected", tuple(errs)))
-                    elif ev.event_id in seen:
-                        outcomes.append(EventOutcome(ev.event_id, "duplicate"))
-                    else:
-                        seen.add(ev.event_id)
-                        rows.append((ev.event_id, ev.profile_id, ev.title_id, float(ev.timestamp), ev.kind,
-                                     ev.position_s, ev.duration_s, ev.rating, now))  # fmt: skip
-                        outcomes.append(EventOutcome(ev.event_id, "stored"))
-                if rows:
-                    conn.executemany(_INSERT_EVENT, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        for ev, errs in zip(events, errors, strict=True):
+            if errs:
+                outcomes.append(EventOutcome(str(ev.event_id), "rejected", tuple(errs)))
+            elif ev.event_id in stored:
+                stored.discard(ev.event_id)  # a repeat later in the batch is a duplicate
+                outcomes.append(EventOutcome(ev.event_id, "stored"))
+            else:
+                outcomes.append(EventOutcome(ev.event_id, "duplicate"))
         return outcomes
 
     def history(self, profile_id: str, *, limit: int | None = None) -> History:
         """The profile's events in time order; ``limit`` keeps the most recent ones."""
-        conn = self._reader()
-        if limit is None:
-            rows = conn.execute("SELECT title_id, ts, kind, seq FROM events WHERE profile_id = ? ORDER BY ts, seq",
-                                (profile_id,)).fetchall()  # fmt: skip
-        else:
-            rows = conn.execute("SELECT title_id, ts, kind, seq FROM events WHERE profile_id = ? "
-                                "ORDER BY ts DESC, seq DESC LIMIT ?", (profile_id, int(limit))).fetchall()[::-1]  # fmt: skip
+        with self.db.read() as tx:
+            if limit is None:
+                rows = tx.execute("SELECT title_id, ts, kind, seq FROM events WHERE profile_id = ? ORDER BY ts, seq",
+                                  (profile_id,))  # fmt: skip
+            else:
+                rows = tx.execute("SELECT title_id, ts, kind, seq FROM events WHERE profile_id = ? "
+                                  "ORDER BY ts DESC, seq DESC LIMIT ?", (profile_id, int(limit)))[::-1]  # fmt: skip
         last = max((r[3] for r in rows), default=0)
         return History(profile_id, [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.float64),
                        [r[2] for r in rows], int(last))  # fmt: skip
 
     def last_seq(self, profile_id: str | None = None) -> int:
         """The newest event sequence number (of one profile, or of the whole store); 0 when none."""
-        conn = self._reader()
-        if profile_id is None:
-            row = conn.execute("SELECT MAX(seq) FROM events").fetchone()
-        else:
-            row = conn.execute("SELECT MAX(seq) FROM events WHERE profile_id = ?", (profile_id,)).fetchone()
-        return int(row[0] or 0)
+        with self.db.read() as tx:
+            if profile_id is None:
+                rows = tx.execute("SELECT MAX(seq) FROM events")
+            else:
+                rows = tx.execute("SELECT MAX(seq) FROM events WHERE profile_id = ?", (profile_id,))
+        return int(rows[0][0] or 0)
 
     def count_events(self) -> int:
-        return int(self._reader().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        with self.db.read() as tx:
+            return int(tx.execute("SELECT COUNT(*) FROM events")[0][0])
 
     def has_events(self, event_ids: Iterable[str]) -> set[str]:
         """Which of ``event_ids`` are stored."""
-        return _existing(self._reader(), "events", "event_id", set(event_ids))
+        with self.db.read() as tx:
+            return _existing(tx, "events", "event_id", set(event_ids))
 
     # ----------------------------------------------------------------- bulk import / export
 
@@ -375,50 +380,42 @@ class SQLiteEventStore(WalStore):
         Returns the number of events inserted (0 when this version was already imported).
         """
         key = "imported_history"
-        with self._lock:
-            row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            if row is not None and row[0] == source_version:
-                return 0
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = time.time()
-                prof_rows = []
-                for rec in profiles.to_dict("records"):
-                    langs = tuple(str(x) for x in (rec.get("languages") if rec.get("languages") is not None else ["en"]))
-                    country = rec.get("country")
-                    prof = Profile(str(rec["profile_id"]), str(rec.get("maturity") or "adults"), langs or ("en",),
-                                   str(rec.get("ui_language") or "en"), None if pd.isna(country) else str(country),
-                                   str(rec.get("origin") or "catalog"))  # fmt: skip
-                    prof_rows.append(_profile_row(prof.validate(), now))
-                # catalog profiles never overwrite a profile edited through the API
-                conn.executemany(_UPSERT_PROFILE.split(" ON CONFLICT")[0] + " ON CONFLICT (profile_id) DO NOTHING",
-                                 prof_rows)  # fmt: skip
-                before = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-                ts = events["timestamp"].astype("float64").to_numpy()
-                ratings = events["rating"].to_numpy() if "rating" in events else np.full(len(events), np.nan)
-                ids = (events["profile_id"].astype(str) + "|" + events["title_id"].astype(str) + "|"
-                       + events["timestamp"].astype("int64").astype(str) + "|" + events["kind"].astype(str))  # fmt: skip
-                rows = [(eid, p, t, float(s), k, None, None, None if np.isnan(r) else float(r), now)
-                        for eid, p, t, s, k, r in zip(ids, events["profile_id"], events["title_id"], ts,
-                                                      events["kind"], ratings.astype("float64"), strict=True)]  # fmt: skip
-                conn.executemany(_INSERT_EVENT, rows)
-                after = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                             "value = excluded.value", (key, source_version))  # fmt: skip
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return int(after - before)
+        with self.db.read() as tx:
+            row = tx.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        if row and row[0][0] == source_version:
+            return 0
+        now = time.time()
+        prof_rows = []
+        for rec in profiles.to_dict("records"):
+            langs = tuple(str(x) for x in (rec.get("languages") if rec.get("languages") is not None else ["en"]))
+            country = rec.get("country")
+            prof = Profile(str(rec["profile_id"]), str(rec.get("maturity") or "adults"), langs or ("en",),
+                           str(rec.get("ui_language") or "en"), None if pd.isna(country) else str(country),
+                           str(rec.get("origin") or "catalog"))  # fmt: skip
+            prof_rows.append(_profile_row(prof.validate(), now))
+        ts = events["timestamp"].astype("float64").to_numpy()
+        ratings = events["rating"].to_numpy() if "rating" in events else np.full(len(events), np.nan)
+        ids = (events["profile_id"].astype(str) + "|" + events["title_id"].astype(str) + "|"
+               + events["timestamp"].astype("int64").astype(str) + "|" + events["kind"].astype(str))  # fmt: skip
+        rows = [(eid, p, t, float(s), k, None, None, None if np.isnan(r) else float(r), now)
+                for eid, p, t, s, k, r in zip(ids, events["profile_id"], events["title_id"], ts,
+                                              events["kind"], ratings.astype("float64"), strict=True)]  # fmt: skip
+        with self.db.transaction() as tx:
+            # catalog profiles never overwrite a profile edited through the API
+            tx.executemany(_UPSERT_PROFILE.split(" ON CONFLICT")[0] + " ON CONFLICT (profile_id) DO NOTHING", prof_rows)
+            before = int(tx.execute("SELECT COUNT(*) FROM events")[0][0])
+            _insert_events(tx, rows, returning=False)
+            after = int(tx.execute("SELECT COUNT(*) FROM events")[0][0])
+            tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                       "value = excluded.value", (key, source_version))  # fmt: skip
+        return after - before
 
     def events_frame(self) -> pd.DataFrame:
         """Every event as a frame with the :data:`EXPORT_SCHEMA` columns, ordered by seq."""
-        cur = self._reader().execute(
-            "SELECT seq, event_id, profile_id, title_id, ts, kind, position_s, duration_s, rating, received_at "
-            "FROM events ORDER BY seq"
-        )
-        frame = pd.DataFrame(cur.fetchall(), columns=EXPORT_SCHEMA.names)
+        with self.db.read() as tx:
+            rows = tx.execute("SELECT seq, event_id, profile_id, title_id, ts, kind, position_s, duration_s, rating, "
+                              "received_at FROM events ORDER BY seq")  # fmt: skip
+        frame = pd.DataFrame(rows, columns=EXPORT_SCHEMA.names)
         return frame.astype({"seq": "int64", "timestamp": "float64", "position_s": "float64",
                              "duration_s": "float64", "rating": "float32", "received_at": "float64"})  # fmt: skip
 
@@ -433,29 +430,50 @@ class SQLiteEventStore(WalStore):
         return path
 
 
+SQLiteEventStore = SqlEventStore
+"""The former name (the SQLite store is the same class on an SQLite database)."""
+
+
+def _insert_events(tx: Tx, rows: Sequence[tuple[Any, ...]], *, returning: bool) -> set[str]:
+    """Insert event rows (multi-row VALUES, ``ON CONFLICT DO NOTHING``); the ids actually inserted when
+    ``returning`` (else an empty set)."""
+    stored: set[str] = set()
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        sql = f"INSERT INTO events {_EVENT_COLUMNS} VALUES {values} ON CONFLICT (event_id) DO NOTHING"
+        params = [v for row in chunk for v in row]
+        if returning:
+            stored.update(r[0] for r in tx.execute(sql + " RETURNING event_id", params))
+        else:
+            tx.execute(sql, params)
+    return stored
+
+
 def _profile_row(profile: Profile, now: float | None = None) -> tuple[Any, ...]:
     return (profile.profile_id, profile.maturity, json.dumps(list(profile.languages)), profile.ui_language,
             profile.country, profile.origin, time.time() if now is None else now)  # fmt: skip
 
 
-def _existing(conn: sqlite3.Connection, table: str, column: str, values: set[str]) -> set[str]:
-    """The subset of ``values`` present in ``table.column`` (chunked under SQLite's parameter limit)."""
+def _existing(tx: Tx, table: str, column: str, values: set[str]) -> set[str]:
+    """The subset of ``values`` present in ``table.column`` (chunked under the parameter limits)."""
     found: set[str] = set()
     items = sorted(values)
     for start in range(0, len(items), 500):
         chunk = items[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in conn.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk))
+        found.update(r[0] for r in tx.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk))
     return found
 
 
-def open_event_store(path: Path) -> SQLiteEventStore:
-    """The one factory: open (creating if needed) the event store at ``path``."""
-    return SQLiteEventStore(path)
+def open_event_store(target: str | Path, *, max_connections: int = 16) -> SqlEventStore:
+    """The one factory: the event store at ``target`` — an SQLite file path (created if needed) or a
+    ``postgresql://`` URL (``MARQUEE_DATABASE_URL``)."""
+    return SqlEventStore(open_database(target, error=EventStoreError, max_connections=max_connections))
 
 
 def read_event_export(path: Path) -> pd.DataFrame:
-    """Read a Parquet export written by :meth:`SQLiteEventStore.export_parquet`."""
+    """Read a Parquet export written by :meth:`SqlEventStore.export_parquet`."""
     path = Path(path)
     if not path.is_file():
         raise EventStoreError(f"{path}: no event export; expected a file written by export_parquet")

@@ -44,17 +44,18 @@ def load_titles(settings: Settings) -> Any:
 
 
 def load_event_store(settings: Settings) -> Any:
-    """Open the SQLite event store and import the catalog's history once per catalog version."""
+    """Open the event store (PostgreSQL at ``database_url``, else SQLite) and import the catalog's
+    history once per catalog version."""
     from data.catalog import read_events, read_manifest, read_profiles
     from data.events import open_event_store
 
-    store = open_event_store(settings.events_db_path)
+    store = open_event_store(settings.events_target)
     try:
         version = str(read_manifest(settings.catalog_dir)["catalog_version"])
         inserted = store.import_history(read_events(settings.catalog_dir), read_profiles(settings.catalog_dir),
                                         source_version=version)  # fmt: skip
         if inserted:
-            log.info("imported %d catalog events into %s", inserted, settings.events_db_path)
+            log.info("imported %d catalog events into %s", inserted, store.db.describe())
     except Exception:
         store.close()
         raise

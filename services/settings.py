@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     port: int = 8000
     events_db: Path | None = Field(default=None, description="SQLite event store; default artifacts/events.db")
     ads_db: Path | None = Field(default=None, description="SQLite ad state; default artifacts/ads.db")
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://...) for the event store, profiles and ad state, shared by "
+        "every server process; unset: the SQLite files events_db and ads_db.",
+    )
     api_keys: str = Field(
         default="demo-decide-key:decide,demo-admin-key:admin",
         description="Comma-separated key:scope pairs for the ads API (scopes: decide, admin).",
@@ -82,6 +87,16 @@ class Settings(BaseSettings):
     @property
     def ads_db_path(self) -> Path:
         return self.ads_db or self.artifacts_dir / "ads.db"
+
+    @property
+    def events_target(self) -> str | Path:
+        """Where the event store lives: ``database_url`` when set, else the SQLite file."""
+        return self.database_url or self.events_db_path
+
+    @property
+    def ads_target(self) -> str | Path:
+        """Where the ad state lives: ``database_url`` when set, else the SQLite file."""
+        return self.database_url or self.ads_db_path
 
 
 @lru_cache

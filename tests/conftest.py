@@ -26,3 +26,12 @@ def real_catalog_dir(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFac
     out = tmp_path_factory.mktemp("real-catalog") / "catalog"
     build_catalog(shared_data_dir, out)
     return out
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Where a store lives, once per back end: an SQLite file or a fresh schema on a real PostgreSQL
+    (``tests/databases.py``; skipped with the reason where no server answers, failed under CI)."""
+    from tests.databases import database_target
+
+    yield from database_target(request.param, tmp_path, "store")

@@ -97,11 +97,11 @@ def seed_demo(
     from services.routers.ads import MODEL_FILE
 
     settings = get_settings()
-    store = open_ad_store(settings.ads_db_path)
+    store = open_ad_store(settings.ads_target)
     try:
         today = time.time() // DAY * DAY
         if if_missing and not store.is_empty():
-            console.print(f"ads inventory already in {settings.ads_db_path}; kept")
+            console.print(f"ads inventory already in {store.db.describe()}; kept")
             docs = store.inventory_docs()
         else:
             docs = demo_inventory(today, budget_scale=budget_scale, seed=settings.seed)
@@ -110,7 +110,7 @@ def seed_demo(
                 store.put_many((kind, d) for d in docs[group])
             store.set_meta("seeded_at", str(today))
             console.print(f"wrote the demo inventory ({len(docs['line_items'])} line items, "
-                          f"{len(docs['creatives'])} creatives) to {settings.ads_db_path}")  # fmt: skip
+                          f"{len(docs['creatives'])} creatives) to {store.db.describe()}")  # fmt: skip
     finally:
         store.close()
     model_path = settings.models_dir / MODEL_FILE

@@ -12,8 +12,8 @@ Decision endpoints (API key with scope ``decide``):
   since players cannot add headers); unexpanded macros (``[IFA]``) count as absent.
 
 Tracking (``GET /v1/ads/track/{event}?t=...``): the signed token in each tracking URL is the credential
-(see ``ads.tracking``); each (impression, event) is applied once, durably (``data.ads_store``) and then
-to the in-memory delivery state the next decision reads. Always 204.
+(see ``ads.tracking``); each (impression, event) is applied once, durably, in the ad store's database
+(``ads.delivery.StoredDelivery``), which the next decision of every server process reads. Always 204.
 
 ``GET /v1/ads/demo-keys`` returns the documented demo keys while the server accepts them (404 once it
 runs with its own), so the console can prefill them in development without a key in its source.
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ads.request import AdRequest
     from ads.selector import AdEngine, Placement
     from ads.tracking import TokenSigner
-    from data.ads_store import SQLiteAdStore
+    from data.ads_store import SqlAdStore
 
 log = logging.getLogger("marquee.ads")
 
@@ -84,7 +84,7 @@ def parse_api_keys(spec: str) -> dict[str, frozenset[str]]:
 class AdsService:
     """Everything the ads endpoints share: store, engine, signer, keys and the brief encoder."""
 
-    store: SQLiteAdStore
+    store: SqlAdStore
     engine: AdEngine
     signer: TokenSigner
     keys: dict[str, frozenset[str]]
@@ -192,18 +192,16 @@ def load_model(models_dir: Path) -> tuple[Any, str]:
 
 
 def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
-    from ads.delivery import DeliveryState, day_of
+    from ads.delivery import StoredDelivery
     from ads.selector import AdEngine
     from ads.tracking import TokenSigner
     from data.ads_store import open_ad_store
 
-    store = open_ad_store(settings.ads_db_path)
+    store = open_ad_store(settings.ads_target)
     try:
         features, features_note = _optional_features(resources)
         model, model_note = load_model(settings.models_dir)
-        delivery = DeliveryState()
-        delivery.load(store.frequency_rows(day_of(time.time())), store.exposure_rows(), store.spend_rows(),
-                      store.event_rows())  # fmt: skip
+        delivery = StoredDelivery(store)  # caps, budgets and reservations live in the database, shared by replicas
         from ads.inventory import Inventory
 
         profiles = None if features is not None else _profile_fallback(resources)
@@ -215,7 +213,7 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
         store.close()
         raise
     if store.is_empty():
-        log.warning("the ads inventory at %s is empty: run `marquee ads seed-demo`", settings.ads_db_path)
+        log.warning("the ads inventory at %s is empty: run `marquee ads seed-demo`", store.db.describe())
     return service
 
 
@@ -592,7 +590,7 @@ def track(
     service: ServiceDep,
     t: Annotated[str, Query(min_length=8, max_length=2048, description="The signed token of the tracking URL.")],
 ) -> Response:
-    from ads.delivery import EVENTS, effect_of
+    from ads.delivery import EVENTS
     from ads.errors import InvalidTrackingTokenError
 
     if event not in EVENTS:
@@ -604,12 +602,7 @@ def track(
         if exc.expired:
             raise ProblemError(410, str(exc), slug="tracking-token-expired") from exc
         raise ProblemError(400, str(exc), slug="tracking-token-invalid") from exc
-    effect = effect_of(event, ticket)
-    new = service.store.record_event(impression_id=ticket.impression_id, event=event, ts=now,
-                                     line_item_id=ticket.line_item_id, viewer_key=ticket.viewer_key,
-                                     exposure=effect.exposure, spend=effect.spend)  # fmt: skip
-    if new:
-        service.engine.delivery.apply(event, ticket, now)
+    new = service.engine.delivery.apply(event, ticket, now)  # durable, once per (impression, event)
     return Response(status_code=204, headers={"x-marquee-tracked": "new" if new else "duplicate"})
 
 

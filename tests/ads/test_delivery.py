@@ -1,16 +1,25 @@
-"""Delivery state: frequency caps, reservations, spend and idempotent tracking; signed tokens."""
+"""Delivery state: frequency caps, reservations, spend and idempotent tracking; signed tokens.
+
+The in-memory ``DeliveryState`` and the server's ``StoredDelivery`` (on both back ends, ``db_target``)
+are held to the same rules; several engines on one database (as replicas) never break a cap or a budget."""
 
 from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ads.delivery import DeliveryState, Exposure, Ticket, cap_violation, day_of, effect_of
+from ads.delivery import DeliveryState, Exposure, StoredDelivery, Ticket, cap_violation, day_of, effect_of
 from ads.errors import InvalidTrackingTokenError
 from ads.inventory import FrequencyCaps
+from ads.selector import AdEngine
 from ads.tracking import TokenSigner
-from tests.ads.helpers import DAY, T0
+from data.ads_store import open_ad_store
+from tests.ads.helpers import DAY, T0, inventory, market, request
 
 
 def ticket(i: int = 1, *, li: str = "li", viewer: str | None = "v", price: float = 20.0, bid_type: str = "cpm",
@@ -113,3 +122,79 @@ def test_tokens_round_trip_and_reject_forgery_and_age() -> None:
         signer.verify("no-dot-here", now=T0)
     with pytest.raises(ValueError):
         TokenSigner("")
+
+
+@pytest.fixture
+def stored(db_target: str | Path) -> StoredDelivery:
+    store = open_ad_store(db_target)
+    yield StoredDelivery(store, pending_ttl_s=100)
+    store.close()
+
+
+def test_stored_delivery_follows_the_same_rules(stored: StoredDelivery) -> None:
+    assert stored.reserve(ticket(1), T0)
+    assert stored.exposure("v", "li", T0) == Exposure(1, 1, T0)
+    assert stored.spend("li", T0) == pytest.approx(0.02)
+    assert stored.apply("impression", ticket(1), T0 + 5)
+    assert not stored.apply("impression", ticket(1), T0 + 6)
+    assert stored.exposure("v", "li", T0 + 6) == Exposure(1, 1, T0 + 5)  # committed, not double counted
+    assert stored.reserve(ticket(2), T0 + 10)
+    assert stored.exposure("v", "li", T0 + 50).lifetime == 2
+    assert stored.exposure("v", "li", T0 + 111).lifetime == 1  # the unplayed reservation expired
+    assert stored.spend("li", T0 + 111) == pytest.approx(0.02) and stored.committed_spend("li") == pytest.approx(0.02)
+    assert not stored.reserve(ticket(3), T0 + 120, caps=FrequencyCaps(per_day=1))
+    assert not stored.reserve(ticket(3), T0 + 120, budget=0.03)
+    assert stored.reserve(ticket(3), T0 + 120, caps=FrequencyCaps(per_day=2), budget=0.04)
+    cpcv = ticket(9, bid_type="cpcv", bid=0.05, price=30.0)
+    assert stored.apply("complete", cpcv, T0 + 130) and stored.committed_spend("li") == pytest.approx(0.07)
+    assert stored.event_counts("li") == {"impression": 1, "complete": 1}
+
+
+def test_in_memory_reserve_refuses_past_caps_and_budget() -> None:
+    state = DeliveryState()
+    assert state.reserve(ticket(1), T0, caps=FrequencyCaps(per_day=1), budget=0.05)
+    assert not state.reserve(ticket(2), T0, caps=FrequencyCaps(per_day=1))
+    assert state.reserve(ticket(2, viewer="w"), T0, budget=0.05)
+    assert not state.reserve(ticket(3, viewer="x"), T0, budget=0.05)
+    assert state.spend("li", T0) == pytest.approx(0.04)
+
+
+def test_engines_sharing_one_database_never_break_caps_or_budgets(db_target: str | Path) -> None:
+    """Two engines, each with its own store on one database (two replicas), decide for the same viewers
+    at once: no viewer sees a capped line item more than its cap, and no line item reserves more than
+    its budget."""
+    docs = market()
+    for li in docs["line_items"]:
+        li["caps"] = {"per_day": 2}
+        li["budget"] = 0.5
+    inv = inventory(docs)
+    stores = [open_ad_store(db_target) for _ in range(2)]
+    engines = [AdEngine(inv, delivery=StoredDelivery(s)) for s in stores]
+    placed: list[tuple[str, str, float]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def worker(k: int) -> None:
+        engine = engines[k % 2]
+        barrier.wait()
+        for i in range(25):
+            viewer = f"viewer-{i % 4}"
+            decision = engine.decide(request(viewer=viewer, request_id=f"{k}-{i}", max_ads=2))
+            with lock:
+                placed.extend((viewer, p.line_item_id, p.price_cpm) for p in decision.placements)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    per_viewer = Counter((v, li) for v, li, _ in placed)
+    assert placed and max(per_viewer.values()) <= 2
+    spend: Counter[str] = Counter()
+    for _, li, price in placed:
+        spend[li] += price / 1000.0
+    assert all(s <= 0.5 + 1e-9 for s in spend.values())
+    for li in spend:  # every placement holds a reservation the database counts
+        assert engines[0].delivery.spend(li, T0 + 3600) == pytest.approx(spend[li])
+    for s in stores:
+        s.close()

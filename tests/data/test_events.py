@@ -1,4 +1,5 @@
-"""The event/profile store: validation, idempotency, ordering, import/export, concurrency."""
+"""The event/profile store: validation, idempotency, ordering, import/export, concurrency — every store
+test runs on both back ends (SQLite WAL and a real PostgreSQL, ``db_target`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from data.events import (
     InvalidProfileError,
     Profile,
     ProfileNotFoundError,
-    SQLiteEventStore,
+    SqlEventStore,
     ViewingEvent,
     open_event_store,
     read_event_export,
@@ -30,8 +31,8 @@ TITLES = {"tmdb:1", "tmdb:2", "tmdb:3"}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteEventStore:
-    s = open_event_store(tmp_path / "events.db")
+def store(db_target: str | Path) -> SqlEventStore:
+    s = open_event_store(db_target)
     s.put_profile(Profile("p1"))
     s.put_profile(Profile("p2", maturity="kids", languages=("fr", "en"), ui_language="fr", country="FR"))
     yield s
@@ -43,14 +44,20 @@ def ev(event_id: str, profile: str = "p1", title: str = "tmdb:1", ts: float = 10
     return ViewingEvent(event_id, profile, title, ts, kind, **kw)  # type: ignore[arg-type]
 
 
-def test_wal_and_full_sync_are_on(store: SQLiteEventStore) -> None:
-    conn = sqlite3.connect(store.path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    conn.close()
+def test_commits_are_durable_on_both_backends(store: SqlEventStore) -> None:
+    if store.backend == "sqlite":
+        conn = sqlite3.connect(store.db.path)  # type: ignore[attr-defined]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+        with store.db.transaction() as tx:
+            assert tx.execute("PRAGMA synchronous")[0][0] == 2  # FULL
+    else:
+        with store.db.read() as tx:
+            assert tx.execute("SHOW synchronous_commit")[0][0] == "on"
+            assert tx.execute("SHOW fsync")[0][0] == "on"
 
 
-def test_valid_events_are_stored_and_invalid_ones_rejected_individually(store: SQLiteEventStore) -> None:
+def test_valid_events_are_stored_and_invalid_ones_rejected_individually(store: SqlEventStore) -> None:
     out = store.append([
         ev("a"), ev("b", title="tmdb:unknown"), ev("c", profile="nobody"), ev("d", kind="pause"),
         ev("e", ts=-1.0), ev("f", kind="rating", rating=4.5), ev("g", kind="rating"),
@@ -67,7 +74,7 @@ def test_valid_events_are_stored_and_invalid_ones_rejected_individually(store: S
     assert store.has_events(["a", "b", "f", "i"]) == {"a", "f", "i"}
 
 
-def test_append_is_idempotent_by_event_id(store: SQLiteEventStore) -> None:
+def test_append_is_idempotent_by_event_id(store: SqlEventStore) -> None:
     first = store.append([ev("a"), ev("b", ts=200.0), ev("a", ts=300.0)], known_title_ids=TITLES)
     assert [o.status for o in first] == ["stored", "stored", "duplicate"]
     again = store.append([ev("a"), ev("b", ts=200.0), ev("c")], known_title_ids=TITLES)
@@ -77,7 +84,7 @@ def test_append_is_idempotent_by_event_id(store: SQLiteEventStore) -> None:
     assert store.history("p1").timestamps.tolist() == [100.0, 100.0, 200.0]
 
 
-def test_batch_size_limit(store: SQLiteEventStore) -> None:
+def test_batch_size_limit(store: SqlEventStore) -> None:
     with pytest.raises(BatchTooLargeError, match=f"at most {MAX_BATCH_EVENTS}"):
         store.append([ev(f"e{i}") for i in range(MAX_BATCH_EVENTS + 1)], known_title_ids=TITLES)
     assert store.count_events() == 0
@@ -85,7 +92,7 @@ def test_batch_size_limit(store: SQLiteEventStore) -> None:
     assert all(o.status == "stored" for o in out)
 
 
-def test_history_is_time_ordered_and_limit_keeps_the_newest(store: SQLiteEventStore) -> None:
+def test_history_is_time_ordered_and_limit_keeps_the_newest(store: SqlEventStore) -> None:
     store.append([ev("x", title="tmdb:3", ts=300.0), ev("y", title="tmdb:1", ts=100.0),
                   ev("z", title="tmdb:2", ts=200.0), ev("w", profile="p2", ts=50.0)], known_title_ids=TITLES)  # fmt: skip
     history = store.history("p1")
@@ -95,7 +102,7 @@ def test_history_is_time_ordered_and_limit_keeps_the_newest(store: SQLiteEventSt
     assert len(store.history("nobody")) == 0
 
 
-def test_last_seq_moves_only_for_the_profile_that_changed(store: SQLiteEventStore) -> None:
+def test_last_seq_moves_only_for_the_profile_that_changed(store: SqlEventStore) -> None:
     assert store.last_seq("p1") == 0
     store.append([ev("a")], known_title_ids=TITLES)
     p1, p2 = store.last_seq("p1"), store.last_seq("p2")
@@ -105,7 +112,7 @@ def test_last_seq_moves_only_for_the_profile_that_changed(store: SQLiteEventStor
     assert store.last_seq() == store.last_seq("p2")
 
 
-def test_profiles_round_trip_and_validate(store: SQLiteEventStore) -> None:
+def test_profiles_round_trip_and_validate(store: SqlEventStore) -> None:
     got = store.get_profile("p2")
     assert got == Profile("p2", "kids", ("fr", "en"), "fr", "FR", "api")
     assert got.maturity_level == 0
@@ -119,9 +126,9 @@ def test_profiles_round_trip_and_validate(store: SQLiteEventStore) -> None:
     assert "grown-ups" in message and "english" in message and "usa" in message
 
 
-def test_import_history_once_per_version_and_export_round_trip(tmp_path: Path) -> None:
+def test_import_history_once_per_version_and_export_round_trip(db_target: str | Path, tmp_path: Path) -> None:
     world = make_world(n_users=12, n_titles=30, events_per_user=8)
-    store = open_event_store(tmp_path / "e.db")
+    store = open_event_store(db_target)
     assert store.import_history(world.events, world.profiles, source_version="v1") == len(world.events)
     assert store.import_history(world.events, world.profiles, source_version="v1") == 0
     # a new catalog version re-imports, but derived event ids make it a no-op for known events
@@ -138,11 +145,13 @@ def test_import_history_once_per_version_and_export_round_trip(tmp_path: Path) -
     want = world.events.sort_values(["profile_id", "timestamp", "title_id"])[["profile_id", "title_id"]].to_numpy()
     assert (got == want).all()
     assert np.allclose(frame["rating"], 4.0)
+    assert set(store.profile_ids()) == set(world.profiles["profile_id"].astype(str))
+    assert store.profile_ids() == sorted(store.profile_ids())
     store.close()
 
 
-def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
-    store = open_event_store(tmp_path / "e.db")
+def test_concurrent_appends_lose_nothing(db_target: str | Path) -> None:
+    store = open_event_store(db_target)
     store.put_profile(Profile("p1"))
     errors: list[BaseException] = []
 
@@ -164,12 +173,38 @@ def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_reopened_store_sees_committed_events(tmp_path: Path) -> None:
-    store = open_event_store(tmp_path / "e.db")
+def test_two_stores_racing_on_the_same_ids_store_each_exactly_once(db_target: str | Path) -> None:
+    """Two stores on one database (as two replicas) append overlapping batches at once: every id is
+    reported ``stored`` by exactly one of them and is in the table once."""
+    stores = [open_event_store(db_target) for _ in range(2)]
+    stores[0].put_profile(Profile("p1"))
+    results: list[list[str]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        for b in range(10):
+            out = stores[k].append([ev(f"{b}-{i}", ts=float(i)) for i in range(30)], known_title_ids=TITLES)
+            results[k] += [o.event_id for o in out if o.status == "stored"]
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = results[0] + results[1]
+    assert sorted(stored) == sorted(f"{b}-{i}" for b in range(10) for i in range(30))
+    assert stores[1].count_events() == 300
+    for s in stores:
+        s.close()
+
+
+def test_a_reopened_store_sees_committed_events(db_target: str | Path) -> None:
+    store = open_event_store(db_target)
     store.put_profile(Profile("p1"))
     store.append([ev("a"), ev("b")], known_title_ids=TITLES)
     store.close()
-    again = open_event_store(tmp_path / "e.db")
+    again = open_event_store(db_target)
     assert again.count_events() == 2
     assert again.has_profile("p1")
     again.close()
