@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.errors import install_error_handlers, problem
+from services.body_limit import BodyLimitMiddleware
+from services.errors import MethodNotAllowedMiddleware, install_error_handlers, problem, problem_responses
 from services.metrics import install_metrics
 from services.settings import Settings, get_settings
 from services.state import Resources
@@ -24,6 +25,8 @@ log = logging.getLogger("marquee")
 
 AREAS: tuple[str, ...] = ("search", "events", "pages", "ads")
 """Router modules under services/routers/, started in this order (absent modules are skipped)."""
+RAW_JSON_PATHS: tuple[str, ...] = ("/v1/ads/openrtb",)
+"""Routes that parse their own JSON body strictly and answer malformed bodies in their own protocol."""
 
 
 def _area_modules() -> list[Any]:
@@ -69,12 +72,16 @@ def create_app(settings: Settings | None = None, *, areas: tuple[str, ...] | Non
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
     install_metrics(app)
+    app.add_middleware(MethodNotAllowedMiddleware, openapi=lambda: app.openapi())
+    # outermost: an oversized or non-strict-JSON body is refused before any route reads it
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, raw_paths=RAW_JSON_PATHS)
 
     @app.get("/livez", tags=["health"], summary="The process is up.")
     def livez() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Every area has loaded its artifacts.", response_model=None)
+    @app.get("/readyz", tags=["health"], summary="Every area has loaded its artifacts.", response_model=None,
+             responses=problem_responses(503))
     def readyz(request: Request) -> JSONResponse | dict[str, Any]:
         resources: Resources | None = getattr(request.app.state, "resources", None)
         if resources is None or not resources.ready or not all(resources.ready.values()):

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         default="demo-decide-key:decide,demo-admin-key:admin",
         description="Comma-separated key:scope pairs for the ads API (scopes: decide, admin).",
     )
+    api_keys_revoked: str = Field(default="", description="Comma-separated API keys that are refused (401).")
+    api_rate_limit: str = Field(
+        default="200/second",
+        description="Requests each API key may make, as a 'limits' expression ('200/second;5000/minute'); "
+        "past it: 429 with Retry-After. Empty: no limit.",
+    )
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="Largest request body (413 beyond).")
     ads_tracking_secret: str = Field(
         default="marquee-demo-tracking-secret",
         description="HMAC secret signing ad tracking URLs (set your own in production).",

@@ -30,7 +30,6 @@ features; without them requests are decided contextually, and the status says so
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -44,8 +43,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from services import auth
 from services import resources as shared
-from services.errors import ProblemError
+from services.errors import ProblemError, problem_responses
 from services.settings import Settings
 from services.state import Resources
 
@@ -66,28 +66,30 @@ OPENRTB_VERSION = "2.6"
 Collection = Literal["advertisers", "campaigns", "line-items", "creatives"]
 KIND_OF: dict[str, str] = {"advertisers": "advertiser", "campaigns": "campaign", "line-items": "line_item",
                            "creatives": "creative"}  # fmt: skip
-SCOPES = ("decide", "admin")
+TrackingEvent = Literal["impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "click",
+                        "error"]  # fmt: skip
+"""Mirror of ``ads.delivery.EVENTS`` for the path schema (checked equal in the tests)."""
 
 
-def parse_api_keys(spec: str) -> dict[str, frozenset[str]]:
-    """'k1:decide,k2:admin,k1:admin' -> {key: scopes}; ValueError naming a malformed pair."""
-    keys: dict[str, set[str]] = {}
-    for pair in filter(None, (p.strip() for p in spec.split(","))):
-        key, sep, scope = pair.rpartition(":")
-        if not sep or not key or scope not in SCOPES:
-            raise ValueError(f"api key entry {pair!r}: expected 'key:scope' with scope in {', '.join(SCOPES)}")
-        keys.setdefault(key, set()).add(scope)
-    return {k: frozenset(v) for k, v in keys.items()}
+class InvalidBidRequestErrors(BaseModel):
+    errors: list[str] = Field(description="What is malformed, one entry per problem.")
+
+
+class InvalidBidRequestResponse(BaseModel):
+    """OpenRTB's answer to a malformed bid request: a BidResponse with no-bid reason 2."""
+
+    id: str = Field(description="The request's id when it could be read, else ''.")
+    nbr: Literal[2] = Field(description="No-bid reason 2: invalid request.")
+    ext: InvalidBidRequestErrors
 
 
 @dataclass
 class AdsService:
-    """Everything the ads endpoints share: store, engine, signer, keys and the brief encoder."""
+    """Everything the ads endpoints share: store, engine, signer and the brief encoder."""
 
     store: SqlAdStore
     engine: AdEngine
     signer: TokenSigner
-    keys: dict[str, frozenset[str]]
     encode_briefs: Any = None  # Callable[[list[str]], np.ndarray] or None
     features_note: str = "features available"
     model_note: str = ""
@@ -206,7 +208,7 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
 
         profiles = None if features is not None else _profile_fallback(resources)
         engine = AdEngine(Inventory(), model=model, features=features, profiles=profiles, delivery=delivery)
-        service = AdsService(store, engine, TokenSigner(settings.ads_tracking_secret), parse_api_keys(settings.api_keys),
+        service = AdsService(store, engine, TokenSigner(settings.ads_tracking_secret),
                              _optional_encoder(resources, features), features_note, model_note)  # fmt: skip
         service.reload()
     except Exception:
@@ -218,7 +220,8 @@ def load_ads_service(settings: Settings, resources: Resources) -> AdsService:
 
 
 def startup(resources: Resources) -> None:
-    """Open the ad store, load the inventory, the response model, delivery state and features."""
+    """Check the API keys, open the ad store, load the inventory, the response model, delivery state and features."""
+    auth.key_ring(resources)  # a malformed MARQUEE_API_KEYS stops the area here, not at the first request
     resources.get("ads", lambda: load_ads_service(resources.settings, resources))
 
 
@@ -236,40 +239,16 @@ def _service(request: Request) -> AdsService:
 ServiceDep = Annotated[AdsService, Depends(_service)]
 
 
-def _presented_key(request: Request, allow_query: bool) -> str | None:
-    key = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    if not key and allow_query:
-        key = request.query_params.get("key")
-    return key or None
-
-
-def _authorize(request: Request, service: AdsService, scope: str, *, allow_query: bool = False) -> None:
-    key = _presented_key(request, allow_query)
-    if key is None:
-        raise ProblemError(401, "an API key is required: send it as 'X-API-Key' or 'Authorization: Bearer'",
-                           slug="api-key-required")  # fmt: skip
-    scopes = service.keys.get(key)
-    if scopes is None:
-        raise ProblemError(401, "unknown API key", slug="api-key-invalid")
-    if scope not in scopes:
-        raise ProblemError(403, f"this API key has scopes {sorted(scopes)}; expected '{scope}'", slug="api-key-scope")
-
-
-def require_decide(request: Request, service: ServiceDep) -> AdsService:
-    _authorize(request, service, "decide")
+def require_decide(_: Annotated[None, Depends(auth.require("decide"))], service: ServiceDep) -> AdsService:
     return service
 
 
-def require_decide_tag(request: Request, service: ServiceDep) -> AdsService:
-    _authorize(request, service, "decide", allow_query=True)
+def require_decide_tag(_: Annotated[None, Depends(auth.require("decide", allow_query=True))],
+                       service: ServiceDep) -> AdsService:  # fmt: skip
     return service
 
 
-def require_admin(request: Request, service: ServiceDep) -> AdsService:
-    _authorize(request, service, "admin")
+def require_admin(_: Annotated[None, Depends(auth.require("admin"))], service: ServiceDep) -> AdsService:
     return service
 
 
@@ -317,22 +296,27 @@ def _openrtb_error(request_id: str | None, errors: list[str]) -> JSONResponse:
 
 @router.post(
     "/v1/ads/openrtb", summary="OpenRTB 2.6 bid request → bid response with inline VAST 4", response_model=None,
-    responses={200: {"description": "BidResponse"}, 204: {"description": "No bid (empty body)"},
-               400: {"description": "Malformed request: {'id', 'nbr': 2, 'ext': {'errors'}}"}},  # fmt: skip
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/BidRequest"}}}}},
+    responses={200: {"description": "BidResponse", "content": {"application/json": {"schema": {"type": "object"}}}},
+               204: {"description": "No bid (empty body)"},
+               400: {"description": "Malformed request (OpenRTB semantics, not problem+json): no-bid reason 2 "
+                                    "and the errors.", "model": InvalidBidRequestResponse}},  # fmt: skip
 )
 async def openrtb(request: Request, service: DecideDep) -> Response:
     from pydantic import ValidationError
 
     from ads.errors import InvalidAdRequestError
+    from services.body_limit import MalformedJSONError, strict_json_loads
     from services.protocols.openrtb import BidRequest, bid_response, to_ad_request
     from services.protocols.vast import build_vast
 
     started = time.perf_counter()
     raw = await request.body()
     try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _openrtb_error(None, [f"body is not JSON: {exc}"])
+        payload = strict_json_loads(raw)
+    except MalformedJSONError as exc:
+        return _openrtb_error(None, [str(exc)])
     request_id = payload.get("id") if isinstance(payload, dict) and isinstance(payload.get("id"), str) else None
     try:
         bid_request = BidRequest.model_validate(payload)
@@ -533,11 +517,11 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest:
 
 
 @router.get("/v1/ads/vast", summary="The decision as a VAST 4 tag (a pod of ads with sequence)",
-            response_class=Response, responses={200: {"content": {"application/xml": {}}}})  # fmt: skip
+            response_class=Response, responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}},
+                                                **problem_responses(400, s400="A parameter is out of range.")})  # fmt: skip
 def vast_tag(
     request: Request,
     service: DecideTagDep,
-    key: Annotated[str | None, Query(description="API key (players cannot send headers).")] = None,
     uid: Annotated[str | None, Query(description="Profile id (user.id).")] = None,
     ifa: Annotated[str | None, Query(description="[IFA] device advertising id.")] = None,
     content_id: Annotated[str | None, Query(description="Catalog title id being watched.")] = None,
@@ -564,14 +548,10 @@ def vast_tag(
     cb: Annotated[str | None, Query(description="[CACHEBUSTING]")] = None,
 ) -> Response:
     """A VAST tag: every parameter is optional; macros left unexpanded by the player count as absent."""
-    from ads.errors import InvalidAdRequestError
     from services.protocols.vast import build_vast
 
-    params = {k: v for k, v in locals().items() if k not in ("request", "service", "key") and isinstance(v, str | None)}
-    try:
-        ad_request = vast_tag_request(params, now=time.time())
-    except InvalidAdRequestError as exc:
-        raise ProblemError(400, str(exc), slug="invalid-tag") from exc
+    params = {k: v for k, v in locals().items() if k not in ("request", "service") and isinstance(v, str | None)}
+    ad_request = vast_tag_request(params, now=time.time())
     decision = service.engine.decide(ad_request)
     base = str(request.base_url)
     ads = [placement_vast_ad(p, base, service.signer, sequence=p.sequence) for p in decision.placements]
@@ -583,40 +563,21 @@ def vast_tag(
 
 
 @router.get("/v1/ads/track/{event}", status_code=204, response_class=Response,
+            responses=problem_responses(400, 410, s400="The token is malformed or forged.",
+                                        s410="The token has expired."),
             summary="Tracking pixel: impression, quartiles, complete, click, error (idempotent)")  # fmt: skip
 def track(
-    event: Annotated[str, PathParam(description="impression, start, firstQuartile, midpoint, thirdQuartile, "
-                                                "complete, click or error")],  # fmt: skip
+    event: Annotated[TrackingEvent, PathParam(description="The tracked event.")],
     service: ServiceDep,
     t: Annotated[str, Query(min_length=8, max_length=2048, description="The signed token of the tracking URL.")],
 ) -> Response:
-    from ads.delivery import EVENTS
-    from ads.errors import InvalidTrackingTokenError
-
-    if event not in EVENTS:
-        raise ProblemError(404, f"event={event!r}: expected one of {', '.join(EVENTS)}", slug="unknown-event")
     now = time.time()
-    try:
-        ticket = service.signer.verify(t, now=now)
-    except InvalidTrackingTokenError as exc:
-        if exc.expired:
-            raise ProblemError(410, str(exc), slug="tracking-token-expired") from exc
-        raise ProblemError(400, str(exc), slug="tracking-token-invalid") from exc
+    ticket = service.signer.verify(t, now=now)  # InvalidTrackingTokenError: 403, or 410 when expired
     new = service.engine.delivery.apply(event, ticket, now)  # durable, once per (impression, event)
     return Response(status_code=204, headers={"x-marquee-tracked": "new" if new else "duplicate"})
 
 
 # ------------------------------------------------------------------------------------------ admin
-
-
-def _inventory_problem(exc: Exception) -> ProblemError:
-    from ads.errors import InvalidInventoryError, UnknownEntityError
-
-    if isinstance(exc, InvalidInventoryError):
-        return ProblemError(422, str(exc), slug="invalid-inventory", problems=exc.problems)
-    if isinstance(exc, UnknownEntityError):
-        return ProblemError(422, str(exc), slug="unknown-reference")
-    raise exc
 
 
 def _normalize(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -629,36 +590,26 @@ def _normalize(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(service: AdsService, kind: str, doc: dict[str, Any], *, create: bool) -> dict[str, Any]:
-    """Validate ``doc`` alone and within the whole inventory, then store it and swap the engine's inventory."""
-    from ads.errors import InvalidInventoryError, UnknownEntityError
+    """Validate ``doc`` alone and within the whole inventory, then store it and swap the engine's inventory.
 
+    ``InvalidInventoryError`` and ``UnknownEntityError`` propagate (422 problems, see services/errors.py)."""
     with service._write_lock:
-        try:
-            canonical = _normalize(kind, doc)
-        except InvalidInventoryError as exc:
-            raise _inventory_problem(exc) from exc
+        canonical = _normalize(kind, doc)
         if create and service.store.exists(kind, canonical["id"]):
             raise ProblemError(409, f"{kind} {canonical['id']!r} already exists; PATCH it instead", slug="conflict")
         docs = service.store.inventory_docs()
         group = {"advertiser": "advertisers", "campaign": "campaigns", "line_item": "line_items",
                  "creative": "creatives"}[kind]  # fmt: skip
         docs[group] = [d for d in docs[group] if d.get("id") != canonical["id"]] + [canonical]
-        try:
-            inventory = service.build_inventory(docs)
-        except (InvalidInventoryError, UnknownEntityError) as exc:
-            raise _inventory_problem(exc) from exc
+        inventory = service.build_inventory(docs)
         service.store.put(kind, canonical)
         service.engine.set_inventory(inventory)
     return canonical
 
 
 def _get(service: AdsService, kind: str, entity_id: str) -> dict[str, Any]:
-    from data.ads_store import EntityNotFoundError
-
-    try:
-        return service.store.get(kind, entity_id)
-    except EntityNotFoundError as exc:
-        raise ProblemError(404, str(exc), slug="not-found") from exc
+    """The stored document (``EntityNotFoundError`` propagates: a 404 problem)."""
+    return service.store.get(kind, entity_id)  # type: ignore[no-any-return]
 
 
 def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

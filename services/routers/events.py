@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, Field
 
 from services import resources as shared
-from services.errors import ProblemError
+from services.errors import ProblemError, problem_responses
 from services.state import Resources
 
 log = logging.getLogger("marquee.events")
@@ -107,7 +107,7 @@ def _get(request: Request, name: str) -> Any:
     return value
 
 
-@router.post("/v1/events", response_model=EventBatchResponse,
+@router.post("/v1/events", response_model=EventBatchResponse, responses=problem_responses(422),
              summary=f"Store a batch of up to {MAX_BATCH} viewing events (idempotent by event_id).")  # fmt: skip
 def post_events(request: Request, body: Annotated[EventBatchRequest, Body()]) -> EventBatchResponse:
     """Validate each event, store the valid ones in one durable transaction, then acknowledge.
@@ -115,15 +115,12 @@ def post_events(request: Request, body: Annotated[EventBatchRequest, Body()]) ->
     Sync on purpose: FastAPI runs it in the threadpool, and the response is only produced after
     ``append`` returned, i.e. after the commit was fsynced.
     """
-    from data.events import EventStoreError, ViewingEvent
+    from data.events import ViewingEvent
 
     store = _get(request, "event_store")
     features = _get(request, "features")
     events = [ViewingEvent(**e.model_dump()) for e in body.events]
-    try:
-        outcomes = store.append(events, known_title_ids=features.titles.index)
-    except EventStoreError as exc:
-        raise ProblemError(422, str(exc), slug="invalid-batch") from exc
+    outcomes = store.append(events, known_title_ids=features.titles.index)  # EventStoreError: a 422 problem
     results = [EventResult(event_id=o.event_id, status=o.status, errors=list(o.errors)) for o in outcomes]
     return EventBatchResponse(
         stored=sum(o.status == "stored" for o in outcomes), duplicates=sum(o.status == "duplicate" for o in outcomes),
@@ -133,7 +130,9 @@ def post_events(request: Request, body: Annotated[EventBatchRequest, Body()]) ->
 
 @router.get("/v1/profiles/{profile_id}/features", response_model=ProfileFeaturesResponse,
             summary="The features the ranker reads for a profile (reflects events up to this request).")  # fmt: skip
-def get_profile_features(request: Request, profile_id: str) -> ProfileFeaturesResponse:
+def get_profile_features(
+    request: Request, profile_id: Annotated[str, Path(min_length=1, max_length=200)]
+) -> ProfileFeaturesResponse:
     from features import GENRES, LANGUAGES
 
     store = _get(request, "event_store")

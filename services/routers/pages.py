@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services import resources as shared
-from services.errors import ProblemError
+from services.errors import ProblemError, problem_responses
 from services.state import Resources
 
 if TYPE_CHECKING:
@@ -34,7 +34,12 @@ router = APIRouter(tags=["pages"])
 MAX_ROWS = 30  # mirror ranking.page.MAX_ROWS / MAX_PER_ROW (import-free module level)
 MAX_PER_ROW = 50
 MAX_LIKED = 20
+MAX_SIMILAR = 100
+MAX_ID = 200  # mirror data.events._MAX_ID
 MATURITY = Literal["kids", "older_kids", "teens", "adults"]
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"  # mirror data.events._LANGUAGE / _COUNTRY: the schema is the validation
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+ProfileId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="Any id up to 200 characters.")]
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -91,10 +96,11 @@ class ProfileRequest(BaseModel):
         {"maturity": "kids", "languages": ["en", "es"], "ui_language": "es", "country": "MX"}]})  # fmt: skip
 
     maturity: MATURITY = "adults"
-    languages: list[str] = Field(default_factory=lambda: ["en"], description="Preferred content languages, "
-                                 "ISO 639-1, most preferred first.", min_length=1, max_length=10)  # fmt: skip
-    ui_language: str = Field(default="en", description="Language of the app (row titles).")
-    country: str | None = Field(default=None, description="ISO 3166 alpha-2, e.g. 'KR'.")
+    languages: list[Annotated[str, Field(pattern=LANGUAGE_PATTERN)]] = Field(
+        default_factory=lambda: ["en"], description="Preferred content languages, ISO 639 (lower case), most "
+        "preferred first.", min_length=1, max_length=10)  # fmt: skip
+    ui_language: str = Field(default="en", pattern=LANGUAGE_PATTERN, description="Language of the app (row titles).")
+    country: str | None = Field(default=None, pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2, e.g. 'KR'.")
 
 
 class ProfileResponse(BaseModel):
@@ -190,13 +196,13 @@ def _split(values: list[str] | None) -> list[str]:
 # ------------------------------------------------------------------------------------------ routes
 
 
-@router.get("/v1/profiles/{profile_id}/page", response_model=PageResponse,
+@router.get("/v1/profiles/{profile_id}/page", response_model=PageResponse, responses=problem_responses(422),
             summary="The viewer's personalized home page (a cold-start page for a new viewer).")  # fmt: skip
 def get_page(
     request: Request,
-    profile_id: str,
-    rows: Annotated[int, Query(description=f"Rows on the page, 1..{MAX_ROWS}.")] = 10,
-    per_row: Annotated[int, Query(description=f"Titles per row, 1..{MAX_PER_ROW}.")] = 20,
+    profile_id: ProfileId,
+    rows: Annotated[int, Query(ge=1, le=MAX_ROWS, description=f"Rows on the page, 1..{MAX_ROWS}.")] = 10,
+    per_row: Annotated[int, Query(ge=1, le=MAX_PER_ROW, description=f"Titles per row, 1..{MAX_PER_ROW}.")] = 20,
     language: Annotated[
         str | None, Query(description="UI language of row titles (en, fr, es, de); default: the profile's.")
     ] = None,  # fmt: skip
@@ -209,11 +215,11 @@ def get_page(
     max_maturity: Annotated[
         MATURITY | None, Query(description="Lower the maturity ceiling for this page.")
     ] = None,
-    explore: Annotated[float, Query(description="Exploration in [0, 1]; 0 = deterministic ranking.")] = 0.0,
+    explore: Annotated[float, Query(ge=0.0, le=1.0, description="Exploration in [0, 1]; 0 = deterministic ranking.")] = 0.0,
     seed: Annotated[int, Query(description="Seed of the exploration noise (same seed, same page).")] = 0,
 ) -> PageResponse:
     from data.normalize import GENRES
-    from ranking.page import InvalidPageRequestError, PageRequest
+    from ranking.page import PageRequest
 
     builder, features = _loaded(request)
     genres, titles = _split(liked_genres), _split(liked_titles)
@@ -228,11 +234,8 @@ def get_page(
     if missing:
         raise ProblemError(422, f"liked_titles={missing!r}: unknown title; expected catalog title ids",
                            slug="invalid-page-request")  # fmt: skip
-    try:
-        page_request = PageRequest(rows=rows, per_row=per_row, ui_language=language, exploration=explore,
-                                   seed=seed).validate()  # fmt: skip
-    except InvalidPageRequestError as exc:
-        raise ProblemError(422, str(exc), slug="invalid-page-request") from exc
+    page_request = PageRequest(rows=rows, per_row=per_row, ui_language=language, exploration=explore,
+                               seed=seed).validate()  # fmt: skip
     viewer, known = _viewer(builder, features, profile_id, genres, titles, max_maturity)
     page = builder.page(viewer, page_request)
     from data.normalize import MATURITY_LEVELS
@@ -251,56 +254,45 @@ def get_page(
 
 
 @router.put("/v1/profiles/{profile_id}", response_model=ProfileResponse, status_code=200,
+            responses={201: {"model": ProfileResponse, "description": "Created"}, **problem_responses(422)},
             summary="Create (201) or update (200) a profile.")  # fmt: skip
-def put_profile(request: Request, response: Response, profile_id: str,
+def put_profile(request: Request, response: Response, profile_id: ProfileId,
                 body: Annotated[ProfileRequest, Body()]) -> ProfileResponse:  # fmt: skip
-    from data.events import InvalidProfileError, Profile
+    from data.events import Profile
 
     _, features = _loaded(request)
     profile = Profile(
         profile_id, body.maturity, tuple(body.languages), body.ui_language, body.country, origin="api"
     )
-    try:
-        created = features.events.put_profile(profile)
-    except InvalidProfileError as exc:
-        raise ProblemError(422, str(exc), slug="invalid-profile") from exc
+    created = features.events.put_profile(profile)  # InvalidProfileError: a 422 problem
     features.invalidate(profile_id)
     if created:
         response.status_code = 201
     return ProfileResponse(**profile.as_dict())
 
 
-@router.get("/v1/profiles/{profile_id}", response_model=ProfileResponse, summary="Read a profile.")
-def get_profile(request: Request, profile_id: str) -> ProfileResponse:
-    from data.events import ProfileNotFoundError
-
+@router.get("/v1/profiles/{profile_id}", response_model=ProfileResponse, summary="Read a profile.",
+            responses=problem_responses(404))
+def get_profile(request: Request, profile_id: ProfileId) -> ProfileResponse:
     _, features = _loaded(request)
-    try:
-        profile = features.events.get_profile(profile_id)
-    except ProfileNotFoundError as exc:
-        raise ProblemError(404, str(exc), slug="unknown-profile", profile_id=profile_id) from exc
+    profile = features.events.get_profile(profile_id)  # ProfileNotFoundError: a 404 problem
     return ProfileResponse(**profile.as_dict())
 
 
-@router.get("/v1/titles/{title_id}/similar", response_model=SimilarResponse,
+@router.get("/v1/titles/{title_id}/similar", response_model=SimilarResponse, responses=problem_responses(404),
             summary="More like this title, optionally personalised for a profile.")  # fmt: skip
 def get_similar(
     request: Request,
-    title_id: str,
-    profile_id: Annotated[str | None, Query(description="Personalise (maturity, unwatched, model).")] = None,
-    limit: Annotated[int, Query(description="Titles to return, 1..100.")] = 20,
+    title_id: Annotated[str, Path(min_length=1, max_length=MAX_ID, examples=["tmdb:603"])],
+    profile_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID,
+                                            description="Personalise (maturity, unwatched, model).")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description=f"Titles to return, 1..{MAX_SIMILAR}.")] = 20,
     language: Annotated[str | None, Query(description="Language for display titles.")] = None,
 ) -> SimilarResponse:
-    from ranking.page import InvalidPageRequestError, UnknownTitleError
-
     builder, features = _loaded(request)
     viewer = _viewer(builder, features, profile_id, [], [], None)[0] if profile_id else None
-    try:
-        items = builder.similar(title_id, limit=limit, viewer=viewer, ui_language=language)
-    except UnknownTitleError as exc:
-        raise ProblemError(404, str(exc), slug="unknown-title", title_id=title_id) from exc
-    except InvalidPageRequestError as exc:
-        raise ProblemError(422, str(exc), slug="invalid-similar-request") from exc
+    # UnknownTitleError: a 404 problem (services/errors.py)
+    items = builder.similar(title_id, limit=limit, viewer=viewer, ui_language=language)
     return SimilarResponse(title_id=title_id, profile_id=profile_id, personalized=viewer is not None,
                            items=[SimilarItemModel(title_id=i.title_id, title=i.name, score=i.score,
                                                    similarity=i.similarity) for i in items])  # fmt: skip

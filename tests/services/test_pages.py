@@ -197,8 +197,8 @@ def test_similar_titles(client: TestClient, synth: Synthetic) -> None:
 
 @pytest.mark.parametrize(("path", "params", "status", "slug"), [
     ("/v1/titles/tmdb:no-such-title/similar", {}, 404, "unknown-title"),
-    ("/v1/titles/tmdb:1001/similar", {"limit": 0}, 422, "invalid-similar-request"),
-    ("/v1/titles/tmdb:1001/similar", {"limit": 101}, 422, "invalid-similar-request"),
+    ("/v1/titles/tmdb:1001/similar", {"limit": 0}, 422, "validation"),  # the documented bounds
+    ("/v1/titles/tmdb:1001/similar", {"limit": 101}, 422, "validation"),
 ])  # fmt: skip
 def test_similar_errors(client: TestClient, path: str, params: dict, status: int, slug: str) -> None:
     response = client.get(path, params=params)
