@@ -93,6 +93,10 @@ class KeyRing:
             raise ProblemError(403, f"this API key has scopes {sorted(scopes)}; expected '{scope}'", slug="api-key-scope")
         self._throttle(key)
 
+    def accepts(self, key: str, scope: str) -> bool:
+        """True when ``key`` is known, not revoked and has ``scope`` (no rate limit is charged)."""
+        return key not in self.revoked and scope in self.keys.get(key, frozenset())
+
     def _throttle(self, key: str) -> None:
         for item in self._items:
             with self._lock:
@@ -114,6 +118,9 @@ def _ring(request: Request) -> KeyRing:
     if resources is None:
         raise ProblemError(503, "the service is starting; see /readyz", slug="not-ready")
     return key_ring(resources)
+
+
+KeyRingDep = Annotated[KeyRing, Depends(_ring)]
 
 
 def _presented(header: str | None, bearer: HTTPAuthorizationCredentials | None, query: str | None) -> str | None:

@@ -20,8 +20,9 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.errors import problem
@@ -31,6 +32,18 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays/objects accepted in a JSON body (OpenRTB requests use about 5)."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+INTEGRAL = BeforeValidator(_integral)
+JsonInt = Annotated[int, INTEGRAL]
+"""An integer as JSON Schema defines one, for ``strict`` request models: ``5`` and ``5.0`` are integers;
+``true``, ``"5"`` and ``5.5`` are not (pydantic's lax mode would take the first two, strict mode refuses
+``5.0``). A constrained optional one is written ``Annotated[int, Field(ge=1), INTEGRAL] | None`` so that
+the constraint reaches the JSON schema as ``minimum``."""
 
 
 class MalformedJSONError(ValueError):

@@ -117,7 +117,7 @@ class DomainError:
 
 
 def _token_status(exc: Exception) -> int:
-    return 410 if getattr(exc, "expired", False) else 400
+    return 410 if getattr(exc, "expired", False) else 403
 
 
 def _token_slug(exc: Exception) -> str:
@@ -138,7 +138,8 @@ DOMAIN_ERRORS: dict[str, DomainError] = {
     "search.errors.UnknownFilterValueError": DomainError(422, "unknown-filter-value", ("field", "unknown", "allowed")),
     # ads (the OpenRTB endpoint answers its own malformed requests with OpenRTB's 400 instead)
     "ads.errors.InvalidAdRequestError": DomainError(400, "invalid-tag"),
-    "ads.errors.InvalidTrackingTokenError": DomainError(400, "tracking-token-invalid", status_of=_token_status),
+    # the signed token is the tracking call's credential: a forged or malformed one is refused (403)
+    "ads.errors.InvalidTrackingTokenError": DomainError(403, "tracking-token-invalid", status_of=_token_status),
     "ads.errors.InvalidInventoryError": DomainError(422, "invalid-inventory", ("problems",)),
     "ads.errors.UnknownEntityError": DomainError(422, "unknown-reference"),
     "data.ads_store.EntityNotFoundError": DomainError(404, "not-found"),
@@ -337,8 +338,12 @@ class MethodNotAllowedMiddleware:
         literal = [m for p, _, m in self._table if p == path]
         if literal:
             return frozenset().union(*literal)
-        matched = [m for _, regex, m in self._table if regex.match(path)]
-        return frozenset().union(*matched) if matched else None
+        matched = [(len(p) - sum(len(x) for x in _PARAM.findall(p)), m) for p, regex, m in self._table
+                   if regex.match(path)]  # fmt: skip
+        if not matched:
+            return None
+        best = max(literal for literal, _ in matched)  # the most specific template, as the router would pick it
+        return frozenset().union(*(m for literal, m in matched if literal == best))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -352,4 +357,5 @@ class MethodNotAllowedMiddleware:
         await self.app(scope, receive, send)
 
 
+_PARAM = re.compile(r"\{[^}]*\}")
 _HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})

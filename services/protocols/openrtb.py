@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ads.request import AdRequest, ContentContext, PodRequest, PrivacySignals, SlotSpec
 from ads.selector import Decision, Placement
 from data.normalize import GENRES, MOVIELENS_GENRES, NETFLIX_GENRES, TMDB_GENRES, fold, maturity_of
+from services.body_limit import INTEGRAL, JsonInt
 
 NO_BID_INVALID_REQUEST = 2
 """OpenRTB no-bid reason code 2: invalid request."""
@@ -35,7 +36,7 @@ PROTOCOL_VERSIONS: dict[int, str] = {13: "4.2", 11: "4.1", 7: "4.0"}
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True)
 
 
 class Geo(_Open):
@@ -45,9 +46,9 @@ class Geo(_Open):
 class Device(_Open):
     ua: str | None = None
     ip: str | None = None
-    devicetype: int | None = Field(default=None, ge=1, le=8, description="AdCOM DeviceType.")
+    devicetype: Annotated[int, Field(ge=1, le=8), INTEGRAL] | None = Field(default=None, description="AdCOM DeviceType.")
     ifa: str | None = None
-    lmt: int | None = Field(default=None, ge=0, le=1)
+    lmt: Annotated[int, Field(ge=0, le=1), INTEGRAL] | None = Field(default=None)
     geo: Geo | None = None
 
 
@@ -57,11 +58,11 @@ class Content(_Open):
     series: str | None = None
     genre: str | None = Field(default=None, description="Genres, comma-separated.")
     cat: list[str] | None = None
-    cattax: int | None = None
+    cattax: JsonInt | None = None
     contentrating: str | None = None
     language: str | None = None
-    livestream: int | None = None
-    len: int | None = None
+    livestream: JsonInt | None = None
+    len: JsonInt | None = None
 
 
 class App(_Open):
@@ -85,32 +86,32 @@ class User(_Open):
 
 
 class Regs(_Open):
-    coppa: int | None = Field(default=None, ge=0, le=1)
-    gdpr: int | None = Field(default=None, ge=0, le=1)
+    coppa: Annotated[int, Field(ge=0, le=1), INTEGRAL] | None = Field(default=None)
+    gdpr: Annotated[int, Field(ge=0, le=1), INTEGRAL] | None = Field(default=None)
     us_privacy: str | None = None
     gpp: str | None = None
-    gpp_sid: list[int] | None = None
+    gpp_sid: list[JsonInt] | None = None
     ext: dict[str, Any] | None = None
 
 
 class Video(_Open):
     mimes: list[str] = Field(min_length=1, description="Required: accepted MIME types.")
-    minduration: int | None = Field(default=None, ge=0)
-    maxduration: int | None = Field(default=None, ge=1)
-    rqddurs: list[int] | None = None
-    protocols: list[int] | None = None
-    w: int | None = None
-    h: int | None = None
-    startdelay: int | None = None
-    plcmt: int | None = Field(default=None, ge=1, le=4, description="2.6 placement: 1 instream ... 4 standalone.")
-    placement: int | None = None
+    minduration: Annotated[int, Field(ge=0), INTEGRAL] | None = Field(default=None)
+    maxduration: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
+    rqddurs: list[JsonInt] | None = None
+    protocols: list[JsonInt] | None = None
+    w: JsonInt | None = None
+    h: JsonInt | None = None
+    startdelay: JsonInt | None = None
+    plcmt: Annotated[int, Field(ge=1, le=4), INTEGRAL] | None = Field(default=None, description="2.6 placement: 1 instream ... 4 standalone.")
+    placement: JsonInt | None = None
     podid: str | None = None
-    podseq: int | None = None
-    slotinpod: int | None = Field(default=None, ge=-1, le=2)
-    poddur: int | None = Field(default=None, ge=1)
-    maxseq: int | None = Field(default=None, ge=1)
+    podseq: JsonInt | None = None
+    slotinpod: Annotated[int, Field(ge=-1, le=2), INTEGRAL] | None = Field(default=None)
+    poddur: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
+    maxseq: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
     mincpmpersec: float | None = Field(default=None, ge=0)
-    linearity: int | None = None
+    linearity: JsonInt | None = None
 
 
 class Imp(_Open):
@@ -118,7 +119,7 @@ class Imp(_Open):
     video: Video | None = None
     bidfloor: float = Field(default=0.0, ge=0)
     bidfloorcur: str = "USD"
-    secure: int | None = None
+    secure: JsonInt | None = None
 
 
 class BidRequest(_Open):
@@ -130,11 +131,11 @@ class BidRequest(_Open):
     user: User | None = None
     regs: Regs | None = None
     bcat: list[str] | None = None
-    cattax: int | None = None
+    cattax: JsonInt | None = None
     badv: list[str] | None = None
-    tmax: int | None = Field(default=None, ge=1)
-    test: int | None = None
-    at: int | None = None
+    tmax: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
+    test: JsonInt | None = None
+    at: JsonInt | None = None
     cur: list[str] | None = None
 
 

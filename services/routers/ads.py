@@ -41,7 +41,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from services import auth
 from services import resources as shared
@@ -392,6 +392,8 @@ class ExplainResponse(BaseModel):
 
 @router.post(
     "/v1/ads/openrtb/explain", response_model=ExplainResponse, summary="Why this pod: a dry-run decision (admin)",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/BidRequest"}}}}},
     responses={400: {"description": "Malformed BidRequest (problem+json with 'errors')."},
                204: {"description": "A well-formed request Marquee does not sell (e.g. no video imp)."}},  # fmt: skip
 )
@@ -403,14 +405,15 @@ async def explain_openrtb(request: Request, service: AdminDep) -> Response | Exp
 
     from ads.errors import InvalidAdRequestError
     from ads.selector import STAGES
+    from services.body_limit import MalformedJSONError, strict_json_loads
     from services.protocols.openrtb import BidRequest, to_ad_request
 
     raw = await request.body()
     try:
-        bid_request = BidRequest.model_validate(json.loads(raw))
+        bid_request = BidRequest.model_validate(strict_json_loads(raw))
         ad_request = to_ad_request(bid_request, now=time.time())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProblemError(400, f"body is not JSON: {exc}", slug="invalid-bid-request") from exc
+    except MalformedJSONError as exc:
+        raise ProblemError(400, str(exc), slug="invalid-bid-request", errors=[str(exc)]) from exc
     except ValidationError as exc:
         errors = [f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()]
         raise ProblemError(400, "; ".join(errors), slug="invalid-bid-request", errors=errors) from exc
@@ -466,8 +469,23 @@ def _list_param(value: str | None) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()] if text else []
 
 
-def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest:
-    """The ad request of a VAST tag call (see :func:`vast_tag` for the parameters)."""
+MAX_FLOOR_CPM = 1e9
+MACRO_PATTERN = r"^[ \t]*(\[.*\]|%%.*)?[ \t]*$"
+"""An absent value as players send it: empty, or a macro left unexpanded ('[IFA]', '%%CACHEBUSTER%%')."""
+
+
+def _int(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _macro_or(schema: dict[str, Any]) -> WithJsonSchema:
+    """The documented schema of a numeric tag parameter: the number, or an unexpanded macro / nothing."""
+    return WithJsonSchema({"anyOf": [schema, {"type": "string", "pattern": MACRO_PATTERN}]})
+
+
+def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest | None:
+    """The ad request of a VAST tag call (see :func:`vast_tag` for the parameters); None when no ad can
+    fill it (``min_duration`` above ``max_duration``: an empty VAST, as for any unfilled tag)."""
     from ads.request import AdRequest, ContentContext, PodRequest, PrivacySignals, SlotSpec
     from data.normalize import maturity_of
     from services.protocols.openrtb import country_code, genres_of, hashed_viewer_key
@@ -477,14 +495,14 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest:
     min_dur = _int_param("min_duration", params.get("min_duration"), 1, 300) or 1
     max_dur = _int_param("max_duration", params.get("max_duration"), 1, 300) or (pod_duration or 60)
     if min_dur > max_dur:
-        raise ProblemError(400, f"min_duration={min_dur} > max_duration={max_dur}: expected min <= max", slug="invalid-tag")
+        return None
     floor_text = _param(params.get("floor"))
     try:
         floor = float(floor_text) if floor_text else 0.0
     except ValueError:
         raise ProblemError(400, f"floor={floor_text!r}: expected a CPM number", slug="invalid-tag") from None
-    if floor < 0:
-        raise ProblemError(400, f"floor={floor}: expected >= 0", slug="invalid-tag")
+    if not 0 <= floor <= MAX_FLOOR_CPM:
+        raise ProblemError(400, f"floor={floor}: expected a CPM in [0, {MAX_FLOOR_CPM:g}]", slug="invalid-tag")
     mimes = frozenset(_list_param(params.get("mimes")) or ["video/mp4"])
     slot = SlotSpec("1", mimes, min_dur, max_dur, floor_cpm=floor)
     if pod_duration is not None or (max_ads or 1) > 1:
@@ -528,21 +546,24 @@ def vast_tag(
     genre: Annotated[str | None, Query(description="Content genres, comma-separated.")] = None,
     cat: Annotated[str | None, Query(description="IAB content categories, comma-separated.")] = None,
     rating: Annotated[str | None, Query(description="Content rating (TV-MA, PG-13...).")] = None,
-    device_type: Annotated[str | None, Query(description="OpenRTB device type 1-8.")] = None,
+    device_type: Annotated[str | None, Query(description="OpenRTB device type 1-8."), _macro_or(_int(1, 8))] = None,
     country: Annotated[str | None, Query(description="ISO country (alpha-2 or alpha-3).")] = None,
-    pod_duration: Annotated[str | None, Query(description="Break length in seconds (a dynamic pod).")] = None,
-    max_ads: Annotated[str | None, Query(description="Most ads in the break.")] = None,
-    min_duration: Annotated[str | None, Query()] = None,
-    max_duration: Annotated[str | None, Query()] = None,
-    floor: Annotated[str | None, Query(description="CPM floor.")] = None,
+    pod_duration: Annotated[str | None, Query(description="Break length in seconds (a dynamic pod)."),
+                            _macro_or(_int(1, 600))] = None,  # fmt: skip
+    max_ads: Annotated[str | None, Query(description="Most ads in the break."), _macro_or(_int(1, 10))] = None,
+    min_duration: Annotated[str | None, Query(), _macro_or(_int(1, 300))] = None,
+    max_duration: Annotated[str | None, Query(description="Above min_duration, or the tag gets an empty VAST."),
+                            _macro_or(_int(1, 300))] = None,  # fmt: skip
+    floor: Annotated[str | None, Query(description="CPM floor."),
+                     _macro_or({"type": "number", "minimum": 0, "maximum": MAX_FLOOR_CPM})] = None,  # fmt: skip
     mimes: Annotated[str | None, Query(description="[MEDIAMIME] accepted types, comma-separated.")] = None,
-    coppa: Annotated[str | None, Query()] = None,
-    gdpr: Annotated[str | None, Query()] = None,
+    coppa: Annotated[str | None, Query(), _macro_or(_int(0, 1))] = None,
+    gdpr: Annotated[str | None, Query(), _macro_or(_int(0, 1))] = None,
     gdpr_consent: Annotated[str | None, Query(description="[GDPRCONSENT] TCF v2 string.")] = None,
     us_privacy: Annotated[str | None, Query()] = None,
     gpp: Annotated[str | None, Query()] = None,
     gpp_sid: Annotated[str | None, Query()] = None,
-    lmt: Annotated[str | None, Query(description="[LIMITADTRACKING]")] = None,
+    lmt: Annotated[str | None, Query(description="[LIMITADTRACKING]"), _macro_or(_int(0, 1))] = None,
     bcat: Annotated[str | None, Query()] = None,
     badv: Annotated[str | None, Query()] = None,
     cb: Annotated[str | None, Query(description="[CACHEBUSTING]")] = None,
@@ -552,6 +573,8 @@ def vast_tag(
 
     params = {k: v for k, v in locals().items() if k not in ("request", "service") and isinstance(v, str | None)}
     ad_request = vast_tag_request(params, now=time.time())
+    if ad_request is None:
+        return Response(build_vast([]), media_type="application/xml", headers={"x-marquee-regime": "none"})
     decision = service.engine.decide(ad_request)
     base = str(request.base_url)
     ads = [placement_vast_ad(p, base, service.signer, sequence=p.sequence) for p in decision.placements]
@@ -563,7 +586,7 @@ def vast_tag(
 
 
 @router.get("/v1/ads/track/{event}", status_code=204, response_class=Response,
-            responses=problem_responses(400, 410, s400="The token is malformed or forged.",
+            responses=problem_responses(403, 410, s403="The token is malformed or forged.",
                                         s410="The token has expired."),
             summary="Tracking pixel: impression, quartiles, complete, click, error (idempotent)")  # fmt: skip
 def track(
@@ -633,13 +656,13 @@ class DemoKeysResponse(BaseModel):
 
 
 @router.get("/v1/ads/demo-keys", response_model=DemoKeysResponse,
-            responses={404: {"description": "The server runs with its own keys, not the demo ones (problem+json)."}},
+            responses=problem_responses(404, s404="The server runs with its own keys, not the demo ones."),
             summary="The public demo API keys, only while the server still accepts them")  # fmt: skip
-def demo_keys(service: ServiceDep) -> DemoKeysResponse:
+def demo_keys(ring: auth.KeyRingDep) -> DemoKeysResponse:
     """Lets the console prefill its key fields in development without any key in its source. Only the
     documented demo keys are ever returned, and only those the server accepts with that scope; a server
     configured with its own keys answers 404, and the console asks the user to paste one."""
-    keys = {scope: key for scope, key in DEMO_KEYS.items() if scope in service.keys.get(key, frozenset())}
+    keys = {scope: key for scope, key in DEMO_KEYS.items() if ring.accepts(key, scope)}
     if not keys:
         raise ProblemError(404, "this server does not accept the demo keys; paste an API key", slug="no-demo-keys")
     return DemoKeysResponse(keys=keys)
@@ -670,7 +693,12 @@ def list_entities(
     return {"items": items, "count": len(items)}
 
 
-@router.post("/v1/ads/{collection}", status_code=201, summary="Create an inventory entity (admin)")
+_WRITE_422 = ("The entity is invalid alone or within the inventory (its problems are listed), or names an entity "
+              "that does not exist. Cross-field rules (end after start, min <= max, references) are not in the schema.")
+
+
+@router.post("/v1/ads/{collection}", status_code=201, summary="Create an inventory entity (admin)",
+             responses=problem_responses(409, 422, s422=_WRITE_422))
 def create_entity(
     collection: Collection,
     service: AdminDep,
@@ -679,12 +707,14 @@ def create_entity(
     return _write(service, KIND_OF[collection], doc, create=True)
 
 
-@router.get("/v1/ads/{collection}/{entity_id}", summary="Read one inventory entity (admin)")
+@router.get("/v1/ads/{collection}/{entity_id}", summary="Read one inventory entity (admin)",
+            responses=problem_responses(404))
 def get_entity(collection: Collection, entity_id: str, service: AdminDep) -> dict[str, Any]:
     return _get(service, KIND_OF[collection], entity_id)
 
 
-@router.patch("/v1/ads/{collection}/{entity_id}", summary="Update fields of an inventory entity (admin)")
+@router.patch("/v1/ads/{collection}/{entity_id}", summary="Update fields of an inventory entity (admin)",
+              responses=problem_responses(404, 422, s422=_WRITE_422))
 def update_entity(
     collection: Collection, entity_id: str, service: AdminDep,
     patch: Annotated[dict[str, Any], Body(description="Fields to change; targeting/caps merge one level deep.")],
@@ -695,19 +725,22 @@ def update_entity(
     return _write(service, kind, _merge(_get(service, kind, entity_id), patch), create=False)
 
 
-@router.post("/v1/ads/{collection}/{entity_id}/pause", summary="Pause an entity (admin)")
+@router.post("/v1/ads/{collection}/{entity_id}/pause", summary="Pause an entity (admin)",
+             responses=problem_responses(404, 422, s422=_WRITE_422))
 def pause_entity(collection: Collection, entity_id: str, service: AdminDep) -> dict[str, Any]:
     kind = KIND_OF[collection]
     return _write(service, kind, {**_get(service, kind, entity_id), "status": "paused"}, create=False)
 
 
-@router.post("/v1/ads/{collection}/{entity_id}/resume", summary="Resume a paused entity (admin)")
+@router.post("/v1/ads/{collection}/{entity_id}/resume", summary="Resume a paused entity (admin)",
+             responses=problem_responses(404, 422, s422=_WRITE_422))
 def resume_entity(collection: Collection, entity_id: str, service: AdminDep) -> dict[str, Any]:
     kind = KIND_OF[collection]
     return _write(service, kind, {**_get(service, kind, entity_id), "status": "active"}, create=False)
 
 
-@router.get("/v1/ads/line-items/{entity_id}/delivery", summary="Spend, pacing and events of a line item (admin)")
+@router.get("/v1/ads/line-items/{entity_id}/delivery", summary="Spend, pacing and events of a line item (admin)",
+            responses=problem_responses(404))
 def line_item_delivery(entity_id: str, service: AdminDep) -> dict[str, Any]:
     from ads.inventory import line_item_from_dict
     from ads.pacing import schedule_target

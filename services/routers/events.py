@@ -22,7 +22,7 @@ import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
@@ -42,6 +42,8 @@ MAX_BATCH = 1000
 class EventIn(BaseModel):
     """One viewing event as sent by a client."""
 
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no "5" for 5, no false for 0
+
     event_id: str = Field(min_length=1, max_length=200, description="Client-chosen id; makes retries idempotent.")
     profile_id: str = Field(min_length=1, max_length=200)
     title_id: str = Field(min_length=1, max_length=200, examples=["tmdb:603"])
@@ -53,6 +55,8 @@ class EventIn(BaseModel):
 
 
 class EventBatchRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 

@@ -14,11 +14,13 @@ back to a popularity + co-watch scorer); and this area's "pages" (the :class:`ra
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from data.normalize import GENRES
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
 from services.state import Resources
@@ -39,6 +41,9 @@ MAX_ID = 200  # mirror data.events._MAX_ID
 MATURITY = Literal["kids", "older_kids", "teens", "adults"]
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"  # mirror data.events._LANGUAGE / _COUNTRY: the schema is the validation
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
+_GENRE = "|".join(re.escape(g) for g in GENRES)
+_GENRE_LIST = rf"^[ ]*({_GENRE})?[ ]*(,[ ]*({_GENRE})?[ ]*)*$"
+"""Comma-separated known genres (``data.normalize.GENRES``); empty pieces are ignored."""
 ProfileId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="Any id up to 200 characters.")]
 
 
@@ -92,7 +97,7 @@ class PageResponse(BaseModel):
 
 
 class ProfileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [
         {"maturity": "kids", "languages": ["en", "es"], "ui_language": "es", "country": "MX"}]})  # fmt: skip
 
     maturity: MATURITY = "adults"
@@ -196,7 +201,7 @@ def _split(values: list[str] | None) -> list[str]:
 # ------------------------------------------------------------------------------------------ routes
 
 
-@router.get("/v1/profiles/{profile_id}/page", response_model=PageResponse, responses=problem_responses(422),
+@router.get("/v1/profiles/{profile_id}/page", response_model=PageResponse, responses=problem_responses(404, 422),
             summary="The viewer's personalized home page (a cold-start page for a new viewer).")  # fmt: skip
 def get_page(
     request: Request,
@@ -207,32 +212,34 @@ def get_page(
         str | None, Query(description="UI language of row titles (en, fr, es, de); default: the profile's.")
     ] = None,  # fmt: skip
     liked_genres: Annotated[
-        list[str] | None, Query(description="Onboarding: genres the viewer likes.")
-    ] = None,
+        list[Annotated[str, Field(pattern=_GENRE_LIST)]] | None,
+        Query(description="Onboarding: genres the viewer likes (repeat or comma-separate).")
+    ] = None,  # fmt: skip
     liked_titles: Annotated[
-        list[str] | None, Query(description="Onboarding: title ids the viewer likes.")
-    ] = None,
+        list[str] | None, Query(max_length=MAX_LIKED, description=f"Onboarding: up to {MAX_LIKED} title ids the "
+                                "viewer likes (repeat or comma-separate); an unknown one is a 404.")
+    ] = None,  # fmt: skip
     max_maturity: Annotated[
         MATURITY | None, Query(description="Lower the maturity ceiling for this page.")
     ] = None,
     explore: Annotated[float, Query(ge=0.0, le=1.0, description="Exploration in [0, 1]; 0 = deterministic ranking.")] = 0.0,
-    seed: Annotated[int, Query(description="Seed of the exploration noise (same seed, same page).")] = 0,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the exploration noise (same seed, same page).")] = 0,
 ) -> PageResponse:
-    from data.normalize import GENRES
     from ranking.page import PageRequest
 
     builder, features = _loaded(request)
-    genres, titles = _split(liked_genres), _split(liked_titles)
-    if len(genres) > MAX_LIKED or len(titles) > MAX_LIKED:
-        raise ProblemError(422, f"liked_genres has {len(genres)} and liked_titles {len(titles)} entries; expected "
-                           f"at most {MAX_LIKED} each", slug="invalid-page-request")  # fmt: skip
+    # genres: the schema's pattern already admits only known ones, and there are few (no count limit needed)
+    genres, titles = list(dict.fromkeys(_split(liked_genres))), list(dict.fromkeys(_split(liked_titles)))
     unknown = [g for g in genres if g not in GENRES]
     if unknown:
         raise ProblemError(422, f"liked_genres={unknown!r}: unknown genre; expected some of {', '.join(GENRES)}",
                            slug="invalid-page-request")  # fmt: skip
     missing = [t for t in titles if t not in builder.catalog.features.index]
     if missing:
-        raise ProblemError(422, f"liked_titles={missing!r}: unknown title; expected catalog title ids",
+        raise ProblemError(404, f"liked_titles={missing!r}: unknown title; expected catalog title ids",
+                           slug="unknown-title", title_id=missing[0])  # fmt: skip
+    if len(titles) > MAX_LIKED:
+        raise ProblemError(422, f"liked_titles has {len(titles)} entries; expected at most {MAX_LIKED}",
                            slug="invalid-page-request")  # fmt: skip
     page_request = PageRequest(rows=rows, per_row=per_row, ui_language=language, exploration=explore,
                                seed=seed).validate()  # fmt: skip

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services import resources as shared
+from services.body_limit import INTEGRAL, JsonInt
 from services.errors import ProblemError
 from services.settings import Settings
 from services.state import Resources
@@ -26,6 +27,11 @@ log = logging.getLogger("marquee.search")
 
 router = APIRouter(tags=["search"])
 
+VISIBLE = r"[^\s\x1c-\x1f\x85]"
+"""A query must contain one character that is not whitespace (to Python, JSON Schema and pydantic alike)."""
+MATURITY = Literal["kids", "older_kids", "teens", "adults"]
+TYPE_LIST = r"^[ ]*(movie|show)?[ ]*(,[ ]*(movie|show)?[ ]*)*$"
+"""Comma-separated types, as ``type=movie,show`` (empty pieces are ignored)."""
 MAX_QUERY_CHARS = 2000  # mirrors search.request.MAX_QUERY_CHARS (kept import-free: nothing heavy at import)
 MAX_LIMIT = 100
 MAX_OFFSET = 900
@@ -93,24 +99,25 @@ class SearchResponse(BaseModel):
 class SearchRequest(BaseModel):
     """The POST body (for long queries); the same fields as the GET parameters."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [
         {"q": "un film d'animation où une petite fille se retrouve dans un monde d'esprits", "limit": 5},
         {"q": "dinosaur park", "profile_id": "demo:kids", "genres": ["adventure"], "year_min": 1990},
     ]})  # fmt: skip
 
-    q: str = Field(description=f"The query, any language; longer than {MAX_QUERY_CHARS} characters is truncated.")
+    q: str = Field(min_length=1, pattern=VISIBLE,
+                   description=f"The query, any language; longer than {MAX_QUERY_CHARS} characters is truncated.")
     profile_id: str | None = None
     lang: str | None = Field(default=None, description="Preferred language for titles and descriptions.")
-    types: list[str] = Field(default_factory=list, description="movie | show")
+    types: list[Annotated[str, Field(pattern=TYPE_LIST)]] = Field(default_factory=list, description="movie | show")
     genres: list[str] = Field(default_factory=list)
-    year_min: int | None = None
-    year_max: int | None = None
+    year_min: Annotated[int, Field(ge=1800, le=2200), INTEGRAL] | None = Field(default=None)
+    year_max: Annotated[int, Field(ge=1800, le=2200), INTEGRAL] | None = Field(default=None)
     description_languages: list[str] = Field(default_factory=list)
     original_languages: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
-    max_maturity: str | None = Field(default=None, description="kids | older_kids | teens | adults")
-    limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    max_maturity: MATURITY | None = Field(default=None, description="kids | older_kids | teens | adults")
+    limit: JsonInt = Field(default=20, ge=1, le=MAX_LIMIT)
+    offset: JsonInt = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 # ------------------------------------------------------------------------------------------ startup
@@ -228,8 +235,21 @@ def _run(request: Request, body: SearchRequest) -> Response:
         description_languages=_split(body.description_languages), original_languages=_split(body.original_languages),
         countries=_split(body.countries), max_maturity=body.max_maturity,
     )  # fmt: skip
+    if body.year_min is not None and body.year_max is not None and body.year_min > body.year_max:
+        return _empty_year_range(engine, body, filters, viewer)
     page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset)
     return _json_response(page, body.profile_id)
+
+
+def _empty_year_range(engine: Any, body: SearchRequest, filters: Any, viewer: Any) -> Response:
+    """``year_min`` above ``year_max`` selects no title: an empty page (each value is valid on its own, so
+    this is not an error), with the other filters still checked and the facet names of a normal page."""
+    from dataclasses import replace
+
+    probe = engine.search(body.q, filters=replace(filters, year_min=None, year_max=None), viewer=viewer, limit=1)
+    empty = replace(probe, hits=[], total=0, limit=body.limit, offset=body.offset,
+                    facets={name: {} for name in probe.facets})  # fmt: skip
+    return _json_response(empty, body.profile_id)
 
 
 def _json_response(page: Any, profile_id: str | None) -> Response:
@@ -273,18 +293,20 @@ _Q_EXAMPLES: dict[str, Any] = {
             summary="Search titles in natural language (any language).")  # fmt: skip
 def search_get(
     request: Request,
-    q: Annotated[str, Query(description=f"The query, any language; cut to {MAX_QUERY_CHARS} characters.",
+    q: Annotated[str, Query(min_length=1, pattern=VISIBLE,
+                            description=f"The query, any language; cut to {MAX_QUERY_CHARS} characters.",
                             openapi_examples=_Q_EXAMPLES)],  # fmt: skip
     profile_id: Annotated[str | None, Query(examples=["demo:kids"])] = None,
     lang: Annotated[str | None, Query(description="Preferred language for titles and descriptions.")] = None,
-    type: Annotated[list[str] | None, Query(description="movie | show (repeat or comma-separate).")] = None,
+    type: Annotated[list[Annotated[str, Field(pattern=TYPE_LIST)]] | None,
+                    Query(description="movie | show (repeat or comma-separate).")] = None,  # fmt: skip
     genre: Annotated[list[str] | None, Query(description="Any of these genres (repeat or comma-separate).")] = None,
-    year_min: Annotated[int | None, Query()] = None,
-    year_max: Annotated[int | None, Query()] = None,
+    year_min: Annotated[int | None, Query(ge=1800, le=2200)] = None,
+    year_max: Annotated[int | None, Query(ge=1800, le=2200)] = None,
     description_language: Annotated[list[str] | None, Query(description="Has a description in any of these.")] = None,
     original_language: Annotated[list[str] | None, Query()] = None,
     country: Annotated[list[str] | None, Query(description="Produced in any of these countries.")] = None,
-    max_maturity: Annotated[str | None, Query(description="kids | older_kids | teens | adults")] = None,
+    max_maturity: Annotated[MATURITY | None, Query(description="kids | older_kids | teens | adults")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:

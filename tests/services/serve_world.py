@@ -66,7 +66,7 @@ def main() -> None:
     import services.resources as shared
     from services.app import create_app
     from services.settings import Settings
-    from tests.ranking.search_synthetic import ConceptEncoder
+    from tests.search.search_synthetic import ConceptEncoder
     from tests.services.world import API_KEYS, build_world
 
     overrides = {"api_rate_limit": args.rate_limit}

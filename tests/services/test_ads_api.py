@@ -204,14 +204,16 @@ def test_vast_tag_returns_a_valid_pod_and_tolerates_unexpanded_macros(client: Te
     assert response.headers["x-marquee-regime"] == "personalized"
 
 
-def test_vast_tag_without_fill_is_an_empty_vast(client: TestClient) -> None:
-    response = client.get("/v1/ads/vast", params={"key": "demo-decide-key", "floor": "999"})
+@pytest.mark.parametrize("params", [{"floor": "999"}, {"min_duration": "40", "max_duration": "20"}])
+def test_vast_tag_without_fill_is_an_empty_vast(client: TestClient, params: dict[str, str]) -> None:
+    """Also when no ad can fit (each parameter valid, together unfillable): an empty VAST, not an error."""
+    response = client.get("/v1/ads/vast", params={"key": "demo-decide-key"} | params)
     assert response.status_code == 200 and vast_structure_errors(response.content) == []
     assert etree.fromstring(response.content).findall("v:Ad", NS) == []
 
 
-@pytest.mark.parametrize("params", [{"pod_duration": "soon"}, {"min_duration": "40", "max_duration": "20"},
-                                    {"device_type": "12"}, {"floor": "-1"}])  # fmt: skip
+@pytest.mark.parametrize("params", [{"pod_duration": "soon"}, {"device_type": "12"}, {"floor": "-1"},
+                                    {"floor": "1e999"}])  # fmt: skip
 def test_vast_tag_rejects_bad_parameters_as_problems(client: TestClient, params: dict[str, str]) -> None:
     response = client.get("/v1/ads/vast", params={"key": "demo-decide-key"} | params)
     assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
@@ -264,7 +266,8 @@ def test_caps_hold_through_the_api_and_across_a_restart(settings: Settings) -> N
 
 
 def test_forged_expired_or_unknown_tracking_calls_are_problems(client: TestClient) -> None:
-    assert client.get("/v1/ads/track/impression", params={"t": "forged.token"}).status_code == 400
+    forged = client.get("/v1/ads/track/impression", params={"t": "forged.token"})  # the token is the credential
+    assert forged.status_code == 403 and forged.json()["type"].endswith("/tracking-token-invalid")
     unknown = client.get("/v1/ads/track/teleport", params={"t": "whatever-token"})  # the path's enum says so
     assert unknown.status_code == 422 and unknown.json()["type"].endswith("/validation")
     assert client.get("/v1/ads/track/impression").status_code == 422

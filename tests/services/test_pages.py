@@ -122,7 +122,7 @@ def test_pages_are_deterministic_and_exploration_is_reproducible(client: TestCli
 
 @pytest.mark.parametrize("params", [
     {"rows": 0}, {"rows": 31}, {"per_row": 0}, {"per_row": 51}, {"rows": "many"}, {"explore": 2},
-    {"liked_genres": "not-a-genre"}, {"liked_titles": "tmdb:does-not-exist"}, {"max_maturity": "toddlers"},
+    {"liked_genres": "not-a-genre"}, {"max_maturity": "toddlers"}, {"seed": -1},
 ])  # fmt: skip
 def test_invalid_page_requests_are_problem_json_422(client: TestClient, params: dict) -> None:
     response = client.get("/v1/profiles/movielens:3/page", params=params)
@@ -130,6 +130,12 @@ def test_invalid_page_requests_are_problem_json_422(client: TestClient, params: 
     assert response.headers["content-type"].startswith(PROBLEM)
     body = response.json()
     assert body["status"] == 422 and "expected" in body["detail"] or body["type"].endswith("/validation")
+
+
+def test_an_unknown_liked_title_is_404(client: TestClient) -> None:
+    response = client.get("/v1/profiles/movielens:3/page", params={"liked_titles": "tmdb:does-not-exist"})
+    assert response.status_code == 404 and response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["type"].endswith("/unknown-title") and response.json()["title_id"] == "tmdb:does-not-exist"
 
 
 def test_put_creates_then_updates_and_get_reads_a_profile(client: TestClient, synth: Synthetic) -> None:

@@ -136,7 +136,8 @@ def test_unknown_profile_is_404(client: TestClient) -> None:
 @pytest.mark.parametrize("q", ["", "   ", "\t\n"])
 def test_empty_query_is_422(client: TestClient, q: str) -> None:
     body = problem(client.get("/v1/search", params={"q": q}), 422)
-    assert body["type"].endswith("/empty-query")
+    assert body["type"].endswith("/validation")  # the documented schema says: at least one visible character
+    assert body["errors"][0]["loc"] == ["query", "q"]
     problem(client.post("/v1/search", json={"q": q}), 422)
 
 
@@ -144,7 +145,8 @@ def test_missing_query_is_422(client: TestClient) -> None:
     problem(client.get("/v1/search"), 422)
     problem(client.post("/v1/search", json={}), 422)
     problem(client.post("/v1/search", json={"q": "dog", "colour": "blue"}), 422)  # unknown body fields
-    problem(client.post("/v1/search", content=b"not json", headers={"content-type": "application/json"}), 422)
+    malformed = problem(client.post("/v1/search", content=b"not json", headers={"content-type": "application/json"}), 400)
+    assert malformed["type"].endswith("/malformed-json")
 
 
 def test_unknown_filter_values_are_422_with_the_allowed_ones(client: TestClient) -> None:
@@ -152,10 +154,19 @@ def test_unknown_filter_values_are_422_with_the_allowed_ones(client: TestClient)
     assert body["type"].endswith("/unknown-filter-value")
     assert body["field"] == "genres" and body["unknown"] == ["spaghetti"] and body["allowed"] == list(GENRES)
     body = problem(client.get("/v1/search", params={"q": "dog", "max_maturity": "toddler"}), 422)
-    assert body["allowed"] == list(MATURITY_LEVELS)
+    assert all(level in body["errors"][0]["expected"] for level in MATURITY_LEVELS)  # an enum in the schema
     body = problem(client.get("/v1/search", params={"q": "dog", "country": "Atlantis"}), 422)
     assert "France" in body["allowed"]
-    problem(client.get("/v1/search", params={"q": "dog", "year_min": 2000, "year_max": 1990}), 422)
+
+
+def test_an_empty_year_range_is_an_empty_page_not_an_error(client: TestClient) -> None:
+    """Each bound is valid on its own (the schema says 1800..2200): together they select no title."""
+    response = client.get("/v1/search", params={"q": "dog", "year_min": 2000, "year_max": 1990})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == 0 and body["results"] == [] and set(body["facets"]) >= {"types", "genres"}
+    assert all(counts == {} for counts in body["facets"].values())
+    problem(client.get("/v1/search", params={"q": "dog", "year_min": 1700}), 422)  # out of the documented range
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"offset": 901}, {"limit": "many"}])

@@ -3,7 +3,7 @@
 ``build_world(root)`` writes what ``marquee data build``, ``index build`` and ``ads seed-demo`` would:
 a catalog (the search test catalog's 160 titles with every catalog column, a viewing history and
 profiles including ``demo:kids``), an index version built by the deterministic
-:class:`tests.ranking.search_synthetic.ConceptEncoder` (skipped with ``index=False``), and an ad
+:class:`tests.search.search_synthetic.ConceptEncoder` (skipped with ``index=False``), and an ad
 inventory that is live now. Every area of the app starts on it; :func:`use_concept_encoder` makes the
 app's "encoder" resource the same test encoder the index was built with.
 """
@@ -25,7 +25,7 @@ from embeddings.job import build_index_version
 from services.settings import Settings
 from tests.ads.helpers import market
 from tests.features.synthetic import SyntheticWorld, write_catalog
-from tests.ranking.search_synthetic import ConceptEncoder, synthetic_titles
+from tests.search.search_synthetic import ConceptEncoder, synthetic_titles
 
 N_TITLES = 160
 N_PROFILES = 30
