@@ -22,7 +22,7 @@ def make_settings(tmp_path: Path, **over: Any) -> Settings:
     fields: dict[str, Any] = {"api_keys": KEYS, "api_keys_revoked": "old-key", "api_rate_limit": "1000/second", **over}
     settings = Settings(artifacts_dir=tmp_path / "artifacts", cache_dir=tmp_path / "cache", data_dir=tmp_path / "none",
                         **fields)  # fmt: skip
-    seed_ads(settings.ads_db_path, live_market())
+    seed_ads(settings.ads_target, live_market())
     return settings
 
 

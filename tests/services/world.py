@@ -71,7 +71,7 @@ def live_market(now: float | None = None) -> dict[str, list[dict[str, Any]]]:
     return docs
 
 
-def seed_ads(db: Path, docs: dict[str, list[dict[str, Any]]]) -> None:
+def seed_ads(db: Path | str, docs: dict[str, list[dict[str, Any]]]) -> None:
     store = open_ad_store(db)
     try:
         for kind, group in (("advertiser", "advertisers"), ("campaign", "campaigns"), ("creative", "creatives"),
@@ -105,7 +105,7 @@ def build_world(root: Path, *, index: bool = True, **settings: Any) -> Settings:
     fields: dict[str, Any] = {"artifacts_dir": artifacts, "cache_dir": root / "cache", "data_dir": root / "none",
                               "api_keys": API_KEYS, "index_watch_s": 0, **settings}  # fmt: skip
     out = Settings(**fields)
-    seed_ads(out.ads_db_path, live_market())
+    seed_ads(out.ads_target, live_market())
     return out
 
 
