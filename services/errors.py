@@ -244,7 +244,7 @@ def _add_models(schemas: dict[str, Any]) -> None:
         schemas[name] = doc
 
 
-_UNTYPED_ERROR_SCHEMAS = ({}, {"$ref": "#/components/schemas/HTTPValidationError"})
+_UNTYPED_ERROR_SCHEMAS: tuple[dict[str, Any], ...] = ({}, {"$ref": "#/components/schemas/HTTPValidationError"})
 HEALTH_TAG = "health"
 """Operations with this tag are not part of an area (no 503 unless they declare it)."""
 
