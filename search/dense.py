@@ -19,7 +19,7 @@ DEFAULT_LANGUAGE_CENTERING = 0.5
 """See :meth:`DenseRetriever.centered` for how it was chosen (0.25-1.0 tried; 0.5 and 0.75 tie on
 cross-lingual recall, 0.5 costs same-language-only titles less)."""
 MIN_LANGUAGE_TEXTS = 20
-"""A description language needs this many texts in the index to get a centroid (query language ID)."""
+"""A description language needs this many texts in the index to get a centroid (for centring)."""
 
 
 class DenseRetriever:
@@ -65,9 +65,9 @@ class DenseRetriever:
     def fit_languages(self, min_texts: int = MIN_LANGUAGE_TEXTS) -> dict[str, int]:
         """Learn one centroid per description language from the index's own vectors.
 
-        The multilingual encoder keeps a strong language signature (DATA-NOTES: same-language bias),
-        so the nearest language centroid of a query embedding tells the query's language without a
-        separate language detector. Needs an index that can give its vectors back (faiss
+        The multilingual encoder keeps a strong language signature (DATA-NOTES: same-language bias):
+        :meth:`centered` moves a query in a language with a centroid towards the main language's
+        (the query's language comes from :mod:`search.langid`, never from these centroids). Needs an index that can give its vectors back (faiss
         ``reconstruct_n``); returns the number of texts per learnt language (empty when it cannot).
         """
         faiss_index = getattr(self.index, "faiss_index", None)
@@ -114,15 +114,6 @@ class DenseRetriever:
         moved = q - np.float32(self.language_centering) * shift
         norm = float(np.linalg.norm(moved))
         return (moved / norm).astype(np.float32) if norm > 0 else q
-
-    def query_language(self, query_embedding: np.ndarray) -> tuple[str, float] | None:
-        """The description language whose centroid is nearest the query and its lead over the
-        runner-up (cosine); ``None`` before :meth:`fit_languages`."""
-        if self._language_centroids is None:
-            return None
-        sims = self._language_centroids @ np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-        order = np.argsort(-sims)
-        return self._language_names[int(order[0])], float(sims[order[0]] - sims[order[1]])
 
     def _lookup(self, ids: np.ndarray) -> np.ndarray:
         """Indices into the sorted text arrays of ``ids`` (``-1`` where unknown)."""

@@ -40,6 +40,7 @@ from search.catalog import SearchCatalog
 from search.dense import DEFAULT_LANGUAGE_CENTERING, DEFAULT_TITLE_ONLY_PENALTY, DenseRetriever
 from search.errors import InvalidFilterError
 from search.fusion import FusionConfig, fuse, gated_weights
+from search.langid import LanguageIdentifier, QueryLanguage, default_identifier
 from search.lexical import LexicalConfig, LexicalIndex, LexicalScores
 from search.request import (
     DEFAULT_LIMIT,
@@ -102,8 +103,8 @@ class Retrieved:
     lexical: LexicalScores
     channels: dict[str, tuple[np.ndarray, np.ndarray]]
     dense_langs: dict[int, str] = field(default_factory=dict)
-    language: tuple[str, float] | None = None
-    """The query's nearest description language and its margin (see DenseRetriever.query_language)."""
+    language: QueryLanguage | None = None
+    """The query's language, its detector confidence and script (:mod:`search.langid`)."""
 
 
 def _top_positive(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +132,7 @@ class SearchEngine:
         fusion: FusionConfig | None = None,
         reranker: Reranker | None = None,
         overlap: bool | None = None,
+        language_identifier: LanguageIdentifier | None = None,
     ) -> None:
         if lexical.n_titles != catalog.n:
             raise ValueError(f"lexical index covers {lexical.n_titles} titles; the catalog has {catalog.n}")
@@ -140,6 +142,8 @@ class SearchEngine:
         self.encoder = encoder
         self.fusion = fusion or FusionConfig()
         self.reranker = reranker
+        self.language_identifier = language_identifier
+        """Identifies each query's language (:mod:`search.langid`); ``None``: languages are not used."""
         self.overlap = _usable_cpus() >= OVERLAP_MIN_CPUS if overlap is None else overlap
         """Dense channel in a helper thread beside the lexical scoring (default: :data:`OVERLAP_MIN_CPUS`)."""
         self._executor: ThreadPoolExecutor | None = None
@@ -163,6 +167,7 @@ class SearchEngine:
         reranker: Reranker | None = None,
         title_only_penalty: float = DEFAULT_TITLE_ONLY_PENALTY,
         language_centering: float = DEFAULT_LANGUAGE_CENTERING,
+        language_identifier: LanguageIdentifier | None = None,
     ) -> SearchEngine:
         """Build from the catalog's titles DataFrame and (optionally) a text index.
 
@@ -173,6 +178,7 @@ class SearchEngine:
             scope_title_ids: the titles searched (default: every title with a text, or all titles).
             encoder: query encoder (required with ``index``).
             title_only_penalty, language_centering: see :class:`DenseRetriever`.
+            language_identifier: default: the process's shared :func:`search.langid.default_identifier`.
         """
         if scope_title_ids is None and texts is not None:
             scope_title_ids = list(dict.fromkeys(texts["title_id"].astype(str).tolist()))
@@ -191,7 +197,8 @@ class SearchEngine:
                                    title_only_penalty=title_only_penalty,
                                    language_centering=language_centering)  # fmt: skip
             dense.fit_languages()
-        return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker)
+        return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker,
+                   language_identifier=language_identifier or default_identifier())  # fmt: skip
 
     # -- retrieval -----------------------------------------------------------------------------
 
@@ -221,10 +228,11 @@ class SearchEngine:
         ``allowed`` is the ``(n,)`` mask of allowed titles (``None``: all); ``query_embedding``
         ``(d,)`` skips the encoder when given.
         """
-        pending: Future[tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]] | None = None
+        language = self.identify(query)
+        pending: Future[tuple[np.ndarray, np.ndarray, list[str]]] | None = None
         if dense and self.dense is not None:
             if self.overlap:  # the encoder and faiss release the GIL: the helper runs beside this thread
-                pending = self._pool().submit(self._dense_channel, query, query_embedding, top, allowed)
+                pending = self._pool().submit(self._dense_channel, query, query_embedding, top, allowed, language)
             elif query_embedding is None:
                 query_embedding = self.embed([query])[0]  # alone: the encoder uses every core it has
         try:
@@ -238,34 +246,35 @@ class SearchEngine:
             "content": _top_positive(lex.fields["content"], allowed, top),
         }
         dense_langs: dict[int, str] = {}
-        language: tuple[str, float] | None = None
         if dense and self.dense is not None:
             if pending is not None:
-                pos, scores, langs, language = pending.result()
+                pos, scores, langs = pending.result()
             else:
-                pos, scores, langs, language = self._dense_channel(query, query_embedding, top, allowed)
+                pos, scores, langs = self._dense_channel(query, query_embedding, top, allowed, language)
             channels["dense"] = (pos, scores)
             dense_langs = dict(zip(pos.tolist(), langs, strict=True))
         return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language)
 
-    def _dense_channel(self, query: str, query_embedding: np.ndarray | None, top: int, allowed: np.ndarray | None
-                       ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]:  # fmt: skip
+    def identify(self, query: str) -> QueryLanguage | None:
+        """The query's language and script (``None`` without an identifier)."""
+        return None if self.language_identifier is None else self.language_identifier.identify(query)
+
+    def _dense_channel(self, query: str, query_embedding: np.ndarray | None, top: int, allowed: np.ndarray | None,
+                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
         if query_embedding is None:
             query_embedding = self.embed([query])[0]
-        return self._dense_search(query_embedding, top, allowed)
+        return self._dense_search(query_embedding, top, allowed, language)
 
-    def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None
-                      ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, float] | None]:  # fmt: skip
-        """Dense channel: the query's language from its embedding, then (for another language than
-        the catalog's main one) a language-centred search. Returns positions, scores, best-text
-        languages and ``(language, margin)``."""
+    def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
+                      language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+        """Dense channel: for a query confidently in a description language with a centroid other
+        than the catalog's main one, a language-centred search; otherwise the query as encoded (a
+        language without a centroid, or an undecided one, never moves the query). Returns
+        positions, scores and the language of each title's best-matching text."""
         assert self.dense is not None
-        language = self.dense.query_language(query_embedding)
-        searched = query_embedding
-        if language is not None and language[1] >= self.fusion.language_margin > 0:
-            searched = self.dense.centered(query_embedding, language[0])
-        pos, scores, langs = self.dense.search(searched, top, allowed)
-        return pos, scores, langs, language
+        code = self._confident(language, self.fusion)
+        searched = query_embedding if code is None else self.dense.centered(query_embedding, code)
+        return self.dense.search(searched, top, allowed)
 
     def fuse_retrieved(self, retrieved: Retrieved, allowed: np.ndarray | None,
                        config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
@@ -287,12 +296,15 @@ class SearchEngine:
         return positions, scores, gate
 
     @staticmethod
-    def detected_language(retrieved: Retrieved, config: FusionConfig) -> str | None:
-        """The query's language when the nearest language centroid leads by ``config.language_margin``."""
-        if retrieved.language is None or config.language_margin <= 0:
+    def _confident(language: QueryLanguage | None, config: FusionConfig) -> str | None:
+        if language is None or language.code is None or config.language_confidence <= 0:
             return None
-        lang, margin = retrieved.language
-        return lang if margin >= config.language_margin else None
+        return language.code if language.confidence >= config.language_confidence else None
+
+    @classmethod
+    def detected_language(cls, retrieved: Retrieved, config: FusionConfig) -> str | None:
+        """The query's language when the identifier is at least ``config.language_confidence`` sure."""
+        return cls._confident(retrieved.language, config)
 
     @staticmethod
     def exact_first(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray,
@@ -328,7 +340,7 @@ class SearchEngine:
             if self.dense is None:
                 raise RuntimeError("this search engine has no dense index")
             emb = query_embedding if query_embedding is not None else self.embed([text])[0]
-            pos, _, _, _ = self._dense_search(emb, top_k, None)
+            pos, _, _ = self._dense_search(emb, top_k, None, self.identify(text))
         elif system == "hybrid":
             retrieved = self.retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
             pos, scores, _ = self.fuse_retrieved(retrieved, None, cfg)
@@ -389,12 +401,17 @@ class SearchEngine:
         positions, scores = positions[keep], scores[keep]
         page = positions[offset : offset + limit]
         page_scores = scores[offset : offset + limit]
-        hits = [self._hit(int(p), float(s), retrieved, viewer) for p, s in zip(page, page_scores, strict=True)]
+        query_language = self.detected_language(retrieved, self.fusion)
+        # descriptions in the viewer's languages, else in the query's language; titles in the viewer's
+        described = viewer.languages or ((query_language,) if query_language else ())
+        hits = [self._hit(int(p), float(s), retrieved, viewer.languages, described)
+                for p, s in zip(page, page_scores, strict=True)]  # fmt: skip
         return SearchPage(query=text, query_truncated=truncated, total=int(positions.size), offset=offset,
                           limit=limit, hits=hits, facets=self.catalog.facets(positions), lexical_gate=gate,
-                          query_language=self.detected_language(retrieved, self.fusion))  # fmt: skip
+                          query_language=query_language)  # fmt: skip
 
-    def _hit(self, position: int, score: float, retrieved: Retrieved, viewer: Viewer) -> SearchHit:
+    def _hit(self, position: int, score: float, retrieved: Retrieved, title_languages: Sequence[str],
+             described: Sequence[str]) -> SearchHit:  # fmt: skip
         cat = self.catalog
         lex = retrieved.lexical
         reasons: list[MatchReason] = []
@@ -417,11 +434,11 @@ class SearchEngine:
         elif lex.fields["content"][position] > 0:
             reasons.append(MatchReason("description", "words"))
         reasons.extend(MatchReason("language", lang) for lang in sorted(languages))
-        description, desc_lang = cat.description(position, viewer.languages)
+        description, desc_lang = cat.description(position, described)
         year = cat.years[position]
         return SearchHit(
             title_id=cat.title_ids[position],
-            display_title=cat.display_title(position, viewer.languages),
+            display_title=cat.display_title(position, title_languages),
             year=None if np.isnan(year) else int(year),
             type=str(cat.types[position]),
             maturity=cat.maturity[position],

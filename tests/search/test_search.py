@@ -76,7 +76,7 @@ def test_a_description_query_finds_its_title(engine: SearchEngine, titles: pd.Da
 
 def test_cross_lingual_query_reaches_english_descriptions_and_mutes_lexical(engine: SearchEngine) -> None:
     # French words for robot / city / war: only The Matrix (English description) is about all three
-    page = engine.search("automate ville guerre", limit=5)
+    page = engine.search("un automate dans la ville avec la guerre", limit=5)
     assert page.lexical_gate == 0.0
     assert page.query_language == "fr"
     matrix = page.hits[0]
@@ -89,11 +89,11 @@ def test_query_language_scales_the_content_channel(engine: SearchEngine) -> None
     english = engine.retrieve("the dog and the cat in the city", None, 50, None)
     assert engine.detected_language(french, engine.fusion) == "fr"
     assert engine.detected_language(english, engine.fusion) == "en"
-    assert engine.detected_language(french, engine.fusion.with_(language_margin=0.0)) is None
+    assert engine.detected_language(french, engine.fusion.with_(language_confidence=0.0)) is None
     assert engine._content_share["en"] == 1.0 and engine._content_share["fr"] < 0.3
     # with the language known, French-described titles no longer get the content channel's full push
     muted = engine.fuse_retrieved(french, None, engine.fusion)[0][:10].tolist()
-    loud = engine.fuse_retrieved(french, None, engine.fusion.with_(language_margin=0.0))[0][:10].tolist()
+    loud = engine.fuse_retrieved(french, None, engine.fusion.with_(language_confidence=0.0))[0][:10].tolist()
     described_fr = engine.catalog.description_language_masks["fr"]
     assert described_fr[muted].sum() <= described_fr[loud].sum()
 
@@ -367,8 +367,8 @@ def test_language_centring_lets_a_french_query_reach_an_english_description() ->
     # an encoder with a strong same-language bias: without centring, French-described titles win
     biased, _, _ = build_engine(signature=0.3, language_centering=0.0)
     centred, _, _ = build_engine(signature=0.3, language_centering=0.5)
-    assert biased.search("automate ville guerre", limit=1).hits[0].display_title != "The Matrix"
-    assert centred.search("automate ville guerre", limit=1).hits[0].display_title == "The Matrix"
+    assert biased.search("un automate dans la ville avec la guerre", limit=1).hits[0].display_title != "The Matrix"
+    assert centred.search("un automate dans la ville avec la guerre", limit=1).hits[0].display_title == "The Matrix"
     # English queries are never moved
     for engine in (biased, centred):
         assert engine.search("robot city war", limit=1).hits[0].display_title == "The Matrix"

@@ -1,0 +1,93 @@
+"""The language and script of a short query.
+
+Language: lingua-language-detector (pinned in pyproject), chosen because it is built for short
+text: it combines a rule-based script filter with 1- to 5-gram models, where langid-style
+classifiers trained on sentences degrade on two- or three-word queries
+(``benchmarks/langid.py`` measures both on short queries: ``benchmarks/results/langid.json``).
+The detector is restricted to :data:`LANGUAGES` (the catalog's description languages and the
+languages viewers search in), with every model preloaded once per process (about 10 s at start,
+then 0.1-0.5 ms per query).
+
+Script: :func:`data.queries.script_of` (the script most of the letters are written in). A query in
+a script only one supported language uses (Hangul, Thai, Greek, Hebrew, Devanagari...) is that
+language with full confidence whatever the detector would add.
+
+Search uses the language for three things only, each safe when it is ``None``: the content
+channel's weight (BM25 over descriptions in that language), the language centring of the dense
+query (only for a language with a centroid in the index; no centroid, no centring) and the
+language descriptions are shown in when the viewer asked for none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from data.queries import script_of
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
+
+__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier"]
+
+LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "da", "pl", "nl", "sv", "tr",
+                              "ru", "uk", "el", "he", "ar", "fa", "hi", "th", "ja", "ko", "zh")  # fmt: skip
+"""ISO 639-1 codes the detector chooses among."""
+
+SCRIPT_LANGUAGE: dict[str, str] = {"hangul": "ko", "thai": "th", "greek": "el", "hebrew": "he", "devanagari": "hi"}
+"""Scripts that, among :data:`LANGUAGES`, only one language writes."""
+
+
+@dataclass(frozen=True)
+class QueryLanguage:
+    """What the identifier says of a query: ISO 639-1 ``code`` (``None`` when undecided), the
+    detector's ``confidence`` in it (0..1) and the query's ``script`` (``latin``, ``cjk``...)."""
+
+    code: str | None
+    confidence: float
+    script: str
+
+
+class LanguageIdentifier:
+    """Identify the language of short queries (lingua's detector is thread-safe; build once, share).
+
+    Args:
+        languages: ISO 639-1 codes to choose among (default :data:`LANGUAGES`).
+        preload: load every language model now instead of at the first query in that language.
+    """
+
+    def __init__(self, languages: Sequence[str] = LANGUAGES, *, preload: bool = True) -> None:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+        unknown = [c for c in languages if not hasattr(IsoCode639_1, c.upper())]
+        if unknown:
+            raise ValueError(f"languages {unknown} are not ISO 639-1 codes lingua knows")
+        chosen = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in languages]
+        builder = LanguageDetectorBuilder.from_languages(*chosen)
+        if preload:
+            builder = builder.with_preloaded_language_models()
+        self.languages = tuple(languages)
+        self._detector: LanguageDetector = builder.build()
+
+    def identify(self, text: str) -> QueryLanguage:
+        """The language of ``text`` with the detector's confidence, and its script."""
+        script = script_of(text)
+        if script == "unknown":
+            return QueryLanguage(None, 0.0, script)
+        only = SCRIPT_LANGUAGE.get(script)
+        if only is not None and only in self.languages:
+            return QueryLanguage(only, 1.0, script)
+        values = self._detector.compute_language_confidence_values(text)
+        if not values:
+            return QueryLanguage(None, 0.0, script)
+        best = values[0]
+        code = best.language.iso_code_639_1.name.lower()
+        return QueryLanguage(code, float(best.value), script)
+
+
+@lru_cache(maxsize=1)
+def default_identifier() -> LanguageIdentifier:
+    """One shared identifier over :data:`LANGUAGES` per process (the models take ~10 s to load)."""
+    return LanguageIdentifier()

@@ -1,0 +1,69 @@
+"""Query language identification (the real lingua models) and what search does with the language."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search.engine import SearchEngine
+from search.langid import LanguageIdentifier, QueryLanguage, default_identifier
+from tests.search.search_synthetic import build_engine
+
+
+@pytest.mark.parametrize(("query", "code", "script"), [
+    ("韓国のゾンビ映画 電車", "ja", "cjk"),
+    ("恐怖电影 韩国", "zh", "cjk"),
+    ("تيتانيك", "ar", "arabic"),
+    ("कुछ कुछ होता है", "hi", "devanagari"),
+    ("좀비 영화 기차", "ko", "hangul"),
+    ("фильм про войну", "ru", "cyrillic"),
+    ("หนังผี", "th", "thai"),
+    ("ταινία τρόμου", "el", "greek"),
+    ("סרט אימה", "he", "hebrew"),
+    ("una película de terror en un hotel aislado", "es", "latin"),
+    ("un film d'animation pour les enfants", "fr", "latin"),
+    ("ein Film über den Krieg und die Liebe", "de", "latin"),
+    ("a movie about a dog who waits for his owner", "en", "latin"),
+])  # fmt: skip
+def test_each_script_and_language_is_identified(query: str, code: str, script: str) -> None:
+    found = default_identifier().identify(query)
+    assert (found.code, found.script) == (code, script)
+    assert found.confidence >= 0.4
+
+
+def test_no_letters_no_language_and_unknown_codes_are_refused() -> None:
+    assert default_identifier().identify("1999 !!!") == QueryLanguage(None, 0.0, "unknown")
+    with pytest.raises(ValueError, match="ISO 639-1"):
+        LanguageIdentifier(("en", "xx"), preload=False)
+
+
+@pytest.fixture(scope="module")
+def engine() -> SearchEngine:
+    built, _, _ = build_engine(signature=0.3, language_centering=0.5)
+    return built
+
+
+def test_a_language_without_a_centroid_never_moves_the_query(engine: SearchEngine) -> None:
+    assert engine.dense is not None and "ja" not in engine.dense._language_names
+    q = engine.embed(["robot city war"])[0]
+    plain = engine._dense_search(q, 20, None, None)
+    for language in (QueryLanguage("ja", 1.0, "cjk"), QueryLanguage("fr", 0.2, "latin"),
+                     QueryLanguage(None, 0.0, "unknown")):  # fmt: skip
+        moved = engine._dense_search(q, 20, None, language)
+        assert np.array_equal(moved[0], plain[0]) and np.array_equal(moved[1], plain[1])
+    centred = engine._dense_search(q, 20, None, QueryLanguage("fr", 0.9, "latin"))
+    assert not np.array_equal(centred[1], plain[1])
+
+
+def test_descriptions_follow_the_query_language_when_the_viewer_names_none(engine: SearchEngine) -> None:
+    page = engine.search("un vieux automate qui trouve la guerre dans la ville", limit=20)
+    assert page.query_language == "fr"
+    both = [h for h in page.hits if h.title_id in _described_in(engine, "fr") and h.title_id in _described_in(engine, "en")]
+    assert both and all(h.description_language == "fr" for h in both)
+    english = engine.search("an old robot who finds the war in the city", limit=20)
+    assert all(h.description_language == "en" for h in english.hits if h.title_id in _described_in(engine, "en"))
+
+
+def _described_in(engine: SearchEngine, lang: str) -> set[str]:
+    mask = engine.catalog.description_language_masks[lang]
+    return {engine.catalog.title_ids[i] for i in np.flatnonzero(mask)}
