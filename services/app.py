@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app()`` with a lifespan that loads heavy state once.
 
 Each product area lives in ``services/routers/<area>.py`` and exposes ``router`` (an APIRouter) and
-optionally ``startup(resources)`` (called once, in order, at start) — see ``AREAS``.
+optionally ``startup(resources)`` (called once, in order, at start) — see ``AREAS``. The console
+(plain static files in ``services/console/``) is served at ``/console/``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from services.body_limit import BodyLimitMiddleware
 from services.errors import MethodNotAllowedMiddleware, install_error_handlers, problem, problem_responses
@@ -27,6 +30,8 @@ AREAS: tuple[str, ...] = ("search", "events", "pages", "ads")
 """Router modules under services/routers/, started in this order (absent modules are skipped)."""
 RAW_JSON_PATHS: tuple[str, ...] = ("/v1/ads/openrtb",)
 """Routes that parse their own JSON body strictly and answer malformed bodies in their own protocol."""
+CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+"""The console's static files (HTML, CSS, JavaScript), served at /console/."""
 
 
 def _area_modules() -> list[Any]:
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None, *, areas: tuple[str, ...] | Non
 
     for module in modules:
         app.include_router(module.router)
+    app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app
 
 
