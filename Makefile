@@ -32,7 +32,11 @@ artifacts: model ## Build catalog, embeddings + index (default scope), ranker an
 serve: artifacts ## Install, build the bundled default and start the API on http://127.0.0.1:8000
 	$(MARQUEE) serve
 
-test: model ## Install and run the whole test suite (slow tests included)
+browser: setup ## Install Debian's Chromium (apt, when missing) for the console's browser tests (Playwright: .[dev])
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@$(PY) -c "import playwright.sync_api" && /usr/bin/chromium --version
+
+test: model artifacts browser ## Install, build the default artifacts and run the whole test suite (slow and browser tests included)
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests not marked slow
@@ -55,4 +59,4 @@ postgres-stop: ## Stop the local PostgreSQL started by `make postgres`
 clean: ## Remove build artifacts (keeps the embedding cache in ~/.cache/marquee)
 	rm -rf artifacts .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help setup model artifacts serve test test-fast check bench clean postgres postgres-stop
+.PHONY: help setup model artifacts serve browser test test-fast check bench clean postgres postgres-stop

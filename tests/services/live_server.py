@@ -47,7 +47,9 @@ def live_server(artifacts: Path, scratch: Path, *, timeout_s: float = 300.0) -> 
     shutil.copyfile(artifacts / "events.db", events_db)
     shutil.copyfile(artifacts / "ads.db", ads_db)
     port = free_port()
-    env = dict(os.environ, MARQUEE_ARTIFACTS_DIR=str(artifacts), MARQUEE_EVENTS_DB=str(events_db),
+    # SQLite copies and the demo keys, whatever the calling environment sets for other tests
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MARQUEE_DATABASE_URL", "MARQUEE_API_KEYS")}
+    env = dict(inherited, MARQUEE_ARTIFACTS_DIR=str(artifacts), MARQUEE_EVENTS_DB=str(events_db),
                MARQUEE_ADS_DB=str(ads_db), MARQUEE_INDEX_WATCH_S="0", OMP_NUM_THREADS="1",
                TOKENIZERS_PARALLELISM="false")  # fmt: skip
     code = ("import uvicorn; from services.app import create_app; "

@@ -252,7 +252,7 @@ def test_ad_break_inspector_explains_the_pod_and_shows_its_vast(page: Any, serve
     vast = tab.inner_text("#vast")
     assert vast.startswith("<VAST") and vast.count("<Ad ") == len(pod) and "<MediaFile" in vast
     assert '"poddur": 60' in tab.locator("#request-json pre").text_content()
-    screenshot(tab, tmp_path, "ads", full_page=True)
+    screenshot(tab, tmp_path, "ads")
 
     # COPPA: the kids regime, and every line item that is not kids-safe is rejected for that reason
     tab.check("#ad-coppa")
