@@ -150,11 +150,16 @@ async function runSearch() {
   $("results").dataset.profile = d.profile_id || "";
 }
 
+function plain(value) {
+  if (value === null || value === undefined) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
 function renderChips(understood) {
   const chips = [];
   understood.forEach((u, i) => {
-    chips.push(el("span", {class: "chip understood", title: `${u.source || ""} → ${u.effect || ""}`, "data-kind": u.kind},
-      el("b", {text: `${u.kind}: `}), `${u.value}`,
+    chips.push(el("span", {class: "chip understood", title: `${plain(u.source)} → ${plain(u.effect)}`, "data-kind": u.kind},
+      el("b", {text: `${u.kind}: `}), plain(u.value),
       el("button", {class: "x", "aria-label": "remove", text: "×", onclick: () => removeUnderstood(understood, i)})));
   });
   state.filters.forEach((f, i) => {
@@ -172,8 +177,8 @@ function removeUnderstood(understood, index) {
   // turn understanding off and keep every other understood constraint as an explicit filter
   understood.forEach((u, i) => {
     const param = CHIP_PARAM[u.kind];
-    if (i !== index && param && !state.filters.some((f) => f.param === param && f.value === String(u.value))) {
-      state.filters.push({param, value: String(u.value)});
+    if (i !== index && param && !state.filters.some((f) => f.param === param && f.value === plain(u.value))) {
+      state.filters.push({param, value: plain(u.value)});
     }
   });
   state.understand = false;
