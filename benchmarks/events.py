@@ -1,13 +1,18 @@
-"""Event intake throughput: ``POST /v1/events`` in batches of 100 vs ``GET /v1/noop``, over HTTP.
+"""Event intake throughput: ``POST /v1/events`` in batches of 100 vs ``GET /v1/noop``, over HTTP, on
+SQLite and on PostgreSQL in the same run.
 
-The app (events area only, real catalog when built, a fresh SQLite event store in a temp dir with
-``synchronous=FULL``: every acknowledged batch is fsynced) runs in a separate uvicorn process. Client
+The app (events area only, real catalog when built) runs in a separate uvicorn process, once per back
+end: a fresh SQLite event store in a temp dir with ``synchronous=FULL``, then a fresh schema on the
+PostgreSQL server of ``make postgres`` (or ``MARQUEE_BENCH_DATABASE_URL``; ``synchronous_commit=on``,
+the server on the same machine). Either way every acknowledged batch is fsynced. Client
 threads send back-to-back requests over keep-alive connections for a fixed time. Each batch carries
 100 events with fresh ``event_id``s for existing profiles and titles (so all are stored, none are
 duplicates). The no-op phase sends ``GET /v1/noop`` with the same threads for the same time.
 
 Ratios: ``batch_requests_per_s / noop_requests_per_s`` (what storing 100 events costs compared with
-an empty request) and ``batch_p50_ms / noop_p50_ms``. Client and server share the machine's CPUs.
+an empty request), ``batch_p50_ms / noop_p50_ms`` (SQLite, unprefixed, and ``postgres_``-prefixed) and
+``postgres_vs_sqlite_events_per_s``. Client, server and PostgreSQL share the machine's CPUs. Where no
+PostgreSQL server answers, its section records why and only SQLite is measured.
 
     python benchmarks/events.py           # quick: 8 s per phase, 4 client threads
     python benchmarks/events.py --full    # 30 s per phase, concurrency 1 and 4
@@ -16,11 +21,15 @@ an empty request) and ``batch_p50_ms / noop_p50_ms``. Client and server share th
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +122,27 @@ def _measure(base: str, seconds: float, concurrencies: tuple[int, ...], profiles
     return results, ratios
 
 
+@contextmanager
+def _postgres_schema() -> Iterator[str]:
+    """A fresh schema on the benchmark server (dropped afterwards); RuntimeError naming why when none."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise RuntimeError("psycopg is not installed (pip install -e '.[postgres]')") from exc
+    url = os.environ.get("MARQUEE_BENCH_DATABASE_URL", "postgresql://marquee@127.0.0.1:55432/marquee")
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        raise RuntimeError(f"no PostgreSQL at {url} (make postgres): {str(exc).strip()[:120]}") from exc
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="30 s per phase at concurrency 1 and 4")
@@ -120,6 +150,8 @@ def main() -> None:
     seconds = 30.0 if args.full else 8.0
     concurrencies = (1, 4) if args.full else (4,)
     tmp = Path(tempfile.mkdtemp(prefix="marquee-bench-events-"))
+    results: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
     try:
         catalog, source = _catalog(tmp)
         import pandas as pd
@@ -129,12 +161,25 @@ def main() -> None:
         env = {"MARQUEE_ARTIFACTS_DIR": str(tmp / "artifacts"), "MARQUEE_EVENTS_DB": str(tmp / "events.db"),
                "MARQUEE_CACHE_DIR": str(tmp / "cache")}  # fmt: skip
         with area_server(("events",), env=env, timeout_s=180.0) as (base, _):
-            results, ratios = _measure(base, seconds, concurrencies, profiles, titles)
+            results["sqlite"], ratios = _measure(base, seconds, concurrencies, profiles, titles)
+        try:
+            with _postgres_schema() as url, area_server(("events",), env=env | {"MARQUEE_DATABASE_URL": url},
+                                                        timeout_s=300.0) as (base, _):  # fmt: skip
+                results["postgres"], pg_ratios = _measure(base, seconds, concurrencies, profiles, titles)
+            ratios |= {f"postgres_{k}": v for k, v in pg_ratios.items()}
+            for c in concurrencies:
+                sqlite_eps = results["sqlite"][f"c{c}"]["events"]["events_per_s"]
+                pg_eps = results["postgres"][f"c{c}"]["events"]["events_per_s"]
+                ratios[f"c{c}_postgres_vs_sqlite_events_per_s"] = round(pg_eps / sqlite_eps, 3) if sqlite_eps else None
+        except RuntimeError as exc:
+            results["postgres"] = {"skipped": str(exc)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     write_result("events", {"mode": "full" if args.full else "quick", "batch_size": BATCH, "seconds_per_phase": seconds,
                             "concurrency": list(concurrencies), "catalog": source, "server": "uvicorn, 1 process",
-                            "store": "SQLite WAL, synchronous=FULL, one transaction per batch"},
+                            "store": {"sqlite": "SQLite WAL, synchronous=FULL, one transaction per batch",
+                                      "postgres": "PostgreSQL 127.0.0.1 (same machine), synchronous_commit=on, "
+                                                  "psycopg pool, one transaction per batch"}},
                  results, ratios, hardware_info=hardware())  # fmt: skip
 
 
