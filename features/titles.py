@@ -52,13 +52,22 @@ class TitleFeatures:
     trend: np.ndarray  # (n,) float32, 1.0 = steady
     as_of: float  # unix seconds the event-based columns are computed at
     index: dict[str, int] = field(default_factory=dict, repr=False)
+    catalog_prior: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    """(n,) float32 in [0, 1]: popularity known without viewing events (TMDB votes and popularity
+    percentiles); 0 where the catalog has neither. Empty in the constructor means all zeros."""
+    added_recency: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    """(n,) float32 in [0, 1]: 0.5 ** (years since the catalog added the title (Netflix date_added) / 2);
+    0 where unknown. Empty in the constructor means all zeros."""
 
     def __post_init__(self) -> None:
         if not self.index:
             self.index.update({t: i for i, t in enumerate(self.title_ids)})
         n = len(self.title_ids)
+        for name in ("catalog_prior", "added_recency"):
+            if len(getattr(self, name)) == 0 and n:
+                object.__setattr__(self, name, np.zeros(n, dtype=np.float32))
         for name in ("embeddings", "has_embedding", "genres", "languages", "maturity_level", "year", "recency",
-                     "event_count", "popularity", "trend"):  # fmt: skip
+                     "event_count", "popularity", "trend", "catalog_prior", "added_recency"):  # fmt: skip
             if len(getattr(self, name)) != n:
                 raise ValueError(f"TitleFeatures.{name} has {len(getattr(self, name))} rows; expected {n}")
 
@@ -165,8 +174,26 @@ def build_title_features(
         emb = np.zeros((n, dim), dtype=np.float32)
         has = np.zeros(n, dtype=bool)
 
+    catalog_prior = np.zeros(n, dtype=np.float64)
+    for column in ("vote_count", "popularity"):  # TMDB columns: no MovieLens ratings, so no evaluation leak
+        if column in titles:
+            values = pd.to_numeric(titles[column], errors="coerce").to_numpy(dtype=np.float64)
+            known = np.isfinite(values) & (values > 0)
+            if known.any():
+                ranks = pd.Series(values[known]).rank(method="average").to_numpy()
+                part = np.zeros(n)
+                part[known] = ranks / known.sum()
+                catalog_prior = np.maximum(catalog_prior, part)
+    added_recency = np.zeros(n, dtype=np.float32)
+    if "date_added" in titles:
+        added = pd.to_datetime(titles["date_added"], errors="coerce", utc=True)
+        seconds = np.array([t.timestamp() if not pd.isna(t) else np.nan for t in added], dtype=np.float64)
+        age_years = np.clip((float(as_of) - seconds) / (365.25 * SECONDS_PER_DAY), 0.0, None)
+        added_recency = np.where(np.isnan(seconds), 0.0, 0.5 ** (age_years / 2.0)).astype(np.float32)
+
     return TitleFeatures(
         title_ids=ids, embeddings=emb, has_embedding=has, genres=genres, languages=languages,
         maturity_level=maturity, year=year, recency=recency, event_count=counts,
         popularity=np.log1p(counts).astype(np.float32), trend=trend, as_of=float(as_of), index=index,
+        catalog_prior=catalog_prior.astype(np.float32), added_recency=added_recency,
     )  # fmt: skip

@@ -4,6 +4,18 @@ Everything ranks ALL universe titles (no sampled negatives), fed titles excluded
 then averaged: Recall@k = hits in the top k ÷ min(k, held items) (the DATA-NOTES convention),
 NDCG@10 with binary gains, catalog coverage@10 = share of universe titles in at least one top-10.
 
+Two protocols on the same held-out users and the same trained models:
+
+* **MovieLens-only** (``systems``): every system ranks the MovieLens titles seen in training (the
+  "universe"), as in DATA-NOTES protocol 1.
+* **Served path** (``served_path``): what the API does — the ranker is bound to every title the page
+  serves (``servable_sources``: Netflix and MovieLens titles together, 17,617 in the default catalog, most
+  of them with no interactions at all) and ranks them all; a held-out future watch counts wherever it
+  maps (the unified catalog gives a MovieLens title matched to Netflix one id). Baselines that can only
+  score titles with interactions (EASE, ALS, item-kNN) rank the rest below everything; ``popular`` ranks
+  them by the catalog popularity prior (TMDB votes). The report adds the calibration of the ranker's
+  play probabilities (:func:`calibration`).
+
 Baseline hyper-parameters are tuned on a validation split carved from the TRAINING users
 (``held_out_users_split(train_events, seed=seed + 1)``); the test users are touched once.
 
@@ -28,7 +40,7 @@ from ranking.personalize import blend
 from ranking.splits import EvalUser, HeldOutSplit, held_out_users_split
 from ranking.train import TrainConfig, train_ranker
 
-__all__ = ["EvalConfig", "evaluate_ranking", "ranking_metrics", "user_metrics"]
+__all__ = ["EvalConfig", "calibration", "evaluate_ranking", "ranking_metrics", "served_path_eval", "user_metrics"]
 
 SYSTEMS = ("marquee", "ease", "als", "itemknn", "popular")
 
@@ -45,6 +57,8 @@ class EvalConfig:
     als_grid: tuple[tuple[int, float, float], ...] = ((64, 0.05, 10.0), (128, 0.1, 5.0), (128, 0.5, 20.0))
     search_queries_per_user: int = 5
     search_min_results: int = 20
+    servable_sources: tuple[str, ...] = ("netflix", "movielens")
+    """The served scope of the served-path protocol (the page's default)."""
 
 
 def user_metrics(scores: np.ndarray, seen: Sequence[np.ndarray], held: Sequence[np.ndarray],
@@ -223,6 +237,9 @@ def evaluate_ranking(
                              for name in ("ease", "als", "itemknn", "popular")},
         "per_user": {"history_length": [len(u.fed) for u in split.users], "metrics": per_user},
     }  # fmt: skip
+    say("served path")
+    report["served_path"] = served_path_eval(split, prepared, ranker, result.titles, titles, profiles,
+                                             scores_by_system, config)  # fmt: skip
     say("cold-start titles")
     report["cold_start_titles"] = cold_start_eval(split, prepared, ranker, result.titles, profiles, ours, config)
     say("personalized search")
@@ -259,6 +276,95 @@ def _paired(ours: dict[str, list[float]], theirs: dict[str, list[float]], seed: 
 def _per_user(scores: np.ndarray, prepared: _Prepared) -> dict[str, list[float]]:
     per = user_metrics(scores, prepared.fed_cols, prepared.held_cols)
     return {k: [round(float(x), 4) for x in v] for k, v in per.items() if not k.startswith("_")}
+
+
+# ---------------------------------------------------------------------------- served path
+
+
+def calibration(log_probs: np.ndarray, held: Sequence[np.ndarray], seen: Sequence[np.ndarray], *,
+                top: int = 100, bins: int = 10) -> dict[str, float]:  # fmt: skip
+    """Calibration of play probabilities ``exp(log_probs)`` (u, n) against the training target: the chance
+    that a title drawn at random from the viewer's future (``held``) is this one, i.e. ``1/|held|`` for a held
+    title, 0 otherwise. Over each viewer's ``top`` most probable unseen titles, in ``bins`` equal-count bins
+    of predicted probability: ECE = sum over bins of (share of pairs) * |mean predicted - mean observed|;
+    also the ratio of total predicted to total observed mass in the top 10 and top ``top``."""
+    predicted, observed, rank = [], [], []
+    for i in range(len(log_probs)):
+        lp = np.array(log_probs[i], dtype=np.float64, copy=True)
+        lp[np.asarray(seen[i], dtype=np.int64)] = -np.inf
+        k = min(top, int(np.isfinite(lp).sum()))
+        if k == 0 or len(held[i]) == 0:
+            continue
+        best = np.argpartition(-lp, k - 1)[:k]
+        best = best[np.argsort(-lp[best], kind="stable")]
+        target = set(np.asarray(held[i]).tolist())
+        predicted.append(np.exp(lp[best]))
+        observed.append(np.array([1.0 / len(target) if t in target else 0.0 for t in best]))
+        rank.append(np.arange(k))
+    if not predicted:
+        return {}
+    p, y, r = np.concatenate(predicted), np.concatenate(observed), np.concatenate(rank)
+    order = np.argsort(p, kind="stable")
+    ece = 0.0
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            ece += len(chunk) / len(p) * abs(float(p[chunk].mean()) - float(y[chunk].mean()))
+    in10 = r < 10
+    return {"ece": round(ece, 5), "mean_predicted": round(float(p.mean()), 5), "mean_observed": round(float(y.mean()), 5),
+            "predicted_over_observed@10": _ratio(float(p[in10].sum()), float(y[in10].sum())),
+            f"predicted_over_observed@{top}": _ratio(float(p.sum()), float(y.sum())), "pairs": int(len(p))}  # fmt: skip
+
+
+def served_path_eval(split: HeldOutSplit, prepared: _Prepared, ranker: Any, title_features: TitleFeatures,
+                     titles: pd.DataFrame, profiles: Sequence[Any], universe_scores: dict[str, np.ndarray],
+                     config: EvalConfig) -> dict[str, Any]:  # fmt: skip
+    """The served-path protocol (module docstring): every system ranks every servable title."""
+    from ranking.model import log_probabilities
+
+    wanted = set(config.servable_sources)
+    frame = titles.drop_duplicates("title_id").set_index("title_id").reindex(title_features.title_ids)
+    sources = frame["sources"] if "sources" in frame else pd.Series([None] * len(frame))
+    servable = np.array([bool(wanted.intersection(as_lists(x))) if isinstance(x, list | np.ndarray | tuple)
+                         else False for x in sources], dtype=bool)  # fmt: skip
+    universe_rows = title_features.rows(split.universe)
+    servable[universe_rows[universe_rows >= 0]] = True  # every title a held-out viewer can have watched
+    served_rows = np.flatnonzero(servable)
+    position = np.full(len(title_features), -1, dtype=np.int64)
+    position[served_rows] = np.arange(len(served_rows))
+    to_served = position[universe_rows]  # universe column -> served column
+    fed = [to_served[c] for c in prepared.fed_cols]
+    held = [to_served[c] for c in prepared.held_cols]
+    n = len(served_rows)
+
+    ranker.bind(title_features, served_rows)
+    raw, seen_masks = [], []
+    for i in range(0, len(profiles), 64):
+        scores, seen = ranker.scores_and_seen(profiles[i : i + 64])
+        raw.append(scores)
+        seen_masks.append(seen)
+    ranker.bind(title_features, universe_rows)
+    ours = np.concatenate(raw)
+    systems: dict[str, dict[str, Any]] = {"marquee": ranking_metrics(ours, fed, held)}
+    prior = title_features.catalog_prior[served_rows].astype(np.float64)
+    for name in ("ease", "als", "itemknn", "popular"):
+        scores = np.full((len(profiles), n), -np.inf, dtype=np.float32)
+        if name == "popular":  # titles without interactions by the catalog prior, below every watched one
+            scores[:] = (prior - 2.0)[None, :]
+        scores[:, to_served] = universe_scores[name]
+        systems[name] = ranking_metrics(scores, fed, held)
+    cold = title_features.event_count[served_rows] == 0
+    tops = [np.argsort(-np.where(np.isin(np.arange(n), f), -np.inf, s), kind="stable")[:10] for s, f in zip(ours, fed, strict=True)]
+    log_probs = log_probabilities(ours, np.concatenate(seen_masks))
+    return {
+        "servable_sources": list(config.servable_sources), "served_titles": int(n),
+        "titles_without_interactions": int(cold.sum()),
+        "systems": {name: systems[name] for name in SYSTEMS},
+        "ratios": {f"marquee_vs_{name}_ndcg@10": _ratio(systems["marquee"]["ndcg@10"], systems[name]["ndcg@10"])
+                   for name in ("ease", "als", "itemknn", "popular")},
+        "marquee_top10_without_interactions": round(float(np.mean([cold[t].mean() for t in tops])), 4),
+        "calibration": calibration(log_probs, held, fed),
+        "score_range": [round(float(ours.min()), 3), round(float(ours.max()), 3)],
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- cold-start titles

@@ -48,17 +48,53 @@ if TYPE_CHECKING:
 __all__ = [
     "HEAD_INPUTS",
     "RankerBatch",
+    "RankerFormatError",
     "RankerConfig",
     "TrainedRanker",
     "build_model",
+    "fit_standardisation",
+    "log_probabilities",
     "make_batch",
+    "probabilities",
 ]
 
 HEAD_INPUTS: tuple[str, ...] = (
     "neural", "itemitem", "itemitem_long", "transition", "content", "genre", "language", "popularity", "trend", "has_id",
-    "in_itemitem", "activity",
+    "in_itemitem", "activity", "prior", "added",
 )  # fmt: skip
-"""The per-(profile, title) scores the :class:`Head` combines, in column order."""
+"""The per-(profile, title) scores the :class:`Head` combines, in column order (recorded in the artifact
+manifest as ``head_inputs``: an artifact with other inputs is refused at load, see :class:`RankerFormatError`)."""
+
+
+class RankerFormatError(ValueError):
+    """A ranker artifact written for other head inputs (an older format): retrain it."""
+
+    def __init__(self, directory: Path, found: Sequence[str] | None) -> None:
+        self.directory = directory
+        self.found = list(found) if found is not None else None
+        got = ", ".join(self.found) if self.found is not None else "none recorded"
+        super().__init__(
+            f"{directory}: ranker artifact has head inputs [{got}]; expected [{', '.join(HEAD_INPUTS)}] "
+            "(an older format: run `marquee train ranker` to retrain it)"
+        )
+
+
+def fit_standardisation(inputs: np.ndarray | Tensor) -> tuple[Tensor, Tensor]:
+    """Per-column (mean, std) of (S, F) head inputs for ``(x - mean) / std``.
+
+    A column that is constant in training (e.g. every training title has an id) gets ``std = inf``, so it
+    standardises to exactly 0 whatever value it takes at serving time: dividing by a clamped ~0 std mapped
+    an unseen value to about -1e6 and made the head's output explode (scores of 30,000 for every title
+    without history)."""
+    import torch
+
+    flat = torch.as_tensor(inputs, dtype=torch.float32)
+    flat = flat.reshape(-1, flat.shape[-1])
+    mean = flat.mean(0)
+    std = flat.std(0) if flat.shape[0] > 1 else torch.zeros_like(mean)
+    scale = torch.clamp(mean.abs(), min=1.0)
+    std = torch.where(std > 1e-6 * scale, std, torch.full_like(std, float("inf")))
+    return mean, std
 
 
 @dataclass(frozen=True)
@@ -297,6 +333,8 @@ def _modules() -> dict[str, type]:
         languages: Tensor
         popularity: Tensor
         trend: Tensor
+        prior: Tensor
+        added: Tensor
         input_mean: Tensor
         input_std: Tensor
 
@@ -314,12 +352,17 @@ def _modules() -> dict[str, type]:
             self.register_buffer("input_mean", torch.zeros(len(HEAD_INPUTS)))
             self.register_buffer("input_std", torch.ones(len(HEAD_INPUTS)))
             for name in ("vocab_ids", "content", "side", "genres", "languages", "popularity", "trend",
-                         "content_rows", "content_compact"):  # fmt: skip
+                         "content_rows", "content_compact", "prior", "added"):  # fmt: skip
                 self.register_buffer(name, torch.zeros(0), persistent=False)
 
         def bind_titles(self, vocab_ids: Tensor, content: Tensor, side: Tensor, genres: Tensor,
-                        languages: Tensor, itemitem_index: Tensor) -> None:  # fmt: skip
-            """Set the N titles to score: (N,) vocab ids, (N, c), (N, s), (N, G), (N, L), (N,) B index."""
+                        languages: Tensor, itemitem_index: Tensor, prior: Tensor | None = None,
+                        added: Tensor | None = None) -> None:  # fmt: skip
+            """Set the N titles to score: (N,) vocab ids, (N, c), (N, s), (N, G), (N, L), (N,) B index,
+            (N,) catalog popularity prior and (N,) added recency (zeros when not given)."""
+            n = int(vocab_ids.shape[0])
+            self.prior = prior if prior is not None else torch.zeros(n)
+            self.added = added if added is not None else torch.zeros(n)
             self.vocab_ids, self.content, self.side = vocab_ids, content, side
             # titles with a content vector: the only ones :meth:`content_scores` multiplies
             self.content_rows = torch.nonzero((content != 0).any(dim=1)).squeeze(1)
@@ -377,6 +420,10 @@ def _modules() -> dict[str, type]:
                     out[name] = ones * (self.item_item.index >= 0).float()[None, :]
                 elif name == "activity":  # lets the head blend differently for short and long histories
                     out[name] = batch.profile[:, -1:].expand(b, self.n_titles)
+                elif name == "prior":  # popularity without events (TMDB votes): the cold titles' popularity
+                    out[name] = ones * self.prior[None, :]
+                elif name == "added":  # how recently the catalog added the title (Netflix date_added)
+                    out[name] = ones * self.added[None, :]
                 else:
                     raise ValueError(f"unknown head input {name!r}; expected one of {', '.join(HEAD_INPUTS)}")
             return out
@@ -432,6 +479,27 @@ def build_model(config: RankerConfig, itemitem: np.ndarray | None = None,
 # ------------------------------------------------------------------------------- serving wrapper
 
 
+def log_probabilities(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """(b, N) float32 log-softmax of ``scores`` over the titles not ``seen``, at most 0 (see
+    :meth:`TrainedRanker.play_probability`); -inf where a score is not finite, or for a profile that has
+    watched every bound title."""
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.full(scores.shape, -np.inf, dtype=np.float32)
+    for i in range(len(scores)):
+        unseen = ~np.asarray(seen[i], dtype=bool) & np.isfinite(scores[i])
+        if not unseen.any():
+            continue
+        top = scores[i][unseen].max()
+        log_norm = top + np.log(np.exp(scores[i][unseen] - top).sum())
+        out[i] = np.minimum(0.0, scores[i] - log_norm)
+    return out
+
+
+def probabilities(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """(b, N) float32 in [0, 1]: ``exp(log_probabilities(scores, seen))``."""
+    return np.exp(log_probabilities(scores, seen)).astype(np.float32)
+
+
 class TrainedRanker:
     """A trained model bound to a set of titles, with the vocabularies needed to save and reload it.
 
@@ -479,6 +547,8 @@ class TrainedRanker:
             torch.from_numpy(vocab_ids), torch.from_numpy(np.ascontiguousarray(content, dtype=np.float32)),
             torch.from_numpy(side), torch.from_numpy(titles.genres[rows]),
             torch.from_numpy(titles.languages[rows]), torch.from_numpy(ii),
+            torch.from_numpy(np.ascontiguousarray(titles.catalog_prior[rows], dtype=np.float32)),
+            torch.from_numpy(np.ascontiguousarray(titles.added_recency[rows], dtype=np.float32)),
         )  # fmt: skip
         self.titles = titles
         self.bound_rows = rows
@@ -490,8 +560,8 @@ class TrainedRanker:
     def batch(self, profiles: Sequence[ProfileFeatures]) -> RankerBatch:
         return make_batch(profiles, self.position_of_row, self.config)
 
-    def score(self, profiles: Sequence[ProfileFeatures], *, mask_seen: bool = True) -> np.ndarray:
-        """(b, N) float32 scores over the bound titles (``bound_rows`` order); seen titles -inf when masked."""
+    def scores_and_seen(self, profiles: Sequence[ProfileFeatures]) -> tuple[np.ndarray, np.ndarray]:
+        """((b, N) float32 scores, (b, N) bool watched mask) over the bound titles."""
         import torch
 
         if self.titles is None:
@@ -502,9 +572,23 @@ class TrainedRanker:
                 self._title_vectors = self.model.title_vectors()  # type: ignore[operator]
             batch = self.batch(profiles)
             scores = self.model(batch, self._title_vectors)
-            if mask_seen:
-                scores = scores.masked_fill(batch.seen_mask(scores.shape[1]), float("-inf"))
-        return scores.numpy()
+            seen = batch.seen_mask(scores.shape[1])
+        return scores.numpy(), seen.numpy()
+
+    def score(self, profiles: Sequence[ProfileFeatures], *, mask_seen: bool = True) -> np.ndarray:
+        """(b, N) float32 scores over the bound titles (``bound_rows`` order); seen titles -inf when masked."""
+        scores, seen = self.scores_and_seen(profiles)
+        return np.where(seen, np.float32(-np.inf), scores) if mask_seen else scores
+
+    def play_probability(self, profiles: Sequence[ProfileFeatures]) -> np.ndarray:
+        """(b, N) float32 in [0, 1]: the probability that the profile's next new title is each bound title.
+
+        The softmax of the scores over the bound titles the profile has NOT watched (the training target:
+        the head is fitted with the multinomial likelihood of what comes next, watched titles masked), so
+        one profile's probabilities over unwatched titles sum to 1. A watched title gets
+        ``min(1, exp(score - logsumexp(unwatched scores)))``: on the same scale, for the rewatch rows."""
+        scores, seen = self.scores_and_seen(profiles)
+        return probabilities(scores, seen)
 
     def score_rows(self, profile: ProfileFeatures, rows: np.ndarray) -> np.ndarray:
         """(k,) scores of one profile for ``rows`` of the bound TitleFeatures (-inf for unbound rows)."""
@@ -525,7 +609,7 @@ class TrainedRanker:
         np.save(tmp / "itemitem.npy", self.model.item_item.weights.cpu().numpy().astype(np.float16))
         np.save(tmp / "transition.npy", self.model.transition.weights.cpu().numpy().astype(np.float16))
         (tmp / "vocab.json").write_text(json.dumps({"vocab": self.vocab, "itemitem": self.itemitem_titles}))
-        manifest = dict(self.manifest, config=asdict(self.config))
+        manifest = dict(self.manifest, config=asdict(self.config), head_inputs=list(HEAD_INPUTS))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         if directory.exists():
             import shutil
@@ -549,6 +633,8 @@ class TrainedRanker:
         if not (directory / "manifest.json").is_file():
             raise FileNotFoundError(f"{directory}: no ranker artifact; expected manifest.json (run `marquee train ranker`)")
         manifest = json.loads((directory / "manifest.json").read_text())
+        if manifest.get("head_inputs") != list(HEAD_INPUTS):
+            raise RankerFormatError(directory, manifest.get("head_inputs"))
         config = RankerConfig(**manifest["config"])
         vocab = json.loads((directory / "vocab.json").read_text())
         itemitem = np.load(directory / "itemitem.npy").astype(np.float32)

@@ -53,6 +53,7 @@ from ranking.rows import (
     RowCatalog,
     RowConfig,
     RowScorer,
+    TileInfo,
     ViewerState,
     candidate_rows,
     viewer_state,
@@ -149,6 +150,9 @@ class PageItem:
     score: float  # the ranking model's score (the row order may blend in the theme, see module doc)
     row: int  # title row in TitleFeatures (internal; not serialised by the API)
     progress: float | None = None  # Continue Watching: fraction watched when known
+    tile: TileInfo = field(default_factory=TileInfo)  # type, year, maturity, genres, length, description
+    reason: str = ""  # why the title is here, in words in the UI language (the row's reason)
+    play_probability: float | None = None  # P(next new title = this one) when the scorer gives probabilities
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,9 @@ class SimilarTitle:
     name: str
     score: float  # similarity (blended with the model when personalised)
     similarity: float
+    tile: TileInfo = field(default_factory=TileInfo)
+    reason: str = ""  # "Similar to <title>" in the UI language
+    play_probability: float | None = None  # when personalised by a probability scorer
 
 
 def _seed(profile_id: str, seed: int, last_seq: int) -> int:
@@ -208,6 +215,10 @@ def _zscore(values: np.ndarray) -> np.ndarray:
 
 def _scores_all(scorer: Any) -> bool:
     return callable(getattr(scorer, "score_all", None))
+
+
+def _is_log_probability(scorer: Any) -> bool:
+    return bool(getattr(scorer, "log_probability", False))
 
 
 def _scorer_name(scorer: Any) -> str:
@@ -376,7 +387,7 @@ def build_page(
         centroids.append(centroid(cand, items))
         kinds[cand.row.kind] = kinds.get(cand.row.kind, 0) + 1
         placed.append(_materialise(catalog, viewer, cand.row, items, raw[slot[items]], ui, stage, relevance,
-                                   redundancy))  # fmt: skip
+                                   redundancy, probabilities=_is_log_probability(scorer)))  # fmt: skip
 
     remaining = ordered
     if config.pin_continue_watching:
@@ -426,6 +437,8 @@ def _materialise(
     stage: int,
     relevance: float,
     redundancy: float,
+    *,
+    probabilities: bool = False,
 ) -> PageRow:
     params = dict(cand.params)
     evidence_id = None
@@ -443,7 +456,9 @@ def _materialise(
     reason = RowReason(code=cand.reason, text=reason_text(cand.reason, ui, **params), evidence_title_id=evidence_id,
                        stage=stage, relevance=round(relevance, 6), redundancy=round(redundancy, 6))  # fmt: skip
     page_items = [PageItem(catalog.features.title_ids[r], catalog.display_name(int(r), ui), float(s), int(r),
-                           progress.get(int(r))) for r, s in zip(items, scores, strict=True)]  # fmt: skip
+                           progress.get(int(r)), tile=catalog.tile(int(r), ui), reason=reason.text,
+                           play_probability=float(np.exp(s)) if probabilities and np.isfinite(s) else None)
+                  for r, s in zip(items, scores, strict=True)]  # fmt: skip
     return PageRow(row_id=cand.row_id, kind=cand.kind, title=title, reason=reason, items=page_items)
 
 
@@ -483,14 +498,24 @@ def similar_titles(
     candidates = np.flatnonzero(mask & (sim > 0))
     candidates = candidates[np.lexsort((candidates, -sim[candidates]))][:pool_size]
     key = sim[candidates]
+    model_in_order = np.full(len(candidates), np.nan)
     if viewer is not None and scorer is not None and len(candidates):
         model = np.asarray(scorer.score(viewer.profile, np.sort(candidates)), dtype=np.float64)
         by_row = dict(zip(np.sort(candidates).tolist(), model.tolist(), strict=True))
         model_in_order = np.array([by_row[int(r)] for r in candidates])
-        key = _zscore(sim[candidates]) + personal_weight * _zscore(model_in_order)
+        finite = np.where(np.isfinite(model_in_order), model_in_order,
+                          np.nanmin(np.where(np.isfinite(model_in_order), model_in_order, np.nan)) - 1.0
+                          if np.isfinite(model_in_order).any() else 0.0)  # fmt: skip
+        key = _zscore(sim[candidates]) + personal_weight * _zscore(finite)
     order = np.argsort(-key, kind="stable")[:limit]
+    probability = scorer is not None and viewer is not None and _is_log_probability(scorer)
+    reason = reason_text("similar_to_title", ui, title=catalog.display_name(row, ui))
     return [SimilarTitle(features.title_ids[candidates[i]], catalog.display_name(int(candidates[i]), ui),
-                         float(key[i]), float(sim[candidates[i]])) for i in order]  # fmt: skip
+                         float(key[i]), float(sim[candidates[i]]), tile=catalog.tile(int(candidates[i]), ui),
+                         reason=reason,
+                         play_probability=float(np.exp(model_in_order[i]))
+                         if probability and np.isfinite(model_in_order[i]) else None)
+            for i in order]  # fmt: skip
 
 
 @dataclass

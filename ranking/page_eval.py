@@ -15,6 +15,14 @@ Systems compared on the same viewers, each with the same number of titles as tha
   its theme order repeated to ``N`` titles;
 * ``popularity`` — the ``N`` most popular eligible titles.
 
+Page health (:class:`PageHealth`, for the built page, the model's own list, the best single row and the
+popularity page): share of slots filled by titles with no interactions, median popularity percentile of
+the first row (Top Picks on the built page), intra-page diversity (1 - mean pairwise cosine of the genre
+vectors; standard deviation of the years), catalog coverage over all viewers, share of slots above the
+viewer's maturity level, and how often a Because You Watched row's evidence title is among the viewer's
+last 20 titles. Run it for held-out, cold-start (no history) and kids viewers (``marquee eval page
+--health``).
+
 "Eligible" is the same for everyone: servable, at or below the viewer's maturity level, not in the fed
 history. Per system: mean hits anywhere / in the first three rows (first ``N3`` titles of a flat list),
 the same divided by the number of future titles (recall), and the share of viewers with at least one hit.
@@ -36,6 +44,7 @@ from ranking.rows import RowConfig, RowScorer
 
 __all__ = [
     "HeldOutViewer",
+    "PageHealth",
     "PageEvalReport",
     "PageSystemResult",
     "ScorerFactory",
@@ -72,6 +81,65 @@ class PageSystemResult:
     viewers: int = 0
 
 
+@dataclass
+class PageHealth:
+    """Product-owner figures of one system's pages (see the module docstring)."""
+
+    system: str
+    no_interactions: float = 0.0
+    first_row_popularity_percentile: float = 0.0
+    genre_diversity: float = 0.0
+    year_spread: float = 0.0
+    coverage: float = 0.0
+    above_maturity: float = 0.0
+    evidence_in_history: float | None = None
+
+
+class _HealthTally:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.slots = 0
+        self.cold = 0
+        self.above = 0
+        self.first_row: list[float] = []
+        self.genre: list[float] = []
+        self.years: list[float] = []
+        self.titles: set[int] = set()
+        self.evidence: list[bool] = []
+
+    def add(self, rows: np.ndarray, first_row: np.ndarray, features: TitleFeatures, percentile: np.ndarray,
+            maturity_level: int) -> None:  # fmt: skip
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
+        self.slots += len(rows)
+        self.cold += int((features.event_count[rows] == 0).sum())
+        self.above += int((features.maturity_level[rows] > maturity_level).sum())
+        self.first_row.extend(percentile[np.asarray(first_row, dtype=np.int64)].tolist())
+        genres = features.genres[rows].astype(np.float64)
+        norms = np.linalg.norm(genres, axis=1)
+        unit = genres[norms > 0] / norms[norms > 0, None]
+        if len(unit) > 1:
+            cosine = unit @ unit.T
+            m = len(unit)
+            self.genre.append(1.0 - float((cosine.sum() - m) / (m * (m - 1))))
+        years = features.year[rows]
+        years = years[np.isfinite(years)]
+        if len(years) > 1:
+            self.years.append(float(years.std()))
+        self.titles.update(rows.tolist())
+
+    def result(self, servable: int) -> PageHealth:
+        return PageHealth(
+            system=self.name, no_interactions=round(self.cold / max(self.slots, 1), 4),
+            first_row_popularity_percentile=round(float(np.median(self.first_row)) if self.first_row else 0.0, 4),
+            genre_diversity=round(float(np.mean(self.genre)) if self.genre else 0.0, 4),
+            year_spread=round(float(np.mean(self.years)) if self.years else 0.0, 2),
+            coverage=round(len(self.titles) / max(servable, 1), 4), above_maturity=round(self.above / max(self.slots, 1), 4),
+            evidence_in_history=round(float(np.mean(self.evidence)), 4) if self.evidence else None,
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PageEvalReport:
     viewers: int
@@ -84,6 +152,7 @@ class PageEvalReport:
     """Share of the built pages' hits that came from each row kind."""
     rows_by_kind: dict[str, float] = field(default_factory=dict)
     """Mean number of rows of each kind on a page."""
+    health: list[PageHealth] = field(default_factory=list)
 
     def system(self, name: str) -> PageSystemResult:
         return next(s for s in self.systems if s.system == name)
@@ -154,6 +223,10 @@ def evaluate_pages(
     tallies = {
         name: _Tally(name) for name in ("page", "model", *[f"row:{k}" for k in single_rows], "popularity")
     }
+    health = {name: _HealthTally(name) for name in tallies}
+    servable_rows = np.flatnonzero(catalog.servable)
+    percentile = np.zeros(len(features))
+    percentile[servable_rows] = pd.Series(catalog.prior[servable_rows]).rank(pct=True).to_numpy()
     kind_hits: dict[str, int] = {}
     kind_rows: dict[str, int] = {}
     profile_config = getattr(scorer, "profile_config", None)  # the ranker's own feature settings
@@ -167,6 +240,13 @@ def evaluate_pages(
         n_titles = len(page_ids)
         top3 = sum(len(r.items) for r in page.rows[:3])
         tallies["page"].add(page_ids, top3, viewer.future)
+        page_rows = np.array([i.row for r in page.rows for i in r.items], dtype=np.int64)
+        first = next((r for r in page.rows if r.kind == "top_picks"), page.rows[0] if page.rows else None)
+        first_rows = np.array([i.row for i in first.items], dtype=np.int64) if first else np.zeros(0, np.int64)
+        health["page"].add(page_rows, first_rows, features, percentile, profile.maturity_level)
+        recent = set(viewer.fed.title_ids[-20:])
+        health["page"].evidence.extend(r.reason.evidence_title_id in recent for r in page.rows
+                                       if r.kind == "because_you_watched" and r.reason.evidence_title_id)  # fmt: skip
         for row in page.rows:
             kind_rows[row.kind] = kind_rows.get(row.kind, 0) + 1
             kind_hits[row.kind] = kind_hits.get(row.kind, 0) + sum(
@@ -178,10 +258,12 @@ def evaluate_pages(
         rows = np.flatnonzero(eligible)
         ids = features.title_ids
         model_scores = model.score_all(profile)[rows] if score_all else model.score(profile, rows)  # type: ignore[attr-defined]
-        tallies["model"].add([ids[r] for r in _top(model_scores, rows, n_titles)], top3, viewer.future)
-        tallies["popularity"].add(
-            [ids[r] for r in _top(catalog.prior[rows], rows, n_titles)], top3, viewer.future
-        )
+        model_top = _top(model_scores, rows, n_titles)
+        popular_top = _top(catalog.prior[rows], rows, n_titles)
+        tallies["model"].add([ids[r] for r in model_top], top3, viewer.future)
+        tallies["popularity"].add([ids[r] for r in popular_top], top3, viewer.future)
+        for name, chosen_rows in (("model", model_top), ("popularity", popular_top)):
+            health[name].add(chosen_rows, chosen_rows[: request.per_row], features, percentile, profile.maturity_level)
         if single_rows:
             wide = PageConfig(rows=RowConfig(**{**asdict(config.rows), "pool_size": max(n_titles, config.rows.pool_size),
                                                 "min_titles": 1}),  # fmt: skip
@@ -194,6 +276,9 @@ def evaluate_pages(
                 )
                 chosen = [] if order is None else [ids[r] for r in order[:n_titles]]
                 tallies[f"row:{kind}"].add(chosen, top3, viewer.future)
+                if order is not None:
+                    health[f"row:{kind}"].add(order[:n_titles], order[: request.per_row], features, percentile,
+                                              profile.maturity_level)  # fmt: skip
         if progress is not None:
             progress(done, len(viewers))
 
@@ -207,6 +292,7 @@ def evaluate_pages(
         systems=systems, best_single_row=best,
         hits_by_row_kind={k: round(v / total_hits, 4) for k, v in sorted(kind_hits.items())},
         rows_by_kind={k: round(v / max(len(viewers), 1), 3) for k, v in sorted(kind_rows.items())},
+        health=[h.result(len(servable_rows)) for h in health.values()],
     )  # fmt: skip
 
 
@@ -226,4 +312,25 @@ def format_table(report: PageEvalReport) -> str:
         label = f"{name} (best single row)" if name == report.best_single_row else name
         lines.append(f"| {label} | {s.titles:.1f} | {s.hits:.3f} | {s.hits_top3:.3f} | {s.recall:.4f} | "
                      f"{s.recall_top3:.4f} | {s.viewers_hit:.3f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def format_health(report: PageEvalReport, group: str) -> str:
+    """The page health table (Markdown) of one viewer group: built page, best single row, popularity page."""
+    by_name = {h.system: h for h in report.health}
+    lines = [
+        f"{group}: {report.viewers} viewers, scorer {report.scorer}, servable {report.servable_sources}",
+        "",
+        "| system | slots without interactions | first-row popularity percentile (median) | genre diversity | "
+        "year spread (std) | catalog coverage | above maturity | evidence in last 20 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("page", report.best_single_row, "popularity"):
+        h = by_name.get(name)
+        if h is None:
+            continue
+        evidence = "-" if h.evidence_in_history is None else f"{h.evidence_in_history:.3f}"
+        lines.append(f"| {name} | {h.no_interactions:.3f} | {h.first_row_popularity_percentile:.3f} | "
+                     f"{h.genre_diversity:.3f} | {h.year_spread:.1f} | {h.coverage:.4f} | {h.above_maturity:.3f} | "
+                     f"{evidence} |")  # fmt: skip
     return "\n".join(lines)

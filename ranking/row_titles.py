@@ -1,7 +1,9 @@
 """Row titles and reasons in the viewer's UI language: a small message catalog.
 
 Every row kind has a title template and one reason template per reason code, in each language of
-:data:`UI_LANGUAGES` (English, French, Spanish, German). Unsupported UI languages fall back to English
+:data:`UI_LANGUAGES`: English, French, Spanish and German inline here, and Italian, Portuguese, Dutch,
+Polish, Russian, Turkish, Greek, Hebrew, Arabic, Hindi, Thai, Japanese, Korean and Chinese from
+:mod:`ranking.row_messages` (merged into the same tables at import). Unsupported UI languages fall back to English
 (:func:`resolve_ui_language`). Genre and language names are translated here too, so a genre row reads
 "Comédies" in French and a language row "Series en coreano" in Spanish.
 
@@ -12,6 +14,8 @@ Templates use ``str.format`` fields: ``{title}`` (an evidence title), ``{genre}`
 from __future__ import annotations
 
 from typing import Any
+
+from ranking.row_messages import GENRE_ORDER, LANGUAGE_ORDER, MESSAGES
 
 __all__ = [
     "DEFAULT_UI_LANGUAGE",
@@ -27,7 +31,7 @@ __all__ = [
     "row_title",
 ]
 
-UI_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "de")
+UI_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "de", *MESSAGES)
 """UI languages with a full message catalog."""
 DEFAULT_UI_LANGUAGE = "en"
 
@@ -103,6 +107,8 @@ REASONS: dict[str, dict[str, str]] = {
                           "fr": "Vous regardez souvent des titres en {language}",
                           "es": "Ves a menudo títulos en {language}",
                           "de": "Du schaust oft Titel auf {language}"},
+    "similar_to_title": {"en": "Similar to {title}", "fr": "Proche de {title}", "es": "Parecido a {title}",
+                         "de": "Ähnlich wie {title}"},
     "rewatch": {"en": "Titles you finished and may enjoy again",
                 "fr": "Des titres terminés que vous aimerez peut-être revoir",
                 "es": "Títulos que terminaste y que quizá quieras volver a ver",
@@ -174,7 +180,16 @@ LANGUAGE_NAMES: dict[str, tuple[str, str, str, str]] = {
 }  # fmt: skip
 """Names of the languages language rows can be built for, in en, fr, es, de."""
 
-_COLUMN = {lang: i for i, lang in enumerate(UI_LANGUAGES)}
+_COLUMN = {lang: i for i, lang in enumerate(UI_LANGUAGES[:4])}
+_EXTRA_GENRES: dict[str, dict[str, str]] = {}
+_EXTRA_LANGUAGES: dict[str, dict[str, str]] = {}
+for _lang, _table in MESSAGES.items():
+    for _key, _text in _table["titles"].items():  # type: ignore[attr-defined]
+        TITLES[_key][_lang] = _text
+    for _key, _text in _table["reasons"].items():  # type: ignore[attr-defined]
+        REASONS[_key][_lang] = _text
+    _EXTRA_GENRES[_lang] = dict(zip(GENRE_ORDER, _table["genres"], strict=True))  # type: ignore[call-overload]
+    _EXTRA_LANGUAGES[_lang] = dict(zip(LANGUAGE_ORDER, _table["languages"], strict=True))  # type: ignore[call-overload]
 
 
 def resolve_ui_language(requested: str | None, fallback: str | None = None) -> str:
@@ -183,7 +198,7 @@ def resolve_ui_language(requested: str | None, fallback: str | None = None) -> s
     for candidate in (requested, fallback):
         if candidate:
             base = candidate.strip().lower().replace("_", "-").split("-")[0]
-            if base in _COLUMN:
+            if base in UI_LANGUAGES:
                 return base
     return DEFAULT_UI_LANGUAGE
 
@@ -191,12 +206,16 @@ def resolve_ui_language(requested: str | None, fallback: str | None = None) -> s
 def genre_name(genre: str, ui_language: str) -> str:
     """Display name of a genre; unknown genres are title-cased."""
     names = GENRE_NAMES.get(genre)
+    if ui_language in _EXTRA_GENRES and genre in _EXTRA_GENRES[ui_language]:
+        return _EXTRA_GENRES[ui_language][genre]
     return names[_COLUMN.get(ui_language, 0)] if names else genre.replace("-", " ").title()
 
 
 def language_name(language: str, ui_language: str) -> str:
     """Name of a content language in the UI language (the code itself when unknown)."""
     names = LANGUAGE_NAMES.get(language)
+    if ui_language in _EXTRA_LANGUAGES and language in _EXTRA_LANGUAGES[ui_language]:
+        return _EXTRA_LANGUAGES[ui_language][language]
     return names[_COLUMN.get(ui_language, 0)] if names else language
 
 

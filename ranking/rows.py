@@ -47,6 +47,8 @@ __all__ = [
     "RowCatalog",
     "RowConfig",
     "RowScorer",
+    "TileInfo",
+    "TitleDetails",
     "ViewerState",
     "candidate_rows",
     "viewer_state",
@@ -87,6 +89,70 @@ class RowScorer(Protocol):
 
 
 @dataclass(frozen=True)
+class TitleDetails:
+    """A title's tile facts from the catalog, kept once per title (descriptions in every language it has)."""
+
+    type: str | None = None
+    year: int | None = None
+    maturity: str | None = None
+    maturity_level: int | None = None
+    genres: tuple[str, ...] = ()
+    duration_minutes: int | None = None
+    seasons: int | None = None
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TileInfo:
+    """What an app draws on a tile besides the name: :meth:`RowCatalog.tile` for one UI language."""
+
+    type: str | None = None
+    year: int | None = None
+    maturity: str | None = None
+    maturity_level: int | None = None
+    genres: tuple[str, ...] = ()
+    duration_minutes: int | None = None
+    seasons: int | None = None
+    description: str | None = None
+    description_language: str | None = None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if np.isfinite(number) else None
+
+
+def _details(frame: pd.DataFrame, present: np.ndarray) -> list[TitleDetails]:
+    """(n,) :class:`TitleDetails` for the rows of ``frame`` (reindexed to the feature rows)."""
+    out: list[TitleDetails] = []
+    empty = TitleDetails()
+    columns = {c: frame[c].tolist() if c in frame else [None] * len(frame)
+               for c in ("type", "year", "maturity", "maturity_level", "genres", "duration_minutes", "seasons",
+                         "descriptions")}  # fmt: skip
+    for i in range(len(frame)):
+        if not present[i]:
+            out.append(empty)
+            continue
+        texts: dict[str, str] = {}
+        for d in _lists(columns["descriptions"][i]):
+            if isinstance(d, dict) and d.get("text") and d.get("lang") and str(d["lang"]) not in texts:
+                texts[str(d["lang"])] = str(d["text"])
+        kind, maturity = columns["type"][i], columns["maturity"][i]
+        out.append(TitleDetails(
+            type=kind if isinstance(kind, str) else None, year=_int(columns["year"][i]),
+            maturity=maturity if isinstance(maturity, str) else None,
+            maturity_level=_int(columns["maturity_level"][i]),
+            genres=tuple(str(g) for g in _lists(columns["genres"][i])),
+            duration_minutes=_int(columns["duration_minutes"][i]), seasons=_int(columns["seasons"][i]),
+            descriptions=texts,
+        ))  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
 class RowCatalog:
     """What rows need beyond :class:`TitleFeatures`; every array is aligned with ``features.title_ids``."""
 
@@ -100,6 +166,20 @@ class RowCatalog:
     trending: np.ndarray  # (n,) float32 >= 0
     servable: np.ndarray  # (n,) bool
     subset: TitleSubset | None = field(default=None, repr=False)  # dense matrices of the servable titles
+    details: list[TitleDetails] = field(default_factory=list, repr=False)  # (n,) what a tile shows; [] = none
+
+    def tile(self, row: int, ui_language: str) -> TileInfo:
+        """What an app needs to draw the title's tile, the description in ``ui_language`` when the catalog
+        has one (else English, else any); computed once per title (``details``) and picked per request."""
+        if not self.details:
+            return TileInfo()
+        d = self.details[row]
+        language = next((lang for lang in (ui_language, "en") if lang in d.descriptions),
+                        next(iter(d.descriptions), None))  # fmt: skip
+        return TileInfo(type=d.type, year=d.year, maturity=d.maturity, maturity_level=d.maturity_level,
+                        genres=d.genres, duration_minutes=d.duration_minutes, seasons=d.seasons,
+                        description=d.descriptions.get(language) if language else None,
+                        description_language=language)  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.subset is None:
@@ -161,7 +241,8 @@ class RowCatalog:
                                  frame.get("sources", pd.Series([None] * n))], dtype=bool)  # fmt: skip
             servable &= np.asarray(present, dtype=bool)
         return cls(features=features, names=names, localized_names=localized, is_show=is_show, added_at=added_at,
-                   content_languages=content, prior=prior, trending=trending, servable=servable)  # fmt: skip
+                   content_languages=content, prior=prior, trending=trending, servable=servable,
+                   details=_details(frame, np.asarray(present, dtype=bool)))  # fmt: skip
 
 
 def _lists(cell: Any) -> list[Any]:
@@ -333,12 +414,16 @@ class HeuristicScorer:
 class RankerScorer:
     """The trained ranking model (:class:`ranking.model.TrainedRanker`) as a :class:`RowScorer`.
 
-    The ranker must be bound to the same ``TitleFeatures`` the page uses (``ranker.bind(features, rows)``;
-    binding only the servable rows keeps each call to ``n_servable x dim``). Titles outside the bound rows
-    score -inf; the page treats non-finite scores as "below every scored title".
+    Scores are **log play-probabilities**: ``log P(the viewer's next new title is this one)``, the log-softmax
+    of the model's scores over every bound title the viewer has not watched (one scale for every title,
+    with or without history; ``exp`` of a score is the probability an app may show). Watched titles get
+    ``min(0, score - log normaliser)`` on the same scale. Titles outside the bound rows score -inf; the page
+    treats non-finite scores as "below every scored title".
     """
 
     name = "marquee-ranker"
+    log_probability = True
+    """Scores are log play-probabilities (the page reports ``exp(score)`` as ``play_probability``)."""
 
     def __init__(self, ranker: TrainedRanker) -> None:
         self.ranker = ranker
@@ -352,16 +437,20 @@ class RankerScorer:
         return ProfileFeatureConfig(**raw) if isinstance(raw, dict) else None
 
     def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray:
-        return self.ranker.score_rows(profile, np.asarray(title_rows, dtype=np.int64))
+        return self.score_all(profile)[np.asarray(title_rows, dtype=np.int64)]
 
     def score_all(self, profile: ProfileFeatures) -> np.ndarray:
-        """Scores of every title of the bound ``TitleFeatures`` in one model call, (n,) float32 (-inf for
-        rows outside the bound ones). The page uses it both to cut themes to pools and to rank them."""
+        """Log play-probabilities of every title of the bound ``TitleFeatures`` in one model call, (n,)
+        float32 (-inf for rows outside the bound ones). The page uses it both to cut themes to pools and to
+        rank them."""
+        from ranking.model import log_probabilities
+
         ranker = self.ranker
         if ranker.titles is None:
             raise RuntimeError("RankerScorer.score_all before ranker.bind(titles)")
+        scores, seen = ranker.scores_and_seen([profile])
         out = np.full(len(ranker.titles), -np.inf, dtype=np.float32)
-        out[ranker.bound_rows] = ranker.score([profile], mask_seen=False)[0]
+        out[ranker.bound_rows] = log_probabilities(scores, seen)[0]
         return out
 
 

@@ -9,8 +9,12 @@ Stages (all seeded; ``fit``/``tune`` users are a seeded split of the training us
    multinomial likelihood of "what comes after a cut" (random cut points per user; the future of a
    sample is never in its input), full softmax over all training titles (no sampled negatives),
    already-watched titles masked.
-3. **Head** — towers frozen; the head learns to combine the neural, item-item, content, affinity,
-   popularity, trend and activity inputs on the ``tune`` users (cuts near the evaluation's 80%), whose histories were in NEITHER the item-item
+3. **Head** — towers frozen; ``head_new_fraction`` of the titles are bound as brand-new (no learned id,
+   no item-item row, no events: how a Netflix-only title or a new arrival is scored) and empty and
+   short histories (``head_short_cuts`` events) are added to the samples, so every head input varies in
+   training the way it does at serving and one score scale covers titles with and without history
+   (inputs are standardised by :func:`ranking.model.fit_standardisation`); the head the head learns to combine the neural, item-item, content, affinity,
+   popularity, catalog prior, added-recency, trend and activity inputs on the ``tune`` users (cuts near the evaluation's 80%), whose histories were in NEITHER the item-item
    fit NOR the towers' training — so the blend weights are learned on scores that behave like scores
    for a brand-new profile. A slice of the tune users (``head_validation_fraction``) is kept out of
    the head's training and gives the validation metrics in the manifest.
@@ -40,7 +44,7 @@ from features.profiles import (
 )
 from features.titles import TitleFeatures, build_title_features
 from ranking.baselines import binary_matrix, ease_weights
-from ranking.model import RankerConfig, TrainedRanker, build_model, distinct_recent
+from ranking.model import RankerConfig, TrainedRanker, build_model, distinct_recent, fit_standardisation
 from ranking.splits import prefix
 
 if TYPE_CHECKING:
@@ -64,6 +68,10 @@ class TrainConfig:
     max_cut_fraction: float = 0.95
     head_cut_fractions: tuple[float, float] = (0.7, 0.9)
     """The head learns the blend on cuts like the ones it is used at (the last ~20% to predict)."""
+    head_new_fraction: float = 0.15
+    """Share of the titles bound as brand-new while the head learns (cold titles on the same scale)."""
+    head_short_cuts: tuple[int, ...] = (0, 1, 3)
+    """Extra head samples per tune user cut after this many events (0 = a brand-new viewer)."""
     tune_fraction: float = 0.25
     head_validation_fraction: float = 0.3
     lam: float = 200.0
@@ -187,6 +195,23 @@ def _samples(histories: Sequence[History], titles: TitleFeatures, position_of_ro
                 continue
             features = compute_profile_features(prefix(history, cut), titles, config=profile_config)
             out.append(Sample(features, np.array(future, dtype=np.int64)))
+    return out
+
+
+def _prefix_samples(histories: Sequence[History], titles: TitleFeatures, position_of_row: np.ndarray,
+                    counts: Sequence[int], profile_config: ProfileFeatureConfig) -> list[Sample]:  # fmt: skip
+    """Cut each history after ``counts`` events (0 = no history at all); targets as in :func:`_samples`."""
+    out = []
+    for history in histories:
+        positions = position_of_row[titles.rows(history.title_ids)]
+        for cut in counts:
+            if cut >= len(history) - 1:
+                continue
+            seen = set(positions[:cut].tolist())
+            future = [p for p in dict.fromkeys(positions[cut:].tolist()) if p >= 0 and p not in seen]
+            if future:
+                features = compute_profile_features(prefix(history, cut), titles, config=profile_config)
+                out.append(Sample(features, np.array(future, dtype=np.int64)))
     return out
 
 
@@ -323,10 +348,16 @@ def train_ranker(
     head_samples = _samples(head_train_h, title_features, position_of_row,
                             _cuts(rng, len(head_train_h), config.cuts_per_user, *config.head_cut_fractions),
                             profile_config)  # fmt: skip
+    head_samples += _prefix_samples(head_train_h, title_features, position_of_row, config.head_short_cuts,
+                                    profile_config)  # fmt: skip
+    n_new = int(round(config.head_new_fraction * n))
+    as_new = [vocab[p] for p in np.sort(rng.choice(n, size=n_new, replace=False))] if n_new else []
+    ranker.bind(title_features, vocab_rows, as_new=as_new)
+    model.to(device)
     cache = _head_cache(model, ranker, head_samples, device, config.batch_size)
-    flat = cache.reshape(-1, cache.shape[-1])
-    model.input_mean.copy_(flat.mean(0))
-    model.input_std.copy_(flat.std(0).clamp(min=1e-6))
+    mean, std = fit_standardisation(cache)
+    model.input_mean.copy_(mean.to(device))
+    model.input_std.copy_(std.to(device))
     cache = (cache - model.input_mean) / model.input_std
     head_opt = torch.optim.AdamW(model.head.parameters(), lr=1e-2, weight_decay=1e-4)
     seen = torch.stack([_seen_row(s, position_of_row, device) for s in head_samples]) if head_samples else None
@@ -345,6 +376,8 @@ def train_ranker(
         say("head", epoch + 1, config.head_epochs, mean_loss)
     model.eval()
     del cache
+    ranker.bind(title_features, vocab_rows)
+    model.to(device)
 
     # Validation on the head-validation users at the evaluation cut (0.8), vs EASE on the same fit.
     validation = _validate(ranker, head_val_h, title_features, position_of_row, ii_weights, ii_positions,
@@ -373,6 +406,7 @@ def train_ranker(
         "profile_feature_config": asdict(profile_config),
         "data_version": data_version or _frame_version(events),
         "profiles": len(histories), "events": len(events), "vocab": n, "itemitem_titles": len(ii_positions),
+        "head_new_titles": len(as_new), "head_samples": len(head_samples),
         "fit_profiles": len(fit_h), "tune_profiles": len(tune_h), "head_validation_profiles": len(head_val_h),
         "embeddings_used": bool(title_features.has_embedding.any()),
         "titles_with_embedding": int(title_features.has_embedding.sum()),

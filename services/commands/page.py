@@ -143,6 +143,11 @@ def eval_page(
         Path | None,
         typer.Option(help="Save trained rankers here and reuse them on the next run with the same split."),
     ] = None,
+    health: Annotated[
+        bool,
+        typer.Option(help="Also build the pages of the same viewers as cold-start viewers (no history) and as "
+                     "kids profiles, and print the page health table of each group."),
+    ] = False,  # fmt: skip
 ) -> None:
     """How many of each held-out viewer's future watches appear on their page (anywhere / first 3 rows),
     against the best single row model repeated and a popularity page with as many titles."""
@@ -151,7 +156,7 @@ def eval_page(
     from data.catalog import read_events, read_titles
     from data.errors import DataError
     from ranking.page import PageConfig, PageRequest
-    from ranking.page_eval import evaluate_pages, format_table
+    from ranking.page_eval import evaluate_pages, format_health, format_table
 
     if scorer not in ("model", "heuristic"):
         _fail(f"--scorer {scorer!r}; expected model or heuristic")
@@ -208,10 +213,28 @@ def eval_page(
         best = max(tuning, key=lambda t: (t["hits"] + t["hits_top3"], t["hits"]))
         config = replace(config, rank_scale=best["rank_scale"], redundancy_weight=best["redundancy_weight"])
 
-    report = evaluate_pages(titles, split.train_events, viewers, scorer_factory=factory_for(split.train_events),
+    factory = factory_for(split.train_events)
+    report = evaluate_pages(titles, split.train_events, viewers, scorer_factory=factory,
                             embeddings=vectors, request=request, config=config, servable_sources=sources,
                             progress=progress)  # fmt: skip
+    groups: dict[str, Any] = {}
+    if health:
+        import numpy as np
+
+        from data.events import History
+        from ranking.page_eval import HeldOutViewer
+
+        cold = [HeldOutViewer(f"{v.profile_id}:new", History(f"{v.profile_id}:new", [], np.zeros(0), [], 0),
+                              v.future) for v in viewers]  # fmt: skip
+        kids = [HeldOutViewer(v.profile_id, v.fed, v.future, maturity="kids") for v in viewers]
+        groups["held-out viewers"] = report
+        for name, group in (("cold-start viewers", cold), ("kids profiles", kids)):
+            console.print(f"  health: {name}")
+            groups[name] = evaluate_pages(titles, split.train_events, group, scorer_factory=factory,
+                                          embeddings=vectors, request=request, config=config,
+                                          servable_sources=sources)  # fmt: skip
     payload = {**report.as_dict(), "split": split.description, "embeddings": vectors is not None,
+               "health": {name: [h.__dict__ for h in r.health] for name, r in groups.items()},
                "page_config": {"rank_scale": config.rank_scale, "redundancy_weight": config.redundancy_weight},
                "tuning": tuning, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     if as_json:
@@ -237,3 +260,5 @@ def eval_page(
     Console().print(table)
     console.print(f"hits by row kind: {report.hits_by_row_kind}")
     console.print(format_table(report).split("\n")[0])
+    for name, group_report in groups.items():
+        Console().print(format_health(group_report, name))

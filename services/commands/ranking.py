@@ -80,14 +80,19 @@ def train_ranker_command(
     from data.catalog import read_manifest, read_titles
     from data.errors import DataError
     from data.events import read_event_export
+    from ranking.model import HEAD_INPUTS
     from ranking.train import TrainConfig, train_ranker
     from services.resources import RANKER_DIR, load_event_store
 
     settings = get_settings()
     out_dir = settings.models_dir / RANKER_DIR
     if if_missing and (out_dir / "manifest.json").is_file():
-        console.print(f"ranker exists at {out_dir}; nothing to do (drop --if-missing to retrain)")
-        return
+        manifest = json.loads((out_dir / "manifest.json").read_text())
+        if manifest.get("head_inputs") == list(HEAD_INPUTS):
+            console.print(f"ranker exists at {out_dir}; nothing to do (drop --if-missing to retrain)")
+            return
+        console.print(f"[yellow]ranker at {out_dir} has an older format (head inputs "
+                      f"{manifest.get('head_inputs')}); retraining it[/yellow]")  # fmt: skip
     try:
         store = load_event_store(settings)
         export = store.export_parquet(settings.artifacts_dir / "events" / EXPORT_FILE)
@@ -121,9 +126,13 @@ def eval_ranking_command(
     output: Annotated[Path | None, typer.Option(help="Where to write the JSON (default artifacts/eval/ranking.json).")] = None,
     seed: Annotated[int, typer.Option(help="Split seed (DATA-NOTES protocol 1 uses 0).")] = 0,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    protocol: Annotated[str, typer.Option(help="Table to print: movielens (rank the MovieLens titles seen in "
+                                          "training) | served (rank every title the page serves, as the API "
+                                          "does) | both. The JSON report always holds both.")] = "both",
 ) -> None:
     """Offline ranking evaluation on MovieLens (held-out users, 80/20 by time, ranking ALL titles):
-    Marquee vs most-popular, item-kNN, EASE and ALS side by side, plus personalized search."""
+    Marquee vs most-popular, item-kNN, EASE and ALS side by side, on the MovieLens-only and the served-path
+    protocols, plus calibration, cold-start titles and personalized search."""
     from dataclasses import replace
 
     from data.catalog import read_events, read_titles
@@ -131,6 +140,8 @@ def eval_ranking_command(
     from ranking.evaluate import EvalConfig, evaluate_ranking
     from ranking.train import TrainConfig
 
+    if protocol not in ("movielens", "served", "both"):
+        _fail(f"--protocol {protocol!r}; expected movielens, served or both")
     settings = get_settings()
     try:
         events = read_events(settings.catalog_dir)
@@ -161,7 +172,10 @@ def eval_ranking_command(
     if as_json:
         print(json.dumps(report))
     else:
-        _print_table(report)
+        if protocol in ("movielens", "both"):
+            _print_table(report)
+        if protocol in ("served", "both"):
+            _print_served(report["served_path"])
         console.print(f"report written to {path}")
 
 
@@ -176,3 +190,15 @@ def _print_table(report: dict[str, Any]) -> None:
     Console().print(f"marquee / EASE: NDCG@10 x{report['ratios']['marquee_vs_ease_ndcg@10']}, "
                     f"Recall@20 x{report['ratios']['marquee_vs_ease_recall@20']}; "
                     f"embeddings used: {report['embeddings_used']}")  # fmt: skip
+
+
+def _print_served(served: dict[str, Any]) -> None:
+    table = Table("system", "NDCG@10", "Recall@10", "Recall@20", "coverage@10",
+                  title=f"served path: every servable title ({served['served_titles']:,}, "
+                        f"{served['titles_without_interactions']:,} without interactions)")  # fmt: skip
+    for name, m in served["systems"].items():
+        table.add_row(name, f"{m['ndcg@10']:.4f}", f"{m['recall@10']:.4f}", f"{m['recall@20']:.4f}",
+                      f"{m['coverage@10']:.4f}")  # fmt: skip
+    Console().print(table)
+    Console().print(f"calibration of play probabilities: {served['calibration']}; marquee top-10 share without "
+                    f"interactions {served['marquee_top10_without_interactions']}")  # fmt: skip

@@ -50,15 +50,42 @@ ProfileId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="An
 # ------------------------------------------------------------------------------------------ models
 
 
+class TileModel(BaseModel):
+    """What an app draws on a tile besides the title (null where the catalog does not know)."""
+
+    type: Literal["movie", "show"] | None = Field(default=None, description="movie | show")
+    year: int | None = None
+    maturity: str | None = Field(default=None, description="kids | older_kids | teens | adults")
+    maturity_level: int | None = Field(default=None, description="0 (kids) .. 3 (adults)")
+    genres: list[str] = Field(default_factory=list, examples=[["action", "sci-fi"]])
+    duration_minutes: int | None = Field(default=None, description="Movies: running time.")
+    seasons: int | None = Field(default=None, description="Shows: number of seasons.")
+    description: str | None = Field(default=None, description="In the UI language when the catalog has one, "
+                                    "else English, else any language it has.")  # fmt: skip
+    description_language: str | None = Field(default=None, description="Language of ``description``.")
+
+
+def tile_model(tile: Any) -> TileModel:
+    """A :class:`ranking.rows.TileInfo` as the API model."""
+    kind = tile.type if tile.type in ("movie", "show") else None
+    return TileModel(type=kind, year=tile.year, maturity=tile.maturity, maturity_level=tile.maturity_level,
+                     genres=list(tile.genres), duration_minutes=tile.duration_minutes, seasons=tile.seasons,
+                     description=tile.description, description_language=tile.description_language)  # fmt: skip
+
+
 class PageItemModel(BaseModel):
     title_id: str = Field(examples=["tmdb:603"])
     title: str = Field(description="Display title, in the UI language when the catalog has it.")
-    score: float = Field(
-        description="The ranking model's score for this viewer (comparable within one page)."
-    )
+    score: float = Field(description="The ranking model's score for this viewer: with the trained model, the log "
+                         "of play_probability (one scale for every title on the page).")  # fmt: skip
+    play_probability: float | None = Field(
+        default=None, description="Probability that the next new title this viewer plays is this one (trained "
+        "model only; null with the no-model fallback).")  # fmt: skip
+    reason: str = Field(default="", description="Why the title is here, in the UI language.")
     progress: float | None = Field(
         default=None, description="Continue Watching: fraction watched, when known."
     )
+    tile: TileModel = Field(default_factory=TileModel)
 
 
 class RowReasonModel(BaseModel):
@@ -89,7 +116,7 @@ class PageResponse(BaseModel):
         description="False: a new viewer (defaults: adults, English) got a cold-start page."
     )
     cold_start: bool = Field(description="No history and no onboarding input: popular, diverse rows.")
-    ui_language: str = Field(description="Language of row titles and reasons (en, fr, es, de).")
+    ui_language: str = Field(description="Language of row titles and reasons (one of 18: en fr es de it pt nl pl ru tr el he ar hi th ja ko zh).")
     maturity: str
     scorer: str = Field(description="The model that ranked the rows ('heuristic' = the no-model fallback).")
     exploration: float
@@ -123,6 +150,10 @@ class SimilarItemModel(BaseModel):
     title: str
     score: float = Field(description="Similarity, blended with the viewer's model score when personalised.")
     similarity: float
+    play_probability: float | None = Field(default=None, description="Personalised: probability that the "
+                                           "viewer's next new title is this one.")  # fmt: skip
+    reason: str = Field(default="", description="'Similar to <title>' in the UI language.")
+    tile: TileModel = Field(default_factory=TileModel)
 
 
 class SimilarResponse(BaseModel):
@@ -209,7 +240,7 @@ def get_page(
     rows: Annotated[int, Query(ge=1, le=MAX_ROWS, description=f"Rows on the page, 1..{MAX_ROWS}.")] = 10,
     per_row: Annotated[int, Query(ge=1, le=MAX_PER_ROW, description=f"Titles per row, 1..{MAX_PER_ROW}.")] = 20,
     language: Annotated[
-        str | None, Query(description="UI language of row titles (en, fr, es, de); default: the profile's.")
+        str | None, Query(description="UI language of row titles (18 languages, e.g. en, fr, ja, ar); default: the profile's.")
     ] = None,  # fmt: skip
     liked_genres: Annotated[
         list[Annotated[str, Field(pattern=_GENRE_LIST)]] | None,
@@ -255,7 +286,9 @@ def get_page(
                            reason=RowReasonModel(code=r.reason.code, text=r.reason.text,
                                                  evidence_title_id=r.reason.evidence_title_id, stage=r.reason.stage,
                                                  relevance=r.reason.relevance, redundancy=r.reason.redundancy),
-                           items=[PageItemModel(title_id=i.title_id, title=i.name, score=i.score, progress=i.progress)
+                           items=[PageItemModel(title_id=i.title_id, title=i.name, score=i.score,
+                                                play_probability=i.play_probability, reason=i.reason,
+                                                progress=i.progress, tile=tile_model(i.tile))
                                   for i in r.items]) for r in page.rows],
     )  # fmt: skip
 
@@ -302,4 +335,6 @@ def get_similar(
     items = builder.similar(title_id, limit=limit, viewer=viewer, ui_language=language)
     return SimilarResponse(title_id=title_id, profile_id=profile_id, personalized=viewer is not None,
                            items=[SimilarItemModel(title_id=i.title_id, title=i.name, score=i.score,
-                                                   similarity=i.similarity) for i in items])  # fmt: skip
+                                                   similarity=i.similarity, play_probability=i.play_probability,
+                                                   reason=i.reason, tile=tile_model(i.tile))
+                                  for i in items])  # fmt: skip

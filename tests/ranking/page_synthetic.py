@@ -78,6 +78,10 @@ def make_synthetic(n_titles: int = 300, n_viewers: int = 120, seed: int = 0) -> 
             "genres": genres,
             "countries": country,
             "description_languages": desc_langs,
+            "descriptions": [{"lang": lang, "source": "synthetic", "text": f"About title {i} ({lang})"}
+                             for lang in desc_langs],
+            "duration_minutes": float(80 + i % 50) if i % 3 else np.nan,
+            "seasons": float(1 + i % 4) if i % 3 == 0 else np.nan,
             "maturity_level": level,
             "maturity": MATURITY_BY_LEVEL[level],
             "date_added": (pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(i * 2))).strftime("%Y-%m-%d") if netflix else None,

@@ -77,4 +77,20 @@ def test_the_report_has_every_system_on_one_split() -> None:
     cold = report["cold_start_titles"]
     assert cold["new_titles"] >= 10 and set(cold["systems"]) >= {"marquee_as_new", "marquee_warm", "random"}
     assert any("tuning ease" in s for s in steps)
+    served = report["served_path"]
+    assert set(served["systems"]) == set(report["systems"])
+    assert served["served_titles"] >= report["split"]["universe_titles"]
+    calibration = served["calibration"]
+    assert 0.0 <= calibration["ece"] <= 1.0 and calibration["pairs"] > 0
     json.dumps(report)  # JSON-ready
+
+
+def test_calibration_of_perfect_and_overconfident_probabilities() -> None:
+    from ranking.evaluate import calibration
+
+    held = [np.array([0, 1])]
+    seen = [np.array([], dtype=np.int64)]
+    exact = np.log(np.array([[0.5, 0.5, 1e-9, 1e-9]]))
+    assert calibration(exact, held, seen, top=2, bins=1)["ece"] == pytest.approx(0.0, abs=1e-6)
+    wrong = np.log(np.array([[1e-9, 1e-9, 0.5, 0.5]]))
+    assert calibration(wrong, held, seen, top=2, bins=1)["ece"] == pytest.approx(0.5, abs=1e-6)

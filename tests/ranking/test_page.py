@@ -221,11 +221,11 @@ def test_onboarding_genres_and_titles_shape_the_cold_page() -> None:
 @pytest.mark.parametrize(("ui", "top_picks"), [
     ("en", "Top Picks for You"), ("fr", "Nos meilleurs choix pour vous"),
     ("es", "Nuestras mejores recomendaciones para ti"), ("de", "Top-Empfehlungen für dich"),
-    ("ja", "Top Picks for You"),
+    ("ja", "あなたへのおすすめ"), ("sw", "Top Picks for You"),
 ])  # fmt: skip
 def test_row_titles_follow_the_requested_ui_language(ui: str, top_picks: str) -> None:
     page = _page(request=PageRequest(rows=8, per_row=5, ui_language=ui))
-    assert page.ui_language == (ui if ui != "ja" else "en")
+    assert page.ui_language == (ui if ui != "sw" else "en")
     assert next(r for r in page.rows if r.kind == "top_picks").title == top_picks
 
 
@@ -416,6 +416,10 @@ class FakeTrainedRanker:
         self.calls += 1
         return np.where(np.isin(rows, self.bound_rows), self.scores[rows], -np.inf).astype(np.float32)
 
+    def scores_and_seen(self, profiles: list[ProfileFeatures]) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.score(profiles, mask_seen=False)
+        return scores, np.zeros(scores.shape, dtype=bool)
+
 
 def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
     from ranking.rows import RankerScorer
@@ -428,7 +432,10 @@ def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
     scorer = RankerScorer(fake)  # type: ignore[arg-type]
     assert scorer.profile_config is not None and scorer.profile_config.half_life_events == 10.0
     full = scorer.score_all(compute_profile_features(History("x", [], np.zeros(0), [], 0), synth.features))
-    assert np.isneginf(full[1::2]).all() and np.allclose(full[bound], scores[bound])
+    assert np.isneginf(full[1::2]).all()
+    # log play-probabilities: the model's scores shifted by one normaliser, probabilities summing to 1
+    assert np.allclose(full[bound] - scores[bound], (full[bound] - scores[bound])[0], atol=1e-5)
+    assert np.isclose(np.exp(full[bound].astype(np.float64)).sum(), 1.0, atol=1e-4)
     plugged = PageBuilder(builder.catalog, builder.cowatch, scorer)
     fake.calls = 0
     page = _page(builder=plugged, request=PageRequest(rows=6, per_row=8))
@@ -439,3 +446,4 @@ def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
     top = next(r for r in page.rows if r.kind == "top_picks")
     assert all(i.row % 2 == 0 for i in top.items)  # scored titles come before unscorable ones
     assert [i.score for i in top.items] == sorted((i.score for i in top.items), reverse=True)
+    assert all(i.play_probability is not None and 0 < i.play_probability <= 1 for i in top.items)

@@ -17,6 +17,8 @@ from ranking.row_titles import (
     REASONS,
     TITLES,
     UI_LANGUAGES,
+    genre_name,
+    language_name,
     reason_text,
     resolve_ui_language,
     row_title,
@@ -245,8 +247,20 @@ def test_message_catalog_is_complete_for_every_ui_language() -> None:
         for key, templates in table.items():
             assert set(templates) == set(UI_LANGUAGES), key
     assert set(GENRE_NAMES) == set(GENRES)
-    assert all(len(v) == len(UI_LANGUAGES) for v in (*GENRE_NAMES.values(), *LANGUAGE_NAMES.values()))
+    assert all(len(v) == 4 for v in (*GENRE_NAMES.values(), *LANGUAGE_NAMES.values()))  # en fr es de inline
     assert set(LANGUAGES) - {"other"} <= set(LANGUAGE_NAMES)
+    assert len(UI_LANGUAGES) >= 18
+    for lang in UI_LANGUAGES[4:]:  # the others name every genre and language in their own words
+        assert sum(genre_name(g, lang) != genre_name(g, "en") for g in GENRES) >= len(GENRES) // 2, lang
+        assert all(language_name(code, lang) != code for code in set(LANGUAGES) - {"other"}), lang
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("ja", "韓国語のシリーズ"), ("ko", "한국어 시리즈"), ("zh", "韩语剧集"), ("it", "Serie in coreano"),
+    ("ru", "Сериалы — язык: корейский"),
+])  # fmt: skip
+def test_language_rows_in_more_ui_languages(lang: str, expected: str) -> None:
+    assert row_title("language_show", lang, language="ko") == expected
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
@@ -270,7 +284,8 @@ def test_row_titles_and_reasons_render_in_each_language() -> None:
 
 
 @pytest.mark.parametrize(("requested", "fallback", "expected"), [
-    ("fr", "es", "fr"), ("fr-CA", None, "fr"), ("pt", "es", "es"), (None, "de", "de"), ("pt", "ja", "en"),
+    ("fr", "es", "fr"), ("fr-CA", None, "fr"), ("pt", "es", "pt"), ("sw", "es", "es"), (None, "de", "de"),
+    ("sw", "xx", "en"), ("pt-BR", None, "pt"),
     (None, None, "en"), ("ES_mx", None, "es"),
 ])  # fmt: skip
 def test_resolve_ui_language(requested: str | None, fallback: str | None, expected: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from data.events import History
 from features import compute_profile_features
 from ranking.evaluate import ranking_metrics
+from ranking.model import fit_standardisation
 from ranking.splits import held_out_users_split
 from ranking.train import TrainConfig, train_ranker
 from tests.features.synthetic import make_world
@@ -77,3 +79,39 @@ def test_training_needs_enough_profiles() -> None:
     world = make_world(n_titles=10, n_users=3, events_per_user=3, dim=4)
     with pytest.raises(ValueError, match="expected at least 4"):
         train_ranker(world.events, world.titles, config=TINY)
+
+
+@pytest.mark.slow
+def test_every_title_scores_on_one_scale(trained) -> None:  # type: ignore[no-untyped-def]
+    """Titles with and without history share one bounded scale; cold titles do not take over the top.
+
+    The old head standardised its "has a learned id" input with a std clamped to 1e-6 (the input was
+    constant in training), so a title without history scored about 30,000 and filled every row."""
+    world, split, cold, result = trained
+    ranker = result.ranker.bind(result.titles)
+    assert ranker.manifest["head_new_titles"] > 0
+    assert np.isfinite(ranker.model.input_std.numpy()).sum() >= 1
+    profiles = [compute_profile_features(u.fed, result.titles) for u in split.users]
+    empty = compute_profile_features(History("new", [], np.zeros(0), [], 0), result.titles)
+    scores = ranker.score([*profiles, empty], mask_seen=False)
+    assert np.isfinite(scores).all()
+    cold_rows = result.titles.rows(cold)
+    warm = np.setdiff1d(np.arange(len(result.titles)), cold_rows)
+    # bounded: cold scores stay within the range the warm titles span (plus its own width)
+    low, high = scores[:, warm].min(), scores[:, warm].max()
+    assert scores[:, cold_rows].max() <= high + (high - low), (scores[:, cold_rows].max(), low, high)
+    # four cold titles of eighty cannot fill a top 10
+    top10 = np.argsort(-ranker.score([*profiles, empty]), axis=1)[:, :10]
+    assert np.isin(top10, cold_rows).mean() < 0.2
+    probs = ranker.play_probability([*profiles, empty])
+    assert ((probs >= 0) & (probs <= 1)).all()
+    unseen = np.isfinite(ranker.score([*profiles, empty]))
+    np.testing.assert_allclose((probs * unseen).sum(1), 1.0, atol=1e-4)
+
+
+def test_standardisation_maps_a_constant_input_to_zero() -> None:
+    """A head input constant in training standardises to 0 at serving, never to about -1e6."""
+    inputs = np.stack([np.random.default_rng(0).normal(size=100), np.ones(100)], axis=1).astype(np.float32)
+    mean, std = fit_standardisation(inputs)
+    served = (np.array([[0.5, 0.0]], dtype=np.float32) - mean.numpy()) / std.numpy()
+    assert served[0, 1] == 0.0 and abs(served[0, 0]) < 5

@@ -250,3 +250,39 @@ def test_events_posted_through_the_api_shape_the_next_page(synth: Synthetic, tmp
         assert both.post("/v1/events", json={"events": [done]}).status_code == 200
         page = both.get("/v1/profiles/api-viewer/page", params={"rows": 4, "per_row": 5}).json()
         assert title_id not in {i["title_id"] for r in page["rows"] for i in r["items"]}
+
+
+def test_page_and_similar_items_carry_what_a_tile_needs(client: TestClient, synth: Synthetic) -> None:
+    """Type, year, maturity, genres, length, a description in the UI language when there is one, a reason."""
+    meta = synth.titles.set_index("title_id")
+    page = _page(client, "demo:fr", rows=6, per_row=8)
+    assert page["ui_language"] == "fr"
+    items = [i for r in page["rows"] for i in r["items"]]
+    for row in page["rows"]:
+        assert all(i["reason"] == row["reason"]["text"] for i in row["items"])
+    for item in items:
+        tile, truth = item["tile"], meta.loc[item["title_id"]]
+        assert tile["type"] == truth["type"] and tile["year"] == int(truth["year"])
+        assert tile["maturity_level"] == int(truth["maturity_level"]) and tile["genres"] == list(truth["genres"])
+        assert (tile["seasons"] is not None) == (truth["type"] == "show")
+        assert (tile["duration_minutes"] is not None) == (truth["type"] == "movie")
+        languages = list(truth["description_languages"])
+        if "fr" in languages:  # the French profile reads the French description
+            assert tile["description_language"] == "fr" and tile["description"].endswith("(fr)")
+        elif languages:
+            assert tile["description_language"] in languages and tile["description"]
+        else:
+            assert tile["description"] is None
+    seed = items[0]["title_id"]
+    similar = client.get(f"/v1/titles/{seed}/similar", params={"limit": 5, "language": "de"}).json()
+    assert similar["items"] and all(i["tile"]["type"] in ("movie", "show") for i in similar["items"])
+    assert all(i["reason"].startswith("Ähnlich wie") for i in similar["items"])
+
+
+def test_row_titles_in_a_japanese_ui(client: TestClient) -> None:
+    page = _page(client, "movielens:3", rows=6, per_row=4, language="ja")
+    assert page["ui_language"] == "ja"
+    top = next(r for r in page["rows"] if r["kind"] == "top_picks")
+    assert top["title"] == "あなたへのおすすめ"
+    because = next(r for r in page["rows"] if r["kind"] == "because_you_watched")
+    assert because["title"].endswith("を観たあなたに")
