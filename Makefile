@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	# torch first, pinned: the CPU wheel from this machine's disk (a CUDA machine installs its own build first)
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[dev,distributed]"
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Install everything into .venv (idempotent)
