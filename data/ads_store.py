@@ -281,7 +281,8 @@ class SqlAdStore:
         already reserved or tracked returns True and changes nothing.
         """
         day = int(ts // SECONDS_PER_DAY)
-        with self.db.transaction() as tx:
+        # not fsynced at commit: a reservation lost in a crash only frees a slot early (tracking is durable)
+        with self.db.transaction(durable=False) as tx:
             tx.execute("INSERT INTO line_item_spend (line_item_id, spend) VALUES (?, 0) "
                        "ON CONFLICT (line_item_id) DO NOTHING", (line_item_id,))  # fmt: skip
             committed = float(tx.execute(dialect(self.db, "SELECT spend FROM line_item_spend WHERE line_item_id = ?"
@@ -306,7 +307,7 @@ class SqlAdStore:
 
     def purge_reservations(self, now: float) -> int:
         """Delete reservations expired by ``now``; how many."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=False) as tx:
             return tx.execute_count("DELETE FROM reservations WHERE expires_at <= ?", (now,))
 
     def held_exposure(self, viewer_key: str, line_item_id: str, now: float) -> tuple[int, int, float | None]:
@@ -399,17 +400,20 @@ SQLiteAdStore = SqlAdStore
 
 
 def _exposure(tx: Tx, viewer_key: str, line_item_id: str, day: int, now: float) -> tuple[int, int, float | None]:
-    """Committed plus live reserved (today, lifetime, last time) of one viewer and line item."""
-    today = tx.execute("SELECT count FROM frequency WHERE viewer_key = ? AND line_item_id = ? AND day = ?",
-                       (viewer_key, line_item_id, day))  # fmt: skip
-    life = tx.execute("SELECT count, last_ts FROM exposure WHERE viewer_key = ? AND line_item_id = ?",
-                      (viewer_key, line_item_id))  # fmt: skip
-    held = tx.execute("SELECT COALESCE(SUM(CASE WHEN day = ? THEN 1 ELSE 0 END), 0), COUNT(*), MAX(ts) "
-                      "FROM reservations WHERE viewer_key = ? AND line_item_id = ? AND expires_at > ?",
-                      (day, viewer_key, line_item_id, now))[0]  # fmt: skip
-    lasts = [float(x) for x in ((life[0][1] if life else None), held[2]) if x is not None]
-    return ((int(today[0][0]) if today else 0) + int(held[0]), (int(life[0][0]) if life else 0) + int(held[1]),
-            max(lasts) if lasts else None)  # fmt: skip
+    """Committed plus live reserved (today, lifetime, last time) of one viewer and line item (one round trip)."""
+    row = tx.execute(
+        "SELECT (SELECT count FROM frequency WHERE viewer_key = ? AND line_item_id = ? AND day = ?), "
+        "(SELECT count FROM exposure WHERE viewer_key = ? AND line_item_id = ?), "
+        "(SELECT last_ts FROM exposure WHERE viewer_key = ? AND line_item_id = ?), "
+        "(SELECT COALESCE(SUM(CASE WHEN day = ? THEN 1 ELSE 0 END), 0) FROM reservations "
+        " WHERE viewer_key = ? AND line_item_id = ? AND expires_at > ?), "
+        "(SELECT COUNT(*) FROM reservations WHERE viewer_key = ? AND line_item_id = ? AND expires_at > ?), "
+        "(SELECT MAX(ts) FROM reservations WHERE viewer_key = ? AND line_item_id = ? AND expires_at > ?)",
+        (viewer_key, line_item_id, day, viewer_key, line_item_id, viewer_key, line_item_id,
+         day, viewer_key, line_item_id, now, viewer_key, line_item_id, now, viewer_key, line_item_id, now))[0]  # fmt: skip
+    today, life, last, held_today, held_life, held_last = row
+    lasts = [float(x) for x in (last, held_last) if x is not None]
+    return (int(today or 0) + int(held_today), int(life or 0) + int(held_life), max(lasts) if lasts else None)
 
 
 def open_ad_store(target: str | Path, *, max_connections: int = 16) -> SqlAdStore:

@@ -5,7 +5,9 @@
 the optional extra ``postgres``). Both give a :class:`Database` with the same three calls:
 
 * ``db.transaction()`` — a context manager yielding a :class:`Tx` that runs statements in ONE
-  transaction, committed on exit (rolled back on an exception). SQLite takes the write lock at
+  transaction, committed on exit (rolled back on an exception). ``durable=False`` keeps atomicity and
+  isolation but does not wait for the WAL fsync at commit (for state a crash may lose harmlessly, such
+  as ad reservations). SQLite takes the write lock at
   ``BEGIN IMMEDIATE`` (one writer per file, across processes); PostgreSQL runs ``READ COMMITTED``
   and callers lock the rows they decide on with ``SELECT ... {db.for_update}``.
 * ``db.read()`` — a context manager yielding a :class:`Tx` for reads outside a write transaction
@@ -68,7 +70,7 @@ class Database(Protocol):
     greatest: str
     for_update: str
 
-    def transaction(self) -> Any: ...  # context manager yielding Tx
+    def transaction(self, *, durable: bool = True) -> Any: ...  # context manager yielding Tx
     def read(self) -> Any: ...  # context manager yielding Tx
     def executescript(self, schema: str) -> None: ...
     def describe(self) -> str: ...
@@ -136,16 +138,22 @@ class SqliteDatabase:
             self._writer.executescript(dialect(self, schema))
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
         with self._lock:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL: atomic, but the commit waits for no fsync
             try:
-                yield _SqliteTx(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteTx(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    conn.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -232,8 +240,10 @@ class PostgresDatabase:
                     conn.execute(statement)
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
         with self._pool.connection() as conn, conn.transaction():
+            if not durable:
+                conn.execute("SET LOCAL synchronous_commit = off")  # atomic and isolated, no WAL flush wait
             yield _PgTx(conn)
 
     @contextmanager
