@@ -160,3 +160,13 @@ def test_every_gold_title_is_in_the_default_scope_and_intents_recompute(real_cat
     assert validate_queryset(queries, titles) == []
     intents = [q for q in queries if q.kind == "intent"]
     assert intents and all(q.intent is not None and q.gold for q in intents)
+
+
+def test_the_set_is_large_and_diverse_enough() -> None:
+    queries = read_queries("marquee-ml:all")
+    assert len(queries) >= 300
+    assert len({q.lang for q in queries}) >= 13
+    assert len({q.script for q in queries}) >= 6
+    kinds = Counter(q.kind for q in queries)
+    assert set(kinds) == {"plot", "cross-lingual", "title", "person", "intent"}
+    assert all(q.intent is not None for q in queries if q.kind == "intent")
