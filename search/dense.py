@@ -1,16 +1,18 @@
-"""Dense retrieval: FAISS search over catalog texts, a title scoring the maximum over its texts."""
+"""Dense retrieval: FAISS search over catalog texts (plot passages), and the dense title channel over
+every title string; a title scores the maximum over its texts (or strings)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from embeddings.index import faiss_single_thread
 
-__all__ = ["DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "MIN_LANGUAGE_TEXTS", "DenseRetriever"]
+__all__ = ["DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "MIN_LANGUAGE_TEXTS", "DenseRetriever", "DenseTitles",
+           "title_strings"]
 
 DEFAULT_TITLE_ONLY_PENALTY = 0.02
 """Chosen on reddit-tomt train+validation (1,350 resolved queries, watched scope): dense Recall@10
@@ -164,3 +166,79 @@ class DenseRetriever:
         _, first = np.unique(positions, return_index=True)
         first = np.sort(first)[:top_k]
         return positions[first], scores[first].astype(np.float32), [str(x) for x in self._langs[idx[first]]]
+
+
+def title_strings(titles: Sequence[str], original_titles: Sequence[str | None],
+                  localized: Sequence[Mapping[str, str]]) -> tuple[np.ndarray, list[str], list[str]]:  # fmt: skip
+    """Every distinct title string of every title: the catalog title, the original title and each
+    localized title (TMDB language files; MovieLens alternative titles as ``und``).
+
+    Returns ``positions`` ``(s,)`` int64 (title position of each string), the strings' languages
+    (``""`` for the catalog title, ``"original"``, or the localized title's code) and the strings.
+    Strings are deduplicated per title after case-folding.
+    """
+    positions: list[int] = []
+    langs: list[str] = []
+    texts: list[str] = []
+    for i, title in enumerate(titles):
+        seen: set[str] = set()
+        candidates = [("", title), ("original", original_titles[i] or ""), *localized[i].items()]
+        for lang, text in candidates:
+            text = " ".join(str(text).split())
+            key = text.casefold()
+            if text and key not in seen:
+                seen.add(key)
+                positions.append(i)
+                langs.append(lang)
+                texts.append(text)
+    return np.asarray(positions, dtype=np.int64), langs, texts
+
+
+class DenseTitles:
+    """The dense title channel: exact cosine search over the embeddings of every title string.
+
+    A multilingual encoder knows many titles across languages and scripts (``تيتانيك`` is close to
+    "Titanic", ``haus des geldes`` to "La casa de papel"), and a bare title is also close to what the
+    film is known for ("Train to Busan" to a Japanese query for a Korean zombie film on a train)
+    where the plot passage is not. A title scores the maximum over its strings.
+
+    Args:
+        vectors: ``(s, d)`` float32 unit rows, one per title string (item embeddings).
+        positions: ``(s,)`` int64 title position of each string.
+        langs: ``(s,)`` language tag of each string (see :func:`title_strings`).
+        texts: the strings (for explanations).
+        n_titles: number of title positions ``n``.
+    """
+
+    def __init__(self, vectors: np.ndarray, positions: np.ndarray, langs: Sequence[str], texts: Sequence[str],
+                 n_titles: int) -> None:  # fmt: skip
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        positions = np.asarray(positions, dtype=np.int64)
+        if vectors.ndim != 2 or vectors.shape[0] != positions.size or len(langs) != positions.size != len(texts):
+            raise ValueError(f"expected one vector, language and text per title string; got {vectors.shape}, "
+                             f"{positions.size} positions, {len(langs)} languages, {len(texts)} texts")  # fmt: skip
+        if positions.size and (positions.min() < 0 or positions.max() >= n_titles):
+            raise ValueError(f"title positions must be in 0..{n_titles - 1}")
+        self.vectors = vectors
+        self.positions = positions
+        self.langs = list(langs)
+        self.texts = list(texts)
+        self.n_titles = n_titles
+
+    def search(self, query_embedding: np.ndarray, top_k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """``positions`` ``(m,)``, ``scores`` ``(m,)`` (cosine, best first) and the index of each
+        title's best string ``(m,)``, for the ``m <= top_k`` best allowed titles."""
+        q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+        scores = self.vectors @ q
+        if allowed is not None:
+            scores = np.where(allowed[self.positions], scores, -np.inf)
+        want = min(scores.size, top_k * 4 + 16)
+        if want == 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64)
+        head = np.argpartition(-scores, want - 1)[:want] if want < scores.size else np.arange(scores.size)
+        head = head[np.lexsort((head, -scores[head]))]
+        head = head[np.isfinite(scores[head])]
+        _, first = np.unique(self.positions[head], return_index=True)
+        best = head[np.sort(first)][:top_k]
+        return self.positions[best], scores[best].astype(np.float32), best

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -37,10 +37,16 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from search.catalog import SearchCatalog
-from search.dense import DEFAULT_LANGUAGE_CENTERING, DEFAULT_TITLE_ONLY_PENALTY, DenseRetriever
+from search.dense import (
+    DEFAULT_LANGUAGE_CENTERING,
+    DEFAULT_TITLE_ONLY_PENALTY,
+    DenseRetriever,
+    DenseTitles,
+    title_strings,
+)
 from search.errors import InvalidFilterError
 from search.fusion import FusionConfig, fuse, gated_weights
-from search.langid import LanguageIdentifier, QueryLanguage, default_identifier
+from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, transliterate
 from search.lexical import LexicalConfig, LexicalIndex, LexicalScores
 from search.request import (
     DEFAULT_LIMIT,
@@ -65,6 +71,8 @@ OVERLAP_MIN_CPUS = 4
 only with at least this many usable CPUs. The encoder uses two threads: on the 2-core CPU, lexical
 scoring beside it slowed the encoder (in-process p50 14.8 ms vs 13.0 ms encoding first, 150 queries),
 and a vector search beside it after the encoding saved nothing either."""
+TITLE_REASON_MARGIN = 0.02
+"""A title is said to match by its title's meaning when its title-channel cosine is this close to the best."""
 RERANK_DEPTH = 100
 """A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
 SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
@@ -103,8 +111,18 @@ class Retrieved:
     lexical: LexicalScores
     channels: dict[str, tuple[np.ndarray, np.ndarray]]
     dense_langs: dict[int, str] = field(default_factory=dict)
+    title_strings: dict[int, int] = field(default_factory=dict)
+    """Title position -> index of its best string in the dense title channel."""
     language: QueryLanguage | None = None
     """The query's language, its detector confidence and script (:mod:`search.langid`)."""
+
+
+@dataclass(frozen=True)
+class _DenseResult:
+    positions: np.ndarray
+    scores: np.ndarray
+    langs: list[str]
+    titles: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
 
 def _top_positive(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +151,7 @@ class SearchEngine:
         reranker: Reranker | None = None,
         overlap: bool | None = None,
         language_identifier: LanguageIdentifier | None = None,
+        titles: DenseTitles | None = None,
     ) -> None:
         if lexical.n_titles != catalog.n:
             raise ValueError(f"lexical index covers {lexical.n_titles} titles; the catalog has {catalog.n}")
@@ -143,6 +162,8 @@ class SearchEngine:
         self.fusion = fusion or FusionConfig()
         self.reranker = reranker
         self.language_identifier = language_identifier
+        self.titles = titles
+        """The dense title channel (:class:`search.dense.DenseTitles`); ``None``: plot passages only."""
         """Identifies each query's language (:mod:`search.langid`); ``None``: languages are not used."""
         self.overlap = _usable_cpus() >= OVERLAP_MIN_CPUS if overlap is None else overlap
         """Dense channel in a helper thread beside the lexical scoring (default: :data:`OVERLAP_MIN_CPUS`)."""
@@ -168,6 +189,7 @@ class SearchEngine:
         title_only_penalty: float = DEFAULT_TITLE_ONLY_PENALTY,
         language_centering: float = DEFAULT_LANGUAGE_CENTERING,
         language_identifier: LanguageIdentifier | None = None,
+        title_embedder: Callable[[list[str]], np.ndarray] | None = None,
     ) -> SearchEngine:
         """Build from the catalog's titles DataFrame and (optionally) a text index.
 
@@ -179,6 +201,9 @@ class SearchEngine:
             encoder: query encoder (required with ``index``).
             title_only_penalty, language_centering: see :class:`DenseRetriever`.
             language_identifier: default: the process's shared :func:`search.langid.default_identifier`.
+            title_embedder: item embeddings ``(s, d)`` of title strings (e.g. the encoder's
+                ``encode_items`` through the embedding cache); with a dense index, it builds the
+                dense title channel over every title string (:func:`search.dense.title_strings`).
         """
         if scope_title_ids is None and texts is not None:
             scope_title_ids = list(dict.fromkeys(texts["title_id"].astype(str).tolist()))
@@ -197,8 +222,13 @@ class SearchEngine:
                                    title_only_penalty=title_only_penalty,
                                    language_centering=language_centering)  # fmt: skip
             dense.fit_languages()
+        titles_channel = None
+        if dense is not None and title_embedder is not None:
+            positions_s, langs_s, texts_s = title_strings(catalog.titles, catalog.original_titles, catalog.localized)
+            vectors = np.asarray(title_embedder(texts_s), dtype=np.float32)
+            titles_channel = DenseTitles(vectors, positions_s, langs_s, texts_s, catalog.n)
         return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker,
-                   language_identifier=language_identifier or default_identifier())  # fmt: skip
+                   language_identifier=language_identifier or default_identifier(), titles=titles_channel)  # fmt: skip
 
     # -- retrieval -----------------------------------------------------------------------------
 
@@ -229,14 +259,14 @@ class SearchEngine:
         ``(d,)`` skips the encoder when given.
         """
         language = self.identify(query)
-        pending: Future[tuple[np.ndarray, np.ndarray, list[str]]] | None = None
+        pending: Future[_DenseResult] | None = None
         if dense and self.dense is not None:
             if self.overlap:  # the encoder and faiss release the GIL: the helper runs beside this thread
                 pending = self._pool().submit(self._dense_channel, query, query_embedding, top, allowed, language)
             elif query_embedding is None:
                 query_embedding = self.embed([query])[0]  # alone: the encoder uses every core it has
         try:
-            lex = self.lexical.score(query)
+            lex = self._lexical(query, language)
         except BaseException:
             if pending is not None:
                 pending.cancel()
@@ -246,24 +276,49 @@ class SearchEngine:
             "content": _top_positive(lex.fields["content"], allowed, top),
         }
         dense_langs: dict[int, str] = {}
+        best_strings: dict[int, int] = {}
         if dense and self.dense is not None:
-            if pending is not None:
-                pos, scores, langs = pending.result()
-            else:
-                pos, scores, langs = self._dense_channel(query, query_embedding, top, allowed, language)
-            channels["dense"] = (pos, scores)
-            dense_langs = dict(zip(pos.tolist(), langs, strict=True))
-        return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language)
+            result = pending.result() if pending is not None else self._dense_channel(
+                query, query_embedding, top, allowed, language)  # fmt: skip
+            channels["dense"] = (result.positions, result.scores)
+            dense_langs = dict(zip(result.positions.tolist(), result.langs, strict=True))
+            if result.titles is not None:
+                t_pos, t_scores, t_strings = result.titles
+                channels["titles"] = (t_pos, t_scores)
+                best_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
+        return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language,
+                         title_strings=best_strings)  # fmt: skip
+
+    def _lexical(self, query: str, language: QueryLanguage | None) -> LexicalScores:
+        """Lexical evidence; for a query in a non-Latin script, title and people matches of its Latin
+        transliteration count too (per title, the better of the two; content stays the query's)."""
+        lex = self.lexical.score(query)
+        latin = None if language is None else transliterate(query, language.script)
+        if latin is None:
+            return lex
+        other = self.lexical.score(latin)
+        fields = dict(lex.fields)
+        for name in ("title", "people", "names"):
+            if name in fields and name in other.fields:
+                fields[name] = np.maximum(fields[name], other.fields[name])
+        similarity = dict(other.title_similarity)
+        for position, value in lex.title_similarity.items():
+            similarity[position] = max(value, similarity.get(position, 0.0))
+        return LexicalScores(fields=fields, title_similarity=similarity, exact=np.maximum(lex.exact, other.exact),
+                             coverage=max(lex.coverage, other.coverage), query=lex.query)  # fmt: skip
 
     def identify(self, query: str) -> QueryLanguage | None:
         """The query's language and script (``None`` without an identifier)."""
         return None if self.language_identifier is None else self.language_identifier.identify(query)
 
     def _dense_channel(self, query: str, query_embedding: np.ndarray | None, top: int, allowed: np.ndarray | None,
-                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                       language: QueryLanguage | None) -> _DenseResult:  # fmt: skip
+        """The plot channel and (when built) the title channel, from one query embedding."""
         if query_embedding is None:
             query_embedding = self.embed([query])[0]
-        return self._dense_search(query_embedding, top, allowed, language)
+        positions, scores, langs = self._dense_search(query_embedding, top, allowed, language)
+        titles = None if self.titles is None else self.titles.search(query_embedding, top, allowed)
+        return _DenseResult(positions, scores, langs, titles)
 
     def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
@@ -424,6 +479,14 @@ class SearchEngine:
             reasons.append(MatchReason("title", f"{how}: {title_text}"))
             if matched and matched[0] not in ("", "original", "en", "und"):
                 languages.add(matched[0])
+        string = retrieved.title_strings.get(position)
+        if string is not None and self.titles is not None and not reasons:
+            t_pos, t_scores = retrieved.channels["titles"]
+            # the title channel's near-best titles only: below that, every title is somewhat "similar"
+            if t_scores.size and float(t_scores[np.flatnonzero(t_pos == position)[0]]) >= float(t_scores[0]) - TITLE_REASON_MARGIN:
+                reasons.append(MatchReason("title", f"similar: {self.titles.texts[string]}"))
+                if self.titles.langs[string] not in ("", "original", "en", "und"):
+                    languages.add(self.titles.langs[string])
         for name in self.lexical.matched_people(position, lex.query):
             reasons.append(MatchReason("person", name))
         dense_lang = retrieved.dense_langs.get(position)

@@ -12,6 +12,8 @@ Script: :func:`data.queries.script_of` (the script most of the letters are writt
 a script only one supported language uses (Hangul, Thai, Greek, Hebrew, Devanagari...) is that
 language with full confidence whatever the detector would add.
 
+:func:`transliterate` gives a Latin spelling of a query in another script, for lexical title matching.
+
 Search uses the language for three things only, each safe when it is ``None``: the content
 channel's weight (BM25 over descriptions in that language), the language centring of the dense
 query (only for a language with a centroid in the index; no centroid, no centring) and the
@@ -30,7 +32,7 @@ from data.queries import script_of
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier"]
+__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "transliterate"]
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "da", "pl", "nl", "sv", "tr",
                               "ru", "uk", "el", "he", "ar", "fa", "hi", "th", "ja", "ko", "zh")  # fmt: skip
@@ -91,3 +93,16 @@ class LanguageIdentifier:
 def default_identifier() -> LanguageIdentifier:
     """One shared identifier over :data:`LANGUAGES` per process (the models take ~10 s to load)."""
     return LanguageIdentifier()
+
+
+def transliterate(text: str, script: str) -> str | None:
+    """A lowercase Latin transliteration of a query in another script (anyascii: ``Титаник`` ->
+    ``titanik``, ``कुछ कुछ होता है`` -> ``kuch kuch hota hai``, ``卧虎藏龙`` -> ``wohucanglong``);
+    ``None`` for Latin-script text or when nothing Latin comes out. Lexical title matching uses it
+    beside the query itself (cheap, and a near-exact title tier for well-transliterated scripts)."""
+    if script in ("latin", "unknown"):
+        return None
+    from anyascii import anyascii
+
+    latin = " ".join(anyascii(text).lower().split())
+    return latin if any(ch.isalpha() for ch in latin) else None

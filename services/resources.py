@@ -23,12 +23,15 @@ failing the area; the required ones raise, and the lifespan marks the area not r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from services.settings import Settings
 from services.state import Resources
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ranking.personalize import SearchReranker
 
 log = logging.getLogger("marquee.resources")
@@ -166,3 +169,26 @@ def search_reranker(resources: Resources) -> SearchReranker:
     from ranking.personalize import SearchReranker
 
     return SearchReranker(features=lambda: resources.peek("features"), ranker=lambda: resources.peek("ranker"))
+
+
+def title_embedder(resources: Resources) -> Callable[[list[str]], np.ndarray]:
+    """Item embeddings of title strings for search's dense title channel, through the shared
+    embedding cache (``cache_dir/embeddings.sqlite``): computed once per string and encoder, then read."""
+    from data.embedding_cache import EmbeddingCache
+    from embeddings.job import embed_with_cache
+
+    item_encoder = encoder(resources)
+    path = resources.settings.cache_dir / "embeddings.sqlite"
+
+    def embed(texts: list[str]) -> np.ndarray:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cache = EmbeddingCache(path)
+        try:
+            vectors, embedded = embed_with_cache(item_encoder, texts, cache)
+        finally:
+            cache.close()
+        if embedded:
+            log.info("embedded %d new title strings for search (%d cached)", embedded, len(texts) - embedded)
+        return vectors
+
+    return embed

@@ -7,7 +7,7 @@ import pytest
 
 from search.engine import SearchEngine
 from search.langid import LanguageIdentifier, QueryLanguage, default_identifier
-from tests.search.search_synthetic import build_engine
+from tests.search.search_synthetic import ConceptEncoder, build_engine
 
 
 @pytest.mark.parametrize(("query", "code", "script"), [
@@ -67,3 +67,32 @@ def test_descriptions_follow_the_query_language_when_the_viewer_names_none(engin
 def _described_in(engine: SearchEngine, lang: str) -> set[str]:
     mask = engine.catalog.description_language_masks[lang]
     return {engine.catalog.title_ids[i] for i in np.flatnonzero(mask)}
+
+
+def test_a_title_typed_in_another_script_is_matched_through_its_transliteration() -> None:
+    engine, titles, _ = build_engine(n=80)
+    page = engine.search("Драгон Гарден", limit=3)  # "Dragon Garden" in Cyrillic letters
+    assert page.hits[0].display_title == "Dragon Garden"
+    assert page.hits[0].reasons[0].kind == "title"
+    # the Latin query is scored as it is: no transliteration, the same page
+    assert ids_of(engine.search("dragon garden", limit=5))[0] == page.hits[0].title_id
+
+
+def test_the_dense_title_channel_finds_a_title_by_its_words_in_another_language() -> None:
+    plain, _, _ = build_engine(n=80)
+    with_titles, _, encoder = build_engine(n=80, title_embedder=lambda texts: ConceptEncoder().encode_items(texts))
+    assert plain.titles is None and with_titles.titles is not None
+    assert len(with_titles.titles.texts) >= 80  # every title, plus original and localized titles
+    retrieved = with_titles.retrieve("dragona huerto", None, 20, None)  # Spanish for dragon + garden
+    positions, _ = retrieved.channels["titles"]
+    assert with_titles.catalog.titles[int(positions[0])] == "Dragon Garden"
+    ranked = [h.display_title for h in with_titles.search("dragona huerto", limit=10).hits]
+    before = [h.display_title for h in plain.search("dragona huerto", limit=10).hits]
+    assert "Dragon Garden" in ranked[:3]
+    assert "Dragon Garden" not in before[:3] or ranked.index("Dragon Garden") <= before.index("Dragon Garden")
+    hit = with_titles.search("dragona huerto", limit=10).hits[ranked.index("Dragon Garden")]
+    assert any(r.kind == "title" and r.detail.startswith("similar: ") for r in hit.reasons)
+
+
+def ids_of(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.title_id for h in page.hits]
