@@ -135,6 +135,9 @@ class SqlAdStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.executescript(_SCHEMA)
+        with db.transaction() as tx:  # stores written before line_item_spend existed: derive it once
+            tx.execute("INSERT INTO line_item_spend (line_item_id, spend) SELECT line_item_id, SUM(spend) FROM delivery "
+                       "WHERE true GROUP BY line_item_id ON CONFLICT (line_item_id) DO NOTHING")  # fmt: skip
 
     @property
     def backend(self) -> str:

@@ -163,3 +163,18 @@ def test_racing_reservations_from_two_stores_never_exceed_caps_or_budget(db_targ
     assert stores[0].held_spend("li", 1001.0) == pytest.approx(0.15)
     for s in stores:
         s.close()
+
+
+def test_spend_recorded_before_the_spend_table_is_derived_on_open(db_target: str | Path) -> None:
+    first = open_ad_store(db_target)
+    record(first, "i1")
+    record(first, "i2", spend=0.03)
+    with first.db.transaction() as tx:  # as a store written by the previous version left it
+        tx.execute("DELETE FROM line_item_spend")
+    first.close()
+    again = open_ad_store(db_target)
+    try:
+        assert again.committed_spend("li") == pytest.approx(0.05)
+        assert again.held_spend("li", 1000.0) == pytest.approx(0.05)
+    finally:
+        again.close()
