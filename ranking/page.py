@@ -24,7 +24,9 @@ How a page is built (:func:`build_page`):
    ``1 / log2(position + 2)``, missing titles count 0, times the row's utility factor) and redundancy is
    the largest cosine between the row's content centroid (mean title embedding ⊕ mean genre vector)
    and the centroids of rows already placed. The best row is placed; rows with fewer than
-   ``min(min_titles, K)`` titles left are dropped.
+   ``min(min_titles, K)`` titles left are dropped. The Because You Watched row of the title the viewer
+   finished last (their newest event) is *promoted*: placed right after the first selected row, so the
+   next page reflects a new event at once.
 
 Determinism: every sort is stable with title row / candidate order as the tie-break, so the same
 state and request give the same page. **Exploration** (documented, off by default): with
@@ -421,6 +423,13 @@ def build_page(
         _, _, chosen, items, relevance, redundancy = best
         place(chosen, items, stage, relevance, redundancy)
         remaining = [c for c in survivors if c is not chosen]
+        promoted = [c for c in remaining if c.row.promoted]
+        for cand in promoted:  # the row of the title just finished goes right after the first chosen row
+            items = cand.order[~on_page[cand.order]][: request.per_row]
+            if len(items) >= need and len(placed) < request.rows:
+                stage += 1
+                place(cand, items, stage, 0.0, 0.0)
+        remaining = [c for c in remaining if not c.row.promoted]
 
     return Page(profile_id=profile.profile_id, ui_language=ui, rows=placed, cold_start=viewer.is_cold,
                 scorer=_scorer_name(scorer), exploration=float(request.exploration),

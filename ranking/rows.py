@@ -505,6 +505,7 @@ class CandidateRow:
     fixed_order: bool = False  # keep pool order (Continue Watching: most recent first)
     pinned: bool = False  # placed first, before stage-wise selection
     utility_factor: float = 1.0  # relevance multiplier (rewatch rows are discounted)
+    promoted: bool = False  # placed right after the first selected row (the title the viewer just finished)
 
 
 def _pool(mask: np.ndarray, key: np.ndarray, size: int) -> np.ndarray:
@@ -576,14 +577,19 @@ def candidate_rows(
 
     # Because You Watched <title> (or Because You Like <title> at onboarding)
     because = 0
+    started = {int(r) for r in viewer.in_progress}
+    history = [int(r) for r in viewer.profile.history if int(r) not in started]  # finished, oldest first
     for row_ev, reason in _evidence_titles(viewer, config):
         if because >= config.max_because_rows:
             break
         sim = title_similarity(features, np.array([row_ev]), cowatch=cowatch, subset=catalog.subset)
         rows = _pool(unseen & (sim > 0), sim, size)
+        # the title the viewer finished last (their newest event) is the freshest signal: its row is promoted,
+        # so the next page reflects a new event at once
+        fresh = because == 0 and len(history) > 0 and int(row_ev) == int(history[-1])
         because += len(rows) >= need
         add(CandidateRow(f"because-you-watched:{features.title_ids[row_ev]}", "because_you_watched", reason, rows,
-                         _scaled(sim[rows]), theme_weight=1.0, evidence=(row_ev,)))  # fmt: skip
+                         _scaled(sim[rows]), theme_weight=1.0, evidence=(row_ev,), promoted=fresh))  # fmt: skip
 
     # Trending Now
     trending = catalog.trending
@@ -652,13 +658,16 @@ def _genre_column(genre: str) -> int:
 
 
 def _evidence_titles(viewer: ViewerState, config: RowConfig) -> list[tuple[int, str]]:
-    """(title row, reason code) for "Because You Watched" rows: the most recent distinct history titles
-    (finished or started), then onboarding-liked titles."""
+    """(title row, reason code) for "Because You Watched" rows: the most recent distinct FINISHED history
+    titles first (a title still in progress is in Continue Watching; it is evidence only after them), then
+    onboarding-liked titles."""
     out: list[tuple[int, str]] = []
     seen: set[int] = set()
     liked = {int(r) for r in viewer.liked_titles}
     history = viewer.profile.history[-config.because_history :][::-1]
-    for row in [*history, *viewer.in_progress, *viewer.liked_titles]:
+    started = {int(r) for r in viewer.in_progress}
+    finished_first = [r for r in history if int(r) not in started]
+    for row in [*finished_first, *viewer.in_progress, *viewer.liked_titles]:
         if int(row) not in seen:
             seen.add(int(row))
             out.append((int(row), "similar_to_liked" if int(row) in liked else "similar_to_watched"))

@@ -447,3 +447,19 @@ def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
     assert all(i.row % 2 == 0 for i in top.items)  # scored titles come before unscorable ones
     assert [i.score for i in top.items] == sorted((i.score for i in top.items), reverse=True)
     assert all(i.play_probability is not None and 0 < i.play_probability <= 1 for i in top.items)
+
+
+def test_the_title_just_finished_gets_its_because_you_watched_row_at_once() -> None:
+    synth, _ = world()
+    base = history_of(synth.events, "movielens:3")
+    watched = set(base.title_ids)
+    new = next(t for t in synth.titles["title_id"] if t not in watched)
+    last = float(base.timestamps[-1])
+    after = History(base.profile_id, [*base.title_ids, new], np.concatenate([base.timestamps, [last + 60.0]]),
+                    [*base.kinds, "complete"], base.last_seq + 1)  # fmt: skip
+    before = _page(history=base, request=PageRequest(rows=8, per_row=6))
+    page = _page(history=after, request=PageRequest(rows=8, per_row=6))
+    assert not any(r.reason.evidence_title_id == new for r in before.rows)
+    fresh = [i for i, r in enumerate(page.rows) if r.kind == "because_you_watched" and r.reason.evidence_title_id == new]
+    assert fresh and fresh[0] <= 2, [r.row_id for r in page.rows]
+    assert page.rows[0].kind == "top_picks"  # promoted after the first chosen row, not above it
