@@ -557,6 +557,21 @@ class TrainedRanker:
         self._title_vectors = None
         return self
 
+    def view(self) -> TrainedRanker:
+        """Another binding of the same trained model: shares every weight (parameters, item-item and
+        transition matrices) but binds its own titles, so one process can score different title sets (the
+        page only its servable titles, search every title) without rebinding or copying the weights."""
+        import copy
+
+        model = copy.copy(self.model)
+        model._buffers = dict(self.model._buffers)
+        model._modules = dict(self.model._modules)
+        for name in ("item_item", "transition"):  # their ``index`` buffer is per binding
+            module = copy.copy(self.model._modules[name])
+            module._buffers = dict(module._buffers)
+            model._modules[name] = module
+        return TrainedRanker(model, self.vocab, self.itemitem_titles, self.manifest)
+
     def batch(self, profiles: Sequence[ProfileFeatures]) -> RankerBatch:
         return make_batch(profiles, self.position_of_row, self.config)
 

@@ -111,3 +111,17 @@ def test_content_scores_skip_titles_without_a_vector_and_equal_the_dense_product
     dense = torch.randn(n, 6)  # rebinding with every title embedded takes the plain product
     model.bind_titles(torch.zeros(n, dtype=torch.long), dense, side, genres, langs, torch.full((n,), -1))
     torch.testing.assert_close(model.content_scores(history), history @ dense.T)
+
+
+def test_a_view_shares_the_weights_and_binds_its_own_titles(world) -> None:  # type: ignore[no-untyped-def]
+    ranker = ranker_for(world)
+    tf = ranker.titles
+    pf = compute_profile_features(History("u", tf.title_ids[0:6:2], np.arange(3.0), ["rating"] * 3, 3), tf)
+    full = ranker.score([pf], mask_seen=False)[0]
+    rows = np.arange(0, len(tf), 2)
+    view = ranker.view().bind(tf, rows)
+    np.testing.assert_allclose(view.score([pf], mask_seen=False)[0], full[rows], rtol=1e-5, atol=1e-5)
+    assert len(ranker.bound_rows) == len(tf) and ranker.model.n_titles == len(tf)  # the original keeps its binding
+    np.testing.assert_allclose(ranker.score([pf], mask_seen=False)[0], full, rtol=1e-6)
+    assert view.model.title_tower is ranker.model.title_tower
+    assert view.model.item_item.weights.data_ptr() == ranker.model.item_item.weights.data_ptr()
