@@ -101,7 +101,30 @@ def create_app(settings: Settings | None = None, *, areas: tuple[str, ...] | Non
     for module in modules:
         app.include_router(module.router)
     app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
+    _refine_openapi_when_started(app, modules)
     return app
+
+
+def _refine_openapi_when_started(app: FastAPI, modules: list[Any]) -> None:
+    """Let each area write what it loaded into the document (``refine_openapi(schema, resources)``, e.g.
+    search's filter values); before the lifespan has run the document is served unrefined and not cached."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        resources: Resources | None = getattr(app.state, "resources", None)
+        if resources is None:
+            app.openapi_schema = None
+            return schema
+        for module in modules:
+            refine = getattr(module, "refine_openapi", None)
+            if refine is not None:
+                refine(schema, resources)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def get_resources(request: Request) -> Resources:

@@ -178,6 +178,40 @@ def startup(resources: Resources) -> None:
         watcher.start()
 
 
+# ------------------------------------------------------------------------------------------ OpenAPI
+
+_FILTER_PARAMS = {"type": "types", "genre": "genres", "description_language": "description_languages",
+                  "original_language": "original_languages", "country": "countries"}  # fmt: skip
+"""GET parameter -> POST body field -> ``SearchCatalog.vocabulary()`` key."""
+
+
+def _csv_pattern(values: list[str]) -> str:
+    import re
+
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return rf"^[ ]*({alternatives})?[ ]*(,[ ]*({alternatives})?[ ]*)*$"
+
+
+def refine_openapi(schema: dict[str, Any], resources: Resources) -> None:
+    """Write the serving catalog's filter values into the document (comma-separated lists of them), so
+    that the documented schema is what is validated: an unknown value is a 422 that lists the allowed ones."""
+    engine = resources.peek("search")
+    if engine is None:
+        return
+    vocabulary = engine.catalog.vocabulary()
+    patterns = {field: _csv_pattern(list(vocabulary[field])) for field in _FILTER_PARAMS.values()}
+    for method in ("get",):
+        for param in schema["paths"].get("/v1/search", {}).get(method, {}).get("parameters", []):
+            field = _FILTER_PARAMS.get(param["name"])
+            if field is not None:
+                param["schema"] = {"anyOf": [{"type": "array", "items": {"type": "string", "pattern": patterns[field]}},
+                                             {"type": "null"}], "title": param["schema"].get("title", field)}  # fmt: skip
+    body = schema.get("components", {}).get("schemas", {}).get("SearchRequest", {}).get("properties", {})
+    for field, pattern in patterns.items():
+        if field in body:
+            body[field]["items"] = {"type": "string", "pattern": pattern}
+
+
 # ------------------------------------------------------------------------------------------ helpers
 
 
