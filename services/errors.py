@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -310,40 +311,51 @@ def document_errors(app: FastAPI) -> None:
 
 
 class MethodNotAllowedMiddleware:
-    """405 + ``Allow`` for a method the OpenAPI document does not declare on a documented path.
+    """405 + ``Allow`` for a method the OpenAPI document does not declare on a documented path, and 422
+    for a query parameter the document declares as one value but the request repeats.
 
     A literal path (``/v1/ads/openrtb``) is judged by its own methods, even where a templated path
-    (``/v1/ads/{collection}``) would match it too. HEAD is allowed wherever GET is; paths outside the
-    document (``/metrics``, ``/docs``) pass through.
+    (``/v1/ads/{collection}``) would match it too; among templates the most specific wins. HEAD is
+    allowed wherever GET is; paths outside the document (``/metrics``, ``/docs``) pass through.
     """
 
     def __init__(self, app: ASGIApp, *, openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
         self._openapi = openapi
-        self._table: list[tuple[str, re.Pattern[str], frozenset[str]]] | None = None
+        self._table: list[tuple[str, re.Pattern[str], dict[str, frozenset[str]]]] | None = None
 
-    def _build(self) -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    def _build(self) -> list[tuple[str, re.Pattern[str], dict[str, frozenset[str]]]]:
         table = []
         for path, item in self._openapi().get("paths", {}).items():
-            methods = {m.upper() for m in item if m.upper() in _HTTP_METHODS}
+            methods: dict[str, frozenset[str]] = {}
+            for method, op in item.items():
+                if method.upper() not in _HTTP_METHODS or not isinstance(op, dict):
+                    continue
+                methods[method.upper()] = frozenset(
+                    p["name"] for p in op.get("parameters", []) if p.get("in") == "query" and not _is_array(p))
             if "GET" in methods:
-                methods.add("HEAD")
+                methods.setdefault("HEAD", methods["GET"])
             regex, _, _ = compile_path(path)
-            table.append((path, regex, frozenset(methods)))
+            table.append((path, regex, methods))
         return table
 
-    def _methods(self, path: str) -> frozenset[str] | None:
+    def _methods(self, path: str) -> dict[str, frozenset[str]] | None:
+        """Declared method -> its single-valued query parameters, for the path's best-matching entries."""
         if self._table is None:
             self._table = self._build()
-        literal = [m for p, _, m in self._table if p == path]
-        if literal:
-            return frozenset().union(*literal)
-        matched = [(len(p) - sum(len(x) for x in _PARAM.findall(p)), m) for p, regex, m in self._table
-                   if regex.match(path)]  # fmt: skip
-        if not matched:
-            return None
-        best = max(literal for literal, _ in matched)  # the most specific template, as the router would pick it
-        return frozenset().union(*(m for literal, m in matched if literal == best))
+        entries = [m for p, _, m in self._table if p == path]
+        if not entries:
+            matched = [(len(p) - sum(len(x) for x in _PARAM.findall(p)), m) for p, regex, m in self._table
+                       if regex.match(path)]  # fmt: skip
+            if not matched:
+                return None
+            best = max(literal for literal, _ in matched)  # the most specific template, as the router picks it
+            entries = [m for literal, m in matched if literal == best]
+        out: dict[str, frozenset[str]] = {}
+        for entry in entries:
+            for method, scalars in entry.items():
+                out[method] = out.get(method, frozenset()) | scalars
+        return out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -354,7 +366,22 @@ class MethodNotAllowedMiddleware:
                                    instance=scope["path"], slug="method-not-allowed", headers={"Allow": allow})  # fmt: skip
                 await response(scope, receive, send)
                 return
+            if allowed is not None and scope.get("query_string"):
+                names = [k for k, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+                repeated = sorted({n for n in names if names.count(n) > 1} & allowed[scope["method"]])
+                if repeated:
+                    response = problem(422, f"query parameter {repeated[0]!r} given {names.count(repeated[0])} times; "
+                                       "expected one value", instance=scope["path"], slug=VALIDATION_SLUG,
+                                       errors=[{"loc": ["query", n], "msg": "expected one value", "type": "repeated"}
+                                               for n in repeated])  # fmt: skip
+                    await response(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
+
+
+def _is_array(parameter: dict[str, Any]) -> bool:
+    schema = parameter.get("schema", {})
+    return schema.get("type") == "array" or any(s.get("type") == "array" for s in schema.get("anyOf", []))
 
 
 _PARAM = re.compile(r"\{[^}]*\}")

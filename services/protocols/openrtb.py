@@ -26,6 +26,10 @@ from ads.selector import Decision, Placement
 from data.normalize import GENRES, MOVIELENS_GENRES, NETFLIX_GENRES, TMDB_GENRES, fold, maturity_of
 from services.body_limit import INTEGRAL, JsonInt
 
+MAX_DURATION_S = 3600
+"""Longest ad, break or duration bound accepted (seconds): an hour."""
+MAX_POD_ADS = 30
+"""Most ads one pod may ask for (``maxseq``); a larger break is a malformed request (400)."""
 NO_BID_INVALID_REQUEST = 2
 """OpenRTB no-bid reason code 2: invalid request."""
 VIDEO_MARKUP = 2  # Bid.mtype: video
@@ -96,9 +100,9 @@ class Regs(_Open):
 
 class Video(_Open):
     mimes: list[str] = Field(min_length=1, description="Required: accepted MIME types.")
-    minduration: Annotated[int, Field(ge=0), INTEGRAL] | None = Field(default=None)
-    maxduration: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
-    rqddurs: list[JsonInt] | None = None
+    minduration: Annotated[int, Field(ge=0, le=MAX_DURATION_S), INTEGRAL] | None = Field(default=None)
+    maxduration: Annotated[int, Field(ge=1, le=MAX_DURATION_S), INTEGRAL] | None = Field(default=None)
+    rqddurs: list[Annotated[int, Field(ge=1, le=MAX_DURATION_S), INTEGRAL]] | None = Field(default=None, max_length=100)
     protocols: list[JsonInt] | None = None
     w: JsonInt | None = None
     h: JsonInt | None = None
@@ -108,16 +112,16 @@ class Video(_Open):
     podid: str | None = None
     podseq: JsonInt | None = None
     slotinpod: Annotated[int, Field(ge=-1, le=2), INTEGRAL] | None = Field(default=None)
-    poddur: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
-    maxseq: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(default=None)
-    mincpmpersec: float | None = Field(default=None, ge=0)
+    poddur: Annotated[int, Field(ge=1, le=MAX_DURATION_S), INTEGRAL] | None = Field(default=None)
+    maxseq: Annotated[int, Field(ge=1, le=MAX_POD_ADS), INTEGRAL] | None = Field(default=None)
+    mincpmpersec: float | None = Field(default=None, ge=0, le=1e6)
     linearity: JsonInt | None = None
 
 
 class Imp(_Open):
     id: str = Field(min_length=1)
     video: Video | None = None
-    bidfloor: float = Field(default=0.0, ge=0)
+    bidfloor: float = Field(default=0.0, ge=0, le=1e9)
     bidfloorcur: str = "USD"
     secure: JsonInt | None = None
 

@@ -494,8 +494,6 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest 
     max_ads = _int_param("max_ads", params.get("max_ads"), 1, 10)
     min_dur = _int_param("min_duration", params.get("min_duration"), 1, 300) or 1
     max_dur = _int_param("max_duration", params.get("max_duration"), 1, 300) or (pod_duration or 60)
-    if min_dur > max_dur:
-        return None
     floor_text = _param(params.get("floor"))
     try:
         floor = float(floor_text) if floor_text else 0.0
@@ -504,6 +502,11 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest 
     if not 0 <= floor <= MAX_FLOOR_CPM:
         raise ProblemError(400, f"floor={floor}: expected a CPM in [0, {MAX_FLOOR_CPM:g}]", slug="invalid-tag")
     mimes = frozenset(_list_param(params.get("mimes")) or ["video/mp4"])
+    device_type = _int_param("device_type", params.get("device_type"), 1, 8)
+    coppa, lmt = _int_param("coppa", params.get("coppa"), 0, 1), _int_param("lmt", params.get("lmt"), 0, 1)
+    gdpr = _int_param("gdpr", params.get("gdpr"), 0, 1)
+    if min_dur > max_dur:  # every parameter valid, together unfillable: checked after all of them
+        return None
     slot = SlotSpec("1", mimes, min_dur, max_dur, floor_cpm=floor)
     if pod_duration is not None or (max_ads or 1) > 1:
         pod = PodRequest("1", (slot,), dynamic=True, pod_duration_s=pod_duration or max_dur * (max_ads or 1),
@@ -516,7 +519,6 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest 
         _, level, known = maturity_of(rating)
         maturity = level if known else None
     uid, ifa = _param(params.get("uid")), _param(params.get("ifa"))
-    gdpr = _int_param("gdpr", params.get("gdpr"), 0, 1)
     sid = [int(s) for s in _list_param(params.get("gpp_sid")) if s.isdigit()]
     return AdRequest(
         request_id=_param(params.get("cb")) or f"tag-{int(now * 1000)}", pods=(pod,), now=now,
@@ -524,12 +526,12 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest 
                                frozenset(_list_param(params.get("cat"))), maturity),
         profile_id=uid, viewer_key=hashed_viewer_key("user", uid) if uid else (
             hashed_viewer_key("ifa", ifa) if ifa else None),
-        device_type=_int_param("device_type", params.get("device_type"), 1, 8),
+        device_type=device_type,
         country=country_code(_param(params.get("country"))),
-        privacy=PrivacySignals(coppa=bool(_int_param("coppa", params.get("coppa"), 0, 1)),
+        privacy=PrivacySignals(coppa=bool(coppa),
                                gdpr=None if gdpr is None else bool(gdpr), tcf_consent=_param(params.get("gdpr_consent")),
                                us_privacy=_param(params.get("us_privacy")), gpp=_param(params.get("gpp")),
-                               gpp_sid=tuple(sid), limit_ad_tracking=bool(_int_param("lmt", params.get("lmt"), 0, 1))),
+                               gpp_sid=tuple(sid), limit_ad_tracking=bool(lmt)),
         blocked_categories=frozenset(_list_param(params.get("bcat"))),
         blocked_advertisers=frozenset(d.lower() for d in _list_param(params.get("badv"))))  # fmt: skip
 

@@ -162,6 +162,27 @@ def test_what_the_schema_forbids_is_refused(world_client: TestClient, document: 
     assert_problem(world_client.get("/v1/profiles/x/page", params={"liked_genres": "spaghetti"}), 422, document)
     assert_problem(world_client.get("/v1/search", params={"q": " \x1c "}), 422, document, "validation")
     assert_problem(world_client.get("/v1/titles/tmdb:1001/similar", params={"limit": 101}), 422, document)
+    # an unfillable tag was answered before its other parameters were checked (coppa=-6842 accepted)
+    params = {"pod_duration": "1", "min_duration": "15", "coppa": "-6842"}
+    assert_problem(world_client.get("/v1/ads/vast", params=params, headers=KEY), 400, document, "invalid-tag")
+
+
+def test_a_repeated_single_value_parameter_is_refused(world_client: TestClient, document: dict[str, Any]) -> None:
+    """Regression (ST201): ``ifa=a&ifa=b`` was accepted (the last one won) though the schema says one value."""
+    response = world_client.get("/v1/ads/vast?ifa=a&ifa=b", headers=KEY)
+    assert_problem(response, 422, document, "validation")
+    assert world_client.get("/v1/search?q=dog&genre=drama&genre=comedy").status_code == 200  # an array: fine
+
+
+def test_a_huge_pod_is_malformed_not_a_server_error(world_client: TestClient) -> None:
+    """Regression (ST101): maxseq 7.7e24 made a list of that many slots (MemoryError, 500)."""
+    video = {"mimes": ["video/mp4"], "podid": "p", "poddur": 82735, "maxseq": 7698873520847722685399040}
+    for path in ("/v1/ads/openrtb", "/v1/ads/openrtb/explain"):
+        response = world_client.post(path, json={"id": "r", "imp": [{"id": "1", "video": video}]}, headers=KEY)
+        assert response.status_code == 400, response.text
+    fine = {"mimes": ["video/mp4"], "podid": "p", "poddur": 3600, "maxseq": 30}
+    assert world_client.post("/v1/ads/openrtb", json={"id": "r", "imp": [{"id": "1", "video": fine}]},
+                             headers=KEY).status_code in (200, 204)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ bodies
