@@ -163,7 +163,8 @@ def embed_missing_with_ray(
                                      "text": pa.array([first_text[h] for h in chunk], type=pa.string())}),
                            inputs / f"part-{number:05d}.parquet")  # fmt: skip
         resources = {"num_gpus": 1} if config.gpus else {"num_cpus": config.cpus_per_actor}
-        dataset = ray.data.read_parquet(str(inputs)).map_batches(
+        # one block per input file, so every actor of the pool gets work
+        dataset = ray.data.read_parquet(str(inputs), override_num_blocks=blocks).repartition(blocks).map_batches(
             EncoderActor,
             fn_constructor_kwargs={"spec": spec},
             compute=ray.data.ActorPoolStrategy(size=config.actors),

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Ray resolves 127.0.0.1 to this host's routable address (in a sandbox one that nothing listens on,
+# so a multi-node test cluster hangs); with this switch every Ray node and driver stays on loopback.
+# Ray reads it when first imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -35,3 +41,13 @@ def db_target(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[n
     from tests.databases import database_target
 
     yield from database_target(request.param, tmp_path, "store")
+
+
+@pytest.fixture()
+def ray_local() -> None:
+    """A real local Ray (2 CPUs, node IP 127.0.0.1), started once and shared by the tests that use it
+    (started again after a test that shut it down, e.g. the two-node cluster test). Skipped with the
+    reason when the ``distributed`` extra is not installed."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[distributed]')")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)

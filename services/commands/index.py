@@ -1,15 +1,26 @@
-"""``marquee index build``: embed the catalog (cached, resumable) and write a new index version."""
+"""``marquee index build``: embed the catalog (cached, resumable) and write a new index version.
+
+``--engine ray`` embeds the texts missing from the cache on Ray (:mod:`embeddings.ray_job`, extra
+``distributed``): a local Ray on this machine, or the cluster at ``--address``; the index version is
+built exactly as by the single-process engine."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from services.cli_groups import index_app
-from services.settings import get_settings
+from services.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from data.embedding_cache import EmbeddingCache
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.job import BuildReport
 
 console = Console(stderr=True)
 
@@ -19,6 +30,9 @@ def build(
     scope: Annotated[str | None, typer.Option(help="tiny | netflix | default | full | auto (default: settings.scope).")] = None,
     kind: Annotated[str, typer.Option(help="Index kind: auto | flat | hnsw | ivf.")] = "auto",
     force: Annotated[bool, typer.Option(help="Rebuild even when the current version is up to date.")] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) | ray (encoder actors on Ray).")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto | ray://host:port (default: a local Ray).")] = None,
+    actors: Annotated[int, typer.Option(help="Encoder actors (ray engine; one GPU each where the cluster has GPUs).")] = 1,
 ) -> None:
     """Embed the catalog's texts with a progress bar and ETA, then build, write and activate an index version."""
     from tqdm import tqdm
@@ -32,6 +46,9 @@ def build(
     from embeddings.job import JobError, build_index_version, resolve_scope
 
     settings = get_settings()
+    if engine not in ("local", "ray"):
+        console.print(f"[red]error:[/red] --engine {engine!r}; expected 'local' or 'ray'")
+        raise typer.Exit(2)
     try:
         device = resolve_device(settings.device)
         chosen = resolve_scope(scope or settings.scope, gpu=device.startswith("cuda"))
@@ -54,10 +71,15 @@ def build(
             bar.n = done
             bar.refresh()
 
-        report = build_index_version(
-            titles=titles, catalog_version=catalog_manifest["catalog_version"], scope=chosen, encoder=encoder,
-            cache=cache, index_dir=settings.index_dir, kind=kind, progress=progress,
-        )  # fmt: skip
+        if engine == "ray":
+            bar.close()
+            report = _build_on_ray(settings, titles, catalog_manifest["catalog_version"], chosen, encoder, cache,
+                                   kind=kind, address=address, actors=actors)  # fmt: skip
+        else:
+            report = build_index_version(
+                titles=titles, catalog_version=catalog_manifest["catalog_version"], scope=chosen, encoder=encoder,
+                cache=cache, index_dir=settings.index_dir, kind=kind, progress=progress,
+            )  # fmt: skip
         bar.close()
         cache.close()
     except (DataError, EncoderError, VectorIndexError, JobError) as exc:
@@ -67,6 +89,40 @@ def build(
         "version_dir": str(report.version_dir), "scope": report.scope, "titles": report.titles,
         "texts": report.texts, "embedded": report.embedded, "from_cache": report.cached,
         "embed_seconds": round(report.embed_seconds, 1), "total_seconds": round(report.total_seconds, 1),
-        "index_kind": report.index_kind,
+        "index_kind": report.index_kind, "engine": engine,
         "texts_per_second": round(report.embedded / report.embed_seconds, 1) if report.embedded else None,
     }, indent=2))  # fmt: skip
+
+
+def _build_on_ray(settings: Settings, titles: pd.DataFrame, catalog_version: str, scope: str,
+                  encoder: SentenceTransformerEncoder, cache: EmbeddingCache, *, kind: str, address: str | None,
+                  actors: int) -> BuildReport:  # fmt: skip
+    """Embed on Ray, then build the version; the report counts the texts the actors embedded."""
+    import dataclasses
+    import os
+
+    from embeddings.job import JobError
+
+    try:
+        from embeddings.ray_job import (
+            EncoderSpec,
+            RayEmbedConfig,
+            build_index_version_ray,
+            cluster_has_gpus,
+            ensure_ray,
+        )
+
+        ensure_ray(address)
+    except ImportError as exc:
+        raise JobError(f"--engine ray needs the 'distributed' extra (pip install -e '.[distributed]'): {exc}") from exc
+    gpus = cluster_has_gpus()
+    # each CPU actor reserves one CPU and runs torch on the host's cores: reserving them all would
+    # leave no CPU for Ray Data's read and write tasks on a small machine
+    threads = None if gpus else max(1, (os.cpu_count() or 1) // actors)
+    spec = EncoderSpec(settings.model, settings.cache_dir, "cuda" if gpus else "cpu", threads)
+    report, ray_report = build_index_version_ray(
+        titles=titles, catalog_version=catalog_version, scope=scope, encoder=encoder, spec=spec, cache=cache,
+        index_dir=settings.index_dir, config=RayEmbedConfig(actors=actors, gpus=gpus), kind=kind,
+    )  # fmt: skip
+    return dataclasses.replace(report, embedded=ray_report.embedded, cached=ray_report.cached,
+                               embed_seconds=ray_report.seconds, total_seconds=ray_report.seconds + report.total_seconds)  # fmt: skip
