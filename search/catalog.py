@@ -43,6 +43,14 @@ def _as_str(cell: Any) -> str | None:
     return text or None
 
 
+def _count(cell: Any) -> float:
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(value) or value < 0 else value
+
+
 def _short(text: str, limit: int = DESCRIPTION_CHARS) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -108,6 +116,9 @@ class SearchCatalog:
         self.cast: list[list[str]] = []
         self.directors: list[list[str]] = []
         self.extra_text: list[str] = []
+        self.popularity = np.asarray([np.log1p(_count(r.get("vote_count"))) + np.log1p(_count(r.get("ml_rating_count")))
+                                      for r in records], dtype=np.float64)  # fmt: skip
+        """``(n,)`` log votes + log MovieLens ratings: the order of titles matching a parsed intent."""
         for r in records:
             loc: dict[str, str] = {}
             for item in _as_list(r.get("localized_titles")):

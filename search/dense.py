@@ -63,6 +63,7 @@ class DenseRetriever:
         self._language_names: list[str] = []
         self._language_centroids: np.ndarray | None = None
         self.main_language: str | None = None
+        self._stored: tuple[np.ndarray, np.ndarray] | None = None
 
     def fit_languages(self, min_texts: int = MIN_LANGUAGE_TEXTS) -> dict[str, int]:
         """Learn one centroid per description language from the index's own vectors.
@@ -80,6 +81,7 @@ class DenseRetriever:
         except RuntimeError:  # e.g. an IVF index without a direct map
             return {}
         idx = self._lookup(np.asarray(self.index.ids, dtype=np.int64))
+        self._stored = (vectors, np.where(idx >= 0, self._positions[np.maximum(idx, 0)], -1))
         langs = np.where(idx >= 0, self._langs[np.maximum(idx, 0)], "")
         names, counts, centroids = [], {}, []
         for lang in sorted({str(x) for x in langs.tolist()} - {""}):
@@ -95,6 +97,18 @@ class DenseRetriever:
             self._language_centroids = np.stack(centroids).astype(np.float32)
             self.main_language = max(counts, key=lambda lang: counts[lang])
         return counts
+
+    def title_vector(self, position: int) -> np.ndarray | None:
+        """``(d,)`` the normalised mean of a title's text vectors ("movies like <title>"); ``None``
+        before :meth:`fit_languages` or for a title without texts."""
+        if self._stored is None:
+            return None
+        vectors, positions = self._stored
+        rows = vectors[positions == position]
+        if rows.shape[0] == 0:
+            return None
+        mean = rows.mean(axis=0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
     def centered(self, query_embedding: np.ndarray, language: str) -> np.ndarray:
         """``(d,)`` the query moved away from ``language``'s centroid towards the main language's.

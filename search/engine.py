@@ -31,7 +31,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -56,9 +56,12 @@ from search.request import (
     SearchFilters,
     SearchHit,
     SearchPage,
+    Understood,
     Viewer,
     truncate_query,
 )
+from search.understand import Constraint, Understanding
+from search.understand import understand as understand_query
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,14 @@ OVERLAP_MIN_CPUS = 4
 only with at least this many usable CPUs. The encoder uses two threads: on the 2-core CPU, lexical
 scoring beside it slowed the encoder (in-process p50 14.8 ms vs 13.0 ms encoding first, 150 queries),
 and a vector search beside it after the encoding saved nothing either."""
+INTENT_BOOST = 0.5
+"""A title meeting every soft parsed constraint (the type aside) gains this share of the best fused
+score, times the share of the query's words that are constraint words."""
+INTENT_CHANNEL_SHARE = 0.75
+"""The ``intent`` channel (popular titles meeting every constraint) joins when constraint words make
+up at least this share of the query ("90s french comedy" yes, "film français sur un chef" no)."""
+TYPE_BOOST = 0.05
+"""A title of the parsed type gains this share of the best fused score."""
 TITLE_REASON_MARGIN = 0.02
 """A title is said to match by its title's meaning when its title-channel cosine is this close to the best."""
 RERANK_DEPTH = 100
@@ -343,7 +354,7 @@ class SearchEngine:
             # only lexically reach the ~2% of titles described in French (same-language noise)
             weights["content"] *= self._content_share.get(language, 0.0)
         channels = dict(retrieved.channels)
-        names_pos, names_scores = channels["names"]
+        names_pos, names_scores = channels.get("names", (np.empty(0, np.int64), np.empty(0, np.float32)))
         if names_scores.size and config.names_floor > 0:
             keep = names_scores >= config.names_floor * float(names_scores[0])
             channels["names"] = (names_pos[keep], names_scores[keep])
@@ -378,7 +389,8 @@ class SearchEngine:
         return positions[order], scores[order]
 
     def rank(self, query: str, system: SearchSystem = "hybrid", *, top_k: int = 100,
-             query_embedding: np.ndarray | None = None, config: FusionConfig | None = None) -> list[str]:  # fmt: skip
+             query_embedding: np.ndarray | None = None, config: FusionConfig | None = None,
+             understand: bool = True) -> list[str]:  # fmt: skip
         """Title ids, best first, for the offline comparison of ``bm25``, ``dense`` and ``hybrid``.
 
         ``hybrid`` is what :meth:`search` serves (same truncation, fusion and exact-title tiers; no
@@ -398,7 +410,14 @@ class SearchEngine:
             pos, _, _ = self._dense_search(emb, top_k, None, self.identify(text))
         elif system == "hybrid":
             retrieved = self.retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
+            parsed = understand_query(text) if understand else None
+            if parsed is not None:
+                self._intent_channels(parsed, retrieved, np.ones(self.catalog.n, dtype=bool), max(cfg.candidates, top_k))
             pos, scores, _ = self.fuse_retrieved(retrieved, None, cfg)
+            if parsed is not None and pos.size:
+                scores = self._intent_boost(parsed, pos, scores)
+                order = np.lexsort((pos, -scores))
+                pos, scores = pos[order], scores[order]
             pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None)
             pos = pos[:top_k]
         else:
@@ -416,8 +435,10 @@ class SearchEngine:
         limit: int = DEFAULT_LIMIT,
         offset: int = 0,
         query_embedding: np.ndarray | None = None,
+        understand: bool = True,
     ) -> SearchPage:
-        """One page of hybrid results (see the module docstring).
+        """One page of hybrid results (see the module docstring); ``understand=False`` turns query
+        understanding (:mod:`search.understand`) off.
 
         Raises:
             EmptyQueryError: empty or whitespace query.
@@ -431,10 +452,18 @@ class SearchEngine:
             raise InvalidFilterError(f"offset={offset} is out of range; expected 0..{MAX_OFFSET}")
         viewer = viewer or Viewer()
         filters = self.catalog.normalize_filters(filters or SearchFilters())
+        parsed = understand_query(text) if understand else None
+        filters, understood = self._apply_understanding(parsed, filters)
         allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)
         top = max(self.fusion.candidates, offset + limit)
         retrieved = self.retrieve(text, allowed, top, query_embedding)
+        if parsed is not None:
+            self._intent_channels(parsed, retrieved, allowed, top)
         positions, scores, gate = self.fuse_retrieved(retrieved, allowed, self.fusion)
+        if parsed is not None and positions.size:
+            scores = self._intent_boost(parsed, positions, scores)
+            order = np.lexsort((positions, -scores))
+            positions, scores = positions[order], scores[order]
         keep = allowed[positions]  # fusion only saw allowed candidates; this is belt and braces
         positions, scores = positions[keep], scores[keep]
         if self.reranker is not None and viewer.profile_id and positions.size:
@@ -463,7 +492,92 @@ class SearchEngine:
                 for p, s in zip(page, page_scores, strict=True)]  # fmt: skip
         return SearchPage(query=text, query_truncated=truncated, total=int(positions.size), offset=offset,
                           limit=limit, hits=hits, facets=self.catalog.facets(positions), lexical_gate=gate,
-                          query_language=query_language)  # fmt: skip
+                          query_language=query_language, understood=understood)  # fmt: skip
+
+    # -- query understanding ---------------------------------------------------------------------
+
+    def _apply_understanding(self, parsed: Understanding | None,
+                             filters: SearchFilters) -> tuple[SearchFilters, tuple[Understood, ...]]:  # fmt: skip
+        """Explicit parsed constraints become filters unless the request already filters that field
+        (the request wins: the constraint is then reported as a boost)."""
+        if parsed is None:
+            return filters, ()
+        out = []
+        for c in parsed.constraints:
+            effect = c.effect
+            if effect == "filter" and c.kind == "audience":
+                if filters.max_maturity is None:
+                    filters = replace(filters, max_maturity=c.value)
+                else:
+                    effect = "boost"
+            elif effect == "filter" and c.kind == "years":
+                low, _, high = c.value.partition("-")
+                if filters.year_min is None and filters.year_max is None:
+                    filters = replace(filters, year_min=int(low) if low else None, year_max=int(high) if high else None)
+                else:
+                    effect = "boost"
+            out.append(Understood(c.kind, c.value, c.source, effect))
+        return filters, tuple(out)
+
+    def _intent_mask(self, constraint: Constraint) -> np.ndarray | None:
+        """``(n,)`` titles a soft constraint favours; ``None`` when the catalog cannot tell."""
+        cat = self.catalog
+        if constraint.kind == "genre":
+            return cat.genre_masks.get(constraint.value)
+        if constraint.kind == "country":
+            return cat.country_masks.get(constraint.value)
+        if constraint.kind == "type":
+            return np.asarray(cat.types == constraint.value, dtype=bool)
+        if constraint.kind == "years":
+            low, _, high = constraint.value.partition("-")
+            mask = ~np.isnan(cat.years)
+            if low:
+                mask &= cat.years >= int(low)
+            if high:
+                mask &= cat.years <= int(high)
+            return mask
+        return None
+
+    def _soft(self, parsed: Understanding) -> list[tuple[float, np.ndarray]]:
+        """``(weight, mask)`` of each soft constraint: together the others weigh :data:`INTENT_BOOST`;
+        the type weighs :data:`TYPE_BOOST` (viewers say "a movie" loosely, "a show" too)."""
+        soft = [(c, m) for c in parsed.constraints if c.effect == "boost" and c.kind != "like"
+                and (m := self._intent_mask(c)) is not None]  # fmt: skip
+        others = sum(1 for c, _ in soft if c.kind != "type")
+        return [(TYPE_BOOST if c.kind == "type" else INTENT_BOOST / others, m) for c, m in soft]
+
+    def _intent_channels(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
+        """Two more channels from what the query means: ``intent`` (allowed titles matching every soft
+        constraint but the type, most popular first) and ``like`` (the titles closest in meaning to
+        the title named in "like <title>")."""
+        masks = [m for c in parsed.constraints if c.effect == "boost" and c.kind not in ("like", "type")
+                 and (m := self._intent_mask(c)) is not None]  # fmt: skip
+        if masks and parsed.share >= INTENT_CHANNEL_SHARE:
+            match = allowed.copy()
+            for mask in masks:
+                match &= mask
+            retrieved.channels["intent"] = _top_positive(np.where(match, self.catalog.popularity + 1.0, 0.0), None, top)
+        like = parsed.of("like")
+        if like and self.dense is not None:
+            named = self.lexical.score(like[0].value)
+            best = int(np.argmax(named.fields["names"] + 10.0 * named.exact))
+            if named.fields["names"][best] > 0 or named.exact[best] > 0:
+                vector = self.dense.title_vector(best)
+                if vector is not None:
+                    pos, scores, _ = self.dense.search(vector, top, allowed)
+                    retrieved.channels["like"] = (pos, scores)
+                    # "movies like X": the words themselves ("movies", "like") are no evidence
+                    retrieved.channels.pop("names", None)
+                    retrieved.channels.pop("content", None)
+
+    def _intent_boost(self, parsed: Understanding, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Fused scores raised by the share of soft constraints each title meets (at most ``INTENT_BOOST``
+        of the best fused score: a strong text match still beats a weak one that merely fits)."""
+        soft = self._soft(parsed)
+        if not soft:
+            return scores
+        share = np.sum([weight * mask[positions] for weight, mask in soft], axis=0)
+        return scores + float(scores.max()) * parsed.share * share
 
     def _hit(self, position: int, score: float, retrieved: Retrieved, title_languages: Sequence[str],
              described: Sequence[str]) -> SearchHit:  # fmt: skip

@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["CHANNELS", "FusionConfig", "competition_ranks", "fuse", "gated_weights", "lexical_gate"]
 
-CHANNELS: tuple[str, ...] = ("dense", "titles", "names", "content")
+CHANNELS: tuple[str, ...] = ("dense", "titles", "names", "content", "intent", "like")
 FusionMethod = Literal["rrf", "linear"]
 
 
@@ -62,7 +62,8 @@ class FusionConfig:
 
     method: FusionMethod = "linear"
     rrf_k: float = 60.0
-    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "titles": 0.5, "names": 1.0, "content": 1.0})
+    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "titles": 0.5, "names": 1.0, "content": 1.0,
+                                                                             "intent": 1.0, "like": 1.0})
     gate_low: float = 0.2
     gate_high: float = 0.6
     dense_yield: float = 0.8
@@ -161,7 +162,7 @@ def fuse(
         else:
             hi = float(s.max())
             # BM25 has a natural zero (no match); a cosine does not: dense uses the list's minimum
-            lo = float(s.min()) if name in ("dense", "titles") else 0.0
+            lo = float(s.min()) if name in ("dense", "titles", "like") else 0.0
             contrib = weight * ((s - lo) / (hi - lo) if hi > lo else np.ones_like(s))
         parts_pos.append(positions)
         parts_val.append(contrib)

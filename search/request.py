@@ -17,6 +17,7 @@ __all__ = [
     "SearchFilters",
     "SearchHit",
     "SearchPage",
+    "Understood",
     "Viewer",
     "truncate_query",
 ]
@@ -96,6 +97,18 @@ class SearchPage:
     facets: dict[str, dict[str, int]]
     lexical_gate: float
     query_language: str | None = None
+    understood: tuple[Understood, ...] = ()
+
+
+@dataclass(frozen=True)
+class Understood:
+    """A constraint parsed from the query (:mod:`search.understand`) and what it did: ``effect`` is
+    ``filter`` or ``boost`` (a parsed filter the request's own filter overrides is reported as a boost)."""
+
+    kind: str
+    value: str
+    source: str
+    effect: Literal["filter", "boost"]
 
 
 def truncate_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> tuple[str, bool]:

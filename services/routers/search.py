@@ -52,6 +52,17 @@ class MatchReasonModel(BaseModel):
     detail: str
 
 
+class UnderstoodModel(BaseModel):
+    """A constraint read from the query (an app can show it as a removable chip)."""
+
+    kind: Literal["type", "genre", "years", "country", "audience", "like"]
+    value: str = Field(description="movie|show, a genre, '1990-1999' / '-1999' / '2017-', a country, a maturity "
+                       "level, or the title named in 'like <title>'.", examples=["comedy"])  # fmt: skip
+    source: str = Field(description="The query words it was read from (case- and accent-folded).")
+    effect: Literal["filter", "boost"] = Field(description="filter: only matching titles; boost: matching titles "
+                                               "rank higher. A request filter on the same field wins.")  # fmt: skip
+
+
 class SearchResult(BaseModel):
     """One title in the results."""
 
@@ -76,6 +87,8 @@ class SearchResponse(BaseModel):
     query_language: str | None = Field(default=None, description="The query's language as read from its "
                                        "embedding, when clear (it mutes description word-matching in "
                                        "languages few titles are described in).", examples=["en"])  # fmt: skip
+    understood: list[UnderstoodModel] = Field(default_factory=list, description="What the query was understood "
+                                              "to ask for (empty with understand=false).")  # fmt: skip
     total: int = Field(description="Titles in the filtered result set (at most 1,000 deep).")
     limit: int
     offset: int
@@ -118,6 +131,8 @@ class SearchRequest(BaseModel):
     max_maturity: MATURITY | None = Field(default=None, description="kids | older_kids | teens | adults")
     limit: JsonInt = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: JsonInt = Field(default=0, ge=0, le=MAX_OFFSET)
+    understand: bool = Field(default=True, description="Read type, genres, era, country, audience and 'like "
+                             "<title>' from the query (false: the words are only searched).")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ startup
@@ -272,7 +287,8 @@ def _run(request: Request, body: SearchRequest) -> Response:
     )  # fmt: skip
     if body.year_min is not None and body.year_max is not None and body.year_min > body.year_max:
         return _empty_year_range(engine, body, filters, viewer)
-    page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset)
+    page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset,
+                         understand=body.understand)  # fmt: skip
     return _json_response(page, body.profile_id)
 
 
@@ -292,7 +308,9 @@ def _json_response(page: Any, profile_id: str | None) -> Response:
     and checked; building and re-validating the pydantic models cost ~0.8 ms of a ~15 ms request)."""
     doc = {
         "query": page.query, "query_truncated": page.query_truncated, "profile_id": profile_id,
-        "query_language": page.query_language, "total": page.total, "limit": page.limit, "offset": page.offset,
+        "query_language": page.query_language,
+        "understood": [{"kind": u.kind, "value": u.value, "source": u.source, "effect": u.effect} for u in page.understood],
+        "total": page.total, "limit": page.limit, "offset": page.offset,
         "results": [{"title_id": h.title_id, "title": h.display_title, "year": h.year, "type": h.type,
                      "maturity": h.maturity, "description": h.description,
                      "description_language": h.description_language, "score": h.score,
@@ -344,6 +362,7 @@ def search_get(
     max_maturity: Annotated[MATURITY | None, Query(description="kids | older_kids | teens | adults")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    understand: Annotated[bool, Query(description="false: no query understanding (the words are only searched).")] = True,
 ) -> Response:
     """Hybrid search: dense multilingual retrieval fused with title/cast/director matching.
 
@@ -353,7 +372,8 @@ def search_get(
     body = SearchRequest.model_construct(q=q, profile_id=profile_id, lang=lang, types=type or [], genres=genre or [],
                                          year_min=year_min, year_max=year_max, description_languages=description_language or [],
                                          original_languages=original_language or [], countries=country or [],
-                                         max_maturity=max_maturity, limit=limit, offset=offset)  # fmt: skip
+                                         max_maturity=max_maturity, limit=limit, offset=offset,
+                                         understand=understand)  # fmt: skip
     return _run(request, body)
 
 

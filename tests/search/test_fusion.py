@@ -62,10 +62,10 @@ def test_gated_weights_silence_names_and_let_dense_yield() -> None:
     config = FusionConfig(weights={"dense": 1.0, "names": 2.0, "content": 0.5}, dense_yield=0.75)
     silent, gate = gated_weights(config, coverage=0.0)
     assert gate == 0.0
-    assert silent == {"dense": 1.0, "titles": 0.0, "names": 0.0, "content": 0.5}
+    assert silent == {"dense": 1.0, "titles": 0.0, "names": 0.0, "content": 0.5, "intent": 0.0, "like": 0.0}
     open_, gate = gated_weights(config, coverage=1.0)
     assert gate == 1.0
-    assert open_ == {"dense": pytest.approx(0.25), "titles": 0.0, "names": 2.0, "content": 0.5}
+    assert open_ == {"dense": pytest.approx(0.25), "titles": 0.0, "names": 2.0, "content": 0.5, "intent": 0.0, "like": 0.0}
 
 
 @pytest.mark.parametrize("bad", [
