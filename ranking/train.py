@@ -30,7 +30,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from ranking.splits import prefix
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Sample", "TrainConfig", "TrainResult", "fit_itemitem", "fit_transition", "train_ranker"]
+__all__ = ["DataParallel", "Sample", "TrainConfig", "TrainResult", "fit_itemitem", "fit_transition", "train_ranker"]
 
 
 @dataclass(frozen=True)
@@ -237,12 +237,24 @@ def _cuts(rng: np.random.Generator, n_users: int, per_user: int, lo: float, hi: 
     return [sorted(rng.uniform(lo, hi, per_user).tolist()) for _ in range(n_users)]
 
 
-def _optimise(losses: Iterable[Any], optimizer: Any) -> float:
+class DataParallel(Protocol):
+    """One worker of a data-parallel tower stage (``ranking.train_ray`` implements it on Ray Train):
+    every worker draws the same seeded order, trains on its ``shard`` of it (equal sizes, so every
+    worker takes the same number of steps) and averages gradients with the others before each step."""
+
+    def shard(self, order: np.ndarray) -> np.ndarray: ...
+
+    def average_gradients(self, parameters: Sequence[Any]) -> None: ...
+
+
+def _optimise(losses: Iterable[Any], optimizer: Any, after_backward: Callable[[], None] | None = None) -> float:
     """One epoch: a gradient step on each loss as it is produced; the mean loss."""
     total, batches = 0.0, 0
     for loss in losses:
         optimizer.zero_grad()
         loss.backward()
+        if after_backward is not None:
+            after_backward()
         optimizer.step()
         total += float(loss.detach())
         batches += 1
@@ -258,6 +270,7 @@ def train_ranker(
     profile_config: ProfileFeatureConfig | None = None,
     progress: Callable[[str, int, int, float], None] | None = None,
     data_version: str | None = None,
+    data_parallel: DataParallel | None = None,
 ) -> TrainResult:
     """Train on every profile of ``events`` (columns profile_id, title_id, timestamp[, seq, kind]).
 
@@ -339,7 +352,12 @@ def train_ranker(
 
     for epoch in range(config.epochs):
         model.train()
-        mean_loss = _optimise(tower_losses(rng.permutation(len(fit_samples))), optimizer)
+        order = rng.permutation(len(fit_samples))
+        if data_parallel is None:
+            mean_loss = _optimise(tower_losses(order), optimizer)
+        else:
+            mean_loss = _optimise(tower_losses(data_parallel.shard(order)), optimizer,
+                                  lambda: data_parallel.average_gradients(tower_params))  # fmt: skip
         log.append({"stage": "towers", "epoch": epoch + 1, "loss": mean_loss})
         say("towers", epoch + 1, config.epochs, mean_loss)
 

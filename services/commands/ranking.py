@@ -73,6 +73,9 @@ def train_ranker_command(
     epochs: Annotated[int | None, typer.Option(help="Tower epochs (default: TrainConfig.epochs).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: settings.seed).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    engine: Annotated[str, typer.Option(help="local (this process) | ray (Ray Train, data-parallel; extra 'distributed').")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster for --engine ray: auto | ray://host:port (default: a local Ray).")] = None,
+    workers: Annotated[int, typer.Option(help="Ray Train workers for --engine ray.")] = 2,
 ) -> None:
     """Export the event store to Parquet and train the ranking model on it (progress bar, seeded)."""
     from dataclasses import replace
@@ -106,17 +109,47 @@ def train_ranker_command(
     config = TrainConfig(seed=settings.seed if seed is None else seed, device=device)
     if epochs is not None:
         config = replace(config, epochs=epochs)
+    data_version = f"catalog {catalog_version}, export seq {int(events['seq'].max()) if len(events) else 0}"
+    if engine == "ray":
+        _train_on_ray(events, titles, settings, config, out_dir, data_version, address=address, workers=workers,
+                      export=export)  # fmt: skip
+        return
+    if engine != "local":
+        _fail(f"--engine {engine!r}; expected 'local' or 'ray'")
     progress = _bar()
     console.print(f"training on {len(events):,} events of {events['profile_id'].nunique():,} profiles "
                   f"(export {export})")  # fmt: skip
     result = train_ranker(events, titles, embeddings=_embeddings(settings), config=config, progress=progress,
-                          data_version=f"catalog {catalog_version}, export seq {int(events['seq'].max()) if len(events) else 0}")  # fmt: skip
+                          data_version=data_version)  # fmt: skip
     progress.close()
     result.ranker.manifest["export"] = str(export)
     path = result.ranker.save(out_dir)
     console.print(json.dumps({"artifact": str(path), "train_seconds": round(result.seconds, 1),
                               "embeddings_used": result.ranker.manifest["embeddings_used"],
                               "validation": result.validation}, indent=2))  # fmt: skip
+
+
+def _train_on_ray(events: Any, titles: Any, settings: Settings, config: Any, out_dir: Path, data_version: str, *,
+                  address: str | None, workers: int, export: Path) -> None:  # fmt: skip
+    """``--engine ray``: Ray Train TorchTrainer over ``workers`` workers (ranking.train_ray)."""
+    try:
+        from embeddings.ray_job import ensure_ray
+        from ranking.train_ray import train_ranker_ray
+
+        ensure_ray(address)
+    except ImportError as exc:
+        _fail(f"--engine ray needs the 'distributed' extra (pip install -e '.[distributed]'): {exc}")
+        return
+    import ray
+
+    use_gpu = float(ray.cluster_resources().get("GPU", 0)) >= workers
+    console.print(f"training on Ray ({workers} workers, {'GPU' if use_gpu else 'CPU'}) on {len(events):,} events "
+                  f"(export {export})")  # fmt: skip
+    report = train_ranker_ray(events, titles, embeddings=_embeddings(settings), out_dir=out_dir, config=config,
+                              workers=workers, use_gpu=use_gpu, data_version=data_version)  # fmt: skip
+    console.print(json.dumps({"artifact": str(report.artifact), "train_seconds": round(report.seconds, 1),
+                              "engine": "ray", "workers": report.workers, "validation": report.validation},
+                             indent=2))  # fmt: skip
 
 
 @eval_app.command("ranking")
