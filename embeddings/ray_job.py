@@ -162,7 +162,6 @@ def embed_missing_with_ray(
             pq.write_table(pa.table({"text_hash": pa.array(chunk, type=pa.binary()),
                                      "text": pa.array([first_text[h] for h in chunk], type=pa.string())}),
                            inputs / f"part-{number:05d}.parquet")  # fmt: skip
-        resources = {"num_gpus": 1} if config.gpus else {"num_cpus": config.cpus_per_actor}
         # one block per input file, so every actor of the pool gets work
         dataset = ray.data.read_parquet(str(inputs), override_num_blocks=blocks).repartition(blocks).map_batches(
             EncoderActor,
@@ -170,7 +169,8 @@ def embed_missing_with_ray(
             compute=ray.data.ActorPoolStrategy(size=config.actors),
             batch_size=config.batch_texts,
             batch_format="pyarrow",
-            **resources,
+            num_gpus=1 if config.gpus else None,
+            num_cpus=None if config.gpus else config.cpus_per_actor,
         )
         dataset.write_parquet(str(outputs))
         shards = sorted(outputs.glob("*.parquet"))
