@@ -38,6 +38,7 @@ __all__ = [
     "reciprocal_rank",
     "recall_at",
     "resolve_queries",
+    "run_breakdown",
     "run_eval",
     "source_id_index",
     "tune_fusion",
@@ -253,3 +254,112 @@ def tune_fusion(
         scored.append((config, evaluate_rankings(rankings, queries)))
     scored.sort(key=lambda item: -objective(item[1]))
     return scored
+
+
+# ------------------------------------------------------------------------------------------ breakdowns
+
+BREAKDOWNS: tuple[str, ...] = ("lang", "script", "kind")
+
+
+def precision_at(ranked: Sequence[str], gold: Iterable[str], k: int = 10) -> float:
+    """Share of ``ranked[:k]`` in ``gold``, over ``min(k, |gold|)`` (an intent query's gold is a set)."""
+    gold_set = set(gold)
+    if not gold_set:
+        raise ValueError("precision needs at least one gold title")
+    return len(gold_set.intersection(ranked[:k])) / min(k, len(gold_set))
+
+
+def understanding_accuracy(queries: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """Per constraint type of the intent queries' ``intent`` (``type``, ``genres``, ``country``,
+    ``years``, ``maturity``): how often :func:`search.understand.understand` read exactly that value
+    (``accuracy``, over the queries that state it) and how often it read one the query does not
+    state (``spurious``, over the queries that do not)."""
+    from search.understand import understand
+
+    right: dict[str, list[int]] = {}
+    spurious: dict[str, list[int]] = {}
+    for q in queries:
+        if q.intent is None:
+            continue
+        parsed = understand(q.query)
+        got: dict[str, object] = {}
+        types = [c.value for c in parsed.of("type")]
+        got["type"] = types[0] if len(types) == 1 else (tuple(types) or None)
+        got["genres"] = tuple(sorted(c.value for c in parsed.of("genre"))) or None
+        countries = [c.value for c in parsed.of("country")]
+        got["country"] = countries[0] if len(countries) == 1 else (tuple(countries) or None)
+        years = [c.value for c in parsed.of("years")]
+        got["years"] = years[0] if years else None
+        audience = [c.value for c in parsed.of("audience")]
+        got["maturity"] = audience[0] if audience else None
+        want = q.intent
+        stated = {"type": want.type, "genres": tuple(sorted(want.genres)) or None, "country": want.country,
+                  "years": f"{want.years[0]}-{want.years[1]}" if want.years else None, "maturity": want.maturity}  # fmt: skip
+        for key, value in stated.items():
+            if value is None:
+                spurious.setdefault(key, []).append(int(got[key] is not None))
+            elif key == "years" and isinstance(got[key], str):
+                low, _, high = str(got[key]).partition("-")
+                ok = (not low or int(low) == want.years[0]) and (not high or int(high) == want.years[1])  # type: ignore[index]
+                right.setdefault(key, []).append(int(ok))
+            elif key == "maturity":  # "for kids" reads as a ceiling; kids/older_kids both are that
+                right.setdefault(key, []).append(int(got[key] is not None and value in ("kids", "older_kids")))
+            else:
+                right.setdefault(key, []).append(int(got[key] == value))
+    out: dict[str, dict[str, float]] = {}
+    for key in ("type", "genres", "country", "years", "maturity"):
+        r, s = right.get(key, []), spurious.get(key, [])
+        out[key] = {"n": len(r), "accuracy": round(sum(r) / len(r), 4) if r else float("nan"),
+                    "spurious": round(sum(s) / len(s), 4) if s else 0.0}  # fmt: skip
+    return out
+
+
+def run_breakdown(engine: SearchEngine, queries: Sequence[Any], titles: Sequence[Mapping[str, Any]],
+                  by_source_id: Mapping[str, set[str]], *, by: Sequence[str] = BREAKDOWNS,
+                  systems: Sequence[str] = SYSTEMS) -> dict[str, Any]:  # fmt: skip
+    """The multilingual set's evaluation: known-item metrics overall and per ``by`` field (``lang``,
+    ``script``, ``kind``) for each system; intent queries scored by precision@10 against every
+    scope title that matches their intent (``data.queries.intent_matches``); and the understanding
+    accuracy per constraint type (:func:`understanding_accuracy`).
+
+    ``queries`` are ``data.queries.Query`` objects; ``titles`` the catalog's title records.
+    """
+    from data.queries import intent_matches
+
+    unknown = set(by) - set(BREAKDOWNS)
+    if unknown:
+        raise ValueError(f"unknown breakdowns {sorted(unknown)}; expected some of {BREAKDOWNS}")
+    scope = set(engine.catalog.title_ids)
+    known = [q for q in queries if q.kind != "intent"]
+    resolved = resolve_queries(known, by_source_id, scope)
+    meta = {str(q.qid): q for q in queries}
+    intents = [q for q in queries if q.kind == "intent" and q.intent is not None]
+    in_scope = [t for t in titles if str(t["title_id"]) in scope]
+    intent_gold = {str(q.qid): {str(t["title_id"]) for t in in_scope if intent_matches(t, q.intent)} for q in intents}
+    intents = [q for q in intents if intent_gold[str(q.qid)]]
+    systems = [s for s in systems if s == "bm25" or engine.dense is not None]
+    texts = [truncate_query(q.text)[0] for q in resolved] + [truncate_query(q.query)[0] for q in intents]
+    embeddings = embed_in_batches(engine, texts) if engine.dense is not None and texts else None
+    report: dict[str, Any] = {"n_queries": len(queries), "n_known_item": len(known), "n_resolved": len(resolved),
+                              "n_intent": len(intents), "systems": {}}  # fmt: skip
+    for system in systems:
+        rankings = [engine.rank(t, system, top_k=MRR_DEPTH,  # type: ignore[arg-type]
+                                query_embedding=None if embeddings is None else embeddings[i])
+                    for i, t in enumerate(texts)]  # fmt: skip
+        known_rankings, intent_rankings = rankings[: len(resolved)], rankings[len(resolved):]
+        entry: dict[str, Any] = {"overall": evaluate_rankings(known_rankings, resolved), "by": {}}
+        for field_name in by:
+            groups: dict[str, list[int]] = {}
+            for i, q in enumerate(resolved):
+                groups.setdefault(str(getattr(meta[q.qid], field_name) or "unknown"), []).append(i)
+            entry["by"][field_name] = {
+                key: {"n": len(idx), **{m: round(v, 4) for m, v in evaluate_rankings(
+                    [known_rankings[i] for i in idx], [resolved[i] for i in idx]).items() if m in ("recall@10", "mrr")}}
+                for key, idx in sorted(groups.items())
+            }  # fmt: skip
+        precisions = [precision_at(r, intent_gold[str(q.qid)]) for r, q in zip(intent_rankings, intents, strict=True)]
+        entry["intent_precision@10"] = round(float(np.mean(precisions)), 4) if precisions else float("nan")
+        entry["overall"] = {m: round(v, 4) for m, v in entry["overall"].items()}
+        report["systems"][system] = entry
+    report["understanding"] = understanding_accuracy(intents)
+    return report

@@ -71,13 +71,22 @@ def eval_search(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     limit_queries: Annotated[int | None, typer.Option(help="Only the first N queries of the file.", min=1)] = None,
     systems: Annotated[str, typer.Option(help="Comma-separated systems.")] = "bm25,dense,hybrid",
+    by: Annotated[str | None, typer.Option("--by", help="Break down by any of lang,script,kind (the multilingual "
+                                           "set: also intent precision@10 and understanding accuracy).")] = None,
 ) -> None:
     """Recall@1/10/100, MRR@100 and nDCG@10 of bm25, dense and hybrid on real known-item queries.
 
-    Only queries whose gold titles are in the indexed scope are scored (n_resolved).
+    Only queries whose gold titles are in the indexed scope are scored (n_resolved). With ``--by``
+    (e.g. ``--queries marquee-ml:dev --by lang,script,kind``): Recall@10 and MRR per group, intent
+    queries by precision@10, and query-understanding accuracy per constraint type.
     """
     from data.errors import DataError
     from search.evaluate import run_eval
+
+    if by is not None:
+        _eval_breakdown(queries, [b.strip() for b in by.split(",") if b.strip()],
+                        [s.strip() for s in systems.split(",")], as_json)  # fmt: skip
+        return
 
     try:
         engine, resolved, n_queries, info = _engine_and_queries(queries, limit_queries)
@@ -98,6 +107,52 @@ def eval_search(
     table = Table("system", "Recall@1", "Recall@10", "Recall@100", "MRR@100", "nDCG@10")
     for name, metrics in report.systems.items():
         table.add_row(name, *(f"{metrics[m]:.3f}" for m in ("recall@1", "recall@10", "recall@100", "mrr", "ndcg@10")))
+    out.print(table)
+
+
+def _eval_breakdown(spec: str, by: list[str], systems: list[str], as_json: bool) -> None:
+    from data.catalog import read_titles
+    from data.errors import DataError
+    from data.queries import read_queries
+    from search.evaluate import run_breakdown, source_id_index
+    from services.routers.search import load_search_engine
+
+    settings = get_settings()
+    try:
+        raw = read_queries(spec, settings.catalog_dir)
+        with console.status("loading catalog, encoder and index"):
+            engine = load_search_engine(settings)
+        frame = read_titles(settings.catalog_dir)
+        by_source = source_id_index(frame["title_id"].astype(str).tolist(), frame["source_ids"].tolist())
+        started = time.perf_counter()
+        report = run_breakdown(engine, raw, frame.to_dict("records"), by_source, by=by, systems=systems)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    report.update(queries=spec, scope_titles=engine.catalog.n, seconds=round(time.perf_counter() - started, 1))
+    if as_json:
+        print(json.dumps(report, sort_keys=True, default=float))
+        return
+    out = Console()
+    out.print(f"[bold]{spec}[/bold]: {report['n_resolved']} of {report['n_known_item']} known-item queries resolve "
+              f"in scope ({engine.catalog.n:,} titles); {report['n_intent']} intent queries")  # fmt: skip
+    table = Table("system", "Recall@1", "Recall@10", "MRR@100", "intent P@10")
+    for name, entry in report["systems"].items():
+        o = entry["overall"]
+        table.add_row(name, f"{o['recall@1']:.3f}", f"{o['recall@10']:.3f}", f"{o['mrr']:.3f}",
+                      f"{entry['intent_precision@10']:.3f}")  # fmt: skip
+    out.print(table)
+    names = list(report["systems"])
+    for field_name in by:
+        groups = sorted({g for e in report["systems"].values() for g in e["by"][field_name]})
+        table = Table(field_name, "n", *(f"{n} R@10" for n in names))
+        for g in groups:
+            cells = [report["systems"][n]["by"][field_name].get(g, {}) for n in names]
+            table.add_row(g, str(cells[0].get("n", 0)), *(f"{c.get('recall@10', float('nan')):.3f}" for c in cells))
+        out.print(table)
+    table = Table("constraint", "n", "accuracy", "spurious")
+    for key, v in report["understanding"].items():
+        table.add_row(key, str(v["n"]), f"{v['accuracy']:.3f}", f"{v['spurious']:.3f}")
     out.print(table)
 
 

@@ -122,3 +122,27 @@ def test_tune_fusion_orders_settings_by_the_objective(synthetic: tuple) -> None:
     assert {id(c) for c, _ in scored} == {id(c) for c in grid}
     dense_only = next(m for c, m in scored if c is grid[0])
     assert dense_only == pytest.approx(run_eval(engine, queries, n_queries=len(queries), systems=["dense"]).systems["dense"])
+
+
+def test_precision_at_counts_over_the_smaller_of_k_and_the_gold_set() -> None:
+    from search.evaluate import precision_at
+
+    assert precision_at(["a", "b", "c"], {"a", "c"}, 10) == 1.0
+    assert precision_at(list("abcdefghij"), set("abcde") | set("xyzuvw"), 10) == 0.5
+    with pytest.raises(ValueError, match="at least one"):
+        precision_at(["a"], set())
+
+
+def test_understanding_accuracy_per_constraint_type() -> None:
+    from data.queries import Intent, Query
+    from search.evaluate import understanding_accuracy
+
+    queries = [
+        Query("1", "90s french comedy", kind="intent", intent=Intent(genres=("comedy",), country="France", years=(1990, 1999))),
+        Query("2", "korean horror movies", kind="intent", intent=Intent(type="movie", genres=("horror",), country="South Korea")),
+        Query("3", "comedy for kids", kind="intent", intent=Intent(genres=("drama",), maturity="kids")),
+    ]
+    report = understanding_accuracy(queries)
+    assert report["genres"] == {"n": 3, "accuracy": pytest.approx(2 / 3, abs=1e-4), "spurious": 0.0}
+    assert report["country"]["accuracy"] == 1.0 and report["years"]["accuracy"] == 1.0
+    assert report["maturity"]["accuracy"] == 1.0 and report["type"]["n"] == 1
