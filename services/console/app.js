@@ -54,10 +54,8 @@ const UI = {
 const FACET_PARAM = {types: "type", genres: "genre", decades: "decade", maturity: "max_maturity",
                      description_languages: "description_language", original_languages: "original_language",
                      countries: "country"};
-const CHIP_PARAM = {type: "type", genre: "genre", decade: "decade", year: "decade", year_min: "year_min",
-                    year_max: "year_max", maturity: "max_maturity", max_maturity: "max_maturity",
-                    language: "original_language", original_language: "original_language",
-                    description_language: "description_language", country: "country"};
+// understood kinds (search.understand): "like" has no filter form and is dropped when understanding is off
+const CHIP_PARAM = {type: "type", genre: "genre", years: "years", country: "country", audience: "max_maturity"};
 
 const $ = (id) => document.getElementById(id);
 const state = {lang: "en", filters: [], understand: true, seq: 0, previousRows: null, lastPageProfile: null};
@@ -117,7 +115,11 @@ function searchParams() {
   if (profileId()) p.set("profile_id", profileId());
   if (!state.understand) p.set("understand", "false");
   for (const f of state.filters) {
-    if (f.param === "decade") {
+    if (f.param === "years") {  // '1990-1999', '-1999' or '2017-'
+      const [low, high] = f.value.split("-");
+      if (low) p.set("year_min", low);
+      if (high) p.set("year_max", high);
+    } else if (f.param === "decade") {
       const start = parseInt(f.value, 10);
       if (!Number.isNaN(start)) { p.set("year_min", String(start)); p.set("year_max", String(start + 9)); }
     } else if (f.param === "year_min" || f.param === "year_max" || f.param === "max_maturity") {

@@ -165,6 +165,10 @@ def test_understood_query_shows_removable_intent_chips(page: Any, server: str, t
     wait_for_status_change(tab, "#search-status", before)
     # understanding is off now; the other understood constraints stay, as explicit filters
     assert tab.locator(".chip.off").count() == 1 and tab.locator(".chip.understood").count() == 0
+    as_filter = {"type": "type", "genre": "genre", "years": "years", "country": "country", "audience": "max_maturity"}
+    kept = [(as_filter[u["kind"]], u["value"]) for u in body["understood"][1:] if u["kind"] in as_filter]
+    chips = tab.locator(".chip.filter").all()
+    assert [(c.get_attribute("data-param"), c.get_attribute("data-value")) for c in chips] == kept
     assert texts(tab, ".tile.result h3") != shown
     screenshot(tab, tmp_path, "search-understood")
 
