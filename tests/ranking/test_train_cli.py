@@ -37,5 +37,16 @@ def test_train_ranker_writes_an_artifact_with_a_manifest(tmp_path: Path, monkeyp
         assert (tmp_path / "artifacts" / "events" / "events_export.parquet").is_file()
         again = runner.invoke(app, ["train", "ranker", "--if-missing"])
         assert again.exit_code == 0 and "nothing to do" in again.output
+        # an artifact of the old format (no recorded head inputs) is refused at load and retrained
+        from ranking.model import RankerFormatError, TrainedRanker
+
+        old = {k: v for k, v in manifest.items() if k != "head_inputs"}
+        (artifact / "manifest.json").write_text(json.dumps(old))
+        with pytest.raises(RankerFormatError, match="older format"):
+            TrainedRanker.load(artifact)
+        healed = runner.invoke(app, ["train", "ranker", "--if-missing", "--epochs", "1", "--device", "cpu"])
+        assert healed.exit_code == 0 and "retraining" in healed.output, healed.output
+        assert "head_inputs" in json.loads((artifact / "manifest.json").read_text())
+        TrainedRanker.load(artifact)
     finally:
         get_settings.cache_clear()
