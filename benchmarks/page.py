@@ -2,7 +2,8 @@
 of the same app, as ratios.
 
 The app (pages area only, real catalog from ``artifacts/catalog``, the current index's title embeddings
-when one is built, the trained ranker when ``ranking.personalize.page_scorer`` provides one) runs in a
+when one is built, the trained ranker when there is one, bound to the servable titles by
+``services.routers.pages.ranker_scorer``) runs in a
 separate uvicorn process with a throw-away event store; the client process sends requests over keep-alive
 HTTP connections from ``concurrency`` threads. Profiles rotate over MovieLens viewers (light to heavy
 histories), a kids profile and unknown (cold-start) viewers.
