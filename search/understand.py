@@ -161,7 +161,7 @@ _LIKE = ["movies like", "films like", "shows like", "something like", "similar t
          "のような", "みたいな", "类似", "같은", "مثل", "जैसी", "जैसे", "σαν", "כמו", "benzeri"]  # fmt: skip
 
 _DECADE = re.compile(r"(?<!\d)(?:(19|20)?([0-9])0)\s*(?:s|'s|er|er jahre|年代|년대)(?!\w)")
-_DECADE_PREFIX = re.compile(r"(?:anos|annees|anni|lata|годов|годы|decada de|years)\s+(?:(19|20))?([0-9])0(?!\d)")
+_DECADE_PREFIX = re.compile(r"(?:anos|annees|anni|lata|годов|годы|decada de|years|de los|dos anos)\s+(?:(19|20))?([0-9])0(?!\d)")
 _BEFORE = re.compile(r"(?:before|antes de|avant|vor|prima del|przed|до|以前|이전|قبل|से पहले)\s*((?:19|20)\d\d)")
 _AFTER = re.compile(r"(?:after|since|despues de|desde|apres|depuis|nach|seit|dopo|po|после|以降|이후|بعد|के बाद)\s*((?:19|20)\d\d)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")

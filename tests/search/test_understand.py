@@ -33,6 +33,8 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
                                        ("genre", "comedy", "boost")}),
     ("deutsche krimi serie nach 2010", {("country", "Germany", "boost"), ("genre", "crime", "boost"),
                                         ("type", "show", "boost"), ("years", "2010-", "filter")}),
+    ("comedias francesas de los 90", {("years", "1990-1999", "boost"), ("country", "France", "boost"),
+                                      ("genre", "comedy", "boost")}),
     ("scary for halloween", {("genre", "horror", "boost")}),
     ("something feel good", {("genre", "comedy", "boost")}),
     ("movies like inception", {("like", "inception", "boost")}),
