@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -89,8 +89,8 @@ class RowScorer(Protocol):
 
 
 @dataclass(frozen=True)
-class TitleDetails:
-    """A title's tile facts from the catalog, kept once per title (descriptions in every language it has)."""
+class TileFacts:
+    """The language-independent facts of a title's tile, shared by :class:`TitleDetails` and :class:`TileInfo`."""
 
     type: str | None = None
     year: int | None = None
@@ -99,20 +99,19 @@ class TitleDetails:
     genres: tuple[str, ...] = ()
     duration_minutes: int | None = None
     seasons: int | None = None
+
+
+@dataclass(frozen=True)
+class TitleDetails(TileFacts):
+    """A title's tile facts from the catalog, kept once per title (descriptions in every language it has)."""
+
     descriptions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class TileInfo:
+class TileInfo(TileFacts):
     """What an app draws on a tile besides the name: :meth:`RowCatalog.tile` for one UI language."""
 
-    type: str | None = None
-    year: int | None = None
-    maturity: str | None = None
-    maturity_level: int | None = None
-    genres: tuple[str, ...] = ()
-    duration_minutes: int | None = None
-    seasons: int | None = None
     description: str | None = None
     description_language: str | None = None
 
@@ -176,10 +175,9 @@ class RowCatalog:
         d = self.details[row]
         language = next((lang for lang in (ui_language, "en") if lang in d.descriptions),
                         next(iter(d.descriptions), None))  # fmt: skip
-        return TileInfo(type=d.type, year=d.year, maturity=d.maturity, maturity_level=d.maturity_level,
-                        genres=d.genres, duration_minutes=d.duration_minutes, seasons=d.seasons,
-                        description=d.descriptions.get(language) if language else None,
-                        description_language=language)  # fmt: skip
+        facts = {f.name: getattr(d, f.name) for f in fields(TileFacts)}
+        return TileInfo(**facts, description=d.descriptions.get(language) if language else None,
+                        description_language=language)
 
     def __post_init__(self) -> None:
         if self.subset is None:
