@@ -16,6 +16,16 @@ Two protocols on the same held-out users and the same trained models:
   them by the catalog popularity prior (TMDB votes). The report adds the calibration of the ranker's
   play probabilities (:func:`calibration`).
 
+* **Unified model, per task** (``unified``, :func:`unified_eval`): the one model
+  (``ranking.model.Task``) against each task's own baseline on the same held-out users — Top Picks on the
+  served path (unified vs the Top-Picks-only ranker trained the same way with ``tasks=("top_picks",)``
+  vs EASE); Because You Watched (source = the viewer's newest fed title, relevant = their held-out
+  future) and ``similar`` (anonymous; source = a seeded random title of the viewer, relevant = every
+  other title that viewer watched: "titles watched by viewers who watched the source"), co-watch
+  Recall@10 of the unified model vs content-only similarity, the served ``similar`` blend and item-kNN,
+  ranking every servable title; search re-ranking MRR on the ambiguous-query protocol of
+  :func:`personalized_search_eval` (popularity order → the Top-Picks blend → the unified search task).
+
 Baseline hyper-parameters are tuned on a validation split carved from the TRAINING users
 (``held_out_users_split(train_events, seed=seed + 1)``); the test users are touched once.
 
@@ -36,11 +46,13 @@ from data.catalog import as_lists
 from features.profiles import ProfileFeatureConfig, compute_profile_features
 from features.titles import TitleFeatures
 from ranking.baselines import ALS, EASE, ItemKNN, MostPopular, Recommender, binary_matrix
+from ranking.model import RankingContext
 from ranking.personalize import blend
 from ranking.splits import EvalUser, HeldOutSplit, held_out_users_split
 from ranking.train import TrainConfig, train_ranker
 
-__all__ = ["EvalConfig", "calibration", "evaluate_ranking", "ranking_metrics", "served_path_eval", "user_metrics"]
+__all__ = ["EvalConfig", "calibration", "evaluate_ranking", "ranking_metrics", "served_path_eval", "unified_eval",
+           "user_metrics"]
 
 SYSTEMS = ("marquee", "ease", "als", "itemknn", "popular")
 
@@ -59,6 +71,8 @@ class EvalConfig:
     search_min_results: int = 20
     servable_sources: tuple[str, ...] = ("netflix", "movielens")
     """The served scope of the served-path protocol (the page's default)."""
+    unified: bool = True
+    """Also train the Top-Picks-only ranker and report the unified model per task (``unified``)."""
 
 
 def user_metrics(scores: np.ndarray, seen: Sequence[np.ndarray], held: Sequence[np.ndarray],
@@ -244,6 +258,14 @@ def evaluate_ranking(
     report["cold_start_titles"] = cold_start_eval(split, prepared, ranker, result.titles, profiles, ours, config)
     say("personalized search")
     report["personalized_search"] = personalized_search_eval(split, prepared, ours, result.titles, titles, config)
+    if config.unified:
+        say("training the Top-Picks-only ranker (task-specific baseline)")
+        single = train_ranker(split.train_events, titles, embeddings=embeddings,
+                              config=replace(train_config, tasks=("top_picks",)),
+                              progress=lambda stage, step, total, loss: say(f"top-picks-only {stage} {step}/{total}"))  # fmt: skip
+        say("unified model, per task")
+        report["unified"] = unified_eval(split, prepared, ranker, single.ranker, result.titles, titles, profiles,
+                                         scores_by_system, chosen, config)  # fmt: skip
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -413,12 +435,19 @@ def cold_start_eval(split: HeldOutSplit, prepared: _Prepared, ranker: Any, title
 
 def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_scores: np.ndarray,
                              title_features: TitleFeatures, titles: pd.DataFrame, config: EvalConfig,
-                             weights: Sequence[float] = (0.5, 1.0, 2.0)) -> dict[str, Any]:  # fmt: skip
+                             weights: Sequence[float] = (0.5, 1.0, 2.0), *, unified: Any = None,
+                             profiles: Sequence[Any] = ()) -> dict[str, Any]:  # fmt: skip
     """Rank of each future watch among the results of an ambiguous query, with and without the
     re-ranking hook. Queries: one of the watched title's genres, and one word of its title that
     matches at least ``search_min_results`` universe titles. The unpersonalized order is the search
     engine's fallback for an ambiguous query: popularity; the personalized order blends it with the
-    model score (``ranking.personalize.blend``)."""
+    model score (``ranking.personalize.blend``). With ``unified`` (a ranker bound to the universe rows)
+    and the test ``profiles``, the unified model's search task scores the results too, the context being
+    the results themselves (``ranking.tasks.results_context`` over the popularity order), alone
+    (``unified_alone``) and blended (``unified_w*``)."""
+    from ranking.tasks import results_context
+
+    universe_rows = title_features.rows(split.universe)
     rng = np.random.default_rng(config.seed)
     universe = split.universe
     meta = titles.set_index("title_id").reindex(universe)
@@ -436,6 +465,9 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
     for kind, index, terms_of in (("genre", by_genre, genres), ("title_word", by_word, words)):
         ranks: dict[str, list[int]] = {"unpersonalized": []}
         ranks.update({f"personalized_w{w:g}": [] for w in weights})
+        if unified is not None:
+            ranks["unified_alone"] = []
+            ranks.update({f"unified_w{w:g}": [] for w in weights})
         sizes = []
         for i, _user in enumerate(split.users):
             held = prepared.held_cols[i]
@@ -453,6 +485,14 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
                 for weight in weights:
                     blended = blend(relevance, personal_scores[i, cands], weight)
                     ranks[f"personalized_w{weight:g}"].append(_rank_of(blended, cands, target))
+                if unified is not None:
+                    by_popularity = cands[np.argsort(-relevance, kind="stable")]
+                    context = results_context(title_features, universe_rows[by_popularity])
+                    model = unified.score([profiles[i]], mask_seen=False, contexts=[context])[0][cands]
+                    ranks["unified_alone"].append(_rank_of(model, cands, target))
+                    for weight in weights:
+                        blended = blend(relevance, model, weight)
+                        ranks[f"unified_w{weight:g}"].append(_rank_of(blended, cands, target))
         results[kind] = {
             "queries": len(sizes), "median_results": float(np.median(sizes)) if sizes else 0.0,
             **{name: _rank_summary(r) for name, r in ranks.items()},
@@ -460,6 +500,116 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
     results["note"] = ("rank (1 = top) of a future watch among the titles matching an ambiguous query; "
                        "unpersonalized = popularity order, personalized = blend(popularity, model, weight)")  # fmt: skip
     return results
+
+
+# ---------------------------------------------------------------------------- unified model, per task
+
+
+def _served_rows(split: HeldOutSplit, title_features: TitleFeatures, titles: pd.DataFrame,
+                 config: EvalConfig) -> np.ndarray:  # fmt: skip
+    """Rows of every servable title (the served-path scope), with every title of the split's universe."""
+    wanted = set(config.servable_sources)
+    frame = titles.drop_duplicates("title_id").set_index("title_id").reindex(title_features.title_ids)
+    sources = frame["sources"] if "sources" in frame else pd.Series([None] * len(frame))
+    servable = np.array([bool(wanted.intersection(as_lists(x))) if isinstance(x, list | np.ndarray | tuple)
+                         else False for x in sources], dtype=bool)  # fmt: skip
+    universe_rows = title_features.rows(split.universe)
+    servable[universe_rows[universe_rows >= 0]] = True
+    return np.flatnonzero(servable)
+
+
+def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_picks_only: Any,
+                 title_features: TitleFeatures, titles: pd.DataFrame, profiles: Sequence[Any],
+                 universe_scores: dict[str, np.ndarray], chosen: dict[str, dict[str, Any]],
+                 config: EvalConfig) -> dict[str, Any]:  # fmt: skip
+    """The per-task table of the unified model (module docstring, "Unified model, per task")."""
+    from data.events import History
+    from ranking.similar import CoWatchIndex, SimilarityWeights, TitleSubset, title_similarity
+
+    rng = np.random.default_rng(config.seed + 3)
+    out: dict[str, Any] = {}
+
+    # Top Picks on the served path: unified vs the Top-Picks-only ranker vs EASE
+    unified_served = served_path_eval(split, prepared, unified, title_features, titles, profiles, universe_scores, config)
+    single_served = served_path_eval(split, prepared, top_picks_only, title_features, titles, profiles,
+                                     universe_scores, config)  # fmt: skip
+    keep = ("ndcg@10", "recall@20", "coverage@10")
+    out["top_picks"] = {
+        "protocol": "served path: held-out users, next 20% by time, every servable title ranked",
+        "systems": {"unified": {k: unified_served["systems"]["marquee"][k] for k in keep},
+                    "top_picks_only": {k: single_served["systems"]["marquee"][k] for k in keep},
+                    "ease": {k: unified_served["systems"]["ease"][k] for k in keep}},
+        "calibration_unified": unified_served["calibration"],
+    }  # fmt: skip
+
+    # Because You Watched and similar: rank every servable title for a source title
+    served_rows = _served_rows(split, title_features, titles, config)
+    n = len(served_rows)
+    position = np.full(len(title_features), -1, dtype=np.int64)
+    position[served_rows] = np.arange(n)
+    universe_rows = title_features.rows(split.universe)
+    to_served = position[universe_rows]
+    subset = TitleSubset.of(title_features, served_rows)
+    cowatch = CoWatchIndex.from_frame(split.train_events, title_features)
+    params, factory = _baseline_factories(config)["itemknn"][chosen["itemknn"]["index"]]
+    knn = factory().fit(prepared.train_matrix)
+    content_only = SimilarityWeights(embedding=0.6, cowatch=0.0, genre=0.15)
+    unified.bind(title_features, served_rows)
+    profile_config = ProfileFeatureConfig(**unified.manifest["profile_feature_config"])
+    empty = compute_profile_features(History("anonymous", [], np.zeros(0), []), title_features, config=profile_config)
+
+    def source_scores(source_col: int, profile: Any, context: RankingContext, top_picks: bool) -> dict[str, np.ndarray]:
+        row = int(universe_rows[source_col])
+        scores = {"unified": unified.score([profile], mask_seen=False, contexts=[context])[0]}
+        if top_picks:
+            scores["unified_top_picks_task"] = unified.score([profile], mask_seen=False)[0]
+        sim = title_similarity(title_features, np.array([row]), blend=content_only, subset=subset)
+        scores["content_only"] = sim[served_rows]
+        served_sim = title_similarity(title_features, np.array([row]), cowatch=cowatch, subset=subset)
+        scores["similar_served_blend"] = served_sim[served_rows]
+        knn_scores = np.full(n, -np.inf, dtype=np.float32)
+        knn_scores[to_served] = knn.score(binary_matrix([np.array([source_col])], len(split.universe)))[0]
+        scores["itemknn"] = knn_scores
+        return scores
+
+    for task in ("because_you_watched", "similar"):
+        per_system: dict[str, list[np.ndarray]] = {}
+        seen_all: list[np.ndarray] = []
+        held_all: list[np.ndarray] = []
+        for i, user in enumerate(split.users):
+            fed = prepared.fed_cols[i]
+            if task == "because_you_watched":
+                order = [t for t in reversed(user.fed.title_ids) if t in prepared.column]
+                if not order or not len(prepared.held_cols[i]):
+                    continue
+                source = prepared.column[order[0]]
+                context = RankingContext.because_you_watched(int(universe_rows[source]))
+                profile, seen, held = profiles[i], to_served[fed], to_served[prepared.held_cols[i]]
+            else:
+                watched = np.unique(np.concatenate([fed, prepared.held_cols[i]]))
+                if len(watched) < 2:
+                    continue
+                source = int(watched[rng.integers(len(watched))])
+                context = RankingContext.similar(int(universe_rows[source]))
+                profile, seen, held = empty, to_served[[source]], to_served[watched[watched != source]]
+            for name, scores in source_scores(source, profile, context, task == "because_you_watched").items():
+                per_system.setdefault(name, []).append(scores)
+            seen_all.append(np.union1d(seen, to_served[[source]]))
+            held_all.append(held)
+        out[task] = {
+            "protocol": ("source = the viewer's newest fed title; relevant = their held-out future" if
+                         task == "because_you_watched" else "anonymous; source = a random title of a held-out "
+                         "viewer, relevant = every other title they watched (co-watch)"),
+            "sources": len(held_all),
+            "systems": {name: ranking_metrics(np.stack(v), seen_all, held_all) for name, v in per_system.items()},
+            "itemknn_params": params,
+        }  # fmt: skip
+    unified.bind(title_features, universe_rows)
+
+    # search re-ranking: popularity order -> the Top-Picks blend -> the unified search task
+    out["search"] = personalized_search_eval(split, prepared, universe_scores["marquee"], title_features, titles,
+                                             config, unified=unified, profiles=profiles)  # fmt: skip
+    return out
 
 
 def _words(title: str) -> list[str]:

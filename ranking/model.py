@@ -6,7 +6,8 @@
     history ─gather──► (b, L, D) ─UserTower(+profile)─► (b, D) ─Interaction─► neural score (b, N)
     history (recency-weighted) ──ItemItem (closed-form B)────────────────────► item-item score (b, N)
     history embedding · content, affinities · genres/languages, popularity, trend ─► side scores
-                                          all scores ──Head──► final score (b, N)
+    context (task, source title / query vector) ──► context scores (b, N) ──┘ (inputs of the Head too)
+                          all scores ‖ task ──Head──► final score (b, N)
 
 * :class:`TitleTower` — learned id embedding (UNK for titles unseen in training, and randomly
   dropped in training so the other inputs carry signal) + projected content embedding + projected
@@ -20,7 +21,18 @@
   A second matrix of the same shape, ``transition``, regresses what comes AFTER a cut on the
   recency-weighted history before it (SLIT-style, closed form): order-aware where EASE is not.
 * :class:`Interaction` — dot product + per-title bias.
-* :class:`Head` — a small MLP over the per-(profile, title) score vector.
+* :class:`Head` — a small MLP over the per-(profile, title) score vector and the task (one-hot), plus a
+  per-task linear blend (a task embedding of the head's input weights).
+
+**One model for every task** (the UniCoRn idea: the context is an input). A :class:`RankingContext`
+names the task — :class:`Task` ``TOP_PICKS``, ``BECAUSE_YOU_WATCHED``, ``SIMILAR``, ``SEARCH`` — and its
+context: the source title (BYW, similar) or the query vector (search: the mean content vector of the
+result list). The context enters as head inputs computed against every bound title: ``context_neural``
+(the context's tower vector · each title vector), ``context_content`` (context content vector · title
+content), ``context_itemitem`` / ``context_transition`` (the source title's item-item and transition
+rows) and ``context_genre`` (genre cosine); they are 0 for Top Picks. The same trained weights serve the
+page's Top Picks and Because You Watched rows, ``similar`` and search re-ranking; the score is always a
+log play-probability (:func:`log_probabilities`).
 
 Models compute scores; losses live in ``ranking.train``. Inputs are built from
 ``features.ProfileFeatures`` by :func:`make_batch` (the same code in training and serving).
@@ -34,6 +46,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,12 +60,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEAD_INPUTS",
+    "TASKS",
+    "RankingContext",
+    "Task",
     "RankerBatch",
     "RankerFormatError",
     "RankerConfig",
     "TrainedRanker",
     "build_model",
     "fit_standardisation",
+    "is_current_format",
     "log_probabilities",
     "make_batch",
     "probabilities",
@@ -61,20 +78,82 @@ __all__ = [
 HEAD_INPUTS: tuple[str, ...] = (
     "neural", "itemitem", "itemitem_long", "transition", "content", "genre", "language", "popularity", "trend", "has_id",
     "in_itemitem", "activity", "prior", "added",
+    "context_neural", "context_content", "context_itemitem", "context_transition", "context_genre",
 )  # fmt: skip
 """The per-(profile, title) scores the :class:`Head` combines, in column order (recorded in the artifact
 manifest as ``head_inputs``: an artifact with other inputs is refused at load, see :class:`RankerFormatError`)."""
 
 
-class RankerFormatError(ValueError):
-    """A ranker artifact written for other head inputs (an older format): retrain it."""
+class Task(IntEnum):
+    """What the one model is asked (its id is the head's task input)."""
 
-    def __init__(self, directory: Path, found: Sequence[str] | None) -> None:
+    TOP_PICKS = 0
+    """The viewer's next new title (the page's Top Picks and every row's model order)."""
+    BECAUSE_YOU_WATCHED = 1
+    """The viewer's next new title given a title they watched recently (the source)."""
+    SIMILAR = 2
+    """What a viewer who watches the source title also watches (``similar``; history optional)."""
+    SEARCH = 3
+    """The viewer's next new title among a query's results (the context is the query vector)."""
+
+
+TASKS: tuple[str, ...] = tuple(t.name.lower() for t in Task)
+"""Task names in id order (recorded in the manifest as ``tasks``)."""
+
+
+@dataclass(frozen=True)
+class RankingContext:
+    """The task and its context for one profile.
+
+    ``source_row``: the ``TitleFeatures`` row of the source title (BYW, similar), -1 for none;
+    ``query_vector``: (c,) float32 unit content-space vector of the query (search), or None;
+    ``query_genres``: (G,) float32 genre weights of the query (search), or None."""
+
+    task: Task = Task.TOP_PICKS
+    source_row: int = -1
+    query_vector: np.ndarray | None = None
+    query_genres: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.task in (Task.BECAUSE_YOU_WATCHED, Task.SIMILAR) and self.source_row < 0:
+            raise ValueError(f"task {self.task.name} needs source_row >= 0; got {self.source_row}")
+        if self.task == Task.SEARCH and self.query_vector is None:
+            raise ValueError("task SEARCH needs a query_vector; got None")
+
+    @classmethod
+    def top_picks(cls) -> RankingContext:
+        return cls(Task.TOP_PICKS)
+
+    @classmethod
+    def because_you_watched(cls, source_row: int) -> RankingContext:
+        return cls(Task.BECAUSE_YOU_WATCHED, source_row=int(source_row))
+
+    @classmethod
+    def similar(cls, source_row: int) -> RankingContext:
+        return cls(Task.SIMILAR, source_row=int(source_row))
+
+    @classmethod
+    def search(cls, query_vector: np.ndarray, query_genres: np.ndarray | None = None) -> RankingContext:
+        return cls(Task.SEARCH, query_vector=np.asarray(query_vector, dtype=np.float32),
+                   query_genres=None if query_genres is None else np.asarray(query_genres, dtype=np.float32))  # fmt: skip
+
+
+def is_current_format(manifest: dict[str, Any]) -> bool:
+    """Whether an artifact manifest was written for this model's head inputs and tasks (else it is refused
+    at load with :class:`RankerFormatError`, and ``marquee train ranker --if-missing`` retrains it)."""
+    return manifest.get("head_inputs") == list(HEAD_INPUTS) and manifest.get("tasks") == list(TASKS)
+
+
+class RankerFormatError(ValueError):
+    """A ranker artifact written for other head inputs or tasks (an older format): retrain it."""
+
+    def __init__(self, directory: Path, found: Sequence[str] | None, what: str = "head inputs",
+                 expected: Sequence[str] = HEAD_INPUTS) -> None:  # fmt: skip
         self.directory = directory
         self.found = list(found) if found is not None else None
         got = ", ".join(self.found) if self.found is not None else "none recorded"
         super().__init__(
-            f"{directory}: ranker artifact has head inputs [{got}]; expected [{', '.join(HEAD_INPUTS)}] "
+            f"{directory}: ranker artifact has {what} [{got}]; expected [{', '.join(expected)}] "
             "(an older format: run `marquee train ranker` to retrain it)"
         )
 
@@ -116,6 +195,7 @@ class RankerConfig:
     itemitem_long_half_life: float = 100.0
     itemitem_max_history: int = 200
     head_hidden: int = 16
+    n_tasks: int = len(Task)
 
 
 @dataclass
@@ -131,17 +211,25 @@ class RankerBatch:
     history_embedding: Tensor  # (b, c) float32
     seen_rows: Tensor  # (f,) int64 batch row of each fed (seen) title
     seen_positions: Tensor  # (f,) int64 its bound position
+    task: Tensor  # (b,) int64 Task id
+    context_position: Tensor  # (b,) int64 bound position of the source title, -1 for none
+    context_vector: Tensor  # (b, c) float32 source content vector / query vector, zeros for none
+    context_genres: Tensor  # (b, G) float32 genre weights of the source / query, zeros for none
 
     @property
     def size(self) -> int:
         return int(self.sequence.shape[0])
 
     def seen_mask(self, n_titles: int) -> Tensor:
-        """(b, N) bool, True where the profile has already watched the title."""
+        """(b, N) bool, True where the profile has already watched the title, and at the context's source
+        title (never its own answer)."""
         import torch
 
         mask = torch.zeros(self.size, n_titles, dtype=torch.bool, device=self.sequence.device)
         mask[self.seen_rows, self.seen_positions] = True
+        source = self.context_position >= 0
+        if source.any():
+            mask[torch.nonzero(source).squeeze(1), self.context_position[source]] = True
         return mask
 
     def to(self, device: Any) -> RankerBatch:
@@ -159,12 +247,15 @@ def distinct_recent(rows: np.ndarray) -> np.ndarray:
 
 
 def make_batch(
-    profiles: Sequence[ProfileFeatures], position_of_row: np.ndarray, config: RankerConfig
-) -> RankerBatch:
+    profiles: Sequence[ProfileFeatures], position_of_row: np.ndarray, config: RankerConfig,
+    contexts: Sequence[RankingContext] | None = None, titles: TitleFeatures | None = None,
+) -> RankerBatch:  # fmt: skip
     """Build model inputs from profile features (training and serving share this function).
 
     ``position_of_row`` (n_catalog,) int64 maps a ``TitleFeatures`` row to its position among the
     bound titles, ``-1`` when the title is not scored (it then does not enter the model inputs).
+    ``contexts``: one per profile (default: Top Picks); a source title's content vector and genres are
+    read from ``titles`` (required when a context names a source).
     """
     import torch
 
@@ -203,12 +294,33 @@ def make_batch(
     def cat(parts: list[np.ndarray], dtype: Any) -> Tensor:
         return torch.from_numpy(np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype))
 
+    n_genres = titles.genres.shape[1] if titles is not None else 0
+    task = np.zeros(b, dtype=np.int64)
+    context_position = np.full(b, -1, dtype=np.int64)
+    context_vector = np.zeros((b, config.content_dim), dtype=np.float32)
+    context_genres = np.zeros((b, n_genres), dtype=np.float32)
+    for i, context in enumerate(contexts or ()):
+        task[i] = int(context.task)
+        if context.source_row >= 0:
+            if titles is None:
+                raise ValueError("make_batch: a context with a source title needs the bound TitleFeatures")
+            context_position[i] = position_of_row[context.source_row]
+            if titles.dim == config.content_dim:
+                context_vector[i] = titles.embeddings[context.source_row]
+            context_genres[i] = titles.genres[context.source_row]
+        if context.query_vector is not None and len(context.query_vector) == config.content_dim:
+            context_vector[i] = context.query_vector
+        if context.query_genres is not None and len(context.query_genres) == n_genres:
+            context_genres[i] = context.query_genres
+
     return RankerBatch(
         sequence=torch.from_numpy(sequence), itemitem_rows=cat(ii_rows, np.int64),
         itemitem_positions=cat(ii_pos, np.int64), itemitem_weights=cat(ii_w, np.float32),
         itemitem_weights_long=cat(ii_w_long, np.float32),
         profile=torch.from_numpy(profile_side), history_embedding=torch.from_numpy(content),
         seen_rows=cat(seen_rows, np.int64), seen_positions=cat(seen_pos, np.int64),
+        task=torch.from_numpy(task), context_position=torch.from_numpy(context_position),
+        context_vector=torch.from_numpy(context_vector), context_genres=torch.from_numpy(context_genres),
     )  # fmt: skip
 
 
@@ -303,13 +415,19 @@ def _modules() -> dict[str, type]:
             return users @ titles.T + self.bias(vocab_ids)[:, 0][None, :]
 
     class Head(nn.Module):
-        """(b, N, F) score vector per pair -> (b, N): a linear blend plus a small MLP correction."""
+        """(b, N, F) score vector per pair and (b,) task ids -> (b, N): a shared linear blend, a per-task
+        linear blend (the task's embedding holds its own input weights, zero at start) and a small MLP over
+        the inputs concatenated with the task one-hot."""
 
         def __init__(self, config: RankerConfig) -> None:
             super().__init__()
             f = len(HEAD_INPUTS)
+            self.n_tasks = config.n_tasks
             self.linear = nn.Linear(f, 1)
-            self.mlp = nn.Sequential(nn.Linear(f, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, 1))
+            self.task_weights = nn.Embedding(config.n_tasks, f)
+            nn.init.zeros_(self.task_weights.weight)
+            self.mlp = nn.Sequential(nn.Linear(f + config.n_tasks, config.head_hidden), nn.GELU(),
+                                     nn.Linear(config.head_hidden, 1))  # fmt: skip
             last: Any = self.mlp[2]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
@@ -318,8 +436,11 @@ def _modules() -> dict[str, type]:
                 self.linear.weight[0, 0] = 1.0  # start as the neural score alone
                 self.linear.bias.zero_()
 
-        def forward(self, inputs: Tensor) -> Tensor:
-            return (self.linear(inputs) + self.mlp(inputs))[..., 0]
+        def forward(self, inputs: Tensor, task: Tensor) -> Tensor:
+            b, n, _ = inputs.shape
+            per_task = (inputs * self.task_weights(task)[:, None, :]).sum(-1)
+            onehot = torch.nn.functional.one_hot(task, self.n_tasks).to(inputs.dtype)[:, None, :].expand(b, n, -1)
+            return self.linear(inputs)[..., 0] + per_task + self.mlp(torch.cat([inputs, onehot], dim=-1))[..., 0]
 
     class MarqueeRanker(nn.Module):
         """TitleTower + UserTower + Interaction + ItemItem + Head over the bound titles."""
@@ -388,6 +509,11 @@ def _modules() -> dict[str, type]:
             device = batch.sequence.device
             ones = torch.ones(b, 1, device=device)
             g, lang = self.genres.shape[1], self.languages.shape[1]
+            with_context = bool((batch.task != int(Task.TOP_PICKS)).any())
+
+            def zeros() -> Tensor:
+                return torch.zeros(b, self.n_titles, device=device)
+
             for name in parts:
                 if name == "neural":
                     titles = self.title_vectors() if title_vectors is None else title_vectors
@@ -424,9 +550,39 @@ def _modules() -> dict[str, type]:
                     out[name] = ones * self.prior[None, :]
                 elif name == "added":  # how recently the catalog added the title (Netflix date_added)
                     out[name] = ones * self.added[None, :]
+                elif name.startswith("context_"):
+                    out[name] = self.context_scores(name, batch, title_vectors) if with_context else zeros()
                 else:
                     raise ValueError(f"unknown head input {name!r}; expected one of {', '.join(HEAD_INPUTS)}")
             return out
+
+        def context_scores(self, name: str, batch: RankerBatch, title_vectors: Tensor | None) -> Tensor:
+            """(b, N) one context head input (see the module docstring); 0 for a profile without context."""
+            b = batch.size
+            device = batch.sequence.device
+            source = batch.context_position
+            has_source = source >= 0
+            if name == "context_neural":
+                titles = self.title_vectors() if title_vectors is None else title_vectors
+                vectors = torch.zeros(b, titles.shape[1], device=device)
+                vectors[has_source] = titles[source[has_source]]
+                query = ~has_source & (batch.context_vector.abs().sum(1) > 0)
+                if query.any():  # a query (or an unbound source): its content vector through the title tower
+                    tower = self.title_tower
+                    vectors[query] = tower.norm(tower.content(batch.context_vector[query]))
+                return vectors @ titles.T
+            if name == "context_content":
+                return self.content_scores(batch.context_vector)
+            if name in ("context_itemitem", "context_transition"):
+                module = self.item_item if name == "context_itemitem" else self.transition
+                rows = torch.arange(b, device=device)[has_source]
+                return module(rows, source[has_source], torch.ones(len(rows), device=device), b)
+            if name == "context_genre":
+                weights = batch.context_genres
+                if weights.shape[1] != self.genres.shape[1]:
+                    return torch.zeros(b, self.n_titles, device=device)
+                return (weights / weights.sum(1, keepdim=True).clamp(min=1.0)) @ self.genres.T
+            raise ValueError(f"unknown context input {name!r}; expected one of {', '.join(HEAD_INPUTS)}")
 
         def content_scores(self, history_embedding: Tensor) -> Tensor:
             """(b, N) dot products of the history embeddings with the titles' content vectors.
@@ -443,7 +599,7 @@ def _modules() -> dict[str, type]:
 
         def forward(self, batch: RankerBatch, title_vectors: Tensor | None = None) -> Tensor:
             """(b, N) final scores (higher = better); watched titles are NOT masked here."""
-            return self.head(self.head_inputs(self.components(batch, title_vectors)))
+            return self.head(self.head_inputs(self.components(batch, title_vectors)), batch.task)
 
         def head_inputs(self, parts: dict[str, Tensor]) -> Tensor:
             """(b, N, F) standardised head inputs from :meth:`components`."""
@@ -572,42 +728,64 @@ class TrainedRanker:
             model._modules[name] = module
         return TrainedRanker(model, self.vocab, self.itemitem_titles, self.manifest)
 
-    def batch(self, profiles: Sequence[ProfileFeatures]) -> RankerBatch:
-        return make_batch(profiles, self.position_of_row, self.config)
+    def batch(self, profiles: Sequence[ProfileFeatures],
+              contexts: Sequence[RankingContext] | None = None) -> RankerBatch:  # fmt: skip
+        return make_batch(profiles, self.position_of_row, self.config, contexts, self.titles)
 
-    def scores_and_seen(self, profiles: Sequence[ProfileFeatures]) -> tuple[np.ndarray, np.ndarray]:
-        """((b, N) float32 scores, (b, N) bool watched mask) over the bound titles."""
+    def scores_and_seen(self, profiles: Sequence[ProfileFeatures],
+                        contexts: Sequence[RankingContext] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """((b, N) float32 scores, (b, N) bool watched mask) over the bound titles; ``contexts`` one per
+        profile (default: Top Picks). The mask also holds the context's source title."""
         import torch
 
         if self.titles is None:
             raise RuntimeError("TrainedRanker.score before bind(titles)")
+        if contexts is not None and len(contexts) != len(profiles):
+            raise ValueError(f"{len(contexts)} contexts for {len(profiles)} profiles; expected one per profile")
         self.model.eval()
         with torch.no_grad():
             if self._title_vectors is None:
                 self._title_vectors = self.model.title_vectors()  # type: ignore[operator]
-            batch = self.batch(profiles)
+            batch = self.batch(profiles, contexts)
             scores = self.model(batch, self._title_vectors)
             seen = batch.seen_mask(scores.shape[1])
         return scores.numpy(), seen.numpy()
 
-    def score(self, profiles: Sequence[ProfileFeatures], *, mask_seen: bool = True) -> np.ndarray:
+    def score(self, profiles: Sequence[ProfileFeatures], *, mask_seen: bool = True,
+              contexts: Sequence[RankingContext] | None = None) -> np.ndarray:  # fmt: skip
         """(b, N) float32 scores over the bound titles (``bound_rows`` order); seen titles -inf when masked."""
-        scores, seen = self.scores_and_seen(profiles)
+        scores, seen = self.scores_and_seen(profiles, contexts)
         return np.where(seen, np.float32(-np.inf), scores) if mask_seen else scores
 
-    def play_probability(self, profiles: Sequence[ProfileFeatures]) -> np.ndarray:
-        """(b, N) float32 in [0, 1]: the probability that the profile's next new title is each bound title.
+    def play_probability(self, profiles: Sequence[ProfileFeatures],
+                         contexts: Sequence[RankingContext] | None = None) -> np.ndarray:  # fmt: skip
+        """(b, N) float32 in [0, 1]: the probability that the profile's next new title is each bound title
+        (given the task and context, when ``contexts`` are given).
 
         The softmax of the scores over the bound titles the profile has NOT watched (the training target:
         the head is fitted with the multinomial likelihood of what comes next, watched titles masked), so
         one profile's probabilities over unwatched titles sum to 1. A watched title gets
         ``min(1, exp(score - logsumexp(unwatched scores)))``: on the same scale, for the rewatch rows."""
-        scores, seen = self.scores_and_seen(profiles)
+        scores, seen = self.scores_and_seen(profiles, contexts)
         return probabilities(scores, seen)
 
-    def score_rows(self, profile: ProfileFeatures, rows: np.ndarray) -> np.ndarray:
+    def log_probability_rows(self, profile: ProfileFeatures, contexts: Sequence[RankingContext]) -> np.ndarray:
+        """(k, n) float32 log play-probabilities of one profile under ``k`` contexts over EVERY row of the
+        bound ``TitleFeatures`` (-inf outside the bound rows): one model call for, e.g., a page's Because
+        You Watched rows or one ``similar`` list."""
+        if self.titles is None:
+            raise RuntimeError("TrainedRanker.log_probability_rows before bind(titles)")
+        out = np.full((len(contexts), len(self.titles)), -np.inf, dtype=np.float32)
+        if not contexts:
+            return out
+        scores, seen = self.scores_and_seen([profile] * len(contexts), contexts)
+        out[:, self.bound_rows] = log_probabilities(scores, seen)
+        return out
+
+    def score_rows(self, profile: ProfileFeatures, rows: np.ndarray,
+                   context: RankingContext | None = None) -> np.ndarray:  # fmt: skip
         """(k,) scores of one profile for ``rows`` of the bound TitleFeatures (-inf for unbound rows)."""
-        full = self.score([profile], mask_seen=False)[0]
+        full = self.score([profile], mask_seen=False, contexts=None if context is None else [context])[0]
         positions = self.position_of_row[np.asarray(rows, dtype=np.int64)]
         return np.where(positions >= 0, full[np.clip(positions, 0, None)], -np.inf).astype(np.float32)
 
@@ -624,7 +802,7 @@ class TrainedRanker:
         np.save(tmp / "itemitem.npy", self.model.item_item.weights.cpu().numpy().astype(np.float16))
         np.save(tmp / "transition.npy", self.model.transition.weights.cpu().numpy().astype(np.float16))
         (tmp / "vocab.json").write_text(json.dumps({"vocab": self.vocab, "itemitem": self.itemitem_titles}))
-        manifest = dict(self.manifest, config=asdict(self.config), head_inputs=list(HEAD_INPUTS))
+        manifest = dict(self.manifest, config=asdict(self.config), head_inputs=list(HEAD_INPUTS), tasks=list(TASKS))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         if directory.exists():
             import shutil
@@ -650,6 +828,8 @@ class TrainedRanker:
         manifest = json.loads((directory / "manifest.json").read_text())
         if manifest.get("head_inputs") != list(HEAD_INPUTS):
             raise RankerFormatError(directory, manifest.get("head_inputs"))
+        if manifest.get("tasks") != list(TASKS):
+            raise RankerFormatError(directory, manifest.get("tasks"), "tasks", TASKS)
         config = RankerConfig(**manifest["config"])
         vocab = json.loads((directory / "vocab.json").read_text())
         itemitem = np.load(directory / "itemitem.npy").astype(np.float32)

@@ -13,7 +13,8 @@ How a page is built (:func:`build_page`):
 2. **One model call.** The ranking model (a :class:`ranking.rows.RowScorer`) scores the union of the
    pools once. Each row is ordered within its theme by ``z(model score) + theme_weight * z(theme
    score)`` (z-scores over the row's pool; theme_weight is 0 for yes/no themes such as a genre, 1 for
-   similarity to the evidence title). Every title also gets a page-wide *utility*
+   similarity to the evidence title; with the unified model, a Because You Watched row is ordered by its
+   BYW task with the evidence title as context instead). Every title also gets a page-wide *utility*
    ``1 / (1 + rank / rank_scale)`` from its model rank among the unwatched candidates (watched titles,
    offered only by Continue Watching and Watch It Again, are ranked among themselves).
 3. **Stage-wise selection.** Continue Watching is pinned first when present. Then, for each next
@@ -325,6 +326,16 @@ def rank_candidates(
                                 min_titles=need)  # fmt: skip
     union = np.unique(np.concatenate([c.pool for c in candidates])) if candidates else np.zeros(0, np.int64)
     raw, used = _model_scores(scorer, profile, union, request, cheap if scorer is retriever else None)
+    # Because You Watched rows: ordered by the unified model's BYW task with the evidence title as context
+    # (one model call for every such row) when the scorer has it (:class:`ranking.rows.ContextScorer`)
+    because = [i for i, c in enumerate(candidates) if c.kind == "because_you_watched" and c.evidence]
+    contextual = getattr(scorer, "score_contexts", None)
+    in_context: dict[int, np.ndarray] = {}
+    if callable(contextual) and because:
+        from ranking.model import RankingContext
+
+        scored = contextual(profile, [RankingContext.because_you_watched(candidates[i].evidence[0]) for i in because])
+        in_context = {i: np.asarray(scored[k], dtype=np.float64) for k, i in enumerate(because)}
     slot = np.full(n, -1, dtype=np.int64)
     slot[union] = np.arange(len(union))
     # utility ranks: unwatched candidates among themselves; watched ones (Continue Watching, Watch It Again)
@@ -337,9 +348,11 @@ def rank_candidates(
         rank[members[np.lexsort((union[members], -used[members]))]] = np.arange(len(members))
     utility = 1.0 / (1.0 + rank / config.rank_scale)
     orders = []
-    for row in candidates:
+    for index, row in enumerate(candidates):
         if row.fixed_order:
             orders.append(row.pool)
+        elif index in in_context:
+            orders.append(row.pool[np.lexsort((row.pool, -in_context[index][row.pool]))])
         else:
             key = _zscore(used[slot[row.pool]]) + row.theme_weight * _zscore(row.theme)
             orders.append(row.pool[np.argsort(-key, kind="stable")])
@@ -483,7 +496,10 @@ def similar_titles(
     ui_language: str | None = None,
     pool_size: int = 300,
 ) -> list[SimilarTitle]:
-    """More like ``title_id``: the most similar servable titles (:func:`ranking.similar.title_similarity`).
+    """More like ``title_id``. With a scorer that has the unified model's tasks (``score_contexts``): every
+    eligible servable title ordered by its SIMILAR task (source = ``title_id``; the viewer's history as the
+    profile, or none), ``score`` = that log play-probability; otherwise the most similar titles
+    (:func:`ranking.similar.title_similarity`). ``similarity`` is the title-similarity value in both cases.
 
     With a ``viewer`` the list respects their maturity level and leaves out what they watched; with a
     ``scorer`` too, it is personalised: ``score = z(similarity) + personal_weight * z(model score)`` over the
@@ -504,6 +520,19 @@ def similar_titles(
     sim = title_similarity(features, np.array([row]), cowatch=cowatch, subset=catalog.subset).astype(
         np.float64
     )
+    contextual = getattr(scorer, "score_contexts", None)
+    if callable(contextual):  # the unified model's SIMILAR task ranks every eligible servable title
+        from ranking.model import RankingContext
+
+        profile = viewer.profile if viewer is not None else _anonymous(features)
+        model_all = np.asarray(contextual(profile, [RankingContext.similar(row)])[0], dtype=np.float64)
+        eligible = np.flatnonzero(mask & np.isfinite(model_all))
+        best = eligible[np.lexsort((eligible, -model_all[eligible]))][:limit]
+        reason = reason_text("similar_to_title", ui, title=catalog.display_name(row, ui))
+        return [SimilarTitle(features.title_ids[r], catalog.display_name(int(r), ui), float(model_all[r]),
+                             float(sim[r]), tile=catalog.tile(int(r), ui), reason=reason,
+                             play_probability=float(np.exp(model_all[r])))
+                for r in best]  # fmt: skip
     candidates = np.flatnonzero(mask & (sim > 0))
     candidates = candidates[np.lexsort((candidates, -sim[candidates]))][:pool_size]
     key = sim[candidates]
@@ -591,9 +620,16 @@ class PageBuilder:
 
     def similar(self, title_id: str, *, limit: int = 20, viewer: ViewerState | None = None,
                 ui_language: str | None = None) -> list[SimilarTitle]:  # fmt: skip
-        return similar_titles(self.catalog, title_id, limit=limit, viewer=viewer,
-                              scorer=self.active_scorer if viewer is not None else None, cowatch=self.cowatch,
-                              ui_language=ui_language)  # fmt: skip
+        scorer = self.active_scorer
+        if viewer is None and not callable(getattr(scorer, "score_contexts", None)):
+            scorer = None  # only the unified model has something to say without a viewer
+        return similar_titles(self.catalog, title_id, limit=limit, viewer=viewer, scorer=scorer,
+                              cowatch=self.cowatch, ui_language=ui_language)  # fmt: skip
+
+
+def _anonymous(titles: TitleFeatures) -> ProfileFeatures:
+    """The features of a viewer with no history (``similar`` without a profile)."""
+    return compute_profile_features(History("anonymous", [], np.zeros(0), []), titles)
 
 
 def _as_profile(features: ProfileFeatures) -> Profile:

@@ -1,12 +1,14 @@
-"""Personalized search: re-rank a result list with the ranking model (the UniCoRn idea — one model,
-the query as context).
+"""Personalized search: re-rank a result list with the unified ranking model (the UniCoRn idea — one
+model, the query as context).
 
-The search engine supplies the query context as its result list and relevance scores; the ranker
-supplies how much this profile wants each result. The two are blended on a common scale (per-list
-standardisation), so a confident query (one clear winner) keeps its order and an ambiguous one
-("comedy", "love") is ordered by taste::
+The search engine supplies the query context as its result list and relevance scores; the ranker, asked
+its SEARCH task (``ranking.model.Task``) with the result list as context (the mean content vector and
+genres of the results in relevance order, :func:`ranking.tasks.results_context`), supplies how much this
+profile wants each result. The two are blended on a common scale (per-list standardisation), so a
+confident query (one clear winner) keeps its order and an ambiguous one ("comedy", "love") is ordered by
+taste::
 
-    final = z(relevance) + weight * z(model score)
+    final = z(relevance) + weight * z(model score | search task, query context)
 
 ``z`` standardises over the result list (mean 0, std 1; a constant list becomes 0).
 A profile with no history gets the results unchanged (the model has nothing to add beyond
@@ -25,11 +27,13 @@ import numpy as np
 from features.profiles import ProfileFeatures
 from features.store import FeatureStore
 from ranking.model import TrainedRanker
+from ranking.tasks import results_context
 
 __all__ = ["DEFAULT_WEIGHT", "Reranked", "SearchReranker", "blend", "personal_blend", "rerank"]
 
-DEFAULT_WEIGHT = 1.0
-"""Weight of the personal score; measured in ``marquee eval ranking`` under ``personalized_search``."""
+DEFAULT_WEIGHT = 2.0
+"""Weight of the personal score; measured in ``marquee eval ranking`` (``unified.search``: the unified
+model's MRR at w = 0.5, 1, 2)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,9 @@ def personal_blend(
     rows = ranker.titles.rows(ids)
     known = rows >= 0
     if known.any():
-        personal[known] = ranker.score_rows(profile, rows[known])
+        by_relevance = rows[np.argsort(-rel, kind="stable")]
+        context = results_context(ranker.titles, by_relevance[by_relevance >= 0])
+        personal[known] = ranker.score_rows(profile, rows[known], context)
     return blend(rel, np.where(np.isfinite(personal), personal, np.nan), weight), personal, True
 
 

@@ -34,10 +34,11 @@ from ranking.similar import CoWatchIndex, TitleSubset, title_similarity
 
 if TYPE_CHECKING:
     from features import ProfileFeatureConfig
-    from ranking.model import TrainedRanker
+    from ranking.model import RankingContext, TrainedRanker
 
 __all__ = [
     "COUNTRY_LANGUAGES",
+    "ContextScorer",
     "FINISHED_KINDS",
     "ROW_KINDS",
     "STARTED_KINDS",
@@ -83,6 +84,15 @@ class RowScorer(Protocol):
     """
 
     def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray: ...
+
+
+class ContextScorer(Protocol):
+    """A :class:`RowScorer` that also scores with a task and context (the unified model,
+    :class:`ranking.model.RankingContext`): the page orders Because You Watched rows and ``similar`` with it."""
+
+    def score_contexts(self, profile: ProfileFeatures, contexts: Sequence[RankingContext]) -> np.ndarray:
+        """(k, n) log play-probabilities of every title under each of the ``k`` contexts (-inf = not scored)."""
+        ...
 
 
 # --------------------------------------------------------------------------------------------- catalog
@@ -436,6 +446,11 @@ class RankerScorer:
 
     def score(self, profile: ProfileFeatures, title_rows: np.ndarray) -> np.ndarray:
         return self.score_all(profile)[np.asarray(title_rows, dtype=np.int64)]
+
+    def score_contexts(self, profile: ProfileFeatures, contexts: Sequence[RankingContext]) -> np.ndarray:
+        """(k, n) log play-probabilities of every title of the bound ``TitleFeatures`` under each context
+        (Because You Watched / similar with a source title), in one model call (:class:`ContextScorer`)."""
+        return self.ranker.log_probability_rows(profile, contexts)
 
     def score_all(self, profile: ProfileFeatures) -> np.ndarray:
         """Log play-probabilities of every title of the bound ``TitleFeatures`` in one model call, (n,)

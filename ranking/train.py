@@ -18,6 +18,15 @@ Stages (all seeded; ``fit``/``tune`` users are a seeded split of the training us
    fit NOR the towers' training — so the blend weights are learned on scores that behave like scores
    for a brand-new profile. A slice of the tune users (``head_validation_fraction``) is kept out of
    the head's training and gives the validation metrics in the manifest.
+   The head is the ONE model of every task (``ranking.model.Task``): besides the Top Picks samples
+   (next new titles after a cut), the same tune histories give ``head_task_cuts`` samples per user and
+   task — **Because You Watched**: the source is one of the last ``source_recent`` titles before the cut,
+   targets the titles after it among the source's ``source_pool`` most similar titles (the row's pool); **similar**: the source is a title after the cut (a viewer with no
+   history at all for the first cut: pure co-watch), targets the other titles after it; **search**: a
+   pseudo-query (:class:`ranking.tasks.QueryTerms`: a genre or title word of a title after the cut),
+   targets the titles after the cut that match it, the softmax restricted to the query's results and the
+   context the results' mean content vector (:func:`ranking.tasks.results_context`). ``tasks`` picks the
+   tasks trained (``("top_picks",)`` = the Top-Picks-only ranker, the task-specific baseline).
 4. **Refit** — the item-item matrix and title popularity are recomputed on ALL training users
    (more data; head inputs are standardised so their scale carries over).
 
@@ -44,8 +53,19 @@ from features.profiles import (
 )
 from features.titles import TitleFeatures, build_title_features
 from ranking.baselines import binary_matrix, ease_weights
-from ranking.model import RankerConfig, TrainedRanker, build_model, distinct_recent, fit_standardisation
+from ranking.model import (
+    TASKS,
+    RankerConfig,
+    RankingContext,
+    Task,
+    TrainedRanker,
+    build_model,
+    distinct_recent,
+    fit_standardisation,
+)
+from ranking.similar import CoWatchIndex, TitleSubset, title_similarity
 from ranking.splits import prefix
+from ranking.tasks import QueryTerms, results_context
 
 if TYPE_CHECKING:
     import torch
@@ -87,14 +107,30 @@ class TrainConfig:
     dropout: float = 0.2
     itemitem_half_life: float = 10.0
     itemitem_long_half_life: float = 100.0
+    tasks: tuple[str, ...] = TASKS
+    """Tasks the head learns (``ranking.model.TASKS`` names); Top Picks is always among them."""
+    head_task_cuts: int = 2
+    """Head samples per tune user for each context task (BYW, similar, search)."""
+    source_recent: int = 3
+    """A Because You Watched source is one of the last this many titles before the cut."""
+    source_pool: int = 300
+    """A Because You Watched target is a title after the cut among the source's ``source_pool`` most similar
+    titles (``ranking.similar.title_similarity``: content + co-watch; the page's BYW pool)."""
+    search_min_results: int = 20
+    """A pseudo-query term must match at least this many training titles (an ambiguous query)."""
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One training example: a profile's features at a cut and the bound positions that follow it."""
+    """One training example: a profile's features at a cut and the bound positions that follow it.
+
+    ``context``: the task and its context (None = Top Picks); ``allowed``: (a,) int64 bound positions the
+    softmax runs over (a search's results), None = every bound title."""
 
     features: ProfileFeatures
     targets: np.ndarray  # (t,) int64 positions of distinct titles after the cut, not seen before it
+    context: RankingContext | None = None
+    allowed: np.ndarray | None = None
 
 
 @dataclass
@@ -215,6 +251,77 @@ def _prefix_samples(histories: Sequence[History], titles: TitleFeatures, positio
     return out
 
 
+def _task_samples(histories: Sequence[History], titles: TitleFeatures, position_of_row: np.ndarray,
+                  rng: np.random.Generator, config: TrainConfig, profile_config: ProfileFeatureConfig,
+                  terms: QueryTerms | None, neighbours: Callable[[int], set[int]]) -> list[Sample]:  # fmt: skip
+    """Head samples of the context tasks in ``config.tasks`` (see the module docstring, stage 3);
+    ``neighbours(source row)``: the bound positions of the source's BYW pool."""
+    out: list[Sample] = []
+    lo, hi = config.head_cut_fractions
+    for history in histories:
+        rows = titles.rows(history.title_ids)
+        positions = position_of_row[rows]
+        for task in (Task.BECAUSE_YOU_WATCHED, Task.SIMILAR, Task.SEARCH):
+            if task.name.lower() not in config.tasks:
+                continue
+            for k in range(config.head_task_cuts):
+                if task == Task.SIMILAR and k == 0:
+                    cut = 0  # a viewer with no history: co-watch only
+                else:
+                    cut = int(np.floor(rng.uniform(lo, hi) * len(history)))
+                if cut >= len(history) - 1 or (task == Task.BECAUSE_YOU_WATCHED and cut < 1):
+                    continue
+                seen = set(positions[:cut].tolist())
+                future = [p for p in dict.fromkeys(positions[cut:].tolist()) if p >= 0 and p not in seen]
+                row_of = {int(p): int(r) for p, r in zip(positions[cut:], rows[cut:], strict=True) if p >= 0}
+                sample = _task_sample(task, history, cut, seen, future, row_of, rows, positions, titles,
+                                      position_of_row, rng, config, profile_config, terms, neighbours)  # fmt: skip
+                if sample is not None:
+                    out.append(sample)
+    return out
+
+
+def _task_sample(task: Task, history: History, cut: int, seen: set[int], future: list[int], row_of: dict[int, int],
+                 rows: np.ndarray, positions: np.ndarray, titles: TitleFeatures, position_of_row: np.ndarray,
+                 rng: np.random.Generator, config: TrainConfig, profile_config: ProfileFeatureConfig,
+                 terms: QueryTerms | None, neighbours: Callable[[int], set[int]]) -> Sample | None:  # fmt: skip
+    """One head sample of a context task at ``cut`` (None when the history offers none)."""
+    allowed = None
+    if task == Task.BECAUSE_YOU_WATCHED:
+        before = distinct_recent(positions[:cut][positions[:cut] >= 0])
+        if not len(before) or not future:
+            return None
+        source = int(before[-config.source_recent:][rng.integers(min(config.source_recent, len(before)))])
+        source_row = int(rows[:cut][positions[:cut] == source][-1])
+        context = RankingContext.because_you_watched(source_row)
+        pool = neighbours(source_row)
+        targets = [p for p in future if p in pool]
+    elif task == Task.SIMILAR:
+        if len(future) < 2:
+            return None
+        source = future[int(rng.integers(len(future)))]
+        context = RankingContext.similar(row_of[source])
+        targets = [p for p in future if p != source]
+    else:
+        if terms is None or not future:
+            return None
+        picked = future[int(rng.integers(len(future)))]
+        options = terms.terms_of.get(row_of[picked], [])
+        if not options:
+            return None
+        term = options[int(rng.integers(len(options)))]
+        results = terms.rows_of[term]
+        results = results[np.argsort(-titles.popularity[results], kind="stable")]  # the engine's fallback order
+        allowed = position_of_row[results]
+        allowed = allowed[(allowed >= 0) & ~np.isin(allowed, list(seen))]
+        targets = [p for p in future if p in set(allowed.tolist())]
+        context = results_context(titles, results)
+    if not targets:
+        return None
+    features = compute_profile_features(prefix(history, cut), titles, config=profile_config)
+    return Sample(features, np.array(targets, dtype=np.int64), context, allowed)
+
+
 def _target_matrix(samples: Sequence[Sample], n: int, device: torch.device) -> torch.Tensor:
     import torch
 
@@ -283,6 +390,8 @@ def train_ranker(
     started = time.perf_counter()
     cpu_started = time.process_time()
     config = config or TrainConfig()
+    if "top_picks" not in config.tasks or not set(config.tasks) <= set(TASKS):
+        raise ValueError(f"tasks={config.tasks}; expected top_picks and any of {', '.join(TASKS)}")
     profile_config = profile_config or ProfileFeatureConfig()
     say = progress or (lambda *_: None)
     torch.manual_seed(config.seed)
@@ -368,6 +477,23 @@ def train_ranker(
                             profile_config)  # fmt: skip
     head_samples += _prefix_samples(head_train_h, title_features, position_of_row, config.head_short_cuts,
                                     profile_config)  # fmt: skip
+    terms = None
+    if "search" in config.tasks:
+        names = titles.drop_duplicates("title_id").set_index("title_id")["title"].reindex(title_features.title_ids)
+        terms = QueryTerms.build(title_features, names.fillna("").astype(str).tolist(), vocab_rows,
+                                 min_results=config.search_min_results)  # fmt: skip
+    similarity_subset = TitleSubset.of(title_features, vocab_rows)
+    fit_cowatch = CoWatchIndex.from_frame(fit_events, title_features)
+
+    def neighbours(source_row: int) -> set[int]:
+        sim = title_similarity(title_features, np.array([source_row]), cowatch=fit_cowatch, subset=similarity_subset)
+        sim[source_row] = 0.0
+        size = min(config.source_pool, len(sim) - 1)
+        best = np.argpartition(-sim, size)[:size]
+        return set(position_of_row[best[sim[best] > 0]].tolist())
+
+    head_samples += _task_samples(head_train_h, title_features, position_of_row, rng, config, profile_config, terms,
+                                  neighbours)  # fmt: skip
     n_new = int(round(config.head_new_fraction * n))
     as_new = [vocab[p] for p in np.sort(rng.choice(n, size=n_new, replace=False))] if n_new else []
     ranker.bind(title_features, vocab_rows, as_new=as_new)
@@ -380,11 +506,13 @@ def train_ranker(
     head_opt = torch.optim.AdamW(model.head.parameters(), lr=1e-2, weight_decay=1e-4)
     seen = torch.stack([_seen_row(s, position_of_row, device) for s in head_samples]) if head_samples else None
     target = _target_matrix(head_samples, n, device) if head_samples else None
+    task_ids = torch.tensor([int(s.context.task) if s.context is not None else 0 for s in head_samples],
+                            dtype=torch.long, device=device)  # fmt: skip
     say("head", 0, config.head_epochs, 0.0)
     def head_losses(order: Any, inputs: Any, target: Any, seen: Any) -> Iterator[Any]:
         for start in range(0, len(order), config.batch_size):
             chosen = order[start : start + config.batch_size]
-            yield multinomial_loss(model.head(inputs[chosen]), target[chosen], seen[chosen])
+            yield multinomial_loss(model.head(inputs[chosen], task_ids[chosen]), target[chosen], seen[chosen])
 
     for epoch in range(config.head_epochs if head_samples else 0):
         model.head.train()
@@ -425,6 +553,9 @@ def train_ranker(
         "data_version": data_version or _frame_version(events),
         "profiles": len(histories), "events": len(events), "vocab": n, "itemitem_titles": len(ii_positions),
         "head_new_titles": len(as_new), "head_samples": len(head_samples),
+        "head_samples_by_task": {name: sum(1 for x in head_samples
+                                            if (x.context.task if x.context is not None else Task.TOP_PICKS).name.lower() == name)
+                                 for name in TASKS},
         "fit_profiles": len(fit_h), "tune_profiles": len(tune_h), "head_validation_profiles": len(head_val_h),
         "embeddings_used": bool(title_features.has_embedding.any()),
         "titles_with_embedding": int(title_features.has_embedding.sum()),
@@ -441,12 +572,20 @@ def train_ranker(
 
 
 def _seen_row(sample: Sample, position_of_row: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N,) bool: the bound titles already in the sample's input history."""
+    """(N,) bool: the bound titles out of the sample's softmax: already in its input history, its context's
+    source title, and for a search sample every title outside the query's results."""
     import torch
 
-    row = torch.zeros(int(position_of_row.max()) + 1, dtype=torch.bool, device=device)
+    n = int(position_of_row.max()) + 1
+    row = torch.zeros(n, dtype=torch.bool, device=device)
     positions = position_of_row[sample.features.history]
     row[torch.from_numpy(positions[positions >= 0]).to(device)] = True
+    if sample.context is not None and sample.context.source_row >= 0 and position_of_row[sample.context.source_row] >= 0:
+        row[int(position_of_row[sample.context.source_row])] = True
+    if sample.allowed is not None:
+        outside = torch.ones(n, dtype=torch.bool, device=device)
+        outside[torch.from_numpy(sample.allowed).to(device)] = False
+        row |= outside
     return row
 
 
@@ -461,7 +600,9 @@ def _head_cache(model: Any, ranker: TrainedRanker, samples: Sequence[Sample], de
     with torch.no_grad():
         vectors = model.title_vectors()
         for start in range(0, len(samples), batch_size):
-            batch = ranker.batch([s.features for s in samples[start : start + batch_size]]).to(device)
+            chunk = samples[start : start + batch_size]
+            contexts = [s.context if s.context is not None else RankingContext() for s in chunk]
+            batch = ranker.batch([s.features for s in chunk], contexts).to(device)
             comps = model.components(batch, vectors)
             parts.append(torch.stack([comps[name] for name in HEAD_INPUTS], dim=-1))
     if not parts:

@@ -83,7 +83,7 @@ def train_ranker_command(
     from data.catalog import read_manifest, read_titles
     from data.errors import DataError
     from data.events import read_event_export
-    from ranking.model import HEAD_INPUTS
+    from ranking.model import is_current_format
     from ranking.train import TrainConfig, train_ranker
     from services.resources import RANKER_DIR, load_event_store
 
@@ -91,11 +91,11 @@ def train_ranker_command(
     out_dir = settings.models_dir / RANKER_DIR
     if if_missing and (out_dir / "manifest.json").is_file():
         manifest = json.loads((out_dir / "manifest.json").read_text())
-        if manifest.get("head_inputs") == list(HEAD_INPUTS):
+        if is_current_format(manifest):
             console.print(f"ranker exists at {out_dir}; nothing to do (drop --if-missing to retrain)")
             return
         console.print(f"[yellow]ranker at {out_dir} has an older format (head inputs "
-                      f"{manifest.get('head_inputs')}); retraining it[/yellow]")  # fmt: skip
+                      f"{manifest.get('head_inputs')}, tasks {manifest.get('tasks')}); retraining it[/yellow]")  # fmt: skip
     try:
         store = load_event_store(settings)
         export = store.export_parquet(settings.artifacts_dir / "events" / EXPORT_FILE)

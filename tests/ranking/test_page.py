@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pytest
@@ -404,6 +405,7 @@ class FakeTrainedRanker:
     def __init__(self, titles: TitleFeatures, bound: np.ndarray, scores: np.ndarray) -> None:
         self.titles, self.bound_rows, self.scores = titles, bound, scores
         self.calls = 0
+        self.context_calls = 0
         self.manifest = {
             "profile_feature_config": {"half_life_events": 10.0, "max_history": 100, "recent_days": 7.0}
         }
@@ -419,6 +421,13 @@ class FakeTrainedRanker:
     def scores_and_seen(self, profiles: list[ProfileFeatures]) -> tuple[np.ndarray, np.ndarray]:
         scores = self.score(profiles, mask_seen=False)
         return scores, np.zeros(scores.shape, dtype=bool)
+
+    def log_probability_rows(self, profile: ProfileFeatures, contexts: list[Any]) -> np.ndarray:
+        """The unified model's context call (Because You Watched rows, similar): the same scores here."""
+        self.context_calls += 1
+        out = np.full((len(contexts), len(self.titles)), -np.inf, dtype=np.float32)
+        out[:, self.bound_rows] = self.scores[self.bound_rows] - np.log(np.exp(self.scores[self.bound_rows]).sum())
+        return out
 
 
 def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
@@ -440,6 +449,7 @@ def test_the_trained_ranker_adapter_and_unscorable_titles() -> None:
     fake.calls = 0
     page = _page(builder=plugged, request=PageRequest(rows=6, per_row=8))
     assert fake.calls == 1  # one model call per page: retrieval and ranking share it
+    assert fake.context_calls <= 1  # and one for every Because You Watched row together
     assert page.scorer == "marquee-ranker"
     all_scores = [i.score for r in page.rows for i in r.items]
     assert np.isfinite(all_scores).all()  # -inf never reaches the response

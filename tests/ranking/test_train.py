@@ -8,7 +8,7 @@ import pytest
 from data.events import History
 from features import compute_profile_features
 from ranking.evaluate import ranking_metrics
-from ranking.model import fit_standardisation
+from ranking.model import RankingContext, fit_standardisation
 from ranking.splits import held_out_users_split
 from ranking.train import TrainConfig, train_ranker
 from tests.features.synthetic import make_world
@@ -115,3 +115,25 @@ def test_standardisation_maps_a_constant_input_to_zero() -> None:
     mean, std = fit_standardisation(inputs)
     served = (np.array([[0.5, 0.0]], dtype=np.float32) - mean.numpy()) / std.numpy()
     assert served[0, 1] == 0.0 and abs(served[0, 0]) < 5
+
+
+def _cluster_share(world, titles, scores: np.ndarray, cluster: int, k: int = 10) -> float:  # type: ignore[no-untyped-def]
+    top = np.argsort(-scores, kind="stable")[:k]
+    return float(np.mean([world.cluster_of.get(titles.title_ids[r], -1) == cluster for r in top]))
+
+
+@pytest.mark.slow
+def test_similar_follows_the_source_title(trained) -> None:  # type: ignore[no-untyped-def]
+    """The SIMILAR task for an anonymous viewer: the top 10 come from the source title's cluster, for every
+    cluster. Without a history every input but the context is the same for the four sources, so a model
+    that ignored its context would give one list and fail three of the four clusters."""
+    world, _, _, result = trained
+    ranker = result.ranker.bind(result.titles)
+    empty = compute_profile_features(History("new", [], np.zeros(0), [], 0), result.titles)
+    assert ranker.manifest["head_samples_by_task"]["similar"] > 0
+    for cluster in range(4):
+        source = next(t for t in ranker.vocab if world.cluster_of[t] == cluster)
+        row = int(result.titles.rows([source])[0])
+        scores = ranker.score([empty], contexts=[RankingContext.similar(row)])[0]
+        assert not np.isfinite(scores[row]), "the source itself is never its own answer"
+        assert _cluster_share(world, result.titles, scores, cluster) >= 0.6, cluster
