@@ -18,8 +18,10 @@ row; started titles only in Continue Watching).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -97,15 +99,37 @@ class ContextScorer(Protocol):
 
 # --------------------------------------------------------------------------------------------- catalog
 
+SIMILAR_KEEP = 2000
+"""Most similar titles kept per evidence title by :meth:`RowCatalog.similar_pool`."""
+SIMILAR_CACHE = 4096
+"""Evidence titles whose most similar titles are kept (about 24 kB each)."""
+
 
 @dataclass(frozen=True)
 class TileFacts:
-    """The language-independent facts of a title's tile, shared by :class:`TitleDetails` and :class:`TileInfo`."""
+    """The language-independent facts of a title's tile, shared by :class:`TitleDetails` and :class:`TileInfo`.
+
+    Maturity says only what the catalog knows: ``maturity`` / ``maturity_level`` (names and levels of
+    ``data.normalize.MATURITY_LEVELS``) are None when no source rates the title (``maturity_known`` False;
+    ``maturity_rating`` keeps the source's own label, e.g. "NR", when there is one). Eligibility is a
+    separate matter: an unrated title counts as adults-only (``TitleFeatures.maturity_level``), so a kids
+    profile never sees it."""
 
     type: str | None = None
     year: int | None = None
     maturity: str | None = None
     maturity_level: int | None = None
+    maturity_known: bool = False
+    maturity_rating: str | None = None
+
+    @property
+    def maturity_note(self) -> str | None:
+        """Why ``maturity`` is None (English; None when it is known)."""
+        if self.maturity_known:
+            return None
+        if self.maturity_rating:
+            return f"Its source marks it {self.maturity_rating} (no age rating); shown to adult profiles only."
+        return "No age rating in the catalog's sources; shown to adult profiles only."
     genres: tuple[str, ...] = ()
     duration_minutes: int | None = None
     seasons: int | None = None
@@ -125,6 +149,16 @@ class TileInfo(TileFacts):
     description: str | None = None
     description_language: str | None = None
 
+    @cached_property
+    def as_dict(self) -> dict[str, Any]:
+        """The tile as plain JSON-ready values (the API's tile object), built once per tile: the catalog
+        keeps one :class:`TileInfo` per (title, UI language), so a page only looks these up."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["type"] = self.type if self.type in ("movie", "show") else None
+        out["genres"] = list(self.genres)
+        out["maturity_note"] = self.maturity_note
+        return out
+
 
 def _int(value: Any) -> int | None:
     try:
@@ -139,8 +173,8 @@ def _details(frame: pd.DataFrame, present: np.ndarray) -> list[TitleDetails]:
     out: list[TitleDetails] = []
     empty = TitleDetails()
     columns = {c: frame[c].tolist() if c in frame else [None] * len(frame)
-               for c in ("type", "year", "maturity", "maturity_level", "genres", "duration_minutes", "seasons",
-                         "descriptions")}  # fmt: skip
+               for c in ("type", "year", "maturity", "maturity_level", "maturity_known", "maturity_rating", "genres",
+                         "duration_minutes", "seasons", "descriptions")}  # fmt: skip
     for i in range(len(frame)):
         if not present[i]:
             out.append(empty)
@@ -149,11 +183,13 @@ def _details(frame: pd.DataFrame, present: np.ndarray) -> list[TitleDetails]:
         for d in _lists(columns["descriptions"][i]):
             if isinstance(d, dict) and d.get("text") and d.get("lang") and str(d["lang"]) not in texts:
                 texts[str(d["lang"])] = str(d["text"])
-        kind, maturity = columns["type"][i], columns["maturity"][i]
+        kind, maturity, rating = columns["type"][i], columns["maturity"][i], columns["maturity_rating"][i]
+        known = columns["maturity_known"][i] is True or columns["maturity_known"][i] == 1  # NaN/None: unknown
         out.append(TitleDetails(
             type=kind if isinstance(kind, str) else None, year=_int(columns["year"][i]),
-            maturity=maturity if isinstance(maturity, str) else None,
-            maturity_level=_int(columns["maturity_level"][i]),
+            maturity=maturity if known and isinstance(maturity, str) else None,
+            maturity_level=_int(columns["maturity_level"][i]) if known else None, maturity_known=bool(known),
+            maturity_rating=rating if isinstance(rating, str) and rating else None,
             genres=tuple(str(g) for g in _lists(columns["genres"][i])),
             duration_minutes=_int(columns["duration_minutes"][i]), seasons=_int(columns["seasons"][i]),
             descriptions=texts,
@@ -176,10 +212,22 @@ class RowCatalog:
     servable: np.ndarray  # (n,) bool
     subset: TitleSubset | None = field(default=None, repr=False)  # dense matrices of the servable titles
     details: list[TitleDetails] = field(default_factory=list, repr=False)  # (n,) what a tile shows; [] = none
+    _tiles: dict[tuple[int, str], TileInfo] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _similar: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _similar_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def tile(self, row: int, ui_language: str) -> TileInfo:
         """What an app needs to draw the title's tile, the description in ``ui_language`` when the catalog
-        has one (else English, else any); computed once per title (``details``) and picked per request."""
+        has one (else English, else any); built once per (title, UI language) and then looked up."""
+        key = (row, ui_language)
+        tile = self._tiles.get(key)
+        if tile is None:
+            tile = self._tiles[key] = self._tile(row, ui_language)
+        return tile
+
+    def _tile(self, row: int, ui_language: str) -> TileInfo:
         if not self.details:
             return TileInfo()
         d = self.details[row]
@@ -200,6 +248,40 @@ class RowCatalog:
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def similar_pool(self, row: int, eligible: np.ndarray, size: int, cowatch: CoWatchIndex | None = None,
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The ``size`` titles of ``eligible`` most similar to title ``row``
+        (:func:`ranking.similar.title_similarity`; ties: lowest rows), as ((m,) rows sorted ascending, (m,)
+        float32 similarities) — exactly ``_pool(eligible & (sim > 0), sim, size)``.
+
+        A title's similarities depend only on the catalog and the co-watch index, so its ``SIMILAR_KEEP``
+        most similar titles are computed once and kept (``SIMILAR_CACHE`` titles, least recently used
+        dropped); a request only filters them by ``eligible``. When fewer than ``size`` kept titles are
+        eligible (a viewer who watched most of them) the similarities are computed in full."""
+        key = (int(row), id(cowatch))
+        with self._similar_lock:
+            kept = self._similar.pop(key, None)
+            if kept is not None:
+                self._similar[key] = kept  # most recently used last
+        if kept is None:
+            sim = title_similarity(self.features, np.array([row]), cowatch=cowatch, subset=self.subset)
+            candidates = np.flatnonzero(sim > 0)
+            order = candidates[np.lexsort((candidates, -sim[candidates]))]
+            kept = (order[:SIMILAR_KEEP], sim[order[:SIMILAR_KEEP]].astype(np.float32), len(order) <= SIMILAR_KEEP)
+            with self._similar_lock:
+                self._similar[key] = kept
+                while len(self._similar) > SIMILAR_CACHE:
+                    self._similar.pop(next(iter(self._similar)))
+        order, sims, complete = kept
+        keep = np.asarray(eligible, dtype=bool)[order]
+        if keep.sum() < size and not complete:
+            sim = title_similarity(self.features, np.array([row]), cowatch=cowatch, subset=self.subset)
+            rows = _pool(eligible & (sim > 0), sim, size)
+            return rows, sim[rows].astype(np.float32)
+        chosen, values = order[keep][:size], sims[keep][:size]
+        by_row = np.argsort(chosen, kind="stable")
+        return chosen[by_row].astype(np.int64), values[by_row]
 
     def display_name(self, row: int, ui_language: str) -> str:
         """The title's name in ``ui_language`` when the catalog has one, else its catalog title."""
@@ -595,14 +677,13 @@ def candidate_rows(
     for row_ev, reason in _evidence_titles(viewer, config):
         if because >= config.max_because_rows:
             break
-        sim = title_similarity(features, np.array([row_ev]), cowatch=cowatch, subset=catalog.subset)
-        rows = _pool(unseen & (sim > 0), sim, size)
+        rows, theme = catalog.similar_pool(row_ev, unseen, size, cowatch)
         # the title the viewer finished last (their newest event) is the freshest signal: its row is promoted,
         # so the next page reflects a new event at once
         fresh = because == 0 and len(history) > 0 and int(row_ev) == int(history[-1])
         because += len(rows) >= need
         add(CandidateRow(f"because-you-watched:{features.title_ids[row_ev]}", "because_you_watched", reason, rows,
-                         _scaled(sim[rows]), theme_weight=1.0, evidence=(row_ev,), promoted=fresh))  # fmt: skip
+                         _scaled(theme), theme_weight=1.0, evidence=(row_ev,), promoted=fresh))  # fmt: skip
 
     # Trending Now
     trending = catalog.trending

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from data.normalize import GENRES
 from services import resources as shared
@@ -55,8 +56,14 @@ class TileModel(BaseModel):
 
     type: Literal["movie", "show"] | None = Field(default=None, description="movie | show")
     year: int | None = None
-    maturity: str | None = Field(default=None, description="kids | older_kids | teens | adults")
-    maturity_level: int | None = Field(default=None, description="0 (kids) .. 3 (adults)")
+    maturity: MATURITY | None = Field(default=None, description="kids | older_kids | teens | adults; null when no "
+                                      "source rates the title (see maturity_note).")  # fmt: skip
+    maturity_level: int | None = Field(default=None, description="0 (kids) .. 3 (adults); null when unrated.")
+    maturity_known: bool = Field(default=False, description="False: no source gives an age rating; the title is "
+                                 "then shown to adult profiles only.")  # fmt: skip
+    maturity_rating: str | None = Field(default=None, description="The source's own label, e.g. 'PG-13', 'TV-Y', "
+                                        "'NR'.")  # fmt: skip
+    maturity_note: str | None = Field(default=None, description="Why maturity is null (English).")
     genres: list[str] = Field(default_factory=list, examples=[["action", "sci-fi"]])
     duration_minutes: int | None = Field(default=None, description="Movies: running time.")
     seasons: int | None = Field(default=None, description="Shows: number of seasons.")
@@ -67,10 +74,7 @@ class TileModel(BaseModel):
 
 def tile_model(tile: Any) -> TileModel:
     """A :class:`ranking.rows.TileInfo` as the API model."""
-    kind = tile.type if tile.type in ("movie", "show") else None
-    return TileModel(type=kind, year=tile.year, maturity=tile.maturity, maturity_level=tile.maturity_level,
-                     genres=list(tile.genres), duration_minutes=tile.duration_minutes, seasons=tile.seasons,
-                     description=tile.description, description_language=tile.description_language)  # fmt: skip
+    return TileModel(**tile.as_dict)
 
 
 class PageItemModel(BaseModel):
@@ -265,7 +269,7 @@ def get_page(
     ] = None,
     explore: Annotated[float, Query(ge=0.0, le=1.0, description="Exploration in [0, 1]; 0 = deterministic ranking.")] = 0.0,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the exploration noise (same seed, same page).")] = 0,
-) -> PageResponse:
+) -> Response:
     from ranking.page import PageRequest
 
     builder, features = _loaded(request)
@@ -289,18 +293,22 @@ def get_page(
     from data.normalize import MATURITY_LEVELS
 
     maturity = {v: k for k, v in MATURITY_LEVELS.items()}[int(viewer.profile.maturity_level)]
-    return PageResponse(
-        profile_id=profile_id, known_profile=known, cold_start=page.cold_start, ui_language=page.ui_language,
-        maturity=maturity, scorer=page.scorer, exploration=page.exploration,
-        rows=[PageRowModel(row_id=r.row_id, kind=r.kind, title=r.title,
-                           reason=RowReasonModel(code=r.reason.code, text=r.reason.text,
-                                                 evidence_title_id=r.reason.evidence_title_id, stage=r.reason.stage,
-                                                 relevance=r.reason.relevance, redundancy=r.reason.redundancy),
-                           items=[PageItemModel(title_id=i.title_id, title=i.name, score=i.score,
-                                                play_probability=i.play_probability, reason=i.reason,
-                                                progress=i.progress, tile=tile_model(i.tile))
-                                  for i in r.items]) for r in page.rows],
-    )  # fmt: skip
+    # the body is written straight from the page's plain values (tiles are dicts built once per title and UI
+    # language): a 200-title page through PageResponse validation and serialisation cost more than building it;
+    # the schema stays PageResponse (tests/services/test_pages.py validates real bodies against it)
+    body = {
+        "profile_id": profile_id, "known_profile": known, "cold_start": page.cold_start,
+        "ui_language": page.ui_language, "maturity": maturity, "scorer": page.scorer,
+        "exploration": page.exploration,
+        "rows": [{"row_id": r.row_id, "kind": r.kind, "title": r.title,
+                  "reason": {"code": r.reason.code, "text": r.reason.text,
+                             "evidence_title_id": r.reason.evidence_title_id, "stage": r.reason.stage,
+                             "relevance": r.reason.relevance, "redundancy": r.reason.redundancy},
+                  "items": [{"title_id": i.title_id, "title": i.name, "score": i.score,
+                             "play_probability": i.play_probability, "reason": i.reason, "progress": i.progress,
+                             "tile": i.tile.as_dict} for i in r.items]} for r in page.rows],
+    }  # fmt: skip
+    return Response(content=to_json(body), media_type="application/json")
 
 
 @router.put("/v1/profiles/{profile_id}", response_model=ProfileResponse, status_code=200,

@@ -320,3 +320,27 @@ def test_fallback_scorer_scores_every_servable_title_the_same_way_both_paths() -
                                rtol=1e-5, atol=1e-6)  # fmt: skip
     cold = _viewer(profile=Profile("new"), history=History("new", [], np.zeros(0), [], 0))
     np.testing.assert_allclose(scorer.score(cold.profile, servable), 0.5 * catalog.prior[servable], rtol=1e-6)
+
+
+@pytest.mark.parametrize("keep", [2000, 7])
+def test_similar_pools_from_the_kept_neighbours_equal_the_full_computation(
+    keep: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RowCatalog.similar_pool (kept top similar titles, filtered per request) = _pool over the full similarity,
+    also when a viewer's eligibility leaves fewer kept titles than the pool needs (keep=7: full fallback)."""
+    import ranking.rows as rows_module
+    from ranking.rows import _pool
+
+    monkeypatch.setattr(rows_module, "SIMILAR_KEEP", keep)
+    synth, _, cowatch = world()
+    catalog = RowCatalog.from_frame(synth.titles, synth.features)  # a fresh cache
+    rng = np.random.default_rng(0)
+    for row in (0, 5, 17, 42):
+        for _ in range(3):
+            eligible = catalog.servable & (rng.random(len(catalog)) < 0.7)
+            for size in (5, 40):
+                rows, sims = catalog.similar_pool(row, eligible, size, cowatch)
+                sim = title_similarity(catalog.features, np.array([row]), cowatch=cowatch, subset=catalog.subset)
+                expected = _pool(eligible & (sim > 0), sim, size)
+                np.testing.assert_array_equal(rows, expected)
+                np.testing.assert_allclose(sims, sim[expected])

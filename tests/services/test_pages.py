@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from data.events import ViewingEvent
 from services.app import create_app
+from services.routers.pages import PageResponse
 from services.settings import Settings
 from tests.ranking.page_synthetic import Synthetic, make_synthetic, write_catalog
 
@@ -257,13 +258,21 @@ def test_page_and_similar_items_carry_what_a_tile_needs(client: TestClient, synt
     meta = synth.titles.set_index("title_id")
     page = _page(client, "demo:fr", rows=6, per_row=8)
     assert page["ui_language"] == "fr"
+    PageResponse.model_validate(page)  # the body written by hand matches the documented schema
     items = [i for r in page["rows"] for i in r["items"]]
+    assert {i["tile"]["maturity_known"] for i in items} == {True, False}  # both kinds on this page
     for row in page["rows"]:
         assert all(i["reason"] == row["reason"]["text"] for i in row["items"])
     for item in items:
         tile, truth = item["tile"], meta.loc[item["title_id"]]
         assert tile["type"] == truth["type"] and tile["year"] == int(truth["year"])
-        assert tile["maturity_level"] == int(truth["maturity_level"]) and tile["genres"] == list(truth["genres"])
+        assert tile["genres"] == list(truth["genres"])
+        if truth["maturity_known"]:
+            assert tile["maturity_level"] == int(truth["maturity_level"]) and tile["maturity"] == truth["maturity"]
+            assert tile["maturity_known"] and tile["maturity_note"] is None
+        else:  # says what is known: no rating (and why), never a made-up "adults"
+            assert tile["maturity"] is None and tile["maturity_level"] is None and not tile["maturity_known"]
+            assert "no age rating" in tile["maturity_note"].lower()
         assert (tile["seasons"] is not None) == (truth["type"] == "show")
         assert (tile["duration_minutes"] is not None) == (truth["type"] == "movie")
         languages = list(truth["description_languages"])
