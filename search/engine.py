@@ -340,13 +340,13 @@ class SearchEngine:
     def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
         """Dense channel: for a query confidently in a description language with a centroid other
-        than the catalog's main one, a language-centred search; otherwise the query as encoded (a
+        than the catalog's main one, texts in other languages are searched with the language-centred
+        query and texts in its own language with the query as encoded
+        (:meth:`search.dense.DenseRetriever.search_in_language`); otherwise the query as encoded (a
         language without a centroid, or an undecided one, never moves the query). Returns
         positions, scores and the language of each title's best-matching text."""
         assert self.dense is not None
-        code = self._confident(language, self.fusion)
-        searched = query_embedding if code is None else self.dense.centered(query_embedding, code)
-        return self.dense.search(searched, top, allowed)
+        return self.dense.search_in_language(query_embedding, self._confident(language, self.fusion), top, allowed)
 
     def fuse_retrieved(self, retrieved: Retrieved, allowed: np.ndarray | None,
                        config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
