@@ -198,11 +198,17 @@ def embed_missing_with_ray(
 
 
 class _CacheOnlyEncoder:
-    """The driver's view of the encoder once Ray has filled the cache: fingerprint and dimension only."""
+    """The driver's view of the encoder once Ray has filled the cache: fingerprint and dimension; the
+    few short title strings (:func:`embeddings.job.catalog_title_strings`) are embedded by the driver's
+    encoder as queries."""
 
-    def __init__(self, fingerprint: str, dim: int) -> None:
-        self.fingerprint = fingerprint
-        self.dim = dim
+    def __init__(self, encoder: ItemEncoder) -> None:
+        self.fingerprint = encoder.fingerprint
+        self.dim = encoder.dim
+        self._encoder = encoder
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encoder.encode_queries(texts)
 
     def encode_items(self, texts: list[str]) -> np.ndarray:
         raise JobError(f"{len(texts)} texts are not in the embedding cache after the Ray job embedded them; "
@@ -222,7 +228,8 @@ def build_index_version_ray(
     kind: str = "auto",
 ) -> tuple[BuildReport, RayEmbedReport]:
     """Embed a scope of the catalog on Ray, then build and activate the index version as the
-    single-process job does. ``encoder`` gives the fingerprint and dimension (it embeds nothing)."""
+    single-process job does. ``encoder`` gives the fingerprint and dimension and embeds the title
+    strings (queries); the passages are embedded by the actors."""
     from embeddings.job import catalog_texts, select_titles
 
     chosen = select_titles(titles, scope)
@@ -232,6 +239,6 @@ def build_index_version_ray(
     ray_report = embed_missing_with_ray(texts, cache=cache, fingerprint=encoder.fingerprint, spec=spec,
                                         config=config)  # fmt: skip
     report = build_index_version(titles=titles, catalog_version=catalog_version, scope=scope,
-                                 encoder=_CacheOnlyEncoder(encoder.fingerprint, encoder.dim), cache=cache,
+                                 encoder=_CacheOnlyEncoder(encoder), cache=cache,
                                  index_dir=index_dir, kind=kind)  # fmt: skip
     return report, ray_report

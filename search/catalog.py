@@ -110,6 +110,10 @@ class SearchCatalog:
         self.original_titles = [_as_str(r.get("original_title")) for r in records]
         self.original_language = np.asarray([_as_str(r.get("original_language")) or "" for r in records], dtype=object)
         self.localized: list[dict[str, str]] = []
+        """Per title, its first localized title in each language (display titles)."""
+        self.title_variants: list[list[tuple[str, str]]] = []
+        """Per title, every distinct localized title as ``(lang, text)``: several MovieLens alternatives
+        share ``und`` ("Léon" and "The Professional"); lexical matching and the title channel read all."""
         self.descriptions: list[dict[str, str]] = []
         self.genres: list[list[str]] = []
         self.countries: list[list[str]] = []
@@ -121,11 +125,14 @@ class SearchCatalog:
         """``(n,)`` log votes + log MovieLens ratings: the order of titles matching a parsed intent."""
         for r in records:
             loc: dict[str, str] = {}
+            variants: dict[tuple[str, str], None] = {}
             for item in _as_list(r.get("localized_titles")):
                 lang, text = _as_str(item.get("lang")), _as_str(item.get("title"))
-                if lang and text and lang not in loc:
-                    loc[lang] = text
+                if lang and text:
+                    loc.setdefault(lang, text)
+                    variants[(lang, text)] = None
             self.localized.append(loc)
+            self.title_variants.append(list(variants))
             desc: dict[str, str] = {}
             for item in _as_list(r.get("descriptions")):
                 lang, text = _as_str(item.get("lang")), _as_str(item.get("text"))
@@ -302,7 +309,7 @@ class SearchCatalog:
             own: list[tuple[str, str]] = [("", self.titles[i])]
             if self.original_titles[i]:
                 own.append(("original", self.original_titles[i]))  # type: ignore[arg-type]
-            own.extend((lang, text) for lang, text in self.localized[i].items())
+            own.extend(self.title_variants[i])
             strings.append([s for s in own if s[1]])
         people = [self.cast[i] + self.directors[i] for i in range(self.n)]
         content = [" ".join([" ".join(self.genres[i]), *self.descriptions[i].values(), self.extra_text[i]])

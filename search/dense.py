@@ -1,15 +1,20 @@
 """Dense retrieval: FAISS search over catalog texts (plot passages), and the dense title channel over
-every title string; a title scores the maximum over its texts (or strings)."""
+every title string (embedded by the index build, :func:`embeddings.job.title_strings`); a title scores
+the maximum over its texts (or strings)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embeddings.index import faiss_single_thread
+from embeddings.job import title_strings
+
+if TYPE_CHECKING:
+    from embeddings.job import TitleStringVectors
 
 __all__ = ["DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "MIN_LANGUAGE_TEXTS", "DenseRetriever", "DenseTitles",
            "title_strings"]
@@ -219,42 +224,17 @@ class DenseRetriever:
         return positions[first], scores[first].astype(np.float32), [str(x) for x in self._langs[idx[first]]]
 
 
-def title_strings(titles: Sequence[str], original_titles: Sequence[str | None],
-                  localized: Sequence[Mapping[str, str]]) -> tuple[np.ndarray, list[str], list[str]]:  # fmt: skip
-    """Every distinct title string of every title: the catalog title, the original title and each
-    localized title (TMDB language files; MovieLens alternative titles as ``und``).
-
-    Returns ``positions`` ``(s,)`` int64 (title position of each string), the strings' languages
-    (``""`` for the catalog title, ``"original"``, or the localized title's code) and the strings.
-    Strings are deduplicated per title after case-folding.
-    """
-    positions: list[int] = []
-    langs: list[str] = []
-    texts: list[str] = []
-    for i, title in enumerate(titles):
-        seen: set[str] = set()
-        candidates = [("", title), ("original", original_titles[i] or ""), *localized[i].items()]
-        for lang, text in candidates:
-            text = " ".join(str(text).split())
-            key = text.casefold()
-            if text and key not in seen:
-                seen.add(key)
-                positions.append(i)
-                langs.append(lang)
-                texts.append(text)
-    return np.asarray(positions, dtype=np.int64), langs, texts
-
-
 class DenseTitles:
     """The dense title channel: exact cosine search over the embeddings of every title string.
 
-    A multilingual encoder knows many titles across languages and scripts (``تيتانيك`` is close to
-    "Titanic", ``haus des geldes`` to "La casa de papel"), and a bare title is also close to what the
-    film is known for ("Train to Busan" to a Japanese query for a Korean zombie film on a train)
-    where the plot passage is not. A title scores the maximum over its strings.
+    A multilingual encoder knows many titles across languages and scripts (``Титаник`` and
+    ``טיטאניק`` are close to "Titanic", ``鱿鱼游戏`` to "Squid Game"). The strings are embedded as
+    queries (:data:`embeddings.job.TITLE_STRINGS_EMBEDDED_AS`): a typed title and a title string are
+    two short texts of the same kind. The index build embeds them and stores them with the version
+    (:meth:`from_index`). A title scores the maximum over its strings.
 
     Args:
-        vectors: ``(s, d)`` float32 unit rows, one per title string (item embeddings).
+        vectors: ``(s, d)`` float32 unit rows, one per title string (query embeddings).
         positions: ``(s,)`` int64 title position of each string.
         langs: ``(s,)`` language tag of each string (see :func:`title_strings`).
         texts: the strings (for explanations).
@@ -275,6 +255,17 @@ class DenseTitles:
         self.langs = list(langs)
         self.texts = list(texts)
         self.n_titles = n_titles
+
+    @classmethod
+    def from_index(cls, stored: TitleStringVectors, position: Mapping[str, int], n_titles: int) -> DenseTitles:
+        """The channel over the title strings stored with an index version
+        (:class:`embeddings.job.TitleStringVectors`), for the titles in ``position`` (title id -> position)."""
+        ids = stored.strings["title_id"].astype(str).tolist()
+        rows = np.asarray([i for i, t in enumerate(ids) if t in position], dtype=np.int64)
+        positions = np.asarray([position[ids[i]] for i in rows.tolist()], dtype=np.int64)
+        langs = stored.strings["lang"].astype(str).to_numpy()[rows].tolist() if rows.size else []
+        texts = stored.strings["text"].astype(str).to_numpy()[rows].tolist() if rows.size else []
+        return cls(np.asarray(stored.vectors, dtype=np.float32)[rows], positions, langs, texts, n_titles)
 
     def search(self, query_embedding: np.ndarray, top_k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip

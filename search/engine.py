@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -62,6 +62,9 @@ from search.request import (
 )
 from search.understand import Constraint, Understanding
 from search.understand import understand as understand_query
+
+if TYPE_CHECKING:
+    from embeddings.job import TitleStringVectors
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +210,7 @@ class SearchEngine:
         language_centering: float = DEFAULT_LANGUAGE_CENTERING,
         language_identifier: LanguageIdentifier | None = None,
         title_embedder: Callable[[list[str]], np.ndarray] | None = None,
+        title_string_vectors: TitleStringVectors | None = None,
     ) -> SearchEngine:
         """Build from the catalog's titles DataFrame and (optionally) a text index.
 
@@ -218,9 +222,13 @@ class SearchEngine:
             encoder: query encoder (required with ``index``).
             title_only_penalty, language_centering: see :class:`DenseRetriever`.
             language_identifier: default: the process's shared :func:`search.langid.default_identifier`.
-            title_embedder: item embeddings ``(s, d)`` of title strings (e.g. the encoder's
-                ``encode_items`` through the embedding cache); with a dense index, it builds the
-                dense title channel over every title string (:func:`search.dense.title_strings`).
+            title_string_vectors: the title strings and their vectors stored with the index version
+                (:class:`embeddings.job.TitleStringVectors`): the dense title channel.
+            title_embedder: for an index version built without them (``title_string_vectors`` is
+                ``None``), query embeddings ``(s, d)`` of title strings (the encoder's
+                ``encode_queries`` through the embedding cache): the channel is then embedded here,
+                once per string (slow the first time; rebuilding the index stores them). Neither:
+                no title channel.
         """
         if scope_title_ids is None and texts is not None:
             scope_title_ids = list(dict.fromkeys(texts["title_id"].astype(str).tolist()))
@@ -240,8 +248,12 @@ class SearchEngine:
                                    language_centering=language_centering)  # fmt: skip
             dense.fit_languages()
         titles_channel = None
-        if dense is not None and title_embedder is not None:
-            positions_s, langs_s, texts_s = title_strings(catalog.titles, catalog.original_titles, catalog.localized)
+        if dense is not None and title_string_vectors is not None:
+            titles_channel = DenseTitles.from_index(title_string_vectors, catalog.position, catalog.n)
+        elif dense is not None and title_embedder is not None:
+            positions_s, langs_s, texts_s = title_strings(catalog.titles, catalog.original_titles, catalog.title_variants)
+            log.warning("the index version has no title-string vectors (built before they were stored with it): "
+                        "embedding %d title strings now; `marquee index build` stores them", len(texts_s))  # fmt: skip
             vectors = np.asarray(title_embedder(texts_s), dtype=np.float32)
             titles_channel = DenseTitles(vectors, positions_s, langs_s, texts_s, catalog.n)
         return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker,

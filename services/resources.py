@@ -172,8 +172,9 @@ def search_reranker(resources: Resources) -> SearchReranker:
 
 
 def title_embedder(resources: Resources) -> Callable[[list[str]], np.ndarray]:
-    """Item embeddings of title strings for search's dense title channel, through the shared
-    embedding cache (``cache_dir/embeddings.sqlite``): computed once per string and encoder, then read."""
+    """Query embeddings of title strings for search's dense title channel when the index version does
+    not store them (built before it did), through the shared embedding cache
+    (``cache_dir/embeddings.sqlite``, the index build's key): computed once per string, then read."""
     from data.embedding_cache import EmbeddingCache
     from embeddings.job import embed_with_cache
 
@@ -184,7 +185,7 @@ def title_embedder(resources: Resources) -> Callable[[list[str]], np.ndarray]:
         path.parent.mkdir(parents=True, exist_ok=True)
         cache = EmbeddingCache(path)
         try:
-            vectors, embedded = embed_with_cache(item_encoder, texts, cache)
+            vectors, embedded = embed_with_cache(item_encoder, texts, cache, as_queries=True)
         finally:
             cache.close()
         if embedded:

@@ -43,7 +43,7 @@ def build(
     from embeddings.encoder import EncoderError, load_encoder, resolve_device
     from embeddings.index_errors import VectorIndexError
     from embeddings.index_store import IndexStore
-    from embeddings.job import JobError, build_index_version, resolve_scope
+    from embeddings.job import TITLE_STRINGS_EMBEDDED_AS, JobError, build_index_version, resolve_scope
 
     settings = get_settings()
     if engine not in ("local", "ray"):
@@ -59,7 +59,8 @@ def build(
         if current and not force:
             manifest = store.read_manifest(current)
             if (manifest.get("model_fingerprint") == encoder.fingerprint and manifest.get("scope") == chosen
-                    and manifest.get("catalog_version") == catalog_manifest["catalog_version"]):  # fmt: skip
+                    and manifest.get("catalog_version") == catalog_manifest["catalog_version"]
+                    and manifest.get("title_strings_embedded_as") == TITLE_STRINGS_EMBEDDED_AS):  # fmt: skip
                 console.print(f"index {current} is up to date (scope {chosen}, {manifest['count']:,} texts); --force rebuilds")
                 return
         titles = read_titles(settings.catalog_dir)
@@ -90,6 +91,7 @@ def build(
         "texts": report.texts, "embedded": report.embedded, "from_cache": report.cached,
         "embed_seconds": round(report.embed_seconds, 1), "total_seconds": round(report.total_seconds, 1),
         "index_kind": report.index_kind, "engine": engine,
+        "title_strings": report.title_strings, "title_strings_embedded": report.title_strings_embedded,
         "texts_per_second": round(report.embedded / report.embed_seconds, 1) if report.embedded else None,
     }, indent=2))  # fmt: skip
 

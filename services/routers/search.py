@@ -151,6 +151,7 @@ def _engine_from(own: Resources, artifacts: Any, resources: Resources | None) ->
     engine = SearchEngine.build(shared.catalog(own), index=artifacts.index, texts=artifacts.texts,
                                 scope_title_ids=artifacts.title_ids, encoder=shared.encoder(own),
                                 reranker=_personal_reranker(resources),
+                                title_string_vectors=artifacts.title_strings,
                                 title_embedder=shared.title_embedder(own))  # fmt: skip
     engine.search("warm up")  # first-call costs (imports, caches) are paid at start, not by a viewer
     return engine

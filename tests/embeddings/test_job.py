@@ -15,6 +15,7 @@ from embeddings.job import (
     JobError,
     build_index_version,
     catalog_texts,
+    catalog_title_strings,
     embed_with_cache,
     load_index_artifacts,
     resolve_scope,
@@ -41,6 +42,9 @@ class HashEncoder:
             v = np.random.default_rng(seed).standard_normal(self.dim)
             rows.append(v / np.linalg.norm(v))
         return np.asarray(rows, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode_items([f"query: {t}" for t in texts])
 
 
 def _titles(n: int = 40) -> pd.DataFrame:
@@ -120,4 +124,53 @@ def test_build_and_load_a_version(tmp_path: Path) -> None:
     sidecar.write_bytes(sidecar.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(IndexCorruptError, match="does not match its sha256"):
         load_index_artifacts(tmp_path / "index")
+    cache.close()
+
+
+def test_title_strings_are_embedded_as_queries_and_stored_with_the_version(tmp_path: Path) -> None:
+    titles = _titles()
+    titles["original_title"] = [f"Original {i}" if i % 5 == 0 else None for i in range(len(titles))]
+    titles.loc[3, "localized_titles"] = [{"lang": "und", "title": "Léon"}, {"lang": "und", "title": "The Professional"},
+                                         {"lang": "und", "title": "title 3"}]  # fmt: skip
+    strings = catalog_title_strings(titles)
+    of = {t: strings[strings.title_id == t][["lang", "text"]].values.tolist() for t in ("netflix:s0", "netflix:s3")}
+    assert of["netflix:s0"] == [["", "Title 0"], ["original", "Original 0"], ["fr", "Titre 0"]]
+    # every alternative is kept; a case-folded repeat of the catalog title is not
+    assert of["netflix:s3"] == [["", "Title 3"], ["und", "Léon"], ["und", "The Professional"]]
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    encoder = HashEncoder()
+    report = build_index_version(titles=titles, catalog_version="c1", scope="full", encoder=encoder, cache=cache,
+                                 index_dir=tmp_path / "index")  # fmt: skip
+    assert report.title_strings == len(strings) == report.title_strings_embedded
+    art = load_index_artifacts(tmp_path / "index", expected_model_fingerprint="hash-v1")
+    assert art.title_strings is not None
+    strings = catalog_title_strings(select_titles(titles, "full"))  # the scope's order
+    pd.testing.assert_frame_equal(art.title_strings.strings, strings)
+    np.testing.assert_allclose(art.title_strings.vectors, HashEncoder().encode_queries(strings["text"].tolist()))
+    assert art.manifest["title_strings_embedded_as"] == "query"
+    # cached under their own key: passages and queries of the same text never mix
+    again = build_index_version(titles=titles, catalog_version="c1", scope="full", encoder=HashEncoder(), cache=cache,
+                                index_dir=tmp_path / "index")  # fmt: skip
+    assert again.title_strings_embedded == 0 and again.embedded == 0
+    vectors = tmp_path / "index" / "sidecars" / art.manifest["title_string_vectors_sidecar"]
+    vectors.write_bytes(vectors.read_bytes()[:-8] + b"01234567")
+    with pytest.raises(IndexCorruptError, match="does not match its sha256"):
+        load_index_artifacts(tmp_path / "index", version=art.version)
+    cache.close()
+
+
+def test_a_version_built_before_title_strings_loads_without_them(tmp_path: Path) -> None:
+    import json
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    build_index_version(titles=_titles(), catalog_version="c1", scope="full", encoder=HashEncoder(), cache=cache,
+                        index_dir=tmp_path / "index")  # fmt: skip
+    art = load_index_artifacts(tmp_path / "index")
+    manifest_path = tmp_path / "index" / "versions" / art.version / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for key in [k for k in manifest if k.startswith("title_string")]:
+        del manifest[key]
+    manifest_path.write_text(json.dumps(manifest))
+    old = load_index_artifacts(tmp_path / "index")
+    assert old.title_strings is None and old.title_vectors.shape == (40, 16)
     cache.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from search.engine import SearchEngine
@@ -80,7 +81,7 @@ def test_a_title_typed_in_another_script_is_matched_through_its_transliteration(
 
 def test_the_dense_title_channel_finds_a_title_by_its_words_in_another_language() -> None:
     plain, _, _ = build_engine(n=80)
-    with_titles, _, encoder = build_engine(n=80, title_embedder=lambda texts: ConceptEncoder().encode_items(texts))
+    with_titles, _, encoder = build_engine(n=80, title_embedder=lambda texts: ConceptEncoder().encode_queries(texts))
     assert plain.titles is None and with_titles.titles is not None
     assert len(with_titles.titles.texts) >= 80  # every title, plus original and localized titles
     retrieved = with_titles.retrieve("dragona huerto", None, 20, None)  # Spanish for dragon + garden
@@ -92,6 +93,26 @@ def test_the_dense_title_channel_finds_a_title_by_its_words_in_another_language(
     assert "Dragon Garden" not in before[:3] or ranked.index("Dragon Garden") <= before.index("Dragon Garden")
     hit = with_titles.search("dragona huerto", limit=10).hits[ranked.index("Dragon Garden")]
     assert any(r.kind == "title" and r.detail.startswith("similar: ") for r in hit.reasons)
+
+
+def test_the_title_channel_stored_with_the_index_is_the_channel_embedded_at_start() -> None:
+    """An index version stores its title strings' vectors (``embeddings.job``); an older version
+    without them has the same channel embedded at start (the fallback), and a title out of the
+    engine's scope is left out."""
+    from embeddings.job import TitleStringVectors, catalog_title_strings
+    from tests.search.search_synthetic import synthetic_titles
+
+    fallback, _, _ = build_engine(n=80, title_embedder=lambda texts: ConceptEncoder().encode_queries(texts))
+    strings = catalog_title_strings(synthetic_titles(80, 0))
+    extra = pd.DataFrame({"title_id": ["netflix:not-in-scope"], "lang": [""], "text": ["Dragon Garden"]})
+    strings = pd.concat([strings, extra], ignore_index=True)
+    stored = TitleStringVectors(strings, ConceptEncoder().encode_queries(strings["text"].tolist()))
+    loaded, _, _ = build_engine(n=80, title_string_vectors=stored)
+    assert fallback.titles is not None and loaded.titles is not None
+    assert sorted(zip(loaded.titles.positions.tolist(), loaded.titles.texts, strict=True)) == \
+        sorted(zip(fallback.titles.positions.tolist(), fallback.titles.texts, strict=True))  # fmt: skip
+    for query in ("dragona huerto", "the matrix", "castillo"):
+        assert ids_of(loaded.search(query, limit=10)) == ids_of(fallback.search(query, limit=10))
 
 
 def ids_of(page) -> list[str]:  # type: ignore[no-untyped-def]
