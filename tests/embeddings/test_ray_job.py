@@ -96,3 +96,28 @@ def test_two_node_cluster_embeds_with_one_actor_per_node(small_titles: pd.DataFr
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_warm_pool_embeds_like_the_encoder_and_checks_the_fingerprint(
+    ray_local: None, small_titles: pd.DataFrame, encoder: SentenceTransformerEncoder, tmp_path: Path
+) -> None:
+    from embeddings.job import JobError
+    from embeddings.ray_job import EncoderPool, RayEmbedConfig, embed_missing_with_ray
+
+    texts = catalog_texts(small_titles)["text"].tolist()[:20]
+    pool = EncoderPool(_spec(), RayEmbedConfig(actors=1, batch_texts=6))  # type: ignore[arg-type]
+    try:
+        assert pool.fingerprint == encoder.fingerprint
+        cache = EmbeddingCache(tmp_path / "pool.sqlite")
+        report = embed_missing_with_ray(texts, cache=cache, fingerprint=encoder.fingerprint, pool=pool)
+        assert report.embedded == len(set(texts)) and report.cached == 0 and report.actors == 1
+        found = cache.get_many(encoder.fingerprint, [text_hash(t) for t in texts])
+        got = np.stack([found[text_hash(t)] for t in texts])  # input order kept across length-sorted batches
+        assert np.sum(got * encoder.encode_items(texts), axis=1).min() >= 0.9999
+        again = embed_missing_with_ray(texts, cache=cache, fingerprint=encoder.fingerprint, pool=pool)
+        assert again.embedded == 0 and again.cached == len(set(texts))
+        with pytest.raises(JobError, match="fingerprint"):
+            embed_missing_with_ray(texts, cache=EmbeddingCache(tmp_path / "other.sqlite"),
+                                   fingerprint="another-model", pool=pool)  # fmt: skip
+    finally:
+        pool.close()
