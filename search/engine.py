@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from data.normalize import MATURITY_LEVELS, fold
 from search.catalog import SearchCatalog
 from search.dense import (
     DEFAULT_LANGUAGE_CENTERING,
@@ -80,9 +81,35 @@ and a vector search beside it after the encoding saved nothing either."""
 INTENT_BOOST = 0.5
 """A title meeting every soft parsed constraint (the type aside) gains this share of the best fused
 score, times the share of the query's words that are constraint words."""
-INTENT_CHANNEL_SHARE = 0.75
-"""The ``intent`` channel (popular titles meeting every constraint) joins when constraint words make
-up at least this share of the query ("90s french comedy" yes, "film français sur un chef" no)."""
+INTENT_SET_SHARE = 0.75
+"""A query whose constraint words make up at least this share of it (:attr:`Understanding.share`:
+"90s french comedy", "日本のホラー映画", "tom hanks" yes; "film français sur un chef" no) asks for a
+set: every title meeting all its constraints ranks above every title that does not (a re-rank, not a
+filter: the others follow, and exact title matches stay first)."""
+INTENT_PRIOR = 1.0
+"""In the ``intent`` channel (allowed titles meeting every parsed constraint), the popularity prior
+weighs this much for a query that asks for a set (:data:`INTENT_SET_SHARE`), beside the query's dense
+similarity (weight 1) among those titles only: candidates come from the catalog filter itself, not from
+the top of text retrieval, so a set of 300 French comedies is not limited to the few the text finds."""
+INTENT_PRIOR_PARTIAL = 0.1
+"""The prior's weight when the query says more than its constraints ("film français sur un chef
+cuisinier"): there the words left decide, and the prior only breaks near-ties."""
+LIKE_GENRE_WEIGHT = 0.05
+""""Movies like <title>": a neighbour's cosine to the title gains this much times the share of the
+title's genres it shares (e5 plot neighbours alone drift to titles that merely sound alike: "The
+Incident", "Incoming" for Inception), :data:`LIKE_PRIOR_WEIGHT` times its popularity prior (0..1) and
+:data:`LIKE_SAME_WEIGHT` for sharing a country and for being of the same type (half each). Chosen by
+reading the neighbours of Inception, Amélie, The Matrix, Toy Story, Train to Busan, 3 Idiots and Dark
+(no judged "like" set exists): Inception -> 2012, Knowing, The Matrix..."""
+LIKE_PRIOR_WEIGHT = 0.05
+LIKE_SAME_WEIGHT = 0.03
+LIKE_TITLE_COSINE = 0.9
+"""The title named in "like <title>" is resolved lexically (an exact title first); else the dense title
+channel's best string wins at this cosine and :data:`LIKE_TITLE_MARGIN` ahead of the next title
+("ترين تو بوسان" -> Train to Busan 0.915, "千と千尋の神隠し" -> Spirited Away 0.929; wrong bests sit at
+0.85-0.90: "インセプション" -> The Internship 0.862, "начало" -> Start-Up 0.895 vs 0.894); else the best
+names BM25 match (transliterated for other scripts: "타이타닉" -> Titanic); else nothing (no like channel)."""
+LIKE_TITLE_MARGIN = 0.01
 TYPE_BOOST = 0.05
 """A title of the parsed type gains this share of the best fused score."""
 TITLE_CHANNEL_MAX_WORDS = 6
@@ -91,6 +118,15 @@ Chosen on marquee-ml:dev: 4 and 6 give the same known-item Recall@10 0.562 (no l
 queries' 0.633 and Latin's 0.609 come back to what they were without the channel, titles keep 0.631)."""
 TITLE_REASON_MARGIN = 0.02
 """A title is said to match by its title's meaning when its title-channel cosine is this close to the best."""
+COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "France": ("fr",), "South Korea": ("ko",), "Japan": ("ja",), "India": ("hi", "ta", "te", "ml", "kn", "bn", "mr"),
+    "Germany": ("de",), "Italy": ("it",), "Turkey": ("tr",), "China": ("zh", "cn"), "Thailand": ("th",),
+    "Russia": ("ru",), "Israel": ("he",), "Indonesia": ("id",), "Denmark": ("da",), "Sweden": ("sv",),
+    "Norway": ("no", "nb"), "Poland": ("pl",), "Netherlands": ("nl",), "Greece": ("el",),
+}  # fmt: skip
+"""Original languages spoken mainly in one country: a title whose countries are unknown (MovieLens-only
+titles) but whose original language is one of these counts as that country's, one tier below the titles
+known to be from it ("french film" finds Comme un chef, which has no country in the data)."""
 RERANK_DEPTH = 100
 """A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
 SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
@@ -135,6 +171,8 @@ class Retrieved:
     """Title position -> index of its best string in the dense title channel."""
     language: QueryLanguage | None = None
     """The query's language, its detector confidence and script (:mod:`search.langid`)."""
+    embedding: np.ndarray | None = None
+    """``(d,)`` the query embedding the dense channels used (``None``: no dense side)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +181,7 @@ class _DenseResult:
     scores: np.ndarray
     langs: list[str]
     titles: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    embedding: np.ndarray
 
 
 def _top_positive(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +231,8 @@ class SearchEngine:
         counts = {lang: int(mask.sum()) for lang, mask in catalog.description_language_masks.items()}
         most = max(counts.values(), default=0)
         self._content_share = {lang: count / most for lang, count in counts.items()} if most else {}
+        self._people_index: dict[str, str] | None = None
+        self._no_country: np.ndarray | None = None
         """Titles described in each language, relative to the best-covered language (English: 1)."""
 
     @classmethod
@@ -306,17 +347,19 @@ class SearchEngine:
         }
         dense_langs: dict[int, str] = {}
         best_strings: dict[int, int] = {}
+        embedding = None
         if dense and self.dense is not None:
             result = pending.result() if pending is not None else self._dense_channel(
                 query, query_embedding, top, allowed, language)  # fmt: skip
             channels["dense"] = (result.positions, result.scores)
+            embedding = result.embedding
             dense_langs = dict(zip(result.positions.tolist(), result.langs, strict=True))
             if result.titles is not None:
                 t_pos, t_scores, t_strings = result.titles
                 channels["titles"] = (t_pos, t_scores)
                 best_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
         return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language,
-                         title_strings=best_strings, words=len(query.split()))  # fmt: skip
+                         title_strings=best_strings, words=len(query.split()), embedding=embedding)  # fmt: skip
 
     def _lexical(self, query: str, language: QueryLanguage | None) -> LexicalScores:
         """Lexical evidence; for a query in a non-Latin script, title and people matches of its Latin
@@ -347,7 +390,7 @@ class SearchEngine:
             query_embedding = self.embed([query])[0]
         positions, scores, langs = self._dense_search(query_embedding, top, allowed, language)
         titles = None if self.titles is None else self.titles.search(query_embedding, top, allowed)
-        return _DenseResult(positions, scores, langs, titles)
+        return _DenseResult(positions, scores, langs, titles, query_embedding)
 
     def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
@@ -430,19 +473,25 @@ class SearchEngine:
             pos, _, _ = self._dense_search(emb, top_k, None, self.identify(text))
         elif system == "hybrid":
             retrieved = self.retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
-            parsed = understand_query(text) if understand else None
+            parsed = self.understand(text) if understand else None
             if parsed is not None:
-                self._intent_channels(parsed, retrieved, np.ones(self.catalog.n, dtype=bool), max(cfg.candidates, top_k))
-            pos, scores, _ = self.fuse_retrieved(retrieved, None, cfg)
-            if parsed is not None and pos.size:
-                scores = self._intent_boost(parsed, pos, scores)
-                order = np.lexsort((pos, -scores))
-                pos, scores = pos[order], scores[order]
-            pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None)
-            pos = pos[:top_k]
+                self.intent_channels(parsed, retrieved, np.ones(self.catalog.n, dtype=bool), max(cfg.candidates, top_k))
+            pos = self.hybrid_order(retrieved, parsed, cfg)[:top_k]
         else:
             raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
         return [self.catalog.title_ids[int(p)] for p in pos]
+
+    def hybrid_order(self, retrieved: Retrieved, parsed: Understanding | None, config: FusionConfig) -> np.ndarray:
+        """Positions, best first, of the unfiltered hybrid ranking from ``retrieved`` (its intent
+        channels already added for ``parsed``): fusion, the parsed constraints' boost, exact titles first.
+        :meth:`rank` and the fusion tuning (:func:`search.evaluate.tune_fusion`) share it."""
+        pos, scores, _ = self.fuse_retrieved(retrieved, None, config)
+        if parsed is not None and pos.size:
+            scores = self._intent_boost(parsed, pos, scores)
+            order = np.lexsort((pos, -scores))
+            pos, scores = pos[order], scores[order]
+        pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None)
+        return pos
 
     # -- the API -------------------------------------------------------------------------------
 
@@ -472,13 +521,13 @@ class SearchEngine:
             raise InvalidFilterError(f"offset={offset} is out of range; expected 0..{MAX_OFFSET}")
         viewer = viewer or Viewer()
         filters = self.catalog.normalize_filters(filters or SearchFilters())
-        parsed = understand_query(text) if understand else None
+        parsed = self.understand(text) if understand else None
         filters, understood = self._apply_understanding(parsed, filters)
         allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)
         top = max(self.fusion.candidates, offset + limit)
         retrieved = self.retrieve(text, allowed, top, query_embedding)
         if parsed is not None:
-            self._intent_channels(parsed, retrieved, allowed, top)
+            self.intent_channels(parsed, retrieved, allowed, top)
         positions, scores, gate = self.fuse_retrieved(retrieved, allowed, self.fusion)
         if parsed is not None and positions.size:
             scores = self._intent_boost(parsed, positions, scores)
@@ -539,15 +588,54 @@ class SearchEngine:
             out.append(Understood(c.kind, c.value, c.source, effect))
         return filters, tuple(out)
 
-    def _intent_mask(self, constraint: Constraint) -> np.ndarray | None:
-        """``(n,)`` titles a soft constraint favours; ``None`` when the catalog cannot tell."""
+    def understand(self, text: str) -> Understanding:
+        """:func:`search.understand.understand` with this catalog's cast and directors as the people gazetteer."""
+        return understand_query(text, people=self._person)
+
+    def _people(self) -> dict[str, str]:
+        """Folded cast/director name (two words or more) -> the name, built on first use."""
+        if self._people_index is None:
+            index: dict[str, str] = {}
+            for names in (*self.catalog.cast, *self.catalog.directors):
+                for name in names:
+                    key = fold(name)
+                    if " " in key:
+                        index.setdefault(key, name)
+            self._people_index = index
+        return self._people_index
+
+    def _person(self, words: str) -> str | None:
+        """The cast/director name ``words`` (folded) spell, directly or through a Latin transliteration."""
+        people = self._people()
+        if words in people:
+            return people[words]
+        if not words.isascii():
+            from anyascii import anyascii
+
+            return people.get(" ".join(anyascii(words).lower().split()))
+        return None
+
+    def _intent_mask(self, constraint: Constraint, loose: bool = True) -> np.ndarray | None:
+        """``(n,)`` titles a soft constraint favours; ``None`` when the catalog cannot tell. ``loose``: a
+        country also takes titles of unknown country in its language (:data:`COUNTRY_LANGUAGES`)."""
         cat = self.catalog
         if constraint.kind == "genre":
-            return cat.genre_masks.get(constraint.value)
+            return cat.genre_masks.get(constraint.value, np.zeros(cat.n, dtype=bool))
         if constraint.kind == "country":
-            return cat.country_masks.get(constraint.value)
+            mask = cat.country_masks.get(constraint.value, np.zeros(cat.n, dtype=bool))
+            languages = COUNTRY_LANGUAGES.get(constraint.value, ()) if loose else ()
+            if languages:
+                if self._no_country is None:
+                    self._no_country = np.asarray([not c for c in cat.countries], dtype=bool)
+                mask = mask | (self._no_country & np.isin(cat.original_language, languages))
+            return mask
         if constraint.kind == "type":
             return np.asarray(cat.types == constraint.value, dtype=bool)
+        if constraint.kind == "audience":
+            return np.asarray(cat.maturity_level <= MATURITY_LEVELS.get(constraint.value, 0), dtype=bool)
+        if constraint.kind == "person":
+            return np.asarray([constraint.value in cast or constraint.value in directors
+                               for cast, directors in zip(cat.cast, cat.directors, strict=True)], dtype=bool)  # fmt: skip
         if constraint.kind == "years":
             low, _, high = constraint.value.partition("-")
             mask = ~np.isnan(cat.years)
@@ -558,46 +646,113 @@ class SearchEngine:
             return mask
         return None
 
-    def _soft(self, parsed: Understanding) -> list[tuple[float, np.ndarray]]:
-        """``(weight, mask)`` of each soft constraint: together the others weigh :data:`INTENT_BOOST`;
-        the type weighs :data:`TYPE_BOOST` (viewers say "a movie" loosely, "a show" too)."""
+    def _soft(self, parsed: Understanding, loose: bool = True) -> list[tuple[Constraint, float, np.ndarray]]:
+        """``(constraint, weight, mask)`` of each soft constraint: together the others weigh
+        :data:`INTENT_BOOST`; the type weighs :data:`TYPE_BOOST` (viewers say "a movie" loosely)."""
         soft = [(c, m) for c in parsed.constraints if c.effect == "boost" and c.kind != "like"
-                and (m := self._intent_mask(c)) is not None]  # fmt: skip
+                and (m := self._intent_mask(c, loose)) is not None]  # fmt: skip
         others = sum(1 for c, _ in soft if c.kind != "type")
-        return [(TYPE_BOOST if c.kind == "type" else INTENT_BOOST / others, m) for c, m in soft]
+        return [(c, TYPE_BOOST if c.kind == "type" else INTENT_BOOST / others, m) for c, m in soft]
 
-    def _intent_channels(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
-        """Two more channels from what the query means: ``intent`` (allowed titles matching every soft
-        constraint but the type, most popular first) and ``like`` (the titles closest in meaning to
-        the title named in "like <title>")."""
-        masks = [m for c in parsed.constraints if c.effect == "boost" and c.kind not in ("like", "type")
-                 and (m := self._intent_mask(c)) is not None]  # fmt: skip
-        if masks and parsed.share >= INTENT_CHANNEL_SHARE:
-            match = allowed.copy()
-            for mask in masks:
-                match &= mask
-            retrieved.channels["intent"] = _top_positive(np.where(match, self.catalog.popularity + 1.0, 0.0), None, top)
+    def _match(self, parsed: Understanding, loose: bool = True) -> np.ndarray | None:
+        """``(n,)`` titles meeting every soft constraint, the type included (``None``: none parsed)."""
+        masks = [m for _, _, m in self._soft(parsed, loose)]
+        if not masks:
+            return None
+        match = masks[0].copy()
+        for mask in masks[1:]:
+            match &= mask
+        return match
+
+    def intent_channels(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
+        """Two more channels from what the query means: ``intent`` (allowed titles meeting every soft
+        constraint, by dense similarity among them plus a popularity prior, :data:`INTENT_PRIOR`; only
+        with a constraint beyond the type; weighed in full whatever the constraints' share of the query:
+        marquee-ml:dev known-item Recall@10 0.600 vs 0.588 scaled by the share) and
+        ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres)."""
+        match = self._match(parsed)
+        if match is not None and any(c.kind != "type" for c, _, _ in self._soft(parsed)):
+            match = match & allowed
+            if match.any():
+                cat = self.catalog
+                prior = cat.popularity / max(float(cat.popularity.max()), 1e-9)
+                weight = INTENT_PRIOR if parsed.share >= INTENT_SET_SHARE else INTENT_PRIOR_PARTIAL
+                score = weight * prior + 1e-3
+                embedding = retrieved.embedding
+                if parsed.share < INTENT_SET_SHARE and parsed.topic and self.encoder is not None and embedding is not None:
+                    # "film français sur un chef cuisinier": among French films, the words left decide
+                    embedding = self.embed([parsed.topic])[0]
+                if embedding is not None and self.dense is not None:
+                    pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)
+                    if pos.size:
+                        hi, lo = float(cos.max()), float(cos.min())
+                        text = np.zeros(cat.n)
+                        text[pos] = (cos - lo) / (hi - lo) if hi > lo else 1.0
+                        score = score + text
+                retrieved.channels["intent"] = _top_positive(np.where(match, score, 0.0), None, top)
         like = parsed.of("like")
         if like and self.dense is not None:
-            named = self.lexical.score(like[0].value)
-            best = int(np.argmax(named.fields["names"] + 10.0 * named.exact))
-            if named.fields["names"][best] > 0 or named.exact[best] > 0:
-                vector = self.dense.title_vector(best)
-                if vector is not None:
-                    pos, scores, _ = self.dense.search(vector, top, allowed)
-                    retrieved.channels["like"] = (pos, scores)
-                    # "movies like X": the words themselves ("movies", "like") are no evidence
-                    retrieved.channels.pop("names", None)
-                    retrieved.channels.pop("content", None)
+            best = self._like_title(like[0].value, retrieved.language)
+            vector = None if best is None else self.dense.title_vector(best)
+            if vector is not None and best is not None:
+                retrieved.channels["like"] = self._like_neighbours(best, vector, allowed, top)
+                # "movies like X": the words themselves ("movies", "like", X spelled out) are no evidence
+                for literal in ("names", "content", "titles", "dense"):
+                    retrieved.channels.pop(literal, None)
+                retrieved.title_strings = {}
+                retrieved.dense_langs = {}
+
+    def _like_neighbours(self, best: int, vector: np.ndarray, allowed: np.ndarray,
+                         top: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The ``top`` allowed titles most like title ``best`` (its text vectors' mean ``vector``): cosine
+        plus shared genres, popularity and country/type (:data:`LIKE_GENRE_WEIGHT`); ``best`` itself first."""
+        cat = self.catalog
+        pos, cos, _ = self.dense.search(vector, 2 * top, allowed)  # type: ignore[union-attr]
+        if pos.size == 0:
+            return pos, cos
+        genres = set(cat.genres[best]) - {"international"}
+        countries = set(cat.countries[best])
+        prior = cat.popularity[pos] / max(float(cat.popularity.max()), 1e-9)
+        shared = np.asarray([len(genres.intersection(cat.genres[int(p)])) / len(genres) if genres else 0.0
+                             for p in pos])  # fmt: skip
+        same = np.asarray([0.5 * bool(countries.intersection(cat.countries[int(p)])) + 0.5 * (cat.types[int(p)] == cat.types[best])
+                           for p in pos], dtype=np.float64)  # fmt: skip
+        scores = cos + LIKE_GENRE_WEIGHT * shared + LIKE_PRIOR_WEIGHT * prior + LIKE_SAME_WEIGHT * same
+        scores = np.where(pos == best, scores.max() + 1.0, scores)
+        order = np.lexsort((pos, -scores))[:top]
+        return pos[order], scores[order].astype(np.float32)
+
+    def _like_title(self, text: str, language: QueryLanguage | None) -> int | None:
+        """Position of the title named in "like <title>" (see :data:`LIKE_TITLE_COSINE`), or ``None``."""
+        lex = self._lexical(text, self.identify(text) or language)
+        if lex.exact.max() > 0:
+            return int(np.argmax(lex.exact * 1e6 + lex.fields["names"]))
+        if self.titles is not None and self.encoder is not None:
+            t_pos, t_scores, _ = self.titles.search(self.embed([text])[0], 2, None)
+            if (t_pos.size and float(t_scores[0]) >= LIKE_TITLE_COSINE
+                    and (t_pos.size == 1 or float(t_scores[0]) - float(t_scores[1]) >= LIKE_TITLE_MARGIN)):  # fmt: skip
+                return int(t_pos[0])
+        best = int(np.argmax(lex.fields["names"]))
+        return best if lex.fields["names"][best] > 0 else None
 
     def _intent_boost(self, parsed: Understanding, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Fused scores raised by the share of soft constraints each title meets (at most ``INTENT_BOOST``
-        of the best fused score: a strong text match still beats a weak one that merely fits)."""
+        of the best fused score, times the constraints' share of the query: a strong text match still
+        beats a weak one that merely fits); for a query that asks for a set (:data:`INTENT_SET_SHARE`),
+        the titles meeting every constraint then move above all others, in their fused order (those
+        meeting a country only through their language, :data:`COUNTRY_LANGUAGES`, one tier lower)."""
         soft = self._soft(parsed)
         if not soft:
             return scores
-        share = np.sum([weight * mask[positions] for weight, mask in soft], axis=0)
-        return scores + float(scores.max()) * parsed.share * share
+        best = float(scores.max())
+        share = np.sum([weight * mask[positions] for _, weight, mask in soft], axis=0)
+        scores = scores + best * parsed.share * share
+        if parsed.share >= INTENT_SET_SHARE:
+            loose, strict = self._match(parsed), self._match(parsed, loose=False)
+            if loose is not None and strict is not None:
+                tier = strict[positions].astype(np.float64) + loose[positions]
+                scores = scores + tier * (float(scores.max()) - float(scores.min()) + 1.0)
+        return scores
 
     def _hit(self, position: int, score: float, retrieved: Retrieved, title_languages: Sequence[str],
              described: Sequence[str]) -> SearchHit:  # fmt: skip

@@ -32,6 +32,7 @@ __all__ = [
     "METRICS",
     "EvalQuery",
     "EvalReport",
+    "channel_grid",
     "check_tuning_split",
     "evaluate_rankings",
     "ndcg_at",
@@ -199,7 +200,16 @@ def embed_in_batches(engine: SearchEngine, texts: Sequence[str],
 
 
 def check_tuning_split(name: str) -> None:
-    """Refuse to tune on anything that looks like a test split (``reddit-tomt:test``, ``..._test.jsonl``)."""
+    """Refuse to tune on anything that looks like a test split (``reddit-tomt:test``, ``..._test.jsonl``),
+    on ``marquee-ml:all`` or on the multilingual file itself (:func:`data.queries.check_tuning_set`,
+    whose :class:`data.errors.TuningSetError` becomes a ``ValueError`` here)."""
+    from data.errors import TuningSetError
+    from data.queries import check_tuning_set
+
+    try:
+        check_tuning_set(name)
+    except TuningSetError as exc:
+        raise ValueError(f"refusing to tune on {name!r}: {exc}") from exc
     lowered = name.lower()
     if "test" in lowered:
         raise ValueError(f"refusing to tune on {name!r}: tune on training or validation splits only")
@@ -208,20 +218,30 @@ def check_tuning_split(name: str) -> None:
 def default_grid() -> list[FusionConfig]:
     """The fusion settings :func:`tune_fusion` tries by default.
 
-    The gate ``(0, 0)`` is always open and comes with ``dense_yield=0``: classic ungated fusion.
+    The gate ``(0, 0)`` is always open and comes with ``dense_yield=0``: classic ungated fusion. Every
+    setting keeps the served weights of the ``titles``, ``intent`` and ``like`` channels (a grid that
+    left them out would tune a hybrid without them); :func:`channel_grid` varies those.
     """
+    served = dict(FusionConfig().weights)
     gates = ((0.0, 0.0, 0.0), (0.2, 0.6, 0.0), (0.2, 0.6, 0.8), (0.3, 0.8, 0.8), (0.5, 0.9, 0.8))
     grid = []
     contents = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
     for k, names, content, (low, high, yield_) in itertools.product(
         (30.0, 60.0, 100.0), (0.0, 0.5, 1.0, 2.0), contents, gates
     ):
-        grid.append(FusionConfig(method="rrf", rrf_k=k, weights={"dense": 1.0, "names": names, "content": content},
+        grid.append(FusionConfig(method="rrf", rrf_k=k, weights={**served, "dense": 1.0, "names": names, "content": content},
                                  gate_low=low, gate_high=high, dense_yield=yield_))  # fmt: skip
     for names, content, (low, high, yield_) in itertools.product((0.0, 0.25, 0.5, 1.0), contents, gates):
-        grid.append(FusionConfig(method="linear", weights={"dense": 1.0, "names": names, "content": content},
+        grid.append(FusionConfig(method="linear", weights={**served, "dense": 1.0, "names": names, "content": content},
                                  gate_low=low, gate_high=high, dense_yield=yield_))  # fmt: skip
     return grid
+
+
+def channel_grid(base: FusionConfig | None = None) -> list[FusionConfig]:
+    """The served fusion with the ``titles``, ``intent`` and ``like`` weights varied (0 drops a channel)."""
+    base = base or FusionConfig()
+    return [base.with_(weights={"titles": t, "intent": i, "like": lk})
+            for t, i, lk in itertools.product((0.0, 0.25, 0.5, 1.0), (0.0, 0.5, 1.0, 2.0), (0.5, 1.0, 2.0))]  # fmt: skip
 
 
 def tune_fusion(
@@ -235,21 +255,26 @@ def tune_fusion(
     """Evaluate fusion settings on precomputed channels; best first by ``objective``.
 
     The default objective is the mean of MRR and Recall@10 (the two figures the hybrid must win on).
-    Channels are retrieved once per query with the largest ``candidates`` of the grid.
+    Channels are retrieved once per query with the largest ``candidates`` of the grid, with query
+    understanding's ``intent`` and ``like`` channels, and ranked exactly as the served hybrid
+    (:meth:`SearchEngine.hybrid_order`).
     """
     grid = list(grid or default_grid())
     objective = objective or (lambda m: (m["mrr"] + m["recall@10"]) / 2)
     top = max(max(c.candidates for c in grid), MRR_DEPTH)
     retrieved = []
+    everything = np.ones(engine.catalog.n, dtype=bool)
     for i, q in enumerate(queries):
         text = truncate_query(q.text)[0]
-        retrieved.append(engine.retrieve(text, None, top, query_embeddings[i]))
+        r = engine.retrieve(text, None, top, query_embeddings[i])
+        parsed = engine.understand(text)
+        engine.intent_channels(parsed, r, everything, top)
+        retrieved.append((r, parsed))
     scored = []
     for config in grid:
         rankings = []
-        for r in retrieved:
-            pos, scores, _ = engine.fuse_retrieved(r, None, config)
-            pos, _ = engine.exact_first(pos, scores, r.lexical.exact, None)
+        for r, parsed in retrieved:
+            pos = engine.hybrid_order(r, parsed, config)
             rankings.append([engine.catalog.title_ids[int(p)] for p in pos[:MRR_DEPTH]])
         scored.append((config, evaluate_rankings(rankings, queries)))
     scored.sort(key=lambda item: -objective(item[1]))
@@ -269,12 +294,17 @@ def precision_at(ranked: Sequence[str], gold: Iterable[str], k: int = 10) -> flo
     return len(gold_set.intersection(ranked[:k])) / min(k, len(gold_set))
 
 
-def understanding_accuracy(queries: Sequence[Any]) -> dict[str, dict[str, float]]:
-    """Per constraint type of the intent queries' ``intent`` (``type``, ``genres``, ``country``,
-    ``years``, ``maturity``): how often :func:`search.understand.understand` read exactly that value
-    (``accuracy``, over the queries that state it) and how often it read one the query does not
-    state (``spurious``, over the queries that do not)."""
-    from search.understand import understand
+UNDERSTOOD_TYPES: tuple[str, ...] = ("type", "genres", "country", "years", "maturity", "person")
+
+
+def understanding_accuracy(queries: Sequence[Any],
+                           understand: Callable[[str], Any] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Per constraint type of the queries' gold ``intent`` (:data:`UNDERSTOOD_TYPES`): how often
+    ``understand`` (default :func:`search.understand.understand`; the engine's passes its people
+    gazetteer) read exactly that value (``accuracy``, over the queries that state it) and how often it
+    read one the query does not state (``spurious``, over the queries that do not)."""
+    if understand is None:
+        from search.understand import understand
 
     right: dict[str, list[int]] = {}
     spurious: dict[str, list[int]] = {}
@@ -292,10 +322,15 @@ def understanding_accuracy(queries: Sequence[Any]) -> dict[str, dict[str, float]
         got["years"] = years[0] if years else None
         audience = [c.value for c in parsed.of("audience")]
         got["maturity"] = audience[0] if audience else None
+        people = [c.value for c in parsed.of("person")]
+        got["person"] = people[0] if len(people) == 1 else (tuple(people) or None)
         want = q.intent
         stated = {"type": want.type, "genres": tuple(sorted(want.genres)) or None, "country": want.country,
-                  "years": f"{want.years[0]}-{want.years[1]}" if want.years else None, "maturity": want.maturity}  # fmt: skip
+                  "years": f"{want.years[0]}-{want.years[1]}" if want.years else None, "maturity": want.maturity,
+                  "person": want.person}  # fmt: skip
         for key, value in stated.items():
+            if q.kind != "intent" and key != "person":
+                continue  # a person query's gold states the person only ("films de X" leaves the type open)
             if value is None:
                 spurious.setdefault(key, []).append(int(got[key] is not None))
             elif key == "years" and isinstance(got[key], str):
@@ -307,7 +342,7 @@ def understanding_accuracy(queries: Sequence[Any]) -> dict[str, dict[str, float]
             else:
                 right.setdefault(key, []).append(int(got[key] == value))
     out: dict[str, dict[str, float]] = {}
-    for key in ("type", "genres", "country", "years", "maturity"):
+    for key in UNDERSTOOD_TYPES:
         r, s = right.get(key, []), spurious.get(key, [])
         out[key] = {"n": len(r), "accuracy": round(sum(r) / len(r), 4) if r else float("nan"),
                     "spurious": round(sum(s) / len(s), 4) if s else 0.0}  # fmt: skip
@@ -361,5 +396,7 @@ def run_breakdown(engine: SearchEngine, queries: Sequence[Any], titles: Sequence
         entry["intent_precision@10"] = round(float(np.mean(precisions)), 4) if precisions else float("nan")
         entry["overall"] = {m: round(v, 4) for m, v in entry["overall"].items()}
         report["systems"][system] = entry
-    report["understanding"] = understanding_accuracy(intents)
+    # every query with a gold intent: the intent queries and the person queries ("films de Shah Rukh Khan")
+    stated = intents + [q for q in queries if q.kind != "intent" and q.intent is not None]
+    report["understanding"] = understanding_accuracy(stated, engine.understand)
     return report

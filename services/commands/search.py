@@ -23,13 +23,10 @@ def _fail(message: str) -> None:
 
 
 def _read_queries(settings: Settings, spec: str) -> list[Any]:
-    """A query file path, or a built-in set name such as ``reddit-tomt:test``."""
-    from data.queries import builtin_query_path, read_query_file
+    """A query file path, ``marquee-ml:dev|test|all``, or a set built into the catalog (``reddit-tomt:test``)."""
+    from data.queries import read_queries
 
-    path = Path(spec)
-    if not path.is_file():
-        path = builtin_query_path(settings.catalog_dir, spec)
-    return read_query_file(path)
+    return read_queries(Path(spec) if Path(spec).is_file() else spec, settings.catalog_dir)
 
 
 def _engine_and_queries(spec: str, limit_queries: int | None) -> tuple[Any, list[Any], int, dict[str, Any]]:
@@ -162,9 +159,12 @@ def eval_search_tune(
     limit_queries: Annotated[int | None, typer.Option(help="Only the first N queries of each set.", min=1)] = None,
     top: Annotated[int, typer.Option(help="How many settings to print.")] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    channels: Annotated[bool, typer.Option("--channels", help="Vary the titles/intent/like channel weights of the "
+                                           "served fusion instead of the gate and lexical weights.")] = False,
 ) -> None:
-    """Grid-search the hybrid's fusion settings on training/validation queries (refuses test splits)."""
-    from search.evaluate import check_tuning_split, embed_in_batches, tune_fusion
+    """Grid-search the hybrid's fusion settings on training/validation/dev queries (refuses test splits
+    and marquee-ml:all). Every setting keeps query understanding and the titles/intent/like channels."""
+    from search.evaluate import channel_grid, check_tuning_split, embed_in_batches, tune_fusion
     from search.request import truncate_query
 
     try:
@@ -181,7 +181,7 @@ def eval_search_tune(
     assert engine is not None
     console.print(f"tuning on {len(resolved_all)} resolved queries")
     embeddings = embed_in_batches(engine, [truncate_query(q.text)[0] for q in resolved_all], _progress())
-    scored = tune_fusion(engine, resolved_all, embeddings)
+    scored = tune_fusion(engine, resolved_all, embeddings, channel_grid(engine.fusion) if channels else None)
     current = engine.fusion
     rows = [{"method": c.method, "rrf_k": c.rrf_k, "weights": dict(c.weights), "gate": [c.gate_low, c.gate_high],
              "current": c == current, **{k: round(v, 4) for k, v in m.items()}} for c, m in scored[:top]]  # fmt: skip

@@ -120,8 +120,31 @@ def test_tune_fusion_orders_settings_by_the_objective(synthetic: tuple) -> None:
     objectives = [(m["mrr"] + m["recall@10"]) / 2 for _, m in scored]
     assert objectives == sorted(objectives, reverse=True)
     assert {id(c) for c, _ in scored} == {id(c) for c in grid}
+    # tuning ranks exactly as the served hybrid does under each setting (understanding included)
     dense_only = next(m for c, m in scored if c is grid[0])
-    assert dense_only == pytest.approx(run_eval(engine, queries, n_queries=len(queries), systems=["dense"]).systems["dense"])
+    served = [engine.rank(q.text, "hybrid", top_k=100, query_embedding=embeddings[i], config=grid[0])
+              for i, q in enumerate(queries)]  # fmt: skip
+    assert dense_only == pytest.approx(evaluate_rankings(served, queries))
+
+
+def test_the_default_grid_keeps_the_understanding_channels() -> None:
+    from search.evaluate import channel_grid, default_grid
+
+    served = FusionConfig().weights
+    for config in default_grid()[:: 50]:
+        assert all(config.weights[c] == served[c] > 0 for c in ("titles", "intent", "like"))
+    varied = channel_grid()
+    assert {c.weights["intent"] for c in varied} >= {0.0, 1.0} and {c.weights["titles"] for c in varied} >= {0.0, 0.5}
+
+
+@pytest.mark.parametrize("name", ["marquee-ml:all", "marquee-ml:test"])
+def test_tuning_refuses_the_multilingual_test_half(name: str) -> None:
+    from data.queries import MARQUEE_ML_FILE
+
+    for spec in (name, str(MARQUEE_ML_FILE)):
+        with pytest.raises(ValueError, match="refusing"):
+            check_tuning_split(spec)
+    check_tuning_split("marquee-ml:dev")
 
 
 def test_precision_at_counts_over_the_smaller_of_k_and_the_gold_set() -> None:

@@ -39,7 +39,7 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("something feel good", {("genre", "comedy", "boost")}),
     ("movies like inception", {("like", "inception", "boost")}),
     ("películas como amelie", {("like", "amelie", "boost")}),
-    ("インセプションのような映画", {("like", "インセフション", "boost"), ("type", "movie", "boost")}),
+    ("インセプションのような映画", {("like", "インセプション", "boost"), ("type", "movie", "boost")}),
     ("the matrix", set()),
     ("tom hanks", set()),
     ("a movie i like about dogs", {("type", "movie", "boost")}),
