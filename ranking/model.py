@@ -782,6 +782,48 @@ class TrainedRanker:
         out[:, self.bound_rows] = log_probabilities(scores, seen)
         return out
 
+    def context_scores_at(self, profile: ProfileFeatures, contexts: Sequence[RankingContext],
+                          rows: Sequence[np.ndarray]) -> list[np.ndarray]:  # fmt: skip
+        """One profile's raw scores (the head output, before the log-softmax) under each of ``k`` contexts,
+        only for that context's ``rows`` of the bound ``TitleFeatures``: a list of (m_i,) float32 arrays, -inf
+        for rows outside the bound ones. Same values as :meth:`score` with ``contexts`` at those rows, so the
+        same order within each list (the log-softmax only shifts a context's scores; use
+        :meth:`log_probability_rows` for probabilities).
+
+        For the page's Because You Watched rows (one pool of a few hundred titles per evidence title): the
+        profile's own head inputs are computed once (batch 1) instead of once per context, only the
+        ``context_*`` inputs per context, and the head runs on the pools only — not on every bound title."""
+        import torch
+
+        if self.titles is None:
+            raise RuntimeError("TrainedRanker.context_scores_at before bind(titles)")
+        if len(rows) != len(contexts):
+            raise ValueError(f"{len(rows)} row sets for {len(contexts)} contexts; expected one per context")
+        if not contexts:
+            return []
+        model = self.model
+        model.eval()
+        with torch.no_grad():
+            if self._title_vectors is None:
+                self._title_vectors = model.title_vectors()
+            vectors = self._title_vectors
+            own = [name for name in HEAD_INPUTS if not name.startswith("context_")]
+            parts = model.components(self.batch([profile]), vectors, parts=own)  # each (1, N)
+            batch = self.batch([profile] * len(contexts), list(contexts))
+            in_context = {name: model.context_scores(name, batch, vectors)
+                          for name in HEAD_INPUTS if name.startswith("context_")}  # each (k, N)  # fmt: skip
+            out = []
+            for i, title_rows in enumerate(rows):
+                positions = self.position_of_row[np.asarray(title_rows, dtype=np.int64)]
+                bound = positions >= 0
+                at = torch.from_numpy(positions[bound])
+                columns = [parts[name][0, at] if name in parts else in_context[name][i, at] for name in HEAD_INPUTS]
+                inputs = (torch.stack(columns, dim=-1)[None] - model.input_mean) / model.input_std
+                scores = np.full(len(positions), -np.inf, dtype=np.float32)
+                scores[bound] = model.head(inputs, batch.task[i : i + 1])[0].numpy()
+                out.append(scores)
+        return out
+
     def score_rows(self, profile: ProfileFeatures, rows: np.ndarray,
                    context: RankingContext | None = None) -> np.ndarray:  # fmt: skip
         """(k,) scores of one profile for ``rows`` of the bound TitleFeatures (-inf for unbound rows)."""

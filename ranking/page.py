@@ -328,14 +328,22 @@ def rank_candidates(
     raw, used = _model_scores(scorer, profile, union, request, cheap if scorer is retriever else None)
     # Because You Watched rows: ordered by the unified model's BYW task with the evidence title as context
     # (one model call for every such row) when the scorer has it (:class:`ranking.rows.ContextScorer`)
+    # (scores aligned with each row's pool; only the pools are scored when the scorer can, score_contexts_at)
     because = [i for i, c in enumerate(candidates) if c.kind == "because_you_watched" and c.evidence]
     contextual = getattr(scorer, "score_contexts", None)
+    contextual_at = getattr(scorer, "score_contexts_at", None)
     in_context: dict[int, np.ndarray] = {}
-    if callable(contextual) and because:
+    if (callable(contextual) or callable(contextual_at)) and because:
         from ranking.model import RankingContext
 
-        scored = contextual(profile, [RankingContext.because_you_watched(candidates[i].evidence[0]) for i in because])
-        in_context = {i: np.asarray(scored[k], dtype=np.float64) for k, i in enumerate(because)}
+        contexts = [RankingContext.because_you_watched(candidates[i].evidence[0]) for i in because]
+        if callable(contextual_at):
+            at = contextual_at(profile, contexts, [candidates[i].pool for i in because])
+        else:
+            assert callable(contextual)
+            full = contextual(profile, contexts)
+            at = [full[k][candidates[i].pool] for k, i in enumerate(because)]
+        in_context = {i: np.asarray(at[k], dtype=np.float64) for k, i in enumerate(because)}
     slot = np.full(n, -1, dtype=np.int64)
     slot[union] = np.arange(len(union))
     # utility ranks: unwatched candidates among themselves; watched ones (Continue Watching, Watch It Again)
@@ -352,7 +360,7 @@ def rank_candidates(
         if row.fixed_order:
             orders.append(row.pool)
         elif index in in_context:
-            orders.append(row.pool[np.lexsort((row.pool, -in_context[index][row.pool]))])
+            orders.append(row.pool[np.lexsort((row.pool, -in_context[index]))])
         else:
             key = _zscore(used[slot[row.pool]]) + row.theme_weight * _zscore(row.theme)
             orders.append(row.pool[np.argsort(-key, kind="stable")])
@@ -416,6 +424,7 @@ def build_page(
         stage += 1
         best: tuple[float, int, _Candidate, np.ndarray, float, float] | None = None
         survivors = []
+        placed_centroids = np.stack(centroids) if centroids else None  # (rows placed, d): once per stage
         for cand in remaining:
             items = cand.order[~on_page[cand.order]][: request.per_row]
             if len(items) < need:
@@ -426,7 +435,8 @@ def build_page(
                 * float(utility[slot[items]] @ discount[: len(items)])
                 / float(discount.sum())
             )
-            redundancy = float((np.stack(centroids) @ centroid(cand, items)).max()) if centroids else 0.0
+            redundancy = (float((placed_centroids @ centroid(cand, items)).max())
+                          if placed_centroids is not None else 0.0)  # fmt: skip
             value = (relevance - config.redundancy_weight * redundancy
                      - config.kind_repeat_penalty * kinds.get(cand.row.kind, 0))  # fmt: skip
             if best is None or value > best[0]:

@@ -534,6 +534,18 @@ class RankerScorer:
         (Because You Watched / similar with a source title), in one model call (:class:`ContextScorer`)."""
         return self.ranker.log_probability_rows(profile, contexts)
 
+    def score_contexts_at(self, profile: ProfileFeatures, contexts: Sequence[RankingContext],
+                          rows: Sequence[np.ndarray]) -> list[np.ndarray]:  # fmt: skip
+        """Scores under each context for that context's ``rows`` only, (m_i,) float32 each, in the same order
+        as :meth:`score_contexts` (the model's raw scores: a context's log-softmax only shifts them). The
+        page orders its Because You Watched pools with it (:meth:`ranking.model.TrainedRanker.context_scores_at`:
+        the profile's inputs once, the head on the pools only)."""
+        at = getattr(self.ranker, "context_scores_at", None)
+        if callable(at):
+            return list(at(profile, contexts, rows))
+        full = self.score_contexts(profile, contexts)
+        return [full[i][np.asarray(r, dtype=np.int64)] for i, r in enumerate(rows)]
+
     def score_all(self, profile: ProfileFeatures) -> np.ndarray:
         """Log play-probabilities of every title of the bound ``TitleFeatures`` in one model call, (n,)
         float32 (-inf for rows outside the bound ones). The page uses it both to cut themes to pools and to
@@ -558,6 +570,9 @@ class RowConfig:
 
     pool_size: int = 300
     """The most titles a row's pool holds (the model scores the union of pools)."""
+    top_picks_prior_weight: float = 1.0
+    """Top Picks order = z(model) + lean x z(popularity prior), lean = this x clip((c - 0.5) / 0.5, 0, 1) where
+    c is the share of the pool without interactions (0 while at most half of the pool is such titles)."""
     min_titles: int = 5
     """A row with fewer eligible titles than this (or than ``per_row``) is not offered."""
     max_because_rows: int = 5
@@ -665,10 +680,16 @@ def candidate_rows(
             out.append(CandidateRow("continue-watching", "continue_watching", "in_progress", rows, recency,
                                     params={"count": len(rows)}, fixed_order=True, pinned=True))  # fmt: skip
 
-    # Top Picks: the model's best over the retrieval pool (not for a cold viewer)
+    # Top Picks: the model's best over the retrieval pool (not for a cold viewer). When most of the pool is
+    # titles nobody has watched, the order leans on the popularity prior: the model knows such titles only by
+    # their content, so among them it cannot tell a well-known title from an obscure one (a kids pool is ~90%
+    # such titles, Netflix-only; an adult's almost none, and its order stays the model's)
     if not viewer.is_cold:  # with nothing known about the viewer, "top picks" would only repeat Popular
         rows = _pool(unseen, retrieval, size)
-        add(CandidateRow("top-picks", "top_picks", "model_top", rows, np.zeros(len(rows), np.float32)))
+        cold_share = float((features.event_count[rows] == 0).mean()) if len(rows) else 0.0
+        lean = config.top_picks_prior_weight * float(np.clip((cold_share - 0.5) / 0.5, 0.0, 1.0))
+        add(CandidateRow("top-picks", "top_picks", "model_top", rows, _scaled(catalog.prior[rows]),
+                         theme_weight=lean))  # fmt: skip
 
     # Because You Watched <title> (or Because You Like <title> at onboarding)
     because = 0

@@ -125,3 +125,31 @@ def test_a_view_shares_the_weights_and_binds_its_own_titles(world) -> None:  # t
     np.testing.assert_allclose(ranker.score([pf], mask_seen=False)[0], full, rtol=1e-6)
     assert view.model.title_tower is ranker.model.title_tower
     assert view.model.item_item.weights.data_ptr() == ranker.model.item_item.weights.data_ptr()
+
+
+def test_context_scores_at_equal_the_full_scores_at_those_rows(world) -> None:  # type: ignore[no-untyped-def]
+    """The page's Because You Watched path (profile inputs once, head on the pools only) gives the full
+    forward's scores at the pool rows, for every context of the batch, -inf outside the bound rows."""
+    import torch
+
+    from ranking.model import RankingContext
+
+    ranker = ranker_for(world)
+    with torch.no_grad():  # an untrained head ignores the context (zero task weights): give it some
+        torch.manual_seed(1)
+        torch.nn.init.normal_(ranker.model.head.task_weights.weight)
+        torch.nn.init.normal_(ranker.model.head.linear.weight)
+    tf = ranker.titles
+    assert tf is not None
+    pf = compute_profile_features(History("u", ["tmdb:1001", "tmdb:1004"], np.arange(2.0), ["play"] * 2), tf)
+    contexts = [RankingContext.because_you_watched(1), RankingContext.because_you_watched(4),
+                RankingContext.similar(7)]  # fmt: skip
+    pools = [np.array([0, 3, 9, 25]), np.array([29, 2]), np.arange(30)]
+    full = ranker.score([pf] * 3, mask_seen=False, contexts=contexts)
+    got = ranker.context_scores_at(pf, contexts, pools)
+    for k, pool in enumerate(pools):
+        np.testing.assert_allclose(got[k], full[k, pool], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(got[0][[0, 1]], got[2][[0, 3]], atol=1e-3)  # the context changes the scores
+    view = ranker.view().bind(tf, np.arange(0, 30, 2))  # odd rows unbound
+    partial = view.context_scores_at(pf, contexts[:1], [np.array([0, 1, 2])])[0]
+    assert np.isneginf(partial[1]) and np.isfinite(partial[[0, 2]]).all()
