@@ -14,9 +14,17 @@ What runs (all seeded; ``ads.simulator`` documents the viewers):
    without predictions) and ``random_eligible`` (RandomEligibleSelector: same filters, random choice),
    in two markets: ``balanced`` (daily budgets near the sellable supply) and ``oversold`` (~3×).
    Flights start at the simulated midnight.
-4. Latency: ``POST /v1/ads/openrtb`` through the real app (live event store and FeatureStore, the
-   trained model, the demo inventory in SQLite) interleaved with ``GET /v1/noop``, in-process
-   (``TestClient``), p50/p99 and the ratios.
+4. Latency of the served decision on both database back ends side by side (``measure_latency``):
+   ``POST /v1/ads/openrtb`` through two real apps (the trained model, the demo inventory, caps,
+   budgets and reservations in ``StoredDelivery``), one on SQLite and one on PostgreSQL (a fresh
+   schema on the ``make postgres`` server), interleaved request by request with ``GET /v1/noop``;
+   the engine's ``decide`` alone on both and on the in-memory ``DeliveryState`` (baseline);
+   decisions/s with 1 and 4 threads; p50/p99 and the ratios.
+5. Reservation throughput (``measure_reservations``): reservations/s of the store's ``reserve``
+   transaction with 1, 4 and 16 threads, spread over 1,000 line items or all on one hot line item,
+   SQLite and PostgreSQL in the same run.
+
+PostgreSQL must be running: ``make postgres`` (or ``--database-url``).
 
 Violation counts are recomputed from the served log, independently of the selector's own checks.
 """
@@ -25,9 +33,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
+import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,16 +158,32 @@ def openrtb_body(sim: Any) -> dict[str, Any]:
     return body
 
 
-def measure_latency(requests: list[Any], budget_scale: float, model: Any, n: int, catalog_dir: Path,
-                    index_dir: Path) -> dict[str, Any]:  # fmt: skip
-    """p50/p99 of POST /v1/ads/openrtb vs GET /v1/noop through the app (interleaved, in-process).
+DEFAULT_PG_URL = "postgresql://marquee@127.0.0.1:55432/marquee"
+"""The server ``make postgres`` starts (``scripts/postgres.sh``); ``--database-url`` overrides it."""
 
-    The app decides at wall-clock time, so its demo inventory's flights start today (UTC), with
-    budgets large enough that replaying the sample requests for minutes never exhausts them (the
-    latency of a decision, not of an empty inventory, is measured)."""
-    from ads.demo import demo_inventory
 
-    docs = demo_inventory(time.time() // DAY * DAY, budget_scale=budget_scale)
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A URL whose ``search_path`` is a fresh schema on the server at ``url``, dropped afterwards."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"no PostgreSQL server at {url}: start one with `make postgres` ({str(exc).strip()[:160]})") from exc
+    schema = f"bench_{secrets.token_hex(5)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def _served_app(stack: ExitStack, tmp: Path, name: str, database_url: str | None, docs: dict[str, Any], model: Any,
+                catalog_dir: Path, index_dir: Path) -> tuple[Any, float]:  # fmt: skip
+    """The real app's ads area on one back end (SQLite files under ``tmp/name``, or ``database_url``),
+    seeded with ``docs`` and ``model``; (TestClient, start-up seconds)."""
     from fastapi.testclient import TestClient
 
     from data.ads_store import open_ad_store
@@ -162,57 +191,162 @@ def measure_latency(requests: list[Any], budget_scale: float, model: Any, n: int
     from services.routers.ads import MODEL_FILE
     from services.settings import Settings
 
-    with tempfile.TemporaryDirectory(prefix="marquee-ads-bench-") as tmp:
-        artifacts = Path(tmp) / "artifacts"
-        artifacts.mkdir()
-        os.symlink(catalog_dir, artifacts / "catalog")
-        if index_dir.is_dir():
-            os.symlink(index_dir, artifacts / "index")
-        settings = Settings(artifacts_dir=artifacts)
-        store = open_ad_store(settings.ads_db_path)
-        for kind, group in (("advertiser", "advertisers"), ("campaign", "campaigns"), ("creative", "creatives"),
-                            ("line_item", "line_items")):  # fmt: skip
-            store.put_many((kind, d) for d in docs[group])
-        store.close()
-        model.save(settings.models_dir / MODEL_FILE)
-        started = time.perf_counter()
-        with TestClient(create_app(settings, areas=("ads",))) as client:
-            startup_s = time.perf_counter() - started
-            headers = {"X-API-Key": "demo-decide-key"}
-            status = client.get("/v1/ads/status", headers={"X-API-Key": "demo-admin-key"}).json()
-            bodies = [openrtb_body(r) for r in requests]
-            decide_s, noop_s, codes = [], [], {200: 0, 204: 0}
-            for i in range(n + 50):
-                body = bodies[i % len(bodies)]
-                body = body | {"id": f"{body['id']}-{i}"}
-                t0 = time.perf_counter()
-                response = client.post("/v1/ads/openrtb", json=body, headers=headers)
-                t1 = time.perf_counter()
-                client.get("/v1/noop")
-                t2 = time.perf_counter()
-                if response.status_code not in (200, 204):
-                    raise RuntimeError(f"openrtb answered {response.status_code}: {response.text[:300]}")
-                if i >= 50:  # warm-up excluded
-                    decide_s.append(t1 - t0)
-                    noop_s.append(t2 - t1)
-                    codes[response.status_code] += 1
-            # the decision alone (no HTTP, JSON or VAST): the engine the endpoint calls, same requests
-            from services.protocols.openrtb import BidRequest, to_ad_request
+    artifacts = tmp / name / "artifacts"
+    artifacts.mkdir(parents=True)
+    os.symlink(catalog_dir, artifacts / "catalog")
+    if index_dir.is_dir():
+        os.symlink(index_dir, artifacts / "index")
+    settings = Settings(artifacts_dir=artifacts, database_url=database_url)
+    store = open_ad_store(settings.ads_target)
+    for kind, group in (("advertiser", "advertisers"), ("campaign", "campaigns"), ("creative", "creatives"),
+                        ("line_item", "line_items")):  # fmt: skip
+        store.put_many((kind, d) for d in docs[group])
+    store.close()
+    model.save(settings.models_dir / MODEL_FILE)
+    started = time.perf_counter()
+    client = stack.enter_context(TestClient(create_app(settings, areas=("ads",))))
+    return client, time.perf_counter() - started
 
-            engine = client.app.state.resources.peek("ads").engine  # type: ignore[attr-defined]
-            engine_s = []
-            for i in range(n):
-                ad_request = to_ad_request(BidRequest.model_validate(bodies[i % len(bodies)]), now=time.time())
+
+def _decisions_per_s(engine: Any, ad_requests: list[Any], threads: int) -> float:
+    """Decisions per second of ``threads`` threads deciding ``ad_requests`` (split between them) at once."""
+    chunks = [ad_requests[k::threads] for k in range(threads)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda chunk: [engine.decide(r) for r in chunk], chunks))
+    return len(ad_requests) / (time.perf_counter() - started)
+
+
+def measure_latency(requests: list[Any], budget_scale: float, model: Any, n: int, catalog_dir: Path,
+                    index_dir: Path, database_url: str) -> dict[str, Any]:  # fmt: skip
+    """The served ad decision on SQLite and on PostgreSQL, side by side, with the in-memory path as a baseline.
+
+    Two real apps (ads area), one per back end, each with its own copy of the demo inventory and the
+    model: ``StoredDelivery`` on SQLite (WAL files) and on PostgreSQL (a fresh schema on the
+    ``make postgres`` server). Measured, the back ends interleaved request by request (order rotated):
+    ``POST /v1/ads/openrtb`` through the app (HTTP in-process) next to ``GET /v1/noop``; the engine's
+    ``decide`` alone (no HTTP, JSON or VAST) on each app's engine and on the same engine with the
+    in-memory ``DeliveryState`` (no database: the baseline); and decisions/s of 1 and 4 threads
+    deciding at once. The app decides at wall-clock time, so the flights start today (UTC), with
+    budgets large enough that minutes of replayed requests never exhaust them."""
+    from ads.delivery import DeliveryState
+    from ads.demo import demo_inventory
+    from ads.selector import AdEngine
+    from services.protocols.openrtb import BidRequest, to_ad_request
+
+    docs = demo_inventory(time.time() // DAY * DAY, budget_scale=budget_scale)
+    bodies = [openrtb_body(r) for r in requests]
+    backends = ("sqlite", "postgres")
+    with tempfile.TemporaryDirectory(prefix="marquee-ads-bench-") as tmp, ExitStack() as stack:
+        pg_url = stack.enter_context(postgres_schema(database_url))
+        clients, startup_s = {}, {}
+        for name, url in (("sqlite", None), ("postgres", pg_url)):
+            clients[name], startup_s[name] = _served_app(stack, Path(tmp), name, url, docs, model, catalog_dir,
+                                                         index_dir)  # fmt: skip
+        engines = {name: c.app.state.resources.peek("ads").engine for name, c in clients.items()}
+        app_engine = engines["sqlite"]
+        engines = {"in_memory": AdEngine(app_engine.inventory, model=app_engine.model, features=app_engine.features,
+                                         profiles=app_engine.profiles, delivery=DeliveryState()), **engines}  # fmt: skip
+        status = clients["sqlite"].get("/v1/ads/status", headers={"X-API-Key": "demo-admin-key"}).json()
+        headers = {"X-API-Key": "demo-decide-key"}
+        http_s: dict[str, list[float]] = {b: [] for b in backends}
+        noop_s: list[float] = []
+        codes: dict[str, dict[int, int]] = {b: {200: 0, 204: 0} for b in backends}
+        for i in range(n + 50):
+            body = bodies[i % len(bodies)]
+            for backend in backends[i % 2:] + backends[: i % 2]:
                 t0 = time.perf_counter()
-                engine.decide(ad_request)
-                engine_s.append(time.perf_counter() - t0)
-    if codes[200] < n // 2:
-        raise RuntimeError(f"only {codes[200]} of {n} latency requests were filled: the measurement would not "
-                           "exercise selection (is the inventory live?)")  # fmt: skip
-    decide, noop = percentiles(decide_s), percentiles(noop_s)
-    return {"openrtb": decide, "noop": noop, "engine_decide_in_process": percentiles(engine_s),
-            "responses": {str(k): v for k, v in codes.items()},
-            "app_startup_s": round(startup_s, 1), "features": status["features"], "model": status["model"]}  # fmt: skip
+                response = clients[backend].post("/v1/ads/openrtb", json=body | {"id": f"{body['id']}-{i}"},
+                                                 headers=headers)  # fmt: skip
+                elapsed = time.perf_counter() - t0
+                if response.status_code not in (200, 204):
+                    raise RuntimeError(f"openrtb on {backend} answered {response.status_code}: {response.text[:300]}")
+                if i >= 50:  # warm-up excluded
+                    http_s[backend].append(elapsed)
+                    codes[backend][response.status_code] += 1
+            t0 = time.perf_counter()
+            clients["sqlite"].get("/v1/noop")
+            if i >= 50:
+                noop_s.append(time.perf_counter() - t0)
+        # the decision alone: each engine decides the same requests, interleaved (order rotated)
+        ad_requests = [to_ad_request(BidRequest.model_validate(bodies[i % len(bodies)]), now=time.time())
+                       for i in range(n)]  # fmt: skip
+        names = list(engines)
+        decide_s: dict[str, list[float]] = {name: [] for name in names}
+        filled: dict[str, int] = dict.fromkeys(names, 0)
+        for i, ad_request in enumerate(ad_requests):
+            for name in names[i % 3:] + names[: i % 3]:
+                t0 = time.perf_counter()
+                decision = engines[name].decide(ad_request)
+                decide_s[name].append(time.perf_counter() - t0)
+                filled[name] += decision.filled
+        throughput = {name: {f"threads_{t}": round(_decisions_per_s(engines[name], ad_requests[: n // 2], t), 1)
+                             for t in (1, 4)} for name in names}  # fmt: skip
+    for backend in backends:
+        if codes[backend][200] < n // 2:
+            raise RuntimeError(f"only {codes[backend][200]} of {n} latency requests were filled on {backend}: the "
+                               "measurement would not exercise selection (is the inventory live?)")  # fmt: skip
+    return {"openrtb_http": {b: percentiles(http_s[b]) for b in backends}, "noop": percentiles(noop_s),
+            "engine_decide_in_process": {name: percentiles(v) for name, v in decide_s.items()},
+            "engine_decisions_per_s": throughput, "engine_filled_share": {k: round(v / n, 3) for k, v in filled.items()},
+            "responses": {b: {str(k): v for k, v in codes[b].items()} for b in backends},
+            "app_startup_s": {k: round(v, 1) for k, v in startup_s.items()},
+            "features": status["features"], "model": status["model"],
+            "postgres": "fresh schema on the `make postgres` server (same machine, 127.0.0.1)"}  # fmt: skip
+
+
+def measure_reservations(database_url: str, seconds: float, tmp: Path) -> dict[str, Any]:
+    """Reservations/s of ``SqlAdStore.reserve`` under concurrency, SQLite and PostgreSQL in one run.
+
+    Each case: ``threads`` threads of this process reserve for ``seconds`` on one store (a pool of
+    connections on PostgreSQL; SQLite serialises writers on the file), every call one real
+    reservation transaction (line item row locked, budget and caps checked, row inserted) with a
+    per-day cap (the exposure query runs) and unique impression ids; ``spread``: 1,000 line items
+    drawn at random (little lock contention), ``hot``: one line item (every reservation waits on its
+    row lock). Reservations are not released (no tracking), so a hot line item's live set grows
+    through the case. The client runs in one Python process (GIL) on the same 2 cores as the server."""
+    from data.ads_store import CapLimits, open_ad_store
+
+    out: dict[str, Any] = {}
+    with ExitStack() as stack:
+        targets = {"sqlite": tmp / "reservations.db", "postgres": stack.enter_context(postgres_schema(database_url))}
+        stores = {name: open_ad_store(target, max_connections=32) for name, target in targets.items()}
+        try:
+            for pattern, line_items in (("spread", [f"li-{k}" for k in range(1_000)]), ("hot", ["li-hot"])):
+                for threads in (1, 4, 16):
+                    for name, store in stores.items():  # back ends alternate within each case
+                        run = secrets.token_hex(4)
+                        stop = time.perf_counter() + seconds
+
+                        def work(k: int, store: Any = store, run: str = run, stop: float = stop,
+                                 line_items: list[str] = line_items) -> tuple[list[float], int]:  # fmt: skip
+                            rng = random.Random(k)
+                            latencies, refused = [], 0
+                            while time.perf_counter() < stop:
+                                t0 = time.perf_counter()
+                                ok = store.reserve(impression_id=f"{run}-{k}-{len(latencies)}",
+                                                   line_item_id=rng.choice(line_items),
+                                                   viewer_key=f"viewer-{rng.randrange(100_000)}", ts=time.time(),
+                                                   spend=0.01, budget=1e12, caps=CapLimits(per_day=10), ttl_s=900.0)  # fmt: skip
+                                latencies.append(time.perf_counter() - t0)
+                                refused += not ok
+                            return latencies, refused
+
+                        started = time.perf_counter()
+                        with ThreadPoolExecutor(threads) as pool:
+                            results = list(pool.map(work, range(threads)))
+                        elapsed = time.perf_counter() - started
+                        latencies = [x for lat, _ in results for x in lat]
+                        out[f"{name}/{pattern}/threads_{threads}"] = {
+                            "reservations_per_s": round(len(latencies) / elapsed, 1),
+                            "refused": sum(r for _, r in results), "latency": percentiles(latencies),
+                            "load_average_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
+                        log_line(f"reservations {name}/{pattern}/threads_{threads}: "
+                                 f"{out[f'{name}/{pattern}/threads_{threads}']['reservations_per_s']}/s")  # fmt: skip
+        finally:
+            for store in stores.values():
+                store.close()
+    return out
 
 
 def main() -> None:
@@ -221,6 +355,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1_400, help="simulated viewing sessions per day")
     parser.add_argument("--latency-calls", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--database-url", default=os.environ.get("MARQUEE_BENCH_DATABASE_URL", DEFAULT_PG_URL),
+                        help="PostgreSQL server for the PostgreSQL side (default: the `make postgres` server)")
+    parser.add_argument("--reservation-seconds", type=float, default=None,
+                        help="seconds per reservation-throughput case (default 2 quick, 5 full)")
     args = parser.parse_args()
     days = [args.seed, args.seed + 1, args.seed + 2] if args.full else [args.seed]
     latency_calls = args.latency_calls or (5_000 if args.full else 1_000)
@@ -293,8 +431,12 @@ def main() -> None:
                 latency_requests = requests
 
     latency = measure_latency(latency_requests, LATENCY_BUDGET_SCALE, model, latency_calls, settings.catalog_dir,
-                              settings.index_dir)  # fmt: skip
-    log_line(f"latency: openrtb {latency['openrtb']} noop {latency['noop']}")
+                              settings.index_dir, args.database_url)  # fmt: skip
+    log_line(f"latency: openrtb {latency['openrtb_http']} noop {latency['noop']} "
+             f"decide {latency['engine_decide_in_process']}")  # fmt: skip
+    reservation_seconds = args.reservation_seconds or (5.0 if args.full else 2.0)
+    with tempfile.TemporaryDirectory(prefix="marquee-ads-reservations-") as tmp:
+        reservations = measure_reservations(args.database_url, reservation_seconds, Path(tmp))
 
     def mean_of(market_name: str, policy: str, metric: str) -> float:
         values = [v[metric] for k, v in results.items() if k.startswith(f"{market_name}/{policy}")]
@@ -307,18 +449,33 @@ def main() -> None:
                 mean_of(market_name, "engine", "revenue") / max(mean_of(market_name, other, "revenue"), 1e-9), 4)
         ratios[f"{market_name}_completion_engine_vs_random_eligible"] = round(
             mean_of(market_name, "engine", "completion_rate") / max(mean_of(market_name, "random_eligible", "completion_rate"), 1e-9), 4)
-    ratios["latency_p50_openrtb_vs_noop"] = round(latency["openrtb"]["p50_ms"] / latency["noop"]["p50_ms"], 2)
-    ratios["latency_p99_openrtb_vs_noop"] = round(latency["openrtb"]["p99_ms"] / latency["noop"]["p99_ms"], 2)
+    for backend in ("sqlite", "postgres"):
+        http = latency["openrtb_http"][backend]
+        ratios[f"latency_p50_openrtb_{backend}_vs_noop"] = round(http["p50_ms"] / latency["noop"]["p50_ms"], 2)
+        ratios[f"latency_p99_openrtb_{backend}_vs_noop"] = round(http["p99_ms"] / latency["noop"]["p99_ms"], 2)
+    decide = latency["engine_decide_in_process"]
+    for point in ("p50_ms", "p99_ms"):
+        ratios[f"decide_{point[:3]}_postgres_vs_sqlite"] = round(decide["postgres"][point] / decide["sqlite"][point], 2)
+        for backend in ("sqlite", "postgres"):
+            ratios[f"decide_{point[:3]}_{backend}_vs_in_memory"] = round(
+                decide[backend][point] / decide["in_memory"][point], 2)
+    for threads in (1, 4, 16):
+        for pattern in ("spread", "hot"):
+            ratios[f"reservations_per_s_{pattern}_threads_{threads}_postgres_vs_sqlite"] = round(
+                reservations[f"postgres/{pattern}/threads_{threads}"]["reservations_per_s"]
+                / reservations[f"sqlite/{pattern}/threads_{threads}"]["reservations_per_s"], 3)
     ratios["violations_total_vs_limit_0"] = sum(
         r[k] for r in results.values() for k in ("frequency_cap_violations", "separation_violations", "kids_coppa_violations"))
     config = {"mode": "full" if args.full else "quick", "sessions_per_day": args.sessions, "days": days,
               "requests_per_day": requests_per_day, "seed": args.seed, "markets_budget_scale": MARKETS,
               "line_items": len(inventory.line_items), "title_embeddings": has_embeddings,
               "briefs_embedded": len(brief_vectors), "pacing_hourly_shape_from": "training days' requests by UTC hour",
-              "latency_calls": latency_calls, "day": "UTC day starting at unix 1780012800",
+              "latency_calls": latency_calls, "reservation_seconds_per_case": reservation_seconds,
+              "load_average_1m_at_end": round(os.getloadavg()[0], 2), "day": "UTC day starting at unix 1780012800",
               "total_s": round(time.perf_counter() - t_start, 1)}  # fmt: skip
     results["training"] = training
     results["latency"] = latency
+    results["reservations"] = reservations
     results["pacing_balanced_engine"] = pacing_tables[next(k for k in pacing_tables if k.startswith("balanced/engine"))]
     write_result("ads", config, results, ratios, hardware_info=hardware())
 
