@@ -169,3 +169,23 @@ def test_understanding_accuracy_per_constraint_type() -> None:
     assert report["genres"] == {"n": 3, "accuracy": pytest.approx(2 / 3, abs=1e-4), "spurious": 0.0}
     assert report["country"]["accuracy"] == 1.0 and report["years"]["accuracy"] == 1.0
     assert report["maturity"]["accuracy"] == 1.0 and report["type"]["n"] == 1
+
+
+def test_understanding_accuracy_reads_people_and_scores_person_queries_on_the_person_only() -> None:
+    from data.queries import Intent, Query
+    from search.evaluate import understanding_accuracy
+    from search.understand import understand
+
+    people = {"omar sy": "Omar Sy", "penelope cruz": "Penélope Cruz"}
+    queries = [
+        Query("1", "films avec omar sy", kind="person", intent=Intent(person="Omar Sy")),
+        Query("2", "películas con Penélope Cruz", kind="person", intent=Intent(person="Penélope Cruz")),
+        Query("3", "films with someone unknown", kind="person", intent=Intent(person="Nobody Known")),
+        Query("4", "french movies", kind="intent", intent=Intent(type="movie", country="France")),
+    ]
+    report = understanding_accuracy(queries, lambda text: understand(text, people=people.get))
+    assert report["person"] == {"n": 3, "accuracy": pytest.approx(2 / 3, abs=1e-4), "spurious": 0.0}
+    # "films" in a person query is not a spurious type: the person query's gold states the person only
+    assert report["type"] == {"n": 1, "accuracy": 1.0, "spurious": 0.0}
+    without_people = understanding_accuracy(queries)
+    assert without_people["person"]["accuracy"] == 0.0

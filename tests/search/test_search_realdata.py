@@ -53,3 +53,33 @@ def test_real_query_sets_resolve_and_bm25_finds_answers(real: tuple[SearchEngine
     sample = resolved[:120]
     metrics = evaluate_rankings([engine.rank(q.text, "bm25", top_k=100) for q in sample], sample)
     assert metrics["recall@100"] > 0.1  # a floor, well below the 0.20 the full test-split evaluation measures
+
+
+@pytest.mark.parametrize(("query", "intent"), [
+    ("90s french comedy", {"country": "France", "genres": ("comedy",), "years": (1990, 1999)}),
+    ("comédies françaises des années 90", {"country": "France", "genres": ("comedy",), "years": (1990, 1999)}),
+    ("한국 공포영화", {"country": "South Korea", "genres": ("horror",), "type": "movie"}),
+    ("российские сериалы", {"country": "Russia", "type": "show"}),
+    ("Kriegsfilme aus den 90ern", {"genres": ("war",), "years": (1990, 1999), "type": "movie"}),
+    ("مسلسلات تركية درامية", {"country": "Turkey", "genres": ("drama",), "type": "show"}),
+])  # fmt: skip
+def test_intent_queries_answer_with_their_set_on_the_real_catalog(real: tuple[SearchEngine, object], query: str,
+                                                                  intent: dict[str, object]) -> None:  # fmt: skip
+    from data.queries import Intent, intent_matches
+
+    engine, titles = real
+    wanted = Intent(**intent)  # type: ignore[arg-type]
+    by_id = {str(r["title_id"]): r for r in titles.to_dict("records")}  # type: ignore[attr-defined]
+    matching = sum(intent_matches(by_id[t], wanted) for t in engine.catalog.title_ids)
+    hits = engine.search(query, limit=10).hits
+    assert matching >= 2 and len(hits) >= min(10, matching)
+    top = hits[: min(10, matching)]
+    assert all(intent_matches(by_id[h.title_id], wanted) for h in top), [h.display_title for h in top]
+    off = engine.search(query, limit=10, understand=False).hits
+    assert sum(intent_matches(by_id[h.title_id], wanted) for h in off) < len(top)
+
+
+def test_an_exact_title_beats_the_constraints_it_spells(real: tuple[SearchEngine, object]) -> None:
+    engine, _ = real
+    assert engine.search("The French Connection", limit=1).hits[0].display_title == "The French Connection"
+    assert engine.search("Scary Movie", limit=1).hits[0].display_title == "Scary Movie"

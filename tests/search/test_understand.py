@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from data.normalize import MATURITY_LEVELS
@@ -43,6 +44,31 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("the matrix", set()),
     ("tom hanks", set()),
     ("a movie i like about dogs", {("type", "movie", "boost")}),
+    # stems, glued scripts (Hangul folds to jamo), compounds, numerals, postfix "like"
+    ("российские сериалы", {("country", "Russia", "boost"), ("type", "show", "boost")}),
+    ("한국 공포영화", {("country", "South Korea", "boost"), ("genre", "horror", "boost"), ("type", "movie", "boost")}),
+    ("九十年代的战争片", {("years", "1990-1999", "boost"), ("genre", "war", "boost"), ("type", "movie", "boost")}),
+    ("2000 के दशक की बॉलीवुड म्यूज़िकल फिल्में", {("years", "2000-2009", "boost"), ("country", "India", "boost"),
+                                           ("genre", "musical", "boost"), ("type", "movie", "boost")}),
+    ("Kriegsfilme aus den 90ern", {("years", "1990-1999", "boost"), ("genre", "war", "boost"), ("type", "movie", "boost")}),
+    ("mısır filmleri", {("country", "Egypt", "boost"), ("type", "movie", "boost")}),
+    ("סרטים ישראליים", {("country", "Israel", "boost"), ("type", "movie", "boost")}),
+    ("ซีรีส์เกาหลีแนวโรแมนติก", {("country", "South Korea", "boost"), ("genre", "romance", "boost"),
+                                ("type", "show", "boost")}),
+    ("commedie italiane", {("country", "Italy", "boost"), ("genre", "comedy", "boost")}),
+    ("مسلسلات تركية درامية", {("country", "Turkey", "boost"), ("genre", "drama", "boost"), ("type", "show", "boost")}),
+    ("アニメ映画", {("genre", "anime", "boost"), ("type", "movie", "boost")}),
+    ("films between 1990 and 2000", {("years", "1990-2000", "filter"), ("type", "movie", "boost")}),
+    ("películas familiares", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
+    ("인셉션 같은 영화", {("like", "인셉션", "boost"), ("type", "movie", "boost")}),
+    ("inception gibi filmler", {("like", "inception", "boost"), ("type", "movie", "boost")}),
+    ("korean movies like train to busan", {("like", "train to busan", "boost"), ("country", "South Korea", "boost")}),
+    # words that only look like constraints
+    ("indiana jones", set()),
+    ("animal farm", set()),
+    ("new york stories", set()),
+    ("2012", set()),
+    ("1999 2000 1998", {("years", "1999-1999", "boost")}),
 ])  # fmt: skip
 def test_constraints_in_many_languages(query: str, expected: set[tuple[str, str, str]]) -> None:
     assert kinds(query) == expected
@@ -52,6 +78,42 @@ def test_sources_are_the_query_words() -> None:
     parsed = understand("90s French comedy")
     assert {c.source for c in parsed.constraints} == {"90s", "french", "comedy"}
     assert parsed.rest == ""
+
+
+@pytest.mark.parametrize(("query", "low", "high"), [
+    ("90s french comedy", 1.0, 1.0),
+    ("日本のホラー映画", 1.0, 1.0),  # "の" is a particle, not a word left over
+    ("comédies françaises des années 90", 1.0, 1.0),
+    ("film français sur un chef cuisinier", 0.3, 0.6),
+    ("a movie i like about dogs", 0.2, 0.5),
+    ("the shawshank redemption", 0.0, 0.0),
+])  # fmt: skip
+def test_share_says_how_much_of_the_query_the_constraints_explain(query: str, low: float, high: float) -> None:
+    assert low <= understand(query).share <= high
+
+
+def test_topic_is_what_the_query_says_beyond_its_constraints() -> None:
+    assert understand("film français sur un chef cuisinier").topic == "chef cuisinier"
+    assert understand("90s french comedy").topic == ""
+
+
+def test_people_come_from_the_gazetteer_the_caller_passes() -> None:
+    people = {"omar sy": "Omar Sy", "shah rukh khan": "Shah Rukh Khan"}.get
+    assert {(c.kind, c.value) for c in understand("films avec Omar Sy", people=people).constraints} == {
+        ("type", "movie"), ("person", "Omar Sy")}
+    parsed = understand("shah rukh khan romance", people=people)
+    assert ("person", "Shah Rukh Khan", "shah rukh khan") in {(c.kind, c.value, c.source) for c in parsed.constraints}
+    assert parsed.share == 1.0
+    assert not understand("films avec Omar Sy").of("person")  # no gazetteer, no people
+    assert not understand("omar", people=people).of("person")  # one word is never a name
+
+
+@pytest.mark.parametrize("query", ["", "   ", "!!!", "🎬🍿", "\x00\u200b", "s" * 5000, "90", "'s", "1990-1980",
+                                   "like", "movies like", "のような", "before", "between 2000 and"])  # fmt: skip
+def test_bad_input_never_raises_and_reads_nothing_wrong(query: str) -> None:
+    parsed = understand(query)
+    assert 0.0 <= parsed.share <= 1.0
+    assert not parsed.of("like") and not [c for c in parsed.constraints if c.kind == "years" and c.effect == "filter"]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +152,56 @@ def test_a_parsed_genre_lifts_titles_of_that_genre(engine: SearchEngine) -> None
     genres = engine.catalog.genre_masks["horror"]
     share = lambda page: sum(bool(genres[engine.catalog.position[h.title_id]]) for h in page.hits)  # noqa: E731
     assert share(on) > share(off)
+
+
+def test_a_query_that_asks_for_a_set_ranks_every_matching_title_first(engine: SearchEngine) -> None:
+    cat = engine.catalog
+    match = cat.country_masks["Japan"] & (cat.types == "movie")
+    assert 3 <= match.sum() < 60
+    for query in ("japanese movies", "películas japonesas", "japanische Filme", "日本の映画", "фильмы японские"):
+        page = engine.search(query, limit=100)
+        flags = [bool(match[cat.position[h.title_id]]) for h in page.hits]
+        n = int(match.sum())
+        assert flags[:n] == [True] * n, query  # the whole set first (no exact title in the way)
+        assert {(u.kind, u.value) for u in page.understood} == {("country", "Japan"), ("type", "movie")}
+    off = engine.search("japanese movies", limit=20, understand=False)
+    assert sum(bool(match[cat.position[h.title_id]]) for h in off.hits) < 20 and off.understood == ()
+
+
+def test_an_exact_title_still_comes_first_in_a_set_query(engine: SearchEngine) -> None:
+    assert engine.search("love", limit=3).hits[0].display_title == "Love"
+    assert engine.search("Dragon Garden", limit=3).hits[0].display_title == "Dragon Garden"
+
+
+def test_a_person_query_puts_the_persons_titles_first(engine: SearchEngine) -> None:
+    page = engine.search("tom hanks movies", limit=5)
+    assert ("person", "Tom Hanks", "boost") in {(u.kind, u.value, u.effect) for u in page.understood}
+    assert page.hits[0].display_title == "Dragon Garden"
+
+
+def test_movies_like_a_title_answer_with_its_neighbours(engine: SearchEngine) -> None:
+    page = engine.search("movies like the matrix", limit=10)
+    assert ("like", "the matrix") in {(u.kind, u.value) for u in page.understood}
+    assert page.hits[0].display_title == "The Matrix"
+    matrix = engine.catalog.position[page.hits[0].title_id]
+    retrieved = engine.retrieve("movies like the matrix", None, 50, None)
+    engine.intent_channels(engine.understand("movies like the matrix"), retrieved, np.ones(engine.catalog.n, bool), 50)
+    like_pos, _ = retrieved.channels["like"]
+    assert like_pos[0] == matrix and "names" not in retrieved.channels  # the words "movies like" are no evidence
+    for query in ("películas como the matrix", "films comme the matrix"):
+        assert engine.search(query, limit=1).hits[0].title_id == engine.catalog.title_ids[matrix]
+    unknown = engine.search("movies like zzqqxx", limit=5)  # nothing named: no like channel, no error
+    assert ("like", "zzqqxx") in {(u.kind, u.value) for u in unknown.understood}
+
+
+def test_an_explicit_year_filter_wins_over_a_parsed_bound(engine: SearchEngine) -> None:
+    page = engine.search("dragon before 2000", filters=SearchFilters(year_min=2000), limit=50)
+    assert ("years", "boost") in {(u.kind, u.effect) for u in page.understood}
+    assert page.hits and all(h.year is not None and h.year >= 2000 for h in page.hits)
+
+
+def test_a_kids_profile_stays_within_its_level_for_set_person_and_family_queries(engine: SearchEngine) -> None:
+    kid = Viewer(profile_id="k", maturity_level=MATURITY_LEVELS["kids"])
+    for query in ("japanese movies", "tom hanks", "películas familiares", "90s thriller shows", "movies like love"):
+        page = engine.search(query, viewer=kid, limit=100)
+        assert all(h.maturity == "kids" for h in page.hits), query
