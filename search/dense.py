@@ -16,8 +16,8 @@ from embeddings.job import title_strings
 if TYPE_CHECKING:
     from embeddings.job import TitleStringVectors
 
-__all__ = ["DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "MIN_LANGUAGE_TEXTS", "DenseRetriever", "DenseTitles",
-           "title_strings"]
+__all__ = ["DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "MIN_LANGUAGE_TEXTS", "MIN_SOUND_KEY",
+           "SOUND_CONFIRM_DEPTH", "DenseRetriever", "DenseTitles", "title_strings"]
 
 DEFAULT_TITLE_ONLY_PENALTY = 0.02
 """Chosen on reddit-tomt train+validation (1,350 resolved queries, watched scope): dense Recall@10
@@ -26,6 +26,11 @@ DEFAULT_LANGUAGE_CENTERING = 0.5
 """See :meth:`DenseRetriever.centered` for how it was chosen (0.25-1.0 tried; 0.5 and 0.75 tie on
 cross-lingual recall, 0.5 costs same-language-only titles less)."""
 MIN_LANGUAGE_TEXTS = 20
+MIN_SOUND_KEY = 3
+"""Consonant classes a query's sound key needs before it may confirm a title (``tnk``: Titanic)."""
+SOUND_CONFIRM_DEPTH = 10
+"""A title sounding like the query is a near-exact match when the title, plot or names channel ranks
+it at most this deep (the encoder or the transliteration proposes, the sound confirms)."""
 """A description language needs this many texts in the index to get a centroid (for centring)."""
 
 
@@ -255,6 +260,7 @@ class DenseTitles:
         self.langs = list(langs)
         self.texts = list(texts)
         self.n_titles = n_titles
+        self._sound_keys: np.ndarray | None = None
 
     @classmethod
     def from_index(cls, stored: TitleStringVectors, position: Mapping[str, int], n_titles: int) -> DenseTitles:
@@ -266,6 +272,21 @@ class DenseTitles:
         langs = stored.strings["lang"].astype(str).to_numpy()[rows].tolist() if rows.size else []
         texts = stored.strings["text"].astype(str).to_numpy()[rows].tolist() if rows.size else []
         return cls(np.asarray(stored.vectors, dtype=np.float32)[rows], positions, langs, texts, n_titles)
+
+    def sound_matches(self, query_key: str, candidates: np.ndarray) -> np.ndarray:
+        """The ``candidates`` (title positions) with a title string whose :func:`search.langid.sound_key`
+        is ``query_key`` (or ``query_key`` without a final ``s``: Greek and Russian add case endings,
+        ``Τιτανικός``); empty for a key under :data:`MIN_SOUND_KEY` classes."""
+        if len(query_key) < MIN_SOUND_KEY or candidates.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if self._sound_keys is None:
+            from search.langid import sound_key
+
+            self._sound_keys = np.asarray([sound_key(t) for t in self.texts], dtype=object)
+        keys = {query_key, query_key[:-1]} if query_key.endswith("s") and len(query_key) > MIN_SOUND_KEY else {query_key}
+        strings = np.flatnonzero(np.isin(self.positions, candidates))
+        hits = [int(self.positions[i]) for i in strings.tolist() if self._sound_keys[i] in keys]
+        return np.asarray(sorted(set(hits)), dtype=np.int64)
 
     def search(self, query_embedding: np.ndarray, top_k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip

@@ -16,7 +16,10 @@ The pipeline for one query (``n`` titles in the index scope, ``d`` embedding dim
    the query's lexical coverage is weak and lets dense yield when the query is a title or a name.
 4. **Exact and near-exact title matches first**: a title whose folded title (any language) equals
    the query comes first, then titles within :func:`search.lexical.max_edits` typos of the query
-   (optimal string alignment: none under 4 characters, 1 under 12, else 2; or a title being typed).
+   (optimal string alignment: none under 4 characters, 1 under 12, else 2; or a title being typed);
+   a query in a non-Latin script is also near-exact for a title among the channels' first
+   :data:`search.dense.SOUND_CONFIRM_DEPTH` that sounds like it (:func:`search.langid.sound_key`:
+   ``تيتانيك``, ``타이타닉``, ``タイタニック`` -> Titanic).
 5. **Personal re-ranking** (optional): with a profile, a :class:`Reranker` may reorder the
    fused scores (exact-title tiers stay first).
 
@@ -41,13 +44,14 @@ from search.catalog import SearchCatalog
 from search.dense import (
     DEFAULT_LANGUAGE_CENTERING,
     DEFAULT_TITLE_ONLY_PENALTY,
+    SOUND_CONFIRM_DEPTH,
     DenseRetriever,
     DenseTitles,
     title_strings,
 )
 from search.errors import InvalidFilterError
 from search.fusion import FusionConfig, fuse, gated_weights
-from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, transliterate
+from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key, transliterate
 from search.lexical import LexicalConfig, LexicalIndex, LexicalScores
 from search.request import (
     DEFAULT_LIMIT,
@@ -358,6 +362,9 @@ class SearchEngine:
                 t_pos, t_scores, t_strings = result.titles
                 channels["titles"] = (t_pos, t_scores)
                 best_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
+                lex = self._sounds_like(query, language, lex, np.concatenate(
+                    [t_pos[:SOUND_CONFIRM_DEPTH], result.positions[:SOUND_CONFIRM_DEPTH],
+                     channels["names"][0][:SOUND_CONFIRM_DEPTH]]))  # fmt: skip
         return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language,
                          title_strings=best_strings, words=len(query.split()), embedding=embedding)  # fmt: skip
 
@@ -378,6 +385,19 @@ class SearchEngine:
             similarity[position] = max(value, similarity.get(position, 0.0))
         return LexicalScores(fields=fields, title_similarity=similarity, exact=np.maximum(lex.exact, other.exact),
                              coverage=max(lex.coverage, other.coverage), query=lex.query)  # fmt: skip
+
+    def _sounds_like(self, query: str, language: QueryLanguage | None, lex: LexicalScores,
+                     candidates: np.ndarray) -> LexicalScores:  # fmt: skip
+        """A title typed in another script (``تيتانيك``, ``タイタニック``) is a near-exact match of a title
+        the encoder proposes (``candidates``) when the two sound alike (:func:`search.langid.sound_key`)."""
+        if self.titles is None or language is None or language.script in ("latin", "unknown"):
+            return lex
+        matches = self.titles.sound_matches(sound_key(query), candidates)
+        if matches.size == 0:
+            return lex
+        exact = lex.exact.copy()
+        exact[matches] = np.maximum(exact[matches], 1)
+        return replace(lex, exact=exact)
 
     def identify(self, query: str) -> QueryLanguage | None:
         """The query's language and script (``None`` without an identifier)."""

@@ -22,6 +22,7 @@ language descriptions are shown in when the viewer asked for none.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,7 +33,7 @@ from data.queries import script_of
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "transliterate"]
+__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "sound_key", "transliterate"]
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "da", "pl", "nl", "sv", "tr",
                               "ru", "uk", "el", "he", "ar", "fa", "hi", "th", "ja", "ko", "zh")  # fmt: skip
@@ -106,3 +107,37 @@ def transliterate(text: str, script: str) -> str | None:
 
     latin = " ".join(anyascii(text).lower().split())
     return latin if any(ch.isalpha() for ch in latin) else None
+
+
+_SOUND_CLASS: dict[str, str] = {
+    **dict.fromkeys("aeiouyh", ""),  # vowels: what transliterations disagree on most
+    **dict.fromkeys("cgkqx", "k"), **dict.fromkeys("bpfv", "p"), **dict.fromkeys("dt", "t"),
+    **dict.fromkeys("sz", "s"), **dict.fromkeys("lr", "r"), "j": "s", "m": "m", "n": "n",
+}  # fmt: skip
+_SOFT_C = re.compile(r"c(?=[eiy])")
+_GEMINATION = str.maketrans("", "", "ッっ")
+"""The Japanese small tsu doubles the next consonant; anyascii writes it as a "t" of its own."""
+
+
+def sound_key(text: str) -> str:
+    """A consonant skeleton of ``text``'s Latin transliteration, for matching a title typed in another
+    script to the title it sounds like: vowels, ``y`` and ``h`` dropped, consonants folded into
+    classes (voiced with voiceless, ``l`` with ``r``), repeats collapsed, spaces ignored.
+
+    ``تيتانيك`` (tytnyk), ``타이타닉`` (taitanig), ``タイタニック``, ``ไททานิค`` (aiththanikh),
+    ``טיטאניק`` and ``Titanic`` all give ``tnk``; ``دانكيرك`` and ``Dunkirk`` give ``tnkrk``. Short keys
+    collide easily: search only uses a key of at least three classes, and only to confirm a title the
+    encoder already proposes (:meth:`search.dense.DenseTitles.sound_matches`).
+    """
+    from anyascii import anyascii
+
+    latin = anyascii(text.translate(_GEMINATION)).lower()
+    latin = _SOFT_C.sub("s", latin.replace("tion", "sion"))  # Inception: "insepsion"
+    out: list[str] = []
+    for ch in latin:
+        if not ("a" <= ch <= "z"):
+            continue
+        key = _SOUND_CLASS.get(ch, ch)
+        if key and (not out or out[-1] != key):
+            out.append(key)
+    return "".join(out)

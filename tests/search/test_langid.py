@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from search.engine import SearchEngine
-from search.langid import LanguageIdentifier, QueryLanguage, default_identifier
+from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key
 from tests.search.search_synthetic import ConceptEncoder, build_engine
 
 
@@ -117,3 +117,28 @@ def test_the_title_channel_stored_with_the_index_is_the_channel_embedded_at_star
 
 def ids_of(page) -> list[str]:  # type: ignore[no-untyped-def]
     return [h.title_id for h in page.hits]
+
+
+@pytest.mark.parametrize(("typed", "title"), [
+    ("تيتانيك", "Titanic"), ("타이타닉", "Titanic"), ("タイタニック", "Titanic"), ("ไททานิค", "Titanic"),
+    ("טיטאניק", "Titanic"), ("Титаник", "Titanic"), ("دانكيرك", "Dunkirk"), ("ダンケルク", "Dunkirk"),
+    ("인셉션", "Inception"), ("インセプション", "Inception"), ("انترستلر", "Interstellar"),
+])  # fmt: skip
+def test_a_title_typed_in_another_script_sounds_like_the_title(typed: str, title: str) -> None:
+    assert sound_key(typed) == sound_key(title)
+    assert len(sound_key(title)) >= 3
+
+
+def test_sound_keys_confirm_only_candidates_and_only_long_enough_keys() -> None:
+    from search.dense import DenseTitles
+
+    texts = ["Titanic", "Waiting...", "Thank You", "Titan", "Up", "Τιτανικός"]
+    assert [sound_key(t) for t in texts[:5]] == ["tnk", "wtnk", "tnk", "tn", "p"]
+    vectors = np.eye(len(texts), 4, dtype=np.float32)[:, :4] + 0.01
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    channel = DenseTitles(vectors, np.arange(len(texts)), [""] * len(texts), texts, len(texts))
+    assert channel.sound_matches("tnk", np.asarray([0, 1, 3])).tolist() == [0]  # "Thank You" is no candidate
+    assert channel.sound_matches("tnk", np.asarray([0, 2])).tolist() == [0, 2]  # a collision the encoder must rule out
+    assert channel.sound_matches("tnks", np.asarray([0])).tolist() == [0]  # a case ending: Τιτανικός
+    assert channel.sound_matches("tn", np.asarray([3])).size == 0  # too short to mean anything
+    assert channel.sound_matches("tnk", np.empty(0, dtype=np.int64)).size == 0
