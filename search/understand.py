@@ -294,6 +294,9 @@ _DECADE_WORDS = {
 }  # fmt: skip
 
 
+_DECADE_STARTS = {fold(word): start for word, start in _DECADE_WORDS.items()}
+
+
 def _folded_alternation(words: list[str]) -> str:
     return "|".join(re.escape(fold(w)) for w in sorted(words, key=len, reverse=True))
 
@@ -320,6 +323,8 @@ _BEFORE = re.compile(rf"(?<!\w)(?:before|prior to|antes de|antes del|avant|vor|p
 _AFTER = re.compile(rf"(?<!\w)(?:after|since|despues de|desde|apres|depuis|nach|seit|dopo il|dopo|depois de|po|после|с|"
                     rf"{_AFTER_WORDS})\s*{_YEAR_RE}|{_YEAR_RE}\s*(?:{_AFTER_AFTER_YEAR})")
 _YEAR = re.compile(rf"(?<!\d){_YEAR_RE}(?!\d)")
+_DECADE_WORD = re.compile(rf"(?<!\w)(?:{_folded_alternation(list(_DECADE_WORDS))})(?!\w)|"
+                          rf"{_folded_alternation([w for w in _DECADE_WORDS if re.search(r'[一-龥]', w)])}")
 _RECENT: dict[str, str] = _entries(
     "recent", "recent", "newest", "latest", "recientes", "reciente", "nuevas", "nuevos", "nuevo", "nueva",
     "recents", "recentes", "nouveaux", "nouvelles", "neue", "neuen", "neueste", "recenti", "nuovi", "nuove",
@@ -328,6 +333,10 @@ _RECENT: dict[str, str] = _entries(
 )  # fmt: skip
 _GLUED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\u0e00-\u0e7f]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+
+_HEAD = 3
+"""Stems are bucketed by their first characters (every stem has at least this many)."""
 
 
 class _Table:
@@ -350,6 +359,9 @@ class _Table:
         self.glued.sort(key=lambda item: -len(item[0]))
         self.stems.sort(key=lambda item: -len(item[0]))
         self.longest = max((len(k.split()) for k in self.words), default=1)
+        self._stems_by_head: dict[str, list[tuple[str, str]]] = {}
+        for stem, value in self.stems:  # longest first within each bucket, like the list
+            self._stems_by_head.setdefault(stem[:_HEAD], []).append((stem, value))
 
     def lookup(self, word: str) -> str | None:
         """The value of one whole word (exact, without an Arabic article or "و", or by stem)."""
@@ -359,7 +371,7 @@ class _Table:
             for prefix in ("ال", "وال", "و", "بال", "لل"):
                 if word.startswith(prefix) and word[len(prefix):] in self.words:
                     return self.words[word[len(prefix):]]
-        for stem, value in self.stems:
+        for stem, value in self._stems_by_head.get(word[:_HEAD], ()):
             if word.startswith(stem) and " " not in stem:
                 return value
         return None
@@ -380,8 +392,10 @@ class _Table:
             if not taken[i] and (value := self.lookup(word)) is not None:
                 found.append((value, word))
                 taken[i] = True
-        for key, value in self.glued:
-            for i, word in enumerate(words):
+        glued = [i for i, word in enumerate(words) if not taken[i] and _GLUED.search(word)]
+        for key, value in self.glued if glued else ():
+            for i in glued:
+                word = words[i]
                 if not taken[i] and key in word:
                     found.append((value, key))
                     words[i] = " ".join(word.replace(key, " ").split())
@@ -417,8 +431,13 @@ def _both(words: Iterable[str]) -> set[str]:
 
 _POSTFIX_LIKE = _both(("のような", "みたいな", "っぽい", "に似た", "같은", "비슷한", "जैसी", "जैसे", "जैसा",
                                    "benzeri", "gibi"))  # fmt: skip
-_LIKE_FOLDED = [" ".join(fold(p).split()) for p in _LIKE]
-_LIKE_SOFT = [_soft_fold(p) for p in _LIKE if not p.isascii()]
+def _phrases(phrases: Iterable[str]) -> list[tuple[str, re.Pattern[str] | None]]:
+    """Each phrase with its word-boundary pattern (``None`` for glued scripts: found anywhere)."""
+    return [(p, None if _GLUED.search(p) else re.compile(rf"(?<!\w){re.escape(p)}(?!\w)")) for p in phrases]
+
+
+_LIKE_FOLDED = _phrases(" ".join(fold(p).split()) for p in _LIKE)
+_LIKE_SOFT = _phrases(_soft_fold(p) for p in _LIKE if not p.isascii())
 _BARE_LIKE = _both(("like", "como", "comme", "wie", "come", "как", "tipo", "σαν", "οπως", "όπως", "כמו", "مثل", "像"))
 _LIKE_HEADS = _both(("movies", "films", "shows", "series", "peliculas", "pelicula", "pelis", "film",
                                  "filmes", "filme", "something", "anything", "serien", "фильмы", "сериалы", "ταινιες",
@@ -457,12 +476,11 @@ def _take_years(text: str, out: list[Constraint]) -> str:
             start = int(century + match.group(2) + "0")
             out.append(Constraint("years", f"{start}-{start + 9}", match.group(0).strip(), "boost"))
             return text[: match.start()] + " " + text[match.end():]
-    for word, start in _DECADE_WORDS.items():
-        key = fold(word)
-        index = text.find(key)
-        if index >= 0 and (_GLUED.search(key) or re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text)):
-            out.append(Constraint("years", f"{start}-{start + 9}", key, "boost"))
-            return text[:index] + " " + text[index + len(key):]
+    match = _DECADE_WORD.search(text)
+    if match:
+        start = _DECADE_STARTS[match.group(0)]
+        out.append(Constraint("years", f"{start}-{start + 9}", match.group(0), "boost"))
+        return text[: match.start()] + " " + text[match.end():]
     match = _YEAR.search(text)
     if match and len(text.split()) > 1:
         out.append(Constraint("years", f"{match.group(1)}-{match.group(1)}", match.group(0), "boost"))
@@ -470,10 +488,11 @@ def _take_years(text: str, out: list[Constraint]) -> str:
     return text
 
 
-def _take_like(text: str, out: list[Constraint], phrases: list[str] = _LIKE_FOLDED) -> str:
-    for phrase in phrases:
+def _take_like(text: str, out: list[Constraint],
+               phrases: list[tuple[str, re.Pattern[str] | None]] = _LIKE_FOLDED) -> str:  # fmt: skip
+    for phrase, bounded in phrases:
         index = text.find(phrase)
-        if index < 0 or (not _GLUED.search(phrase) and not re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text)):
+        if index < 0 or (bounded is not None and not bounded.search(text)):
             continue
         before, after = text[:index].strip(), text[index + len(phrase):].strip()
         if phrase in _BARE_LIKE and before and before.split()[-1] not in _LIKE_HEADS and before not in _LIKE_HEADS:
