@@ -201,6 +201,17 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
         ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
 
 
+def actor_cpus(requested: float, actors: int) -> float:
+    """CPUs each of ``actors`` Ray Data actors may reserve: ``requested``, lowered so that one CPU of the
+    connected cluster stays free for Ray Data's own read, repartition and write tasks (actors holding
+    every CPU starve those tasks and the job never progresses: seen with 2 actors on a 2-CPU machine)."""
+    import ray
+
+    total = float(ray.cluster_resources().get("CPU", 0))
+    spare = total - 1 if total >= 2 else total / 2
+    return max(0.01, min(float(requested), spare / max(actors, 1)))
+
+
 def cluster_has_gpus() -> bool:
     """Whether the connected Ray cluster advertises at least one GPU."""
     import ray
@@ -272,7 +283,7 @@ def embed_missing_with_ray(
             batch_size=config.batch_texts,
             batch_format="pyarrow",
             num_gpus=1 if config.gpus else None,
-            num_cpus=None if config.gpus else config.cpus_per_actor,
+            num_cpus=None if config.gpus else actor_cpus(config.cpus_per_actor, config.actors),
         )
         dataset.write_parquet(str(outputs))
         shards = sorted(outputs.glob("*.parquet"))

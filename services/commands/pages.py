@@ -9,7 +9,8 @@ with ``profile_id``, ``status`` (the HTTP status) and ``page_json`` (the respons
 
 ``--engine local`` computes the pages in this process; ``--engine ray`` (extra ``distributed``)
 splits the profiles over a Ray Data ``ActorPoolStrategy`` pool of ``--actors`` page actors on a
-local Ray or the cluster at ``--address`` and writes one Parquet shard per block.
+local Ray or the cluster at ``--address`` and writes one Parquet shard per block; each actor reserves
+at most one CPU, fewer where that would leave Ray Data's own tasks no CPU (2 actors on 2 CPUs).
 """
 
 from __future__ import annotations
@@ -86,13 +87,14 @@ def precompute_pages(settings: Settings, out_dir: Path, *, engine: str = "local"
     else:
         import ray
 
-        from embeddings.ray_job import ensure_ray
+        from embeddings.ray_job import actor_cpus, ensure_ray
 
         ensure_ray(address)
         blocks = max(1, min(len(profile_ids), actors * 4))
         ray.data.from_arrow(ids).repartition(blocks).map_batches(
             PageWorker, fn_constructor_kwargs={"settings": settings, "rows": rows, "per_row": per_row},
-            compute=ray.data.ActorPoolStrategy(size=actors), batch_size=64, batch_format="pyarrow", num_cpus=1,
+            compute=ray.data.ActorPoolStrategy(size=actors), batch_size=64, batch_format="pyarrow",
+            num_cpus=actor_cpus(1, actors),  # one CPU stays free for Ray Data's repartition and write tasks
         ).write_parquet(str(out_dir))  # fmt: skip
     seconds = time.perf_counter() - started
     written = pq.read_table(out_dir, columns=["profile_id", "status"])
