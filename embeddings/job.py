@@ -219,6 +219,90 @@ def cache_key(fingerprint: str, *, as_queries: bool = False) -> str:
     return f"{fingerprint}+query" if as_queries else fingerprint
 
 
+@dataclass(frozen=True)
+class WorkerEncoderSpec:
+    """How each worker process loads its encoder (:func:`embeddings.encoder.load_encoder` arguments;
+    always on CPU with one thread: torch for passages, the default query engine for queries)."""
+
+    model: str
+    cache_dir: Path
+
+
+_WORKER_ENCODER: Any = None
+
+
+def _init_worker(spec: WorkerEncoderSpec) -> None:
+    import os
+
+    # one thread per process: set before torch starts its OpenMP pool
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"
+    from embeddings.encoder import load_encoder
+
+    global _WORKER_ENCODER
+    _WORKER_ENCODER = load_encoder(spec.model, device="cpu", cache_dir=spec.cache_dir, num_threads=1)
+
+
+def _worker_embed(texts: list[str], as_queries: bool) -> tuple[str, np.ndarray]:
+    embed = _WORKER_ENCODER.encode_queries if as_queries else _WORKER_ENCODER.encode_items
+    return _WORKER_ENCODER.fingerprint, np.asarray(embed(texts), dtype=np.float32)
+
+
+def embed_with_cache_in_processes(
+    encoder: ItemEncoder,
+    spec: WorkerEncoderSpec,
+    texts: list[str],
+    cache: EmbeddingCache,
+    *,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+    as_queries: bool = False,
+) -> tuple[np.ndarray, int]:
+    """:func:`embed_with_cache` with the missing texts embedded by ``workers`` CPU processes of one
+    thread each (spawned; each loads the model once from ``spec``; ``as_queries`` as there).
+
+    On a CPU shared with other work, one 2-thread torch process loses much of its time at OpenMP
+    barriers whenever one of its threads is descheduled; single-thread processes do not wait for each
+    other. ``encoder`` gives the fingerprint the vectors are cached under; every worker must report
+    the same fingerprint (else :class:`JobError`). Chunks of ``CHUNK`` texts (length-sorted) are
+    handed out in order, and each finished chunk is committed to the cache before the next result is
+    read, so an interrupted run resumes. Returns what :func:`embed_with_cache` returns.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers < 1:
+        raise JobError(f"workers={workers}; expected >= 1")
+    key = cache_key(encoder.fingerprint, as_queries=as_queries)
+    hashes = [text_hash(t) for t in texts]
+    unique = list(dict.fromkeys(hashes))
+    found = cache.get_many(key, unique)
+    first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
+    missing = [h for h in unique if h not in found]
+    missing.sort(key=lambda h: len(first_text[h]))
+    chunks = [missing[start : start + CHUNK] for start in range(0, len(missing), CHUNK)]
+    done = 0
+    if chunks:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context,
+                                 initializer=_init_worker, initargs=(spec,)) as pool:  # fmt: skip
+            results = pool.map(_worker_embed, [[first_text[h] for h in chunk] for chunk in chunks],
+                               [as_queries] * len(chunks))  # fmt: skip
+            for chunk, (fingerprint, vectors) in zip(chunks, results, strict=True):
+                if fingerprint != encoder.fingerprint:
+                    raise JobError(f"a worker's encoder has fingerprint {fingerprint[:12]}; expected "
+                                   f"{encoder.fingerprint[:12]} (the same model, lengths and quantization)")  # fmt: skip
+                cache.put_many(key, zip(chunk, vectors, strict=True))
+                found.update(zip(chunk, vectors, strict=True))
+                done += len(chunk)
+                if progress:
+                    progress(done, len(missing))
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    for i, hashed in enumerate(hashes):
+        out[i] = found[hashed]
+    return out, len(missing)
+
+
 def title_vectors(texts: pd.DataFrame, vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Normalized mean of each title's text vectors. Returns (title_ids sorted, (n_titles, dim))."""
     codes, uniques = pd.factorize(texts["title_id"], sort=True)
@@ -285,8 +369,15 @@ def build_index_version(
     index_dir: Path,
     kind: str = "auto",
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    worker_spec: WorkerEncoderSpec | None = None,
 ) -> BuildReport:
-    """Embed a scope of the catalog and write a new, activated index version under ``index_dir``."""
+    """Embed a scope of the catalog and write a new, activated index version under ``index_dir``.
+
+    With ``workers`` > 1 (and ``worker_spec``), the passages and title strings missing from the cache
+    are embedded by that many single-thread processes (:func:`embed_with_cache_in_processes`); else
+    by ``encoder`` here.
+    """
     from embeddings.index import build_index
     from embeddings.index_store import IndexStore
 
@@ -296,7 +387,13 @@ def build_index_version(
         raise JobError(f"scope {scope!r} selects no titles from a catalog of {len(titles)}")
     texts = catalog_texts(chosen)
     t0 = time.perf_counter()
-    vectors, embedded = embed_with_cache(encoder, texts["text"].tolist(), cache, progress=progress)
+    if workers > 1:
+        if worker_spec is None:
+            raise JobError(f"workers={workers} needs a worker_spec (how each process loads the encoder)")
+        vectors, embedded = embed_with_cache_in_processes(encoder, worker_spec, texts["text"].tolist(), cache,
+                                                          workers=workers, progress=progress)  # fmt: skip
+    else:
+        vectors, embedded = embed_with_cache(encoder, texts["text"].tolist(), cache, progress=progress)
     embed_seconds = time.perf_counter() - t0
     index = build_index(vectors, texts["text_id"].to_numpy(), kind=kind)  # type: ignore[arg-type]
     ids, tvecs = title_vectors(texts, vectors)
@@ -318,7 +415,11 @@ def build_index_version(
     ids_path = sidecar / f"title_ids-{vec_digest}.json"
     ids_path.write_text(json.dumps(ids), encoding="utf-8")
     strings = catalog_title_strings(chosen)
-    string_vectors, strings_embedded = embed_with_cache(encoder, strings["text"].tolist(), cache, as_queries=True)
+    if workers > 1 and worker_spec is not None:
+        string_vectors, strings_embedded = embed_with_cache_in_processes(
+            encoder, worker_spec, strings["text"].tolist(), cache, workers=workers, as_queries=True)  # fmt: skip
+    else:
+        string_vectors, strings_embedded = embed_with_cache(encoder, strings["text"].tolist(), cache, as_queries=True)
     strings_path = _write_sidecar(sidecar, SIDECAR_TITLE_STRINGS, lambda p: strings.to_parquet(p, index=False))
     string_vectors_path = _write_sidecar(sidecar, SIDECAR_TITLE_STRING_VECTORS,
                                          lambda p: np.save(p, string_vectors, allow_pickle=False))  # fmt: skip

@@ -395,3 +395,25 @@ def test_a_french_description_finds_its_english_translation(encoder: SentenceTra
     # and the right translation beats the best distractor by a margin
     best_other = np.max(np.where(np.eye(len(french), dtype=bool), -1.0, scores), axis=1)
     assert np.all(np.diag(scores) - best_other > 0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("encoder")
+def test_int8_item_encoder_has_its_own_fingerprint_and_leaves_the_float_one_alone(
+    encoder: SentenceTransformerEncoder,
+) -> None:
+    from embeddings.encoder import quantized_item_encoder
+
+    texts = [text for _, text in MULTILINGUAL[:8]]
+    before = encoder.encode_items(texts)
+    int8 = quantized_item_encoder(encoder)
+    assert int8.item_quantization == "int8" and encoder.item_quantization == "none"
+    assert int8.fingerprint != encoder.fingerprint  # never the same cache rows or index manifest
+    vectors = int8.encode_items(texts)
+    assert vectors.shape == before.shape and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    cosines = np.sum(vectors * before, axis=1)
+    assert float(cosines.min()) > 0.9  # close, but not the float vectors (benchmarks/quantize.py measures it)
+    np.testing.assert_array_equal(encoder.encode_items(texts), before)  # the float model was copied, not changed
+    with pytest.raises(ValueError, match="already int8"):
+        quantized_item_encoder(int8)

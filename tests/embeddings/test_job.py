@@ -13,10 +13,13 @@ from data.embedding_cache import EmbeddingCache
 from embeddings.index_errors import IndexCorruptError, IndexMismatchError
 from embeddings.job import (
     JobError,
+    WorkerEncoderSpec,
     build_index_version,
+    cache_key,
     catalog_texts,
     catalog_title_strings,
     embed_with_cache,
+    embed_with_cache_in_processes,
     load_index_artifacts,
     resolve_scope,
     select_titles,
@@ -173,4 +176,45 @@ def test_a_version_built_before_title_strings_loads_without_them(tmp_path: Path)
     manifest_path.write_text(json.dumps(manifest))
     old = load_index_artifacts(tmp_path / "index")
     assert old.title_strings is None and old.title_vectors.shape == (40, 16)
+
+
+def test_process_workers_need_a_spec_and_a_positive_count(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    with pytest.raises(JobError, match="worker_spec"):
+        build_index_version(titles=_titles(), catalog_version="c1", scope="full", encoder=HashEncoder(),
+                            cache=cache, index_dir=tmp_path / "index", workers=2)  # fmt: skip
+    spec = WorkerEncoderSpec("bundled:multilingual-e5-small", tmp_path)
+    with pytest.raises(JobError, match="workers=0"):
+        embed_with_cache_in_processes(HashEncoder(), spec, ["a"], cache, workers=0)
+    cache.close()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("encoder")
+def test_process_workers_embed_like_this_process_and_fill_the_cache(tmp_path: Path) -> None:
+    """Two spawned single-thread workers give the in-process encoder's vectors, cached under its fingerprint."""
+    from embeddings.encoder import load_encoder
+    from services.settings import Settings
+
+    settings = Settings()
+    encoder = load_encoder(settings.model, device="cpu", cache_dir=settings.cache_dir)
+    texts = catalog_texts(select_titles(_titles(12), "full"))["text"].tolist()
+    texts = [*texts, texts[0]]  # a duplicate is embedded once
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    spec = WorkerEncoderSpec(settings.model, settings.cache_dir)
+    seen: list[tuple[int, int]] = []
+    vectors, embedded = embed_with_cache_in_processes(encoder, spec, texts, cache, workers=2,
+                                                      progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    assert embedded == len(texts) - 1 and seen[-1] == (embedded, embedded)
+    expected = encoder.encode_items(texts)
+    assert float(np.min(np.sum(vectors * expected, axis=1))) >= 0.9999
+    assert cache.count(encoder.fingerprint) == embedded
+    again, embedded = embed_with_cache_in_processes(encoder, spec, texts, cache, workers=2)
+    assert embedded == 0
+    np.testing.assert_array_equal(again, vectors)
+    # title strings as queries: the workers' query engine, cached under the query key
+    strings = ["Title 1", "Titre 4", "Amélie", "타이타닉"]
+    queries, embedded = embed_with_cache_in_processes(encoder, spec, strings, cache, workers=2, as_queries=True)
+    assert embedded == len(strings) and cache.count(cache_key(encoder.fingerprint, as_queries=True)) == len(strings)
+    assert float(np.min(np.sum(queries * encoder.encode_queries(strings), axis=1))) >= 0.999
     cache.close()
