@@ -40,7 +40,9 @@ explores more, and the same seed reproduces the same page.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -87,6 +89,8 @@ __all__ = [
 
 MAX_ROWS = 30
 MAX_PER_ROW = 50
+VIEWER_CACHE = 4096
+"""Viewer states kept by :meth:`PageBuilder.cached_viewer` (least recently used dropped)."""
 DEFAULT_ROWS = 10
 DEFAULT_PER_ROW = 20
 MAX_SIMILAR = 100
@@ -581,6 +585,8 @@ class PageBuilder:
 
     def __post_init__(self) -> None:
         self.fallback = HeuristicScorer(self.catalog, self.cowatch)
+        self._viewers: OrderedDict[str, tuple[ProfileFeatures, ViewerState]] = OrderedDict()
+        self._viewer_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -622,6 +628,23 @@ class PageBuilder:
             profile = replace(compute_profile_features(merged, features, profile=_as_profile(profile)),
                               last_seq=profile.last_seq)  # fmt: skip
         return viewer_state(profile, history, features, liked_genres=liked_genres, liked_titles=liked)
+
+    def cached_viewer(self, profile: ProfileFeatures, history: Callable[[], History | None]) -> ViewerState:
+        """:meth:`viewer` without onboarding input, kept per profile id while ``profile`` is the same object:
+        the service's feature store hands out one ``ProfileFeatures`` per (profile, last event) and a new one
+        after the next event or a settings change, so a kept state is never stale. ``history`` is only called
+        on a miss (it reads the event store)."""
+        with self._viewer_lock:
+            kept = self._viewers.get(profile.profile_id)
+        if kept is not None and kept[0] is profile:
+            return kept[1]
+        state = self.viewer(profile, history())
+        with self._viewer_lock:
+            self._viewers[profile.profile_id] = (profile, state)
+            self._viewers.move_to_end(profile.profile_id)
+            while len(self._viewers) > VIEWER_CACHE:
+                self._viewers.popitem(last=False)
+        return state
 
     def page(self, viewer: ViewerState, request: PageRequest | None = None) -> Page:
         scorer = self.active_scorer

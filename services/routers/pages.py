@@ -234,8 +234,11 @@ def _viewer(builder: PageBuilder, features: FeatureStore, profile_id: str, liked
     profile = features.profile_features(profile_id)
     if max_maturity is not None and MATURITY_LEVELS[max_maturity] < profile.maturity_level:
         profile = replace(profile, maturity_level=MATURITY_LEVELS[max_maturity])
-    history = store.history(profile_id) if profile.last_seq else None
-    return builder.viewer(profile, history, liked_genres=liked_genres, liked_titles=liked_titles), known
+    if liked_genres or liked_titles:
+        history = store.history(profile_id) if profile.last_seq else None
+        return builder.viewer(profile, history, liked_genres=liked_genres, liked_titles=liked_titles), known
+    # the state is kept until the profile's next event (the feature store's profile object changes then)
+    return builder.cached_viewer(profile, lambda: store.history(profile_id) if profile.last_seq else None), known
 
 
 def _split(values: list[str] | None) -> list[str]:
