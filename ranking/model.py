@@ -674,6 +674,7 @@ class TrainedRanker:
         self.position_of_row = np.zeros(0, dtype=np.int64)
         self.bound_rows = np.zeros(0, dtype=np.int64)
         self._title_vectors: Tensor | None = None
+        self._own: tuple[ProfileFeatures, dict[str, Tensor]] | None = None
 
     # -------------------------------------------------------------- binding
     def bind(self, titles: TitleFeatures, rows: np.ndarray | None = None, *,
@@ -711,6 +712,7 @@ class TrainedRanker:
         self.position_of_row = np.full(len(titles), -1, dtype=np.int64)
         self.position_of_row[rows] = np.arange(len(rows))
         self._title_vectors = None
+        self._own = None  # inputs kept by _own_inputs belong to the previous binding
         return self
 
     def view(self) -> TrainedRanker:
@@ -782,6 +784,43 @@ class TrainedRanker:
         out[:, self.bound_rows] = log_probabilities(scores, seen)
         return out
 
+    def _vectors(self) -> Tensor:
+        if self._title_vectors is None:
+            self._title_vectors = self.model.title_vectors()
+        return self._title_vectors
+
+    def _own_inputs(self, profile: ProfileFeatures) -> dict[str, Tensor]:
+        """The profile's own (non-context) head inputs, (1, N) each, for one profile; the last profile's are
+        kept (by object identity: serving hands out one ``ProfileFeatures`` per profile state) so a page's
+        :meth:`top_picks_scores` and :meth:`context_scores_at` compute them once."""
+        kept = self._own
+        if kept is not None and kept[0] is profile:
+            return kept[1]
+        own = [name for name in HEAD_INPUTS if not name.startswith("context_")]
+        parts = self.model.components(self.batch([profile]), self._vectors(), parts=own)
+        self._own = (profile, parts)
+        return parts  # type: ignore[no-any-return]
+
+    def top_picks_scores(self, profile: ProfileFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """((N,) float32 scores, (N,) bool watched mask) of one profile for Top Picks: the same values as
+        :meth:`scores_and_seen` ``([profile])[i][0]``, keeping the profile's head inputs for a following
+        :meth:`context_scores_at` (the page scores Top Picks, then its Because You Watched pools)."""
+        import torch
+
+        if self.titles is None:
+            raise RuntimeError("TrainedRanker.top_picks_scores before bind(titles)")
+        model = self.model
+        model.eval()
+        with torch.no_grad():
+            parts = dict(self._own_inputs(profile))
+            batch = self.batch([profile])
+            for name in HEAD_INPUTS:
+                if name.startswith("context_"):  # Top Picks has no context: these inputs are 0 (components())
+                    parts[name] = torch.zeros(1, model.n_titles)
+            scores = model.head(model.head_inputs(parts), batch.task)
+            seen = batch.seen_mask(scores.shape[1])
+        return scores[0].numpy(), seen[0].numpy()
+
     def context_scores_at(self, profile: ProfileFeatures, contexts: Sequence[RankingContext],
                           rows: Sequence[np.ndarray]) -> list[np.ndarray]:  # fmt: skip
         """One profile's raw scores (the head output, before the log-softmax) under each of ``k`` contexts,
@@ -804,20 +843,21 @@ class TrainedRanker:
         model = self.model
         model.eval()
         with torch.no_grad():
-            if self._title_vectors is None:
-                self._title_vectors = model.title_vectors()
-            vectors = self._title_vectors
-            own = [name for name in HEAD_INPUTS if not name.startswith("context_")]
-            parts = model.components(self.batch([profile]), vectors, parts=own)  # each (1, N)
+            vectors = self._vectors()
+            parts = self._own_inputs(profile)  # each (1, N); kept from top_picks_scores of the same profile
             batch = self.batch([profile] * len(contexts), list(contexts))
+            # each (k, N); context_content only at the rows (its full product is a pass over every content vector)
             in_context = {name: model.context_scores(name, batch, vectors)
-                          for name in HEAD_INPUTS if name.startswith("context_")}  # each (k, N)  # fmt: skip
+                          for name in HEAD_INPUTS if name.startswith("context_") and name != "context_content"}  # fmt: skip
             out = []
             for i, title_rows in enumerate(rows):
                 positions = self.position_of_row[np.asarray(title_rows, dtype=np.int64)]
                 bound = positions >= 0
                 at = torch.from_numpy(positions[bound])
-                columns = [parts[name][0, at] if name in parts else in_context[name][i, at] for name in HEAD_INPUTS]
+                in_context["context_content"] = model.content[at] @ batch.context_vector[i]  # = content_scores at
+                columns = [parts[name][0, at] if name in parts else
+                           in_context[name] if name == "context_content" else in_context[name][i, at]
+                           for name in HEAD_INPUTS]  # fmt: skip
                 inputs = (torch.stack(columns, dim=-1)[None] - model.input_mean) / model.input_std
                 scores = np.full(len(positions), -np.inf, dtype=np.float32)
                 scores[bound] = model.head(inputs, batch.task[i : i + 1])[0].numpy()

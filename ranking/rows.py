@@ -555,7 +555,12 @@ class RankerScorer:
         ranker = self.ranker
         if ranker.titles is None:
             raise RuntimeError("RankerScorer.score_all before ranker.bind(titles)")
-        scores, seen = ranker.scores_and_seen([profile])
+        top_picks = getattr(ranker, "top_picks_scores", None)  # keeps the profile's inputs for the BYW rows
+        if callable(top_picks):
+            one, one_seen = top_picks(profile)
+            scores, seen = one[None], one_seen[None]
+        else:
+            scores, seen = ranker.scores_and_seen([profile])
         out = np.full(len(ranker.titles), -np.inf, dtype=np.float32)
         out[ranker.bound_rows] = log_probabilities(scores, seen)[0]
         return out

@@ -146,10 +146,18 @@ def test_context_scores_at_equal_the_full_scores_at_those_rows(world) -> None:  
                 RankingContext.similar(7)]  # fmt: skip
     pools = [np.array([0, 3, 9, 25]), np.array([29, 2]), np.arange(30)]
     full = ranker.score([pf] * 3, mask_seen=False, contexts=contexts)
+    top, seen = ranker.top_picks_scores(pf)  # keeps pf's own inputs for context_scores_at
+    expected_top, expected_seen = ranker.scores_and_seen([pf])
+    np.testing.assert_allclose(top, expected_top[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(seen, expected_seen[0])
     got = ranker.context_scores_at(pf, contexts, pools)
     for k, pool in enumerate(pools):
         np.testing.assert_allclose(got[k], full[k, pool], rtol=1e-5, atol=1e-5)
     assert not np.allclose(got[0][[0, 1]], got[2][[0, 3]], atol=1e-3)  # the context changes the scores
+    other = compute_profile_features(History("w", ["tmdb:1010"], np.arange(1.0), ["play"]), tf)
+    np.testing.assert_allclose(ranker.context_scores_at(other, contexts[:1], pools[:1])[0],  # not pf's inputs
+                               ranker.score([other], mask_seen=False, contexts=contexts[:1])[0, pools[0]],
+                               rtol=1e-5, atol=1e-5)  # fmt: skip
     view = ranker.view().bind(tf, np.arange(0, 30, 2))  # odd rows unbound
     partial = view.context_scores_at(pf, contexts[:1], [np.array([0, 1, 2])])[0]
     assert np.isneginf(partial[1]) and np.isfinite(partial[[0, 2]]).all()
