@@ -34,6 +34,16 @@ def real_catalog_dir(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFac
     return out
 
 
+@pytest.fixture(scope="session")
+def default_artifacts_dir() -> Path:
+    """The default-scope artifacts ``make artifacts`` builds before the suite runs (catalog, index with
+    its title strings; ``MARQUEE_ARTIFACTS_DIR`` when set), read-only; skipped where none are built."""
+    root = Path(os.environ.get("MARQUEE_ARTIFACTS_DIR") or REPO / "artifacts")
+    if not (root / "index" / "CURRENT").is_file() or not (root / "catalog" / "titles.parquet").is_file():
+        pytest.skip(f"no default artifacts built in {root} (run `make artifacts`)")
+    return root
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_target(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Where a store lives, once per back end: an SQLite file or a fresh schema on a real PostgreSQL
