@@ -261,7 +261,7 @@ def evaluate_ranking(
     if config.unified:
         say("training the Top-Picks-only ranker (task-specific baseline)")
         single = train_ranker(split.train_events, titles, embeddings=embeddings,
-                              config=replace(train_config, tasks=("top_picks",)),
+                              config=replace(train_config, tasks=("top_picks",)), towers_from=ranker,
                               progress=lambda stage, step, total, loss: say(f"top-picks-only {stage} {step}/{total}"))  # fmt: skip
         say("unified model, per task")
         report["unified"] = unified_eval(split, prepared, ranker, single.ranker, result.titles, titles, profiles,

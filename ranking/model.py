@@ -415,32 +415,33 @@ def _modules() -> dict[str, type]:
             return users @ titles.T + self.bias(vocab_ids)[:, 0][None, :]
 
     class Head(nn.Module):
-        """(b, N, F) score vector per pair and (b,) task ids -> (b, N): a shared linear blend, a per-task
-        linear blend (the task's embedding holds its own input weights, zero at start) and a small MLP over
-        the inputs concatenated with the task one-hot."""
+        """(b, N, F) score vector per pair and (b,) task ids -> (b, N): a linear blend whose input weights are
+        the shared ones plus the task's own (a task embedding, zero at start), and a small MLP over the inputs
+        concatenated with the task one-hot (computed as its first layer plus a per-task hidden bias, the same
+        function without materialising the concatenation)."""
 
         def __init__(self, config: RankerConfig) -> None:
             super().__init__()
             f = len(HEAD_INPUTS)
-            self.n_tasks = config.n_tasks
             self.linear = nn.Linear(f, 1)
             self.task_weights = nn.Embedding(config.n_tasks, f)
             nn.init.zeros_(self.task_weights.weight)
-            self.mlp = nn.Sequential(nn.Linear(f + config.n_tasks, config.head_hidden), nn.GELU(),
-                                     nn.Linear(config.head_hidden, 1))  # fmt: skip
-            last: Any = self.mlp[2]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            self.hidden = nn.Linear(f, config.head_hidden)
+            self.task_hidden = nn.Embedding(config.n_tasks, config.head_hidden)  # the one-hot's columns
+            nn.init.normal_(self.task_hidden.weight, std=0.1)
+            self.out = nn.Linear(config.head_hidden, 1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
             with torch.no_grad():
                 self.linear.weight.zero_()
                 self.linear.weight[0, 0] = 1.0  # start as the neural score alone
                 self.linear.bias.zero_()
 
         def forward(self, inputs: Tensor, task: Tensor) -> Tensor:
-            b, n, _ = inputs.shape
-            per_task = (inputs * self.task_weights(task)[:, None, :]).sum(-1)
-            onehot = torch.nn.functional.one_hot(task, self.n_tasks).to(inputs.dtype)[:, None, :].expand(b, n, -1)
-            return self.linear(inputs)[..., 0] + per_task + self.mlp(torch.cat([inputs, onehot], dim=-1))[..., 0]
+            weights = self.linear.weight + self.task_weights(task)  # (b, F)
+            blend = torch.bmm(inputs, weights[:, :, None])[..., 0] + self.linear.bias
+            hidden = torch.nn.functional.gelu(self.hidden(inputs) + self.task_hidden(task)[:, None, :])
+            return blend + self.out(hidden)[..., 0]
 
     class MarqueeRanker(nn.Module):
         """TitleTower + UserTower + Interaction + ItemItem + Head over the bound titles."""

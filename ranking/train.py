@@ -378,12 +378,16 @@ def train_ranker(
     progress: Callable[[str, int, int, float], None] | None = None,
     data_version: str | None = None,
     data_parallel: DataParallel | None = None,
+    towers_from: TrainedRanker | None = None,
 ) -> TrainResult:
     """Train on every profile of ``events`` (columns profile_id, title_id, timestamp[, seq, kind]).
 
     ``titles``: the catalog titles frame (``read_titles``); ``embeddings``: ``(title_ids, vectors)``
     or None (content inputs are then zeros and the manifest says so). ``progress(stage, step, total,
-    loss)`` is called after every epoch.
+    loss)`` is called after every epoch. ``towers_from``: a ranker trained by this function on the same
+    events with the same seed and tower settings; its towers are copied instead of retrained (the seeded
+    draws are replayed, so the head sees the same samples): how the evaluation fits a second head (the
+    Top-Picks-only baseline) on the same towers.
     """
     import torch
 
@@ -459,9 +463,14 @@ def train_ranker(
             scores = model.components(batch, model.title_vectors(), parts=("neural",))["neural"]
             yield multinomial_loss(scores, _target_matrix(chunk, n, device), batch.seen_mask(n))
 
+    if towers_from is not None:
+        copied = {k: v for k, v in towers_from.model.state_dict().items() if not k.startswith("head.")}
+        model.load_state_dict(copied, strict=False)
     for epoch in range(config.epochs):
         model.train()
         order = rng.permutation(len(fit_samples))
+        if towers_from is not None:  # the same seeded draws, no training
+            continue
         if data_parallel is None:
             mean_loss = _optimise(tower_losses(order), optimizer)
         else:

@@ -209,6 +209,8 @@ def eval_ranking_command(
             _print_table(report)
         if protocol in ("served", "both"):
             _print_served(report["served_path"])
+        if "unified" in report:
+            print_unified(report["unified"])
         console.print(f"report written to {path}")
 
 
@@ -235,3 +237,21 @@ def _print_served(served: dict[str, Any]) -> None:
     Console().print(table)
     Console().print(f"calibration of play probabilities: {served['calibration']}; marquee top-10 share without "
                     f"interactions {served['marquee_top10_without_interactions']}")  # fmt: skip
+
+
+def print_unified(unified: dict[str, Any]) -> None:
+    """The unified model's per-task table (``report["unified"]``): each task against its own baselines."""
+    table = Table("task", "system", "metric", "value", title="one model for every task (held-out users)")
+    for name, m in unified["top_picks"]["systems"].items():
+        table.add_row("top picks (served path)", name, "NDCG@10 / Recall@20", f"{m['ndcg@10']:.4f} / {m['recall@20']:.4f}")
+    for task in ("because_you_watched", "similar"):
+        for name, m in unified[task]["systems"].items():
+            table.add_row(f"{task} ({unified[task]['sources']} sources)", name, "Recall@10 / NDCG@10",
+                          f"{m['recall@10']:.4f} / {m['ndcg@10']:.4f}")  # fmt: skip
+    for kind in ("genre", "title_word"):
+        search = unified["search"][kind]
+        for name, m in search.items():
+            if isinstance(m, dict) and "mrr" in m:
+                table.add_row(f"search, {kind} queries ({search['queries']})", name, "MRR / hit@10",
+                              f"{m['mrr']:.4f} / {m['hit@10']:.4f}")  # fmt: skip
+    Console().print(table)

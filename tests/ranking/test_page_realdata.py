@@ -98,3 +98,28 @@ def test_a_kids_profile_sees_no_mature_title(served) -> None:  # type: ignore[no
         page = _page(builder, kids, history)
         levels = builder.catalog.features.maturity_level[[i.row for r in page.rows for i in r.items]]
         assert len(levels) and (levels == 0).all()
+
+
+def test_because_you_watched_and_similar_follow_their_source_title(served) -> None:  # type: ignore[no-untyped-def]
+    """The one model's BYW and SIMILAR tasks on real data: the same viewer (movielens:1, and an anonymous
+    one for similar) with Toy Story as the source gets more animation/children titles in its top 20 than
+    with The Godfather as the source, and fewer crime titles. Every input but the context is the same for
+    the two sources, so a model that ignored its context would give two equal lists and fail."""
+    from data.normalize import GENRES
+    from ranking.model import RankingContext
+
+    builder, events, _ = served
+    features = builder.catalog.features
+    scorer = builder.scorer
+    toy_story, godfather = (int(r) for r in features.rows(["tmdb:862", "tmdb:238"]))
+    family = features.genres[:, [GENRES.index("animation"), GENRES.index("children")]].max(axis=1) > 0
+    crime = features.genres[:, GENRES.index("crime")] > 0
+    history = _history(events, "movielens:1")
+    viewer = compute_profile_features(history, features, profile=Profile("movielens:1"))
+    anonymous = compute_profile_features(History("anonymous", [], np.zeros(0), [], 0), features)
+    servable = builder.catalog.servable
+    for profile, make in ((viewer, RankingContext.because_you_watched), (anonymous, RankingContext.similar)):
+        scores = scorer.score_contexts(profile, [make(toy_story), make(godfather)])
+        tops = [np.argsort(-np.where(servable, s, -np.inf), kind="stable")[:20] for s in scores]
+        assert family[tops[0]].mean() > family[tops[1]].mean(), (make, family[tops[0]].mean(), family[tops[1]].mean())
+        assert crime[tops[1]].mean() > crime[tops[0]].mean(), (make, crime[tops[1]].mean(), crime[tops[0]].mean())
