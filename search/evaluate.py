@@ -303,15 +303,15 @@ def understanding_accuracy(queries: Sequence[Any],
     ``understand`` (default :func:`search.understand.understand`; the engine's passes its people
     gazetteer) read exactly that value (``accuracy``, over the queries that state it) and how often it
     read one the query does not state (``spurious``, over the queries that do not)."""
-    if understand is None:
-        from search.understand import understand
+    from search.understand import understand as parse
 
+    read = understand or parse
     right: dict[str, list[int]] = {}
     spurious: dict[str, list[int]] = {}
     for q in queries:
         if q.intent is None:
             continue
-        parsed = understand(q.query)
+        parsed = read(q.query)
         got: dict[str, object] = {}
         types = [c.value for c in parsed.of("type")]
         got["type"] = types[0] if len(types) == 1 else (tuple(types) or None)

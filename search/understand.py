@@ -259,10 +259,14 @@ _AUDIENCE: dict[str, str] = _entries(
     "สำหรับเด็ก", "เด็ก", "cocuklar icin", "cocuk*",
 )  # fmt: skip
 _FAMILY: dict[str, str] = _entries(
-    "older_kids", "family", "family-friendly", "family friendly", "familia", "familiar*", "famille", "familial*",
-    "familien*", "famiglia", "per famiglie", "familia", "familiares", "семейн*", "ファミリー", "家族向け", "家庭", "合家欢",
-    "가족", "عائلي", "عائلية", "पारिवारिक", "οικογενειακ*", "משפחתי*", "ครอบครัว", "aile",
+    "older_kids", "family-friendly", "family friendly", "for the family", "for the whole family", "familiar",
+    "familiares", "para toda la familia", "para la familia", "pour toute la famille", "en famille", "familial*",
+    "fur die ganze familie", "familienfilm*", "per tutta la famiglia", "per famiglie", "para toda a familia",
+    "семейн*", "ファミリー向け", "家族向け", "合家欢", "가족영화", "가족 영화", "عائلي", "عائلية", "पारिवारिक",
+    "οικογενειακ*", "משפחתי*", "หนังครอบครัว", "aile filmi", "aile filmleri",
 )  # fmt: skip
+"""Family audience words that are adjectives or set phrases: the nouns ("familia", "family") are plot
+words as often ("a family moves into..."); bare "family" counts only before a type or genre word."""
 
 _STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905
     "the a an of from with by starring about in on and or some something any anything best top good great new old me "
@@ -360,8 +364,8 @@ class _Table:
         self.stems.sort(key=lambda item: -len(item[0]))
         self.longest = max((len(k.split()) for k in self.words), default=1)
         self._stems_by_head: dict[str, list[tuple[str, str]]] = {}
-        for stem, value in self.stems:  # longest first within each bucket, like the list
-            self._stems_by_head.setdefault(stem[:_HEAD], []).append((stem, value))
+        for stem_key, stem_value in self.stems:  # longest first within each bucket, like the list
+            self._stems_by_head.setdefault(stem_key[:_HEAD], []).append((stem_key, stem_value))
 
     def lookup(self, word: str) -> str | None:
         """The value of one whole word (exact, without an Arabic article or "و", or by stem)."""
@@ -404,6 +408,9 @@ class _Table:
                     break
         return found
 
+
+_SERIES_DRAMA = frozenset({"South Korea", "Japan", "China", "Taiwan", "Thailand", "Turkey"})
+"""Countries whose "dramas" are television series (K-dramas, J-dramas, Turkish dizi)."""
 
 _COMPOUND_HEADS = {"filme": "movie", "filmen": "movie", "films": "movie", "film": "movie", "serien": "show",
                    "serie": "show", "komodien": None, "komodie": None}  # fmt: skip
@@ -578,6 +585,11 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
     if not any(c.kind == "audience" for c in out):
         for _value, source in _TABLES["family"].find(words, taken)[:1]:
             out.append(Constraint("audience", "older_kids", source, "boost"))
+        for i, word in enumerate(words[:-1]):  # "family movies", "family comedy"
+            if word == "family" and not taken[i] and not any(c.kind == "audience" for c in out) and (
+                    _TABLES["type"].lookup(words[i + 1]) or _TABLES["genre"].lookup(words[i + 1])):  # fmt: skip
+                out.append(Constraint("audience", "older_kids", word, "boost"))
+                taken[i] = True
     if not any(c.kind == "years" for c in out):
         for _value, source in _TABLES["recent"].find(words, taken)[:1]:
             out.append(Constraint("years", f"{now_year - 4}-", source, "boost"))
@@ -588,6 +600,10 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
             if value not in seen:
                 seen.add(value)
                 out.append(Constraint(kind, value, source, "boost"))  # type: ignore[arg-type]
+    # "korean drama", "dizi" aside: a drama of a country whose dramas are series is a series (K-drama)
+    if (not any(c.kind == "type" for c in out) and any(c.kind == "country" and c.value in _SERIES_DRAMA for c in out)
+            and any(c.kind == "genre" and c.value == "drama" and c.source in ("drama", "dramas") for c in out)):  # fmt: skip
+        out.append(Constraint("type", "show", next(c.source for c in out if c.kind == "genre" and c.value == "drama"), "boost"))
     if people is not None and not like:
         _take_people(words, taken, people, out)
     rest = " ".join(w for w, t in zip(words, taken, strict=True) if not t)

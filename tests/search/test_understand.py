@@ -63,7 +63,12 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("인셉션 같은 영화", {("like", "인셉션", "boost"), ("type", "movie", "boost")}),
     ("inception gibi filmler", {("like", "inception", "boost"), ("type", "movie", "boost")}),
     ("korean movies like train to busan", {("like", "train to busan", "boost"), ("country", "South Korea", "boost")}),
+    ("korean dramas", {("country", "South Korea", "boost"), ("genre", "drama", "boost"), ("type", "show", "boost")}),
+    ("french dramas", {("country", "France", "boost"), ("genre", "drama", "boost")}),
+    ("family movies", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
     # words that only look like constraints
+    ("a family moves into a haunted house", set()),
+    ("la vida de una empleada en una familia de clase media", set()),
     ("indiana jones", set()),
     ("animal farm", set()),
     ("new york stories", set()),
