@@ -510,8 +510,8 @@ def similar_titles(
     ui_language: str | None = None,
     pool_size: int = 300,
 ) -> list[SimilarTitle]:
-    """More like ``title_id``. With a scorer that has the unified model's tasks (``score_contexts``): every
-    eligible servable title ordered by its SIMILAR task (source = ``title_id``; the viewer's history as the
+    """More like ``title_id``. With a scorer that has the unified model's tasks (``score_contexts``): the
+    ``pool_size`` most similar eligible servable titles ordered by its SIMILAR task (source = ``title_id``; the viewer's history as the
     profile, or none), ``score`` = that log play-probability; otherwise the most similar titles
     (:func:`ranking.similar.title_similarity`). ``similarity`` is the title-similarity value in both cases.
 
@@ -540,7 +540,13 @@ def similar_titles(
 
         profile = viewer.profile if viewer is not None else _anonymous(features)
         model_all = np.asarray(contextual(profile, [RankingContext.similar(row)])[0], dtype=np.float64)
-        eligible = np.flatnonzero(mask & np.isfinite(model_all))
+        # only among the ``pool_size`` most similar titles: over the whole catalog the task put Shawshank and
+        # Return of the Jedi first for Toy Story (popular, not similar) — "more like this" must stay like it
+        similar_pool = np.flatnonzero(mask & (sim > 0))
+        similar_pool = similar_pool[np.lexsort((similar_pool, -sim[similar_pool]))][:pool_size]
+        in_pool = np.zeros(len(mask), dtype=bool)
+        in_pool[similar_pool] = True
+        eligible = np.flatnonzero(in_pool & np.isfinite(model_all))
         best = eligible[np.lexsort((eligible, -model_all[eligible]))][:limit]
         reason = reason_text("similar_to_title", ui, title=catalog.display_name(row, ui))
         return [SimilarTitle(features.title_ids[r], catalog.display_name(int(r), ui), float(model_all[r]),
