@@ -138,10 +138,16 @@ class RankingContext:
                    query_genres=None if query_genres is None else np.asarray(query_genres, dtype=np.float32))  # fmt: skip
 
 
+RANKER_FORMAT = 2
+"""Version of the weights' layout (``model_format`` in the manifest): 2 = the task-conditioned head."""
+
+
 def is_current_format(manifest: dict[str, Any]) -> bool:
-    """Whether an artifact manifest was written for this model's head inputs and tasks (else it is refused
-    at load with :class:`RankerFormatError`, and ``marquee train ranker --if-missing`` retrains it)."""
-    return manifest.get("head_inputs") == list(HEAD_INPUTS) and manifest.get("tasks") == list(TASKS)
+    """Whether an artifact manifest was written for this model's head inputs, tasks and weight layout (else
+    it is refused at load with :class:`RankerFormatError`, and ``marquee train ranker --if-missing``
+    retrains it)."""
+    return (manifest.get("head_inputs") == list(HEAD_INPUTS) and manifest.get("tasks") == list(TASKS)
+            and manifest.get("model_format") == RANKER_FORMAT)  # fmt: skip
 
 
 class RankerFormatError(ValueError):
@@ -885,7 +891,8 @@ class TrainedRanker:
         np.save(tmp / "itemitem.npy", self.model.item_item.weights.cpu().numpy().astype(np.float16))
         np.save(tmp / "transition.npy", self.model.transition.weights.cpu().numpy().astype(np.float16))
         (tmp / "vocab.json").write_text(json.dumps({"vocab": self.vocab, "itemitem": self.itemitem_titles}))
-        manifest = dict(self.manifest, config=asdict(self.config), head_inputs=list(HEAD_INPUTS), tasks=list(TASKS))
+        manifest = dict(self.manifest, config=asdict(self.config), head_inputs=list(HEAD_INPUTS), tasks=list(TASKS),
+                        model_format=RANKER_FORMAT)  # fmt: skip
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         if directory.exists():
             import shutil
@@ -913,6 +920,10 @@ class TrainedRanker:
             raise RankerFormatError(directory, manifest.get("head_inputs"))
         if manifest.get("tasks") != list(TASKS):
             raise RankerFormatError(directory, manifest.get("tasks"), "tasks", TASKS)
+        if manifest.get("model_format") != RANKER_FORMAT:
+            found = manifest.get("model_format")
+            raise RankerFormatError(directory, None if found is None else [str(found)], "model format",
+                                    [str(RANKER_FORMAT)])  # fmt: skip
         config = RankerConfig(**manifest["config"])
         vocab = json.loads((directory / "vocab.json").read_text())
         itemitem = np.load(directory / "itemitem.npy").astype(np.float32)

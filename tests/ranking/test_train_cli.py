@@ -48,5 +48,12 @@ def test_train_ranker_writes_an_artifact_with_a_manifest(tmp_path: Path, monkeyp
         assert healed.exit_code == 0 and "retraining" in healed.output, healed.output
         assert "head_inputs" in json.loads((artifact / "manifest.json").read_text())
         TrainedRanker.load(artifact)
+        # an artifact written before the unified model (no tasks, no model_format) is refused too
+        healed_manifest = json.loads((artifact / "manifest.json").read_text())
+        assert healed_manifest["tasks"] == ["top_picks", "because_you_watched", "similar", "search"]
+        (artifact / "manifest.json").write_text(json.dumps({k: v for k, v in healed_manifest.items()
+                                                            if k not in ("tasks", "model_format")}))  # fmt: skip
+        with pytest.raises(RankerFormatError, match="tasks"):
+            TrainedRanker.load(artifact)
     finally:
         get_settings.cache_clear()
