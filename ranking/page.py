@@ -659,7 +659,7 @@ class PageBuilder:
 
     def similar(self, title_id: str, *, limit: int = 20, viewer: ViewerState | None = None,
                 ui_language: str | None = None) -> list[SimilarTitle]:  # fmt: skip
-        scorer = self.active_scorer
+        scorer: RowScorer | None = self.active_scorer
         if viewer is None and not callable(getattr(scorer, "score_contexts", None)):
             scorer = None  # only the unified model has something to say without a viewer
         return similar_titles(self.catalog, title_id, limit=limit, viewer=viewer, scorer=scorer,
