@@ -98,8 +98,14 @@ def _timed_into_fresh_cache(run: Callable[[Any], None], texts: list[str], finger
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--texts", type=int, default=None, help="texts per run (default 400 quick, 1,500 full)")
+    parser.add_argument("--repetitions", type=int, default=None)
+    parser.add_argument("--layouts", default="1xC,Cx1", help="Ray pools to compare, C = cores (default both)")
+    parser.add_argument("--steady-only", action="store_true",
+                        help="only the warm comparison (no one-shot job, no cluster); writes ray_embed_steady.json")
     args = parser.parse_args()
     count, reps, nodes, scaling_count = (1_500, 3, 4, 400) if args.full else (400, 2, 2, 400)
+    count, reps = args.texts or count, args.repetitions or reps
     import ray
     from ray.cluster_utils import Cluster
 
@@ -123,7 +129,9 @@ def main() -> None:
     started = time.perf_counter()
     ray.init(num_cpus=2 * cores, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     ray_init_s = time.perf_counter() - started
+    layouts = [layout.replace("C", str(cores)) for layout in args.layouts.split(",")]
     pool_shapes = {f"1x{cores}": (1, cores), f"{cores}x1": (cores, 1)}
+    pool_shapes = {name: shape for name, shape in pool_shapes.items() if name in layouts}
     pools: dict[str, EncoderPool] = {}
     pool_start_s: dict[str, float] = {}
     for name, (actors, threads) in pool_shapes.items():
@@ -159,6 +167,10 @@ def main() -> None:
         log(f"rep {rep}: {row}")
     for pool in pools.values():
         pool.close()
+    if args.steady_only:
+        ray.shutdown()
+        _write_steady(args, texts, reps, cores, names, per_rep, cosine_min, pool_start_s, ray_init_s, single_load_s)
+        return
 
     # the one-shot Ray Data job (the CLI's path): actors start inside the job
     cold_spec = EncoderSpec(BUNDLED_MODEL, cache_dir, "cpu", cores)
@@ -202,7 +214,7 @@ def main() -> None:
     def median(key: str) -> float:
         return round(statistics.median(r[key] for r in per_rep), 3)
 
-    headline = f"ray_1x{cores}"
+    headline = f"ray_1x{cores}" if f"ray_1x{cores}" in names else names[1]
     warm_ray_rate = median(f"{headline}_texts_per_s")
     loads = [r[k] for r in per_rep for k in ("load_average_1m_before", "load_average_1m_after")]
     write_result(
@@ -213,7 +225,7 @@ def main() -> None:
          "timing": "warm on both sides: model loaded and warmed up before the clock; each run embeds every text "
                    "into a fresh empty cache (hash, lookup, encode, cache write)",
          "ray_sides": {f"ray_{n}": {"actors": a, "torch_threads_per_actor": t} for n, (a, t) in pool_shapes.items()},
-         "headline": f"{headline} (one actor with the single side's {cores} threads)",
+         "headline": f"{headline} (same total threads as the single side)",
          "order": "rotated every repetition; ratio = median over repetitions of (Ray ÷ single in that repetition)",
          "simulated_nodes": nodes, "simulated_node_cpus": 2,
          "load_average_1m": {"at_start": load_at_start, "min": min(loads), "median": statistics.median(loads),
@@ -236,6 +248,32 @@ def main() -> None:
          "ray_data_one_shot_vs_warm_single": round(len(cold_texts) / cold_s / median("single_texts_per_s"), 3),
          **{f"scaling_actors_{s['actors']}_vs_1": round(s["texts_per_s"] / scaling[0]["texts_per_s"], 3)
             for s in scaling}},
+        hardware_info=hardware(),
+    )  # fmt: skip
+
+
+def _write_steady(args: Any, texts: list[str], reps: int, cores: int, names: list[str], per_rep: list[dict[str, Any]],
+                  cosine_min: dict[str, float], pool_start_s: dict[str, float], ray_init_s: float,
+                  single_load_s: float) -> None:  # fmt: skip
+    """The warm comparison alone (``--steady-only``) -> benchmarks/results/ray_embed_steady.json."""
+    import ray
+
+    def median(key: str) -> float:
+        return round(statistics.median(r[key] for r in per_rep), 3)
+
+    loads = [r[k] for r in per_rep for k in ("load_average_1m_before", "load_average_1m_after")]
+    write_result(
+        "ray_embed_steady",
+        {"texts": len(texts), "repetitions": reps, "layouts": names[1:], "cores": cores, "ray": ray.__version__,
+         "source": "distinct catalog texts of the default scope, seeded sample (real data)",
+         "timing": "warm on both sides; fresh empty cache per run; order rotated; median of per-repetition ratios",
+         "niceness": {"single": os.nice(0), "ray_workers": os.environ["RAY_worker_niceness"]},  # noqa: SIM112
+         "load_average_1m": {"min": min(loads), "median": statistics.median(loads), "max": max(loads)}},
+        {"single_texts_per_s": median("single_texts_per_s"),
+         **{f"{s}_texts_per_s": median(f"{s}_texts_per_s") for s in names[1:]}, "per_repetition": per_rep,
+         "cosine_min_vs_single": cosine_min, "startup": {"ray_init_s": round(ray_init_s, 2), "pool_start_s": pool_start_s,
+                                                         "single_model_load_and_warm_up_s": round(single_load_s, 2)}},
+        {f"{s}_vs_single_texts_per_s": median(f"{s}_vs_single") for s in names[1:]},
         hardware_info=hardware(),
     )  # fmt: skip
 
