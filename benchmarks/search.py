@@ -10,9 +10,13 @@ validation posts. Every phase uses queries the server has not seen (no encoder c
 
 The encoder alone is measured in this process on the same query lists with its cache disabled
 (``query_cache_size=0``), at concurrency 1 and 8 (threads), so the ratio
-``search p50 / (encoder p50 + noop p50)`` isolates what search adds beyond encoding and HTTP. The
-three measurements are interleaved in blocks of ``--block`` queries (noop, search, encoder, next
-block...), so drifts in the machine's load hit all three alike.
+``search p50 / (encoder p50 + noop p50)`` isolates what search adds beyond encoding and HTTP. At
+concurrency 1 search is also measured with query understanding off (``understand=false``) on a second,
+disjoint set of queries drawn from the same mix (a query the server has seen would be an encoder cache
+hit), so the ratio with understanding on sits next to the one without it. The measurements are
+interleaved in blocks of ``--block`` queries (noop, search, search without understanding, encoder on both
+query sets, next block...), so drifts in the machine's load hit all of them alike. The in-process cost of
+understanding alone (``search.understand.understand`` on the c1 queries, microseconds) is reported too.
 
     python benchmarks/search.py            # quick: 150 queries per phase
     python benchmarks/search.py --full     # 800 queries per phase
@@ -23,6 +27,7 @@ Prints one JSON object as the last line and writes benchmarks/results/search.jso
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import threading
@@ -112,6 +117,45 @@ def _encode_alone(encoder: Any, queries: list[str], concurrency: int) -> tuple[l
     return latencies, time.perf_counter() - started
 
 
+def _understand_cost(catalog_dir: Path, queries: list[str], repeats: int = 3) -> dict[str, float]:
+    """Microseconds of ``search.understand.understand`` per query (best of ``repeats`` per query), with a
+    people gazetteer of every catalog cast/director name of two words or more, as the engine builds it."""
+    import numpy as np
+    from anyascii import anyascii
+
+    from data.catalog import as_lists, read_titles
+    from data.normalize import fold
+    from search.understand import understand
+
+    titles = read_titles(catalog_dir)
+    people: dict[str, str] = {}
+    for column in ("cast", "directors"):
+        for names in titles[column]:
+            for name in as_lists(names):
+                key = fold(str(name))
+                if " " in key:
+                    people.setdefault(key, str(name))
+
+    def person(words: str) -> str | None:
+        if words in people:
+            return people[words]
+        return None if words.isascii() else people.get(" ".join(anyascii(words).lower().split()))
+
+    for q in queries[:20]:
+        understand(q, people=person)
+    costs = []
+    for q in queries:
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            understand(q, people=person)
+            best = min(best, time.perf_counter() - started)
+        costs.append(best * 1e6)
+    arr = np.asarray(costs)
+    return {"p50_us": round(float(np.percentile(arr, 50)), 1), "p99_us": round(float(np.percentile(arr, 99)), 1),
+            "max_us": round(float(arr.max()), 1), "count": len(costs)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="800 queries per phase")
@@ -127,12 +171,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     per_phase = args.queries or (800 if args.full else 150)
     settings = Settings()
-    queries = query_mix(settings.catalog_dir, per_phase * 2 + 20, args.seed)
-    warm, phase_c1, phase_c8 = queries[:20], queries[20 : 20 + per_phase], queries[20 + per_phase :]
+    queries = query_mix(settings.catalog_dir, per_phase * 3 + 20, args.seed)
+    warm, phase_c1, phase_c8 = queries[:20], queries[20 : 20 + per_phase], queries[20 + per_phase : 20 + 2 * per_phase]
+    phase_c1_off = queries[20 + 2 * per_phase :]
     env = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
 
-    def path(q: str) -> str:
-        return f"/v1/search?q={quote(q)}&limit=20"
+    def path(q: str, understand: bool = True) -> str:
+        return f"/v1/search?q={quote(q)}&limit=20" + ("" if understand else "&understand=false")
 
     results: dict[str, Any] = {}
     ratios: dict[str, float] = {}
@@ -149,10 +194,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # interleaved blocks: this machine's load drifts, so the three measurements share each window
             noop: list[float] = []
             search: list[float] = []
+            search_off: list[float] = []
             enc: list[float] = []
-            errors = {"noop": 0, "search": 0}
+            errors = {"noop": 0, "search": 0, "search_off": 0}
             walls = {"search": 0.0, "encoder": 0.0}
-            for block in [phase[i : i + args.block] for i in range(0, len(phase), args.block)]:
+            off = phase_c1_off if concurrency == 1 else []
+            for start in range(0, len(phase), args.block):
+                block, block_off = phase[start : start + args.block], off[start : start + args.block]
                 lat, bad, _ = http_latencies(base, ["/v1/noop"] * len(block), concurrency)
                 noop += lat
                 errors["noop"] += bad
@@ -160,15 +208,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 search += lat
                 errors["search"] += bad
                 walls["search"] += wall
+                if block_off:
+                    lat, bad, _ = http_latencies(base, [path(q, understand=False) for q in block_off], concurrency)
+                    search_off += lat
+                    errors["search_off"] += bad
                 lat, wall = _encode_alone(encoder, block, concurrency)
                 enc += lat
                 walls["encoder"] += wall
+                if block_off:
+                    lat, _ = _encode_alone(encoder, block_off, concurrency)
+                    enc += lat
             results[f"c{concurrency}"] = {
                 "noop": {**percentiles(noop), "errors": errors["noop"]},
                 "search": {**percentiles(search), "errors": errors["search"],
                            "requests_per_s": round(len(phase) / walls["search"], 1)},
                 "encoder": {**percentiles(enc), "requests_per_s": round(len(phase) / walls["encoder"], 1)},
             }  # fmt: skip
+            if search_off:
+                results[f"c{concurrency}"]["search_understand_off"] = {**percentiles(search_off),
+                                                                       "errors": errors["search_off"]}
         repeated, repeated_errors, _ = http_latencies(base, [path(q) for q in phase_c1], 1)
         results["c1_repeated_queries"] = {**percentiles(repeated), "errors": repeated_errors}
 
@@ -177,12 +235,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for p in ("p50", "p99"):
             ratios[f"search_{p}_over_encoder_plus_noop_c{c}"] = round(
                 r["search"][f"{p}_ms"] / (r["encoder"][f"{p}_ms"] + r["noop"][f"{p}_ms"]), 3)
+    r1 = results["c1"]
+    for p in ("p50", "p99"):
+        ratios[f"search_understand_off_{p}_over_encoder_plus_noop_c1"] = round(
+            r1["search_understand_off"][f"{p}_ms"] / (r1["encoder"][f"{p}_ms"] + r1["noop"][f"{p}_ms"]), 3)
+    ratios["search_p50_understand_on_over_off_c1"] = round(r1["search"]["p50_ms"] / r1["search_understand_off"]["p50_ms"], 3)
+    results["understand_in_process_us"] = _understand_cost(settings.catalog_dir, phase_c1)
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
     ratios["search_requests_per_s_c8"] = results["c8"]["search"]["requests_per_s"]
     ratios["repeated_over_first_p50_c1"] = round(results["c1_repeated_queries"]["p50_ms"] / results["c1"]["search"]["p50_ms"], 3)
     config = {
         "mode": "full" if args.full else "quick", "queries_per_phase": per_phase, "seed": args.seed,
         "query_mix": "titles, prefixes, typos, cast names, non-English descriptions (12 words), Reddit ToT first sentences",
-        "limit": 20, "block": args.block,
+        "limit": 20, "block": args.block, "understand_off": "c1 only, disjoint queries from the same mix",
         "server": "uvicorn, 1 process, search area only; client in a separate process (httpx, keep-alive)",
         "encoder": {"model": settings.model, "fingerprint": getattr(encoder, "fingerprint", None)},
         "index_dir": str(settings.index_dir), "sample_total": sample.get("total"),
