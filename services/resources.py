@@ -31,7 +31,13 @@ from services.state import Resources
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
+    from data.events import SqlEventStore
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.job import IndexArtifacts
+    from features import FeatureStore
+    from ranking.model import TrainedRanker
     from ranking.personalize import SearchReranker
 
 log = logging.getLogger("marquee.resources")
@@ -40,13 +46,13 @@ RANKER_DIR = "ranker"
 """The trained ranker's folder under ``settings.models_dir``."""
 
 
-def load_titles(settings: Settings) -> Any:
+def load_titles(settings: Settings) -> pd.DataFrame:
     from data.catalog import read_titles
 
     return read_titles(settings.catalog_dir)
 
 
-def load_event_store(settings: Settings) -> Any:
+def load_event_store(settings: Settings) -> SqlEventStore:
     """Open the event store (PostgreSQL at ``database_url``, else SQLite) and import the catalog's
     history once per catalog version."""
     from data.catalog import read_events, read_manifest, read_profiles
@@ -65,7 +71,7 @@ def load_event_store(settings: Settings) -> Any:
     return store
 
 
-def load_ranker(settings: Settings) -> Any | None:
+def load_ranker(settings: Settings) -> TrainedRanker | None:
     """The trained model from ``models_dir/ranker``, or None when not trained yet."""
     from ranking.model import TrainedRanker
 
@@ -95,18 +101,18 @@ def load_catalog_profiles(settings: Settings) -> dict[str, dict[str, Any]]:
     return out
 
 
-def catalog(resources: Resources) -> Any:
+def catalog(resources: Resources) -> pd.DataFrame:
     return resources.get("catalog", lambda: load_titles(resources.settings))
 
 
-def encoder(resources: Resources) -> Any:
+def encoder(resources: Resources) -> SentenceTransformerEncoder:
     from embeddings.encoder import load_encoder
 
     s = resources.settings
     return resources.get("encoder", lambda: load_encoder(s.model, device=s.device, cache_dir=s.cache_dir))
 
 
-def index(resources: Resources, *, check_encoder: bool = True) -> Any:
+def index(resources: Resources, *, check_encoder: bool = True) -> IndexArtifacts:
     """The current index version. With ``check_encoder`` the index must come from the serving encoder's
     model (a mismatch raises ``IndexMismatchError``); without it the encoder is not loaded."""
     from embeddings.job import load_index_artifacts
@@ -122,11 +128,11 @@ def catalog_profiles(resources: Resources) -> dict[str, dict[str, Any]]:
     return resources.get("catalog_profiles", lambda: load_catalog_profiles(resources.settings))
 
 
-def event_store(resources: Resources) -> Any:
+def event_store(resources: Resources) -> SqlEventStore:
     return resources.get("event_store", lambda: load_event_store(resources.settings))
 
 
-def title_embeddings_optional(resources: Resources) -> tuple[list[str], Any] | None:
+def title_embeddings_optional(resources: Resources) -> tuple[list[str], np.ndarray] | None:
     """(title ids, vectors) of the current index version, or None when no index is built yet."""
     try:
         artifacts = index(resources, check_encoder=False)
@@ -136,10 +142,10 @@ def title_embeddings_optional(resources: Resources) -> tuple[list[str], Any] | N
     return list(artifacts.title_ids), artifacts.title_vectors
 
 
-def features(resources: Resources) -> Any:
+def features(resources: Resources) -> FeatureStore:
     """``features.FeatureStore`` over the catalog and the live event store."""
 
-    def build() -> Any:
+    def build() -> FeatureStore:
         from features import FeatureStore
 
         return FeatureStore.build(catalog(resources), event_store(resources),
@@ -148,7 +154,7 @@ def features(resources: Resources) -> Any:
     return resources.get("features", build)
 
 
-def ranker(resources: Resources) -> Any | None:
+def ranker(resources: Resources) -> TrainedRanker | None:
     """The trained ranker bound to the feature store's titles; None when missing or unloadable (the
     callers fall back to their untrained scorers). Bound to every title, since all areas share it."""
     try:

@@ -50,12 +50,19 @@ from services.settings import Settings
 from services.state import Resources
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
+    from ads.inventory import Inventory
     from ads.request import AdRequest
+    from ads.response_model import ResponseModel
     from ads.selector import AdEngine, Placement
     from ads.tracking import TokenSigner
     from data.ads_store import SqlAdStore
+    from data.events import Profile, SqlEventStore
+    from features import FeatureStore
+    from services.protocols.vast import VastAd
 
 log = logging.getLogger("marquee.ads")
 
@@ -90,7 +97,7 @@ class AdsService:
     store: SqlAdStore
     engine: AdEngine
     signer: TokenSigner
-    encode_briefs: Any = None  # Callable[[list[str]], np.ndarray] or None
+    encode_briefs: Callable[[list[str]], np.ndarray] | None = None
     features_note: str = "features available"
     model_note: str = ""
     _brief_cache: dict[str, np.ndarray] = field(default_factory=dict)
@@ -106,7 +113,7 @@ class AdsService:
             self._brief_cache.update(zip(missing, vectors, strict=True))
         return {li: self._brief_cache[text] for li, text in briefs.items()}
 
-    def build_inventory(self, docs: dict[str, list[dict[str, Any]]]) -> Any:
+    def build_inventory(self, docs: dict[str, list[dict[str, Any]]]) -> Inventory:
         from ads.inventory import Inventory
 
         inventory = Inventory.from_dicts(docs["advertisers"], docs["campaigns"], docs["line_items"], docs["creatives"])
@@ -123,7 +130,7 @@ class AdsService:
 # ------------------------------------------------------------------------------------------ startup
 
 
-def _optional_features(resources: Resources) -> tuple[Any, str]:
+def _optional_features(resources: Resources) -> tuple[FeatureStore | None, str]:
     """The shared "features" resource, or None (contextual-only decisions) with the reason."""
     try:
         return shared.features(resources), "features available"
@@ -136,11 +143,11 @@ class StoredProfiles:
     """Profile maturity without features: the event store's profiles, else the catalog's profiles.parquet.
     An unknown id is an adult (as in ``features.FeatureStore``); only COPPA flags protect those."""
 
-    def __init__(self, event_store: Any = None, catalog: dict[str, int] | None = None) -> None:
+    def __init__(self, event_store: SqlEventStore | None = None, catalog: dict[str, int] | None = None) -> None:
         self._store = event_store
         self._catalog = catalog or {}
 
-    def profile(self, profile_id: str) -> Any:
+    def profile(self, profile_id: str) -> Profile:
         from data.events import Profile
         from data.normalize import MATURITY_LEVELS
 
@@ -167,7 +174,7 @@ def _profile_fallback(resources: Resources) -> StoredProfiles | None:
     return StoredProfiles(catalog=catalog)
 
 
-def _optional_encoder(resources: Resources, features: Any) -> Any:
+def _optional_encoder(resources: Resources, features: FeatureStore | None) -> Callable[[list[str]], np.ndarray] | None:
     """An ``encode_queries`` callable for briefs, only when title embeddings exist to compare with."""
     if features is None or not bool(features.titles.has_embedding.any()):
         return None
@@ -178,7 +185,7 @@ def _optional_encoder(resources: Resources, features: Any) -> Any:
         return None
 
 
-def load_model(models_dir: Path) -> tuple[Any, str]:
+def load_model(models_dir: Path) -> tuple[ResponseModel, str]:
     """The trained response model, or the base-rate prior (selection by price) with the reason."""
     from ads.errors import ModelFormatError
     from ads.response_model import ResponseModel
@@ -264,7 +271,7 @@ def _tracking_url(base: str, event: str, token: str, extra: str = "") -> str:
     return f"{base}v1/ads/track/{event}?t={token}{extra}"
 
 
-def placement_vast_ad(placement: Placement, base_url: str, signer: TokenSigner, *, sequence: int | None) -> Any:
+def placement_vast_ad(placement: Placement, base_url: str, signer: TokenSigner, *, sequence: int | None) -> VastAd:
     from services.protocols.vast import VastAd, VastMediaFile
 
     token = signer.sign(placement.ticket)

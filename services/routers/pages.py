@@ -27,8 +27,11 @@ from services.errors import ProblemError, problem_responses
 from services.state import Resources
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from features import FeatureStore
     from ranking.page import PageBuilder
+    from ranking.rows import RankerScorer
 
 log = logging.getLogger("marquee.pages")
 
@@ -170,7 +173,7 @@ class SimilarResponse(BaseModel):
 # ------------------------------------------------------------------------------------------ resources
 
 
-def ranker_scorer(resources: Resources, servable: Any = None) -> Any | None:
+def ranker_scorer(resources: Resources, servable: np.ndarray | None = None) -> RankerScorer | None:
     """The shared ranker as a page scorer, or None (the page falls back to popularity + co-watch).
 
     ``servable``: (n,) bool mask of the titles the page can show; the scorer then uses its own binding of
@@ -188,7 +191,7 @@ def ranker_scorer(resources: Resources, servable: Any = None) -> Any | None:
     return RankerScorer(ranker)
 
 
-def load_page_builder(resources: Resources) -> Any:
+def load_page_builder(resources: Resources) -> PageBuilder:
     """The "pages" resource: a :class:`ranking.page.PageBuilder` over the shared catalog and features."""
     from ranking.page import PageBuilder
 

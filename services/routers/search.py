@@ -21,7 +21,8 @@ from services.settings import Settings
 from services.state import Resources
 
 if TYPE_CHECKING:
-    from search.engine import Reranker
+    from embeddings.job import IndexArtifacts
+    from search.engine import Reranker, SearchEngine
 
 log = logging.getLogger("marquee.search")
 
@@ -138,14 +139,14 @@ class SearchRequest(BaseModel):
 # ------------------------------------------------------------------------------------------ startup
 
 
-def load_search_engine(settings: Settings, resources: Resources | None = None) -> Any:
+def load_search_engine(settings: Settings, resources: Resources | None = None) -> SearchEngine:
     """Build the search engine from the catalog, encoder and current index version (shared via ``resources``;
     without it, e.g. in the CLI, a private set is loaded)."""
     own = resources if resources is not None else Resources(settings)
     return _engine_from(own, shared.index(own), resources)
 
 
-def _engine_from(own: Resources, artifacts: Any, resources: Resources | None) -> Any:
+def _engine_from(own: Resources, artifacts: IndexArtifacts, resources: Resources | None) -> SearchEngine:
     from search.engine import SearchEngine
 
     engine = SearchEngine.build(shared.catalog(own), index=artifacts.index, texts=artifacts.texts,
@@ -157,7 +158,7 @@ def _engine_from(own: Resources, artifacts: Any, resources: Resources | None) ->
     return engine
 
 
-def _engine_for_version(resources: Resources, version: str) -> Any:
+def _engine_for_version(resources: Resources, version: str) -> SearchEngine:
     """A new engine over index ``version`` (checked against the serving encoder's model)."""
     from embeddings.job import load_index_artifacts
 
