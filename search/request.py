@@ -8,6 +8,9 @@ from typing import Literal
 from data.normalize import MATURITY_LEVELS
 from search.errors import EmptyQueryError
 
+MatchKind = Literal["title", "person", "description", "language"]
+"""Why a title matched (see :class:`MatchReason`); the HTTP schema reads its values from here."""
+
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
@@ -65,7 +68,7 @@ class MatchReason:
     (detail: that language).
     """
 
-    kind: Literal["title", "person", "description", "language"]
+    kind: MatchKind
     detail: str
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from search.request import MatchKind
+from search.understand import Kind as UnderstoodKind
 from services import resources as shared
 from services.body_limit import INTEGRAL, JsonInt
 from services.errors import ProblemError
@@ -44,7 +46,7 @@ MAX_OFFSET = 900
 class MatchReasonModel(BaseModel):
     """Why a title matched."""
 
-    kind: Literal["title", "person", "description", "language"] = Field(
+    kind: MatchKind = Field(
         description="title: the query matches one of its titles; person: a cast or director name; "
         "description: the query's meaning is close to its description (detail: the description's "
         "language) or its words appear there ('words'); language: it matched through a text in that "
@@ -56,9 +58,9 @@ class MatchReasonModel(BaseModel):
 class UnderstoodModel(BaseModel):
     """A constraint read from the query (an app can show it as a removable chip)."""
 
-    kind: Literal["type", "genre", "years", "country", "audience", "like"]
+    kind: UnderstoodKind
     value: str = Field(description="movie|show, a genre, '1990-1999' / '-1999' / '2017-', a country, a maturity "
-                       "level, or the title named in 'like <title>'.", examples=["comedy"])  # fmt: skip
+                       "level, a person's name, or the title named in 'like <title>'.", examples=["comedy"])  # fmt: skip
     source: str = Field(description="The query words it was read from (case- and accent-folded).")
     effect: Literal["filter", "boost"] = Field(description="filter: only matching titles; boost: matching titles "
                                                "rank higher. A request filter on the same field wins.")  # fmt: skip

@@ -208,3 +208,18 @@ def test_a_decide_key_is_enough_for_decisions_only(world_client: TestClient, doc
     bid = {"id": "r", "imp": [{"id": "1", "video": {"mimes": ["video/mp4"], "maxduration": 30}}]}
     assert world_client.post("/v1/ads/openrtb", json=bid, headers=decide).status_code in (200, 204)
     assert_problem(world_client.get("/v1/ads/status", headers=decide), 403, document, "api-key-scope")
+
+
+def test_every_understood_kind_is_declared(world_client: TestClient, document: dict[str, Any]) -> None:
+    """Schemathesis (seed 20261206): ``q=tom hanks`` answered ``understood[].kind = "person"``, which the
+    schema's enum did not list (ST108). The enum now comes from ``search.understand.Kind``."""
+    from typing import get_args
+
+    from search.understand import Kind
+
+    enum = document["components"]["schemas"]["UnderstoodModel"]["properties"]["kind"]["enum"]
+    assert set(enum) == set(get_args(Kind))
+    response = world_client.get("/v1/search", params={"q": "tom hanks", "profile_id": "demo:kids"}, headers=KEY)
+    assert response.status_code == 200, response.text
+    kinds = {u["kind"] for u in response.json()["understood"]}
+    assert "person" in kinds and kinds <= set(enum)
