@@ -337,6 +337,12 @@ def calibration(log_probs: np.ndarray, held: Sequence[np.ndarray], seen: Sequenc
             f"predicted_over_observed@{top}": _ratio(float(p.sum()), float(y.sum())), "pairs": int(len(p))}  # fmt: skip
 
 
+def _temperature(ranker: Any, task: str) -> float:
+    """The ranker's fitted temperature for ``task`` (1 for a ranker without one)."""
+    temperatures = getattr(ranker, "temperatures", None)
+    return float(temperatures.get(task, 1.0)) if isinstance(temperatures, dict) else 1.0
+
+
 def served_path_eval(split: HeldOutSplit, prepared: _Prepared, ranker: Any, title_features: TitleFeatures,
                      titles: pd.DataFrame, profiles: Sequence[Any], universe_scores: dict[str, np.ndarray],
                      config: EvalConfig) -> dict[str, Any]:  # fmt: skip
@@ -385,6 +391,11 @@ def served_path_eval(split: HeldOutSplit, prepared: _Prepared, ranker: Any, titl
                    for name in ("ease", "als", "itemknn", "popular")},
         "marquee_top10_without_interactions": round(float(np.mean([cold[t].mean() for t in tops])), 4),
         "calibration": calibration(log_probs, held, fed),
+        # the same scores before the per-task temperature (Top Picks T undone; the order is the same)
+        "calibration_uncalibrated": calibration(
+            log_probabilities(ours * np.float32(_temperature(ranker, "top_picks")), np.concatenate(seen_masks)),
+            held, fed),
+        "temperature_top_picks": _temperature(ranker, "top_picks"),
         "score_range": [round(float(ours.min()), 3), round(float(ours.max()), 3)],
     }  # fmt: skip
 
@@ -540,6 +551,9 @@ def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_pic
                     "top_picks_only": {k: single_served["systems"]["marquee"][k] for k in keep},
                     "ease": {k: unified_served["systems"]["ease"][k] for k in keep}},
         "calibration_unified": unified_served["calibration"],
+        "calibration_unified_uncalibrated": unified_served["calibration_uncalibrated"],
+        "temperature_unified_top_picks": unified_served["temperature_top_picks"],
+        "calibration_top_picks_only": single_served["calibration"],
     }  # fmt: skip
 
     # Because You Watched and similar: rank every servable title for a source title

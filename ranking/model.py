@@ -144,10 +144,13 @@ RANKER_FORMAT = 2
 
 def is_current_format(manifest: dict[str, Any]) -> bool:
     """Whether an artifact manifest was written for this model's head inputs, tasks and weight layout (else
-    it is refused at load with :class:`RankerFormatError`, and ``marquee train ranker --if-missing``
-    retrains it)."""
+    it is refused at load with :class:`RankerFormatError`) and carries the per-task calibration
+    (``task_temperature``); ``marquee train ranker --if-missing`` retrains an artifact that is not current.
+    An artifact of this format without ``task_temperature`` still loads (temperature 1: the same order,
+    uncalibrated probabilities)."""
     return (manifest.get("head_inputs") == list(HEAD_INPUTS) and manifest.get("tasks") == list(TASKS)
-            and manifest.get("model_format") == RANKER_FORMAT)  # fmt: skip
+            and manifest.get("model_format") == RANKER_FORMAT
+            and isinstance(manifest.get("task_temperature"), dict))  # fmt: skip
 
 
 class RankerFormatError(ValueError):
@@ -424,7 +427,10 @@ def _modules() -> dict[str, type]:
         """(b, N, F) score vector per pair and (b,) task ids -> (b, N): a linear blend whose input weights are
         the shared ones plus the task's own (a task embedding, zero at start), and a small MLP over the inputs
         concatenated with the task one-hot (computed as its first layer plus a per-task hidden bias, the same
-        function without materialising the concatenation)."""
+        function without materialising the concatenation); divided by the task's ``temperature`` (a
+        positive scale fitted after training so the log-softmax is calibrated: no order changes)."""
+
+        temperature: Tensor
 
         def __init__(self, config: RankerConfig) -> None:
             super().__init__()
@@ -436,6 +442,9 @@ def _modules() -> dict[str, type]:
             self.task_hidden = nn.Embedding(config.n_tasks, config.head_hidden)  # the one-hot's columns
             nn.init.normal_(self.task_hidden.weight, std=0.1)
             self.out = nn.Linear(config.head_hidden, 1)
+            # per-task temperature fitted after training (ranking.train.fit_temperatures); not in the state
+            # dict: the manifest's ``task_temperature`` sets it at load (1 = uncalibrated)
+            self.register_buffer("temperature", torch.ones(config.n_tasks), persistent=False)
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
             with torch.no_grad():
@@ -447,7 +456,7 @@ def _modules() -> dict[str, type]:
             weights = self.linear.weight + self.task_weights(task)  # (b, F)
             blend = torch.bmm(inputs, weights[:, :, None])[..., 0] + self.linear.bias
             hidden = torch.nn.functional.gelu(self.hidden(inputs) + self.task_hidden(task)[:, None, :])
-            return blend + self.out(hidden)[..., 0]
+            return (blend + self.out(hidden)[..., 0]) / self.temperature[task][:, None]
 
     class MarqueeRanker(nn.Module):
         """TitleTower + UserTower + Interaction + ItemItem + Head over the bound titles."""
@@ -878,6 +887,29 @@ class TrainedRanker:
         positions = self.position_of_row[np.asarray(rows, dtype=np.int64)]
         return np.where(positions >= 0, full[np.clip(positions, 0, None)], -np.inf).astype(np.float32)
 
+    # -------------------------------------------------------------- calibration
+    @property
+    def temperatures(self) -> dict[str, float]:
+        """Per-task temperature (task name -> T > 0) dividing the head's scores (1 = uncalibrated)."""
+        values = self.model.head.temperature.detach().cpu().numpy()
+        return {name: float(values[i]) for i, name in enumerate(TASKS)}
+
+    def set_temperatures(self, temperatures: dict[str, float]) -> None:
+        """Set the per-task temperatures (task names of ``TASKS``; others keep theirs) and record them in
+        the manifest (``task_temperature``); the scores of each task are divided by its T, so every order
+        is unchanged and only the scale of the log play-probabilities moves."""
+        unknown = set(temperatures) - set(TASKS)
+        if unknown:
+            raise ValueError(f"temperatures for unknown tasks {sorted(unknown)}; expected any of {', '.join(TASKS)}")
+        if any(not (np.isfinite(t) and t > 0) for t in temperatures.values()):
+            raise ValueError(f"temperatures {temperatures}; expected finite values > 0")
+        buffer = self.model.head.temperature
+        for name, value in temperatures.items():
+            buffer[TASKS.index(name)] = float(value)
+        self._title_vectors = None
+        self._own = None
+        self.manifest = dict(self.manifest, task_temperature=self.temperatures)
+
     # -------------------------------------------------------------- persistence
     def save(self, directory: Path) -> Path:
         """Write weights (model.pt), item-item and transition matrices (float16 .npy), vocabularies, manifest."""
@@ -932,4 +964,7 @@ class TrainedRanker:
         model = build_model(config, itemitem, transition)
         model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
         model.eval()
-        return cls(model, vocab["vocab"], vocab["itemitem"], manifest)
+        ranker = cls(model, vocab["vocab"], vocab["itemitem"], manifest)
+        if isinstance(manifest.get("task_temperature"), dict):  # absent in older artifacts: T = 1
+            ranker.set_temperatures({k: float(v) for k, v in manifest["task_temperature"].items()})
+        return ranker

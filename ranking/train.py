@@ -70,7 +70,7 @@ from ranking.tasks import QueryTerms, results_context
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DataParallel", "Sample", "TrainConfig", "TrainResult", "fit_itemitem", "fit_transition", "train_ranker"]
+__all__ = ["DataParallel", "Sample", "TrainConfig", "TrainResult", "fit_itemitem", "fit_temperatures", "fit_transition", "train_ranker"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ class TrainConfig:
     titles (``ranking.similar.title_similarity``: content + co-watch; the page's BYW pool)."""
     search_min_results: int = 20
     """A pseudo-query term must match at least this many training titles (an ambiguous query)."""
+    calibration_cuts: int = 2
+    """Top Picks cuts per head-validation user for the per-task temperature (context tasks: ``head_task_cuts``)."""
 
 
 @dataclass(frozen=True)
@@ -494,12 +496,12 @@ def train_ranker(
     similarity_subset = TitleSubset.of(title_features, vocab_rows)
     fit_cowatch = CoWatchIndex.from_frame(fit_events, title_features)
 
-    def neighbours(source_row: int) -> set[int]:
+    def neighbours(source_row: int, positions: np.ndarray = position_of_row) -> set[int]:
         sim = title_similarity(title_features, np.array([source_row]), cowatch=fit_cowatch, subset=similarity_subset)
         sim[source_row] = 0.0
         size = min(config.source_pool, len(sim) - 1)
         best = np.argpartition(-sim, size)[:size]
-        return set(position_of_row[best[sim[best] > 0]].tolist())
+        return set(positions[best[sim[best] > 0]].tolist())
 
     head_samples += _task_samples(head_train_h, title_features, position_of_row, rng, config, profile_config, terms,
                                   neighbours)  # fmt: skip
@@ -538,6 +540,23 @@ def train_ranker(
     validation = _validate(ranker, head_val_h, title_features, position_of_row, ii_weights, ii_positions,
                            profile_config)  # fmt: skip
 
+    # Calibration: per-task temperature on the head-validation users (out of every fit so far), every title
+    # bound as at serving (titles without events included), before the refit sees their histories.
+    say("calibration", 0, 1, 0.0)
+    every_row = np.arange(len(title_features), dtype=np.int64)
+    calib_rng = np.random.default_rng(config.seed + 1)  # its own draws: the training's stay as they were
+    calib_samples = _samples(head_val_h, title_features, every_row,
+                             _cuts(calib_rng, len(head_val_h), config.calibration_cuts, *config.head_cut_fractions),
+                             profile_config)  # fmt: skip
+    calib_samples += _task_samples(head_val_h, title_features, every_row, calib_rng, config, profile_config, terms,
+                                   lambda row: neighbours(row, every_row))  # fmt: skip
+    model.to("cpu")
+    ranker.bind(title_features)
+    temperatures = fit_temperatures(ranker, calib_samples)
+    ranker.bind(title_features, vocab_rows)
+    model.to(device)
+    say("calibration", 1, 1, 0.0)
+
     # Stage 4: refit item-item and title features on all training users.
     if config.refit:
         say("refit", 0, 1, 0.0)
@@ -575,9 +594,76 @@ def train_ranker(
         "device": str(device),
         "torch": torch.__version__,
         "metrics": {"validation": validation},
+        "calibration_samples": len(calib_samples),
         "history": log,
     }  # fmt: skip
+    ranker.set_temperatures(temperatures)
     return TrainResult(ranker, title_features, seconds, validation, log)
+
+
+def fit_temperatures(ranker: TrainedRanker, samples: Sequence[Sample], *, batch_size: int = 64,
+                     bounds: tuple[float, float] = (0.05, 20.0)) -> dict[str, float]:  # fmt: skip
+    """Per-task temperature T minimising the training loss (multinomial likelihood of the titles after the
+    cut, watched titles, the source and titles outside a search's results masked) of ``scores / T`` on
+    ``samples`` (held out from the head's training; targets are positions of the ``ranker``'s current
+    binding). Golden-section search on log T; a task without samples keeps T = 1. The scale only: T > 0
+    changes no order."""
+    import torch
+
+    old = ranker.temperatures
+    ranker.set_temperatures(dict.fromkeys(TASKS, 1.0))
+    n = len(ranker.bound_rows)
+    by_task: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_task.setdefault((s.context.task if s.context is not None else Task.TOP_PICKS).name.lower(), []).append(s)
+    out: dict[str, float] = {}
+    for name in TASKS:
+        chosen = by_task.get(name, [])
+        if not chosen:
+            out[name] = 1.0
+            continue
+        scores, masks = [], []
+        for start in range(0, len(chosen), batch_size):
+            chunk = chosen[start : start + batch_size]
+            raw, seen = ranker.scores_and_seen([s.features for s in chunk],
+                                               [s.context or RankingContext() for s in chunk])  # fmt: skip
+            for i, s in enumerate(chunk):
+                if s.allowed is not None:
+                    outside = np.ones(n, dtype=bool)
+                    outside[s.allowed] = False
+                    seen[i] |= outside
+            scores.append(raw)
+            masks.append(seen)
+        raw_t = torch.from_numpy(np.concatenate(scores).astype(np.float32))
+        seen_t = torch.from_numpy(np.concatenate(masks))
+        target = _target_matrix(chosen, n, torch.device("cpu"))
+
+        out[name] = _best_temperature(raw_t, target, seen_t, bounds)
+    ranker.set_temperatures(old)
+    return out
+
+
+def _best_temperature(scores: torch.Tensor, target: torch.Tensor, seen: torch.Tensor,
+                      bounds: tuple[float, float], steps: int = 40) -> float:  # fmt: skip
+    """T in ``bounds`` minimising ``multinomial_loss(scores / T, target, seen)`` (golden section on log T)."""
+
+    def loss(log_t: float) -> float:
+        return float(multinomial_loss(scores / float(np.exp(log_t)), target, seen))
+
+    lo, hi = float(np.log(bounds[0])), float(np.log(bounds[1]))
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = loss(a), loss(b)
+    for _ in range(steps):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = loss(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = loss(b)
+    return round(float(np.exp((lo + hi) / 2.0)), 5)
 
 
 def _seen_row(sample: Sample, position_of_row: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -237,6 +237,9 @@ def _print_served(served: dict[str, Any]) -> None:
     Console().print(table)
     Console().print(f"calibration of play probabilities: {served['calibration']}; marquee top-10 share without "
                     f"interactions {served['marquee_top10_without_interactions']}")  # fmt: skip
+    if "calibration_uncalibrated" in served:
+        Console().print(f"before the Top Picks temperature (T = {served.get('temperature_top_picks')}): "
+                        f"{served['calibration_uncalibrated']}")  # fmt: skip
 
 
 def print_unified(unified: dict[str, Any]) -> None:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from data.events import History
-from features import compute_profile_features
-from ranking.evaluate import ranking_metrics
-from ranking.model import RankingContext, fit_standardisation
+from features import ProfileFeatureConfig, compute_profile_features
+from features.profiles import histories_from_frame
+from ranking.evaluate import calibration, ranking_metrics
+from ranking.model import (
+    RankingContext,
+    TrainedRanker,
+    fit_standardisation,
+    is_current_format,
+    log_probabilities,
+)
 from ranking.splits import held_out_users_split
-from ranking.train import TrainConfig, train_ranker
+from ranking.train import TrainConfig, _samples, fit_temperatures, train_ranker
 from tests.features.synthetic import make_world
 
 TINY = TrainConfig(epochs=8, head_epochs=15, dim=16, max_len=10, cuts_per_user=4, batch_size=32, threads=1,
@@ -137,3 +146,58 @@ def test_similar_follows_the_source_title(trained) -> None:  # type: ignore[no-u
         scores = ranker.score([empty], contexts=[RankingContext.similar(row)])[0]
         assert not np.isfinite(scores[row]), "the source itself is never its own answer"
         assert _cluster_share(world, result.titles, scores, cluster) >= 0.6, cluster
+
+
+def _calibration_at_10(ranker, split, titles) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
+    """(predicted/observed play mass in the top 10 of the held-out users, their (u, N) scores)."""
+    profiles = [compute_profile_features(u.fed, titles) for u in split.users]
+    held = [titles.rows([t for t in dict.fromkeys(u.held) if t not in set(u.fed.title_ids)]) for u in split.users]
+    fed = [np.unique(titles.rows(u.fed.title_ids)) for u in split.users]
+    scores, seen = ranker.scores_and_seen(profiles)
+    return calibration(log_probabilities(scores, seen), held, fed)["predicted_over_observed@10"], scores
+
+
+@pytest.mark.slow
+def test_temperature_calibrates_play_probabilities_without_changing_the_order(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The per-task temperature fitted after training puts the predicted play mass of the top 10 within 20%
+    of what the held-out users watch; a mis-scaled head (4x too flat:
+    under-confident, as the unified head was) is far off until it is refitted, and no order changes. The artifact keeps the temperatures; one without them loads at T = 1 and is
+    not current (``train ranker --if-missing`` retrains it)."""
+    _, split, _, result = trained
+    ranker = result.ranker.bind(result.titles)
+    fitted = ranker.temperatures
+    assert ranker.manifest["task_temperature"] == fitted
+    assert all(0.05 < t < 20 for t in fitted.values()) and any(abs(t - 1) > 0.05 for t in fitted.values())
+    ratio, scores = _calibration_at_10(ranker, split, result.titles)
+    assert 0.8 <= ratio <= 1.25, ratio
+    try:
+        ranker.set_temperatures({"top_picks": fitted["top_picks"] * 4})
+        flat, flat_scores = _calibration_at_10(ranker, split, result.titles)
+        assert not 0.8 <= flat <= 1.25, flat  # what an uncalibrated scale looks like
+        train_histories = list(histories_from_frame(split.train_events))[:80]
+        samples = _samples(train_histories, result.titles, np.arange(len(result.titles)),
+                           [[0.7, 0.8, 0.9]] * len(train_histories), ProfileFeatureConfig())  # fmt: skip
+        refit = fit_temperatures(ranker, samples)
+        assert ranker.temperatures["top_picks"] == pytest.approx(fitted["top_picks"] * 4)  # fitting changes nothing
+        ranker.set_temperatures({"top_picks": refit["top_picks"]})
+        again, again_scores = _calibration_at_10(ranker, split, result.titles)
+        assert 0.8 <= again <= 1.25, (again, refit)
+        for a, b in ((scores, flat_scores), (scores, again_scores)):
+            np.testing.assert_array_equal(np.argsort(-a, axis=1, kind="stable")[:, :20],
+                                          np.argsort(-b, axis=1, kind="stable")[:, :20])  # fmt: skip
+    finally:
+        ranker.set_temperatures(fitted)
+
+    saved = ranker.save(tmp_path / "ranker")
+    loaded = TrainedRanker.load(saved).bind(result.titles)
+    assert loaded.temperatures == pytest.approx(fitted)
+    _, loaded_scores = _calibration_at_10(loaded, split, result.titles)
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert is_current_format(manifest)
+    del manifest["task_temperature"]
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    old = TrainedRanker.load(saved)
+    assert not is_current_format(old.manifest) and set(old.temperatures.values()) == {1.0}
+    _, old_scores = _calibration_at_10(old.bind(result.titles), split, result.titles)
+    np.testing.assert_array_equal(np.argsort(-loaded_scores, axis=1, kind="stable")[:, :20],
+                                  np.argsort(-old_scores, axis=1, kind="stable")[:, :20])  # fmt: skip
