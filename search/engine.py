@@ -83,6 +83,8 @@ only with at least this many usable CPUs. The encoder uses two threads: on the 2
 scoring beside it slowed the encoder (in-process p50 14.8 ms vs 13.0 ms encoding first, 150 queries),
 and a vector search beside it after the encoding saved nothing either."""
 INTENT_BOOST = 0.5
+INTENT_MASK_CACHE = 4096
+"""Soft-constraint masks kept per engine (one bool per title each: ~17 KB on the default scope)."""
 """A title meeting every soft parsed constraint (the type aside) gains this share of the best fused
 score, times the share of the query's words that are constraint words."""
 INTENT_SET_SHARE = 0.75
@@ -236,7 +238,10 @@ class SearchEngine:
         most = max(counts.values(), default=0)
         self._content_share = {lang: count / most for lang, count in counts.items()} if most else {}
         self._people_index: dict[str, str] | None = None
-        self._no_country: np.ndarray | None = None
+        self._credited: dict[str, np.ndarray] | None = None
+        self._intent_masks: dict[tuple[str, str, bool], np.ndarray] = {}
+        """Soft-constraint masks already computed (read-only arrays; see :meth:`_intent_mask`)."""
+        self._prior: np.ndarray | None = None
         """Titles described in each language, relative to the best-covered language (English: 1)."""
 
     @classmethod
@@ -636,35 +641,72 @@ class SearchEngine:
         return None
 
     def _intent_mask(self, constraint: Constraint, loose: bool = True) -> np.ndarray | None:
-        """``(n,)`` titles a soft constraint favours; ``None`` when the catalog cannot tell. ``loose``: a
-        country also takes titles of unknown country in its language (:data:`COUNTRY_LANGUAGES`)."""
+        """``(n,)`` titles a soft constraint favours (read-only); ``None`` when the catalog cannot tell.
+        ``loose``: a country also takes titles of unknown country in its language (:data:`COUNTRY_LANGUAGES`).
+
+        Each mask is computed once per (kind, value, loose) and kept (at most :data:`INTENT_MASK_CACHE`
+        of them): a query reads its constraints' masks several times (channels, boost, set tiers)."""
         cat = self.catalog
         if constraint.kind == "genre":
-            return cat.genre_masks.get(constraint.value, np.zeros(cat.n, dtype=bool))
+            mask = cat.genre_masks.get(constraint.value)
+            return mask if mask is not None else self._cached_mask(("genre", "", False), lambda: np.zeros(cat.n, dtype=bool))
+        if constraint.kind not in ("country", "type", "audience", "person", "years"):
+            return None
+        key = (constraint.kind, constraint.value, loose and constraint.kind == "country")
+        return self._cached_mask(key, lambda: self._compute_mask(constraint, loose))
+
+    def _cached_mask(self, key: tuple[str, str, bool], compute: Callable[[], np.ndarray]) -> np.ndarray:
+        mask = self._intent_masks.get(key)
+        if mask is None:
+            mask = compute()
+            mask.flags.writeable = False
+            if len(self._intent_masks) < INTENT_MASK_CACHE:
+                self._intent_masks[key] = mask
+        return mask
+
+    def _compute_mask(self, constraint: Constraint, loose: bool) -> np.ndarray:
+        cat = self.catalog
         if constraint.kind == "country":
             mask = cat.country_masks.get(constraint.value, np.zeros(cat.n, dtype=bool))
             languages = COUNTRY_LANGUAGES.get(constraint.value, ()) if loose else ()
             if languages:
-                if self._no_country is None:
-                    self._no_country = np.asarray([not c for c in cat.countries], dtype=bool)
-                mask = mask | (self._no_country & np.isin(cat.original_language, languages))
-            return mask
+                no_country = np.asarray([not c for c in cat.countries], dtype=bool)
+                mask = mask | (no_country & np.isin(cat.original_language, languages))
+            return mask.copy()
         if constraint.kind == "type":
             return np.asarray(cat.types == constraint.value, dtype=bool)
         if constraint.kind == "audience":
             return np.asarray(cat.maturity_level <= MATURITY_LEVELS.get(constraint.value, 0), dtype=bool)
         if constraint.kind == "person":
-            return np.asarray([constraint.value in cast or constraint.value in directors
-                               for cast, directors in zip(cat.cast, cat.directors, strict=True)], dtype=bool)  # fmt: skip
-        if constraint.kind == "years":
-            low, _, high = constraint.value.partition("-")
-            mask = ~np.isnan(cat.years)
-            if low:
-                mask &= cat.years >= int(low)
-            if high:
-                mask &= cat.years <= int(high)
+            mask = np.zeros(cat.n, dtype=bool)
+            mask[self._credits().get(constraint.value, np.empty(0, dtype=np.int64))] = True
             return mask
-        return None
+        low, _, high = constraint.value.partition("-")  # years
+        mask = ~np.isnan(cat.years)
+        if low:
+            mask &= cat.years >= int(low)
+        if high:
+            mask &= cat.years <= int(high)
+        return mask
+
+    def _credits(self) -> dict[str, np.ndarray]:
+        """Cast/director name -> positions of the titles crediting it, built on first use."""
+        if self._credited is None:
+            credited: dict[str, list[int]] = {}
+            for position, (cast, directors) in enumerate(zip(self.catalog.cast, self.catalog.directors, strict=True)):
+                for name in {*cast, *directors}:
+                    credited.setdefault(name, []).append(position)
+            self._credited = {name: np.asarray(p, dtype=np.int64) for name, p in credited.items()}
+        return self._credited
+
+    def _popularity_prior(self) -> np.ndarray:
+        """Popularity over the catalog's highest, ``(n,)`` (read-only), computed once."""
+        if self._prior is None:
+            cat = self.catalog
+            prior = cat.popularity / max(float(cat.popularity.max()), 1e-9)
+            prior.flags.writeable = False
+            self._prior = prior
+        return self._prior
 
     def _soft(self, parsed: Understanding, loose: bool = True) -> list[tuple[Constraint, float, np.ndarray]]:
         """``(constraint, weight, mask)`` of each soft constraint: together the others weigh
@@ -699,7 +741,7 @@ class SearchEngine:
             match = match & allowed
             if match.any():
                 cat = self.catalog
-                prior = cat.popularity / max(float(cat.popularity.max()), 1e-9)
+                prior = self._popularity_prior()
                 weight = INTENT_PRIOR if parsed.share >= INTENT_SET_SHARE else INTENT_PRIOR_PARTIAL
                 score = weight * prior + 1e-3
                 embedding = retrieved.embedding

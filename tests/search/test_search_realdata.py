@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from data.catalog import read_titles
+from data.normalize import fold
 from data.queries import builtin_query_path, read_query_file
 from search.engine import SearchEngine
 from search.evaluate import evaluate_rankings, resolve_queries, source_id_index
@@ -83,3 +85,70 @@ def test_an_exact_title_beats_the_constraints_it_spells(real: tuple[SearchEngine
     engine, _ = real
     assert engine.search("The French Connection", limit=1).hits[0].display_title == "The French Connection"
     assert engine.search("Scary Movie", limit=1).hits[0].display_title == "Scary Movie"
+
+
+def _reference_mask(engine: SearchEngine, kind: str, value: str, loose: bool) -> np.ndarray | None:
+    """A soft constraint's mask computed from the catalog's rows, as the engine did per query before it
+    kept them (the person mask scanned every title's credits)."""
+    from data.normalize import MATURITY_LEVELS
+    from search.engine import COUNTRY_LANGUAGES
+
+    cat = engine.catalog
+    if kind == "genre":
+        return cat.genre_masks.get(value, np.zeros(cat.n, dtype=bool))
+    if kind == "country":
+        mask = cat.country_masks.get(value, np.zeros(cat.n, dtype=bool))
+        languages = COUNTRY_LANGUAGES.get(value, ()) if loose else ()
+        if languages:
+            no_country = np.asarray([not c for c in cat.countries], dtype=bool)
+            mask = mask | (no_country & np.isin(cat.original_language, languages))
+        return mask
+    if kind == "type":
+        return np.asarray(cat.types == value, dtype=bool)
+    if kind == "audience":
+        return np.asarray(cat.maturity_level <= MATURITY_LEVELS.get(value, 0), dtype=bool)
+    if kind == "person":
+        return np.asarray([value in cast or value in directors
+                           for cast, directors in zip(cat.cast, cat.directors, strict=True)], dtype=bool)  # fmt: skip
+    if kind == "years":
+        low, _, high = value.partition("-")
+        mask = ~np.isnan(cat.years)
+        if low:
+            mask &= cat.years >= int(low)
+        if high:
+            mask &= cat.years <= int(high)
+        return mask
+    return None
+
+
+INTENT_QUERIES = ("90s french comedy", "comédies françaises des années 90", "한국 공포영화", "российские сериалы",
+                  "Kriegsfilme aus den 90ern", "مسلسلات تركية درامية", "movies for kids", "family movies from the 80s",
+                  "japanese animated series", "films with tom hanks", "tom hanks war movies", "movies like inception",
+                  "film français sur un chef cuisinier", "horror movies before 1980", "spanish thrillers after 2010")  # fmt: skip
+
+
+def test_kept_intent_masks_rank_as_masks_computed_per_query(real: tuple[SearchEngine, object]) -> None:
+    """The engine computes each constraint's mask once and keeps it: every kept mask equals the one
+    computed from the catalog's rows, cannot be written to, and rankings with a cold and a warm cache agree."""
+    engine, _ = real
+    # a person the gazetteer knows: the most credited two-word cast name of the scope
+    credited = sorted(engine._credits().items(), key=lambda item: (-item[1].size, item[0]))
+    person = next(name for name, _ in credited if engine._person(fold(name)) == name)
+    queries = (*INTENT_QUERIES, f"films with {person}", f"{person} comedies")
+    engine._intent_masks.clear()
+    cold = {q: engine.rank(q, top_k=100) for q in queries}
+    kinds = set()
+    for query in queries:
+        for c in engine.understand(query).constraints:
+            for loose in (True, False):
+                reference = _reference_mask(engine, c.kind, c.value, loose)
+                kept = engine._intent_mask(c, loose)
+                if reference is None:
+                    assert kept is None
+                    continue
+                kinds.add(c.kind)
+                assert kept is not None and np.array_equal(kept, reference), (query, c)
+                assert c.kind == "genre" or not kept.flags.writeable  # genre masks are the catalog's own
+    assert {"genre", "country", "type", "years", "audience", "person"} <= kinds
+    assert {q: engine.rank(q, top_k=100) for q in queries} == cold
+    assert engine.search("90s french comedy", limit=10).total > 0
