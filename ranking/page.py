@@ -511,8 +511,9 @@ def similar_titles(
     pool_size: int = 300,
 ) -> list[SimilarTitle]:
     """More like ``title_id``. With a scorer that has the unified model's tasks (``score_contexts``): the
-    ``pool_size`` most similar eligible servable titles ordered by its SIMILAR task (source = ``title_id``; the viewer's history as the
-    profile, or none), ``score`` = that log play-probability; otherwise the most similar titles
+    ``pool_size`` most similar eligible servable titles ordered by ``z(similarity) + z(SIMILAR task score)``
+    (source = ``title_id``; the viewer's history as the profile, or none), ``score`` = the task's log
+    play-probability; otherwise the most similar titles
     (:func:`ranking.similar.title_similarity`). ``similarity`` is the title-similarity value in both cases.
 
     With a ``viewer`` the list respects their maturity level and leaves out what they watched; with a
@@ -547,7 +548,10 @@ def similar_titles(
         in_pool = np.zeros(len(mask), dtype=bool)
         in_pool[similar_pool] = True
         eligible = np.flatnonzero(in_pool & np.isfinite(model_all))
-        best = eligible[np.lexsort((eligible, -model_all[eligible]))][:limit]
+        # order by z(similarity) + z(SIMILAR task) over the pool: the task alone ranks what the source's
+        # viewers also watched (Toy Story -> Forrest Gump, Shawshank first); the similarity keeps it "like this"
+        order_key = _zscore(sim[eligible]) + _zscore(model_all[eligible])
+        best = eligible[np.lexsort((eligible, -order_key))][:limit]
         reason = reason_text("similar_to_title", ui, title=catalog.display_name(row, ui))
         return [SimilarTitle(features.title_ids[r], catalog.display_name(int(r), ui), float(model_all[r]),
                              float(sim[r]), tile=catalog.tile(int(r), ui), reason=reason,

@@ -123,3 +123,21 @@ def test_because_you_watched_and_similar_follow_their_source_title(served) -> No
         tops = [np.argsort(-np.where(servable, s, -np.inf), kind="stable")[:20] for s in scores]
         assert family[tops[0]].mean() > family[tops[1]].mean(), (make, family[tops[0]].mean(), family[tops[1]].mean())
         assert crime[tops[1]].mean() > crime[tops[0]].mean(), (make, crime[tops[1]].mean(), crime[tops[0]].mean())
+
+
+def test_more_like_toy_story_is_like_toy_story(served) -> None:  # type: ignore[no-untyped-def]
+    """What a viewer reads under "More like Toy Story" (the served ``similar``): most of the first five are
+    animation/children titles, for an anonymous viewer and for movielens:1. Ordered by the SIMILAR task
+    alone, the list opened with Forrest Gump and The Shawshank Redemption (what Toy Story's viewers also
+    watched, not what is like it)."""
+    from data.normalize import GENRES
+
+    builder, events, _ = served
+    features = builder.catalog.features
+    family = features.genres[:, [GENRES.index("animation"), GENRES.index("children")]].max(axis=1) > 0
+    history = _history(events, "movielens:1")
+    viewer = builder.viewer(compute_profile_features(history, features, profile=Profile("movielens:1")), history)
+    for who in (None, viewer):
+        items = builder.similar("tmdb:862", limit=5, viewer=who)
+        rows = features.rows([item.title_id for item in items])
+        assert family[rows].mean() >= 0.6, [item.title for item in items]
