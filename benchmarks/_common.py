@@ -158,3 +158,26 @@ def http_latencies(base: str, paths: Sequence[str], concurrency: int) -> tuple[l
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(worker, range(concurrency)))
     return latencies, errors, time.perf_counter() - started
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A URL whose ``search_path`` is a fresh schema on the PostgreSQL server at ``url``, dropped afterwards;
+    RuntimeError naming why when psycopg or the server is missing (``make postgres`` starts one)."""
+    import secrets
+
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise RuntimeError("psycopg is not installed (pip install -e '.[postgres]')") from exc
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        raise RuntimeError(f"no PostgreSQL server at {url}: start one with `make postgres` ({str(exc).strip()[:160]})") from exc
+    schema = f"bench_{secrets.token_hex(5)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()

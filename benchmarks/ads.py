@@ -38,9 +38,8 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import hardware, percentiles, write_result  # noqa: E402
+from benchmarks._common import hardware, percentiles, postgres_schema, write_result  # noqa: E402
 
 DAY = 86_400
 DAY0 = 1_780_012_800.0  # a UTC midnight; the simulated day
@@ -161,23 +160,6 @@ def openrtb_body(sim: Any) -> dict[str, Any]:
 DEFAULT_PG_URL = "postgresql://marquee@127.0.0.1:55432/marquee"
 """The server ``make postgres`` starts (``scripts/postgres.sh``); ``--database-url`` overrides it."""
 
-
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A URL whose ``search_path`` is a fresh schema on the server at ``url``, dropped afterwards."""
-    import psycopg
-
-    try:
-        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        raise SystemExit(f"no PostgreSQL server at {url}: start one with `make postgres` ({str(exc).strip()[:160]})") from exc
-    schema = f"bench_{secrets.token_hex(5)}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
 
 
 def _served_app(stack: ExitStack, tmp: Path, name: str, database_url: str | None, docs: dict[str, Any], model: Any,

@@ -21,22 +21,20 @@ PostgreSQL server answers, its section records why and only SQLite is measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import secrets
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import area_server, hardware, percentiles, write_result  # noqa: E402
+from benchmarks._common import area_server, hardware, percentiles, postgres_schema, write_result  # noqa: E402
 
 BATCH = 100
 
@@ -122,25 +120,9 @@ def _measure(base: str, seconds: float, concurrencies: tuple[int, ...], profiles
     return results, ratios
 
 
-@contextmanager
-def _postgres_schema() -> Iterator[str]:
-    """A fresh schema on the benchmark server (dropped afterwards); RuntimeError naming why when none."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise RuntimeError("psycopg is not installed (pip install -e '.[postgres]')") from exc
-    url = os.environ.get("MARQUEE_BENCH_DATABASE_URL", "postgresql://marquee@127.0.0.1:55432/marquee")
-    try:
-        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        raise RuntimeError(f"no PostgreSQL at {url} (make postgres): {str(exc).strip()[:120]}") from exc
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
+def _postgres_schema() -> contextlib.AbstractContextManager[str]:
+    """A fresh schema on the benchmark server (``MARQUEE_BENCH_DATABASE_URL``, else ``make postgres``'s)."""
+    return postgres_schema(os.environ.get("MARQUEE_BENCH_DATABASE_URL", "postgresql://marquee@127.0.0.1:55432/marquee"))
 
 
 def main() -> None:

@@ -191,13 +191,7 @@ def embed_with_cache(
     """
     key = cache_key(encoder.fingerprint, as_queries=as_queries)
     embed = encoder.encode_queries if as_queries else encoder.encode_items
-    hashes = [text_hash(t) for t in texts]
-    unique = list(dict.fromkeys(hashes))
-    found = cache.get_many(key, unique)
-    first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
-    missing = [h for h in unique if h not in found]
-    # Length-sorted chunks keep padding low; the encoder sorts within a call as well.
-    missing.sort(key=lambda h: len(first_text[h]))
+    hashes, found, first_text, missing = _cache_lookup(cache, key, texts)
     done = 0
     for start in range(0, len(missing), CHUNK):
         chunk = missing[start : start + CHUNK]
@@ -207,11 +201,26 @@ def embed_with_cache(
         done += len(chunk)
         if progress:
             progress(done, len(missing))
-    dim = encoder.dim
-    out = np.empty((len(texts), dim), dtype=np.float32)
+    return _in_order(hashes, found, encoder.dim), len(missing)
+
+
+def _cache_lookup(cache: EmbeddingCache, key: str, texts: list[str]
+                  ) -> tuple[list[bytes], dict[bytes, np.ndarray], dict[bytes, str], list[bytes]]:  # fmt: skip
+    """``(hashes of texts, cached vectors by hash, first text by hash, missing hashes)``; the missing ones
+    sorted by length, so length-sorted chunks keep padding low (the encoder sorts within a call as well)."""
+    hashes = [text_hash(t) for t in texts]
+    unique = list(dict.fromkeys(hashes))
+    found = cache.get_many(key, unique)
+    first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
+    missing = sorted((h for h in unique if h not in found), key=lambda h: len(first_text[h]))
+    return hashes, found, first_text, missing
+
+
+def _in_order(hashes: list[bytes], found: dict[bytes, np.ndarray], dim: int) -> np.ndarray:
+    out = np.empty((len(hashes), dim), dtype=np.float32)
     for i, hashed in enumerate(hashes):
         out[i] = found[hashed]
-    return out, len(missing)
+    return out
 
 
 def cache_key(fingerprint: str, *, as_queries: bool = False) -> str:
@@ -274,12 +283,7 @@ def embed_with_cache_in_processes(
     if workers < 1:
         raise JobError(f"workers={workers}; expected >= 1")
     key = cache_key(encoder.fingerprint, as_queries=as_queries)
-    hashes = [text_hash(t) for t in texts]
-    unique = list(dict.fromkeys(hashes))
-    found = cache.get_many(key, unique)
-    first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
-    missing = [h for h in unique if h not in found]
-    missing.sort(key=lambda h: len(first_text[h]))
+    hashes, found, first_text, missing = _cache_lookup(cache, key, texts)
     chunks = [missing[start : start + CHUNK] for start in range(0, len(missing), CHUNK)]
     done = 0
     if chunks:
@@ -297,10 +301,7 @@ def embed_with_cache_in_processes(
                 done += len(chunk)
                 if progress:
                     progress(done, len(missing))
-    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
-    for i, hashed in enumerate(hashes):
-        out[i] = found[hashed]
-    return out, len(missing)
+    return _in_order(hashes, found, encoder.dim), len(missing)
 
 
 def title_vectors(texts: pd.DataFrame, vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
