@@ -13,8 +13,22 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER = {"data": 0, "embeddings": 1, "features": 2, "search": 3, "ranking": 3, "ads": 3, "services": 4}
 
 
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+_TREES = {p: _parse(p) for pkg in LAYER for p in sorted((ROOT / pkg).rglob("*.py"))}
+"""Every module parsed once at collection, before any test starts background threads: CPython 3.11's AST
+construction is not thread-safe (gh-106905; CI saw ``SystemError: AST constructor recursion depth
+mismatch`` in a pytest worker where a Ray session's threads were running)."""
+
+
+def _tree(path: Path) -> ast.Module:
+    return _TREES[path] if path in _TREES else _parse(path)
+
+
 def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -25,7 +39,7 @@ def _imports(path: Path) -> list[str]:
 
 
 def _modules() -> list[tuple[str, Path]]:
-    return [(pkg, p) for pkg in LAYER for p in sorted((ROOT / pkg).rglob("*.py"))]
+    return [(pkg, p) for pkg in LAYER for p in sorted((ROOT / pkg).rglob("*.py"))]  # the keys of _TREES
 
 
 @pytest.mark.parametrize(("package", "path"), _modules(), ids=lambda v: str(v))
@@ -56,7 +70,7 @@ def _module_name(path: Path) -> str:
 def _top_level_imports(path: Path, known: set[str]) -> set[str]:
     """Modules of ``known`` that ``path`` imports when it is imported (not under ``TYPE_CHECKING``,
     not inside functions); ``from pkg import mod`` counts as importing ``pkg.mod``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
     out: set[str] = set()
 
