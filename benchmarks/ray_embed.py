@@ -127,7 +127,7 @@ def main() -> None:
     fingerprint = encoder.fingerprint
 
     started = time.perf_counter()
-    ray.init(num_cpus=2 * cores, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2 * cores, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     ray_init_s = time.perf_counter() - started
     layouts = [layout.replace("C", str(cores)) for layout in args.layouts.split(",")]
     pool_shapes = {f"1x{cores}": (1, cores), f"{cores}x1": (cores, 1)}

@@ -60,7 +60,7 @@ def main() -> None:
         result = train_ranker(events, titles, embeddings=embeddings, config=replace(config, seed=seed))
         results[name] = {"seconds": round(time.perf_counter() - started, 1), "validation": result.validation}
         print(name, results[name], file=sys.stderr, flush=True)
-    ray.init(num_cpus=args.workers, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.workers, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
         report = train_ranker_ray(events, titles, embeddings=embeddings, out_dir=Path(tmp) / "ranker",
                                   config=config, workers=args.workers, storage_dir=Path(tmp) / "ray")  # fmt: skip

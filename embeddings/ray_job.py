@@ -189,8 +189,9 @@ class EncoderPool:
 
 
 def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
-    """Connect to ``address`` ("auto", "ray://host:port", a GCS address) or start a local Ray
-    (``num_cpus`` CPUs, node IP 127.0.0.1) when None; does nothing when Ray is already initialised."""
+    """Connect to ``address`` ("auto", "ray://host:port", a GCS address) or, when None, start a new local
+    Ray (``num_cpus`` CPUs, node IP 127.0.0.1; never a cluster recorded in /tmp/ray); does nothing when
+    Ray is already initialised."""
     import ray
 
     if ray.is_initialized():
@@ -198,7 +199,7 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
 
 
 def actor_cpus(requested: float, actors: int) -> float:

@@ -56,8 +56,9 @@ def db_target(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[n
 @pytest.fixture()
 def ray_local() -> None:
     """A real local Ray (2 CPUs, node IP 127.0.0.1), started once and shared by the tests that use it
-    (started again after a test that shut it down, e.g. the two-node cluster test). Skipped with the
-    reason when the ``distributed`` extra is not installed."""
+    (started again after a test that shut it down, e.g. the two-node cluster test). ``address="local"``:
+    never the cluster another pytest worker recorded in /tmp/ray. Skipped with the reason when the
+    ``distributed`` extra is not installed."""
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[distributed]')")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)

@@ -75,7 +75,7 @@ def test_two_node_cluster_embeds_with_one_actor_per_node(small_titles: pd.DataFr
     import ray
     from ray.cluster_utils import Cluster
 
-    from embeddings.ray_job import RayEmbedConfig, embed_missing_with_ray
+    from embeddings.ray_job import RayEmbedConfig, embed_missing_with_ray, ensure_ray
 
     ray.shutdown()  # leave the session's local Ray; the next test that needs it starts it again
     # every node advertises 127.0.0.1: the default address of a sandbox can be unroutable (a test hung on it)
@@ -93,6 +93,10 @@ def test_two_node_cluster_embeds_with_one_actor_per_node(small_titles: pd.DataFr
         found = cache.get_many(encoder.fingerprint, [text_hash(t) for t in texts])
         got = np.stack([found[text_hash(t)] for t in texts])
         assert np.sum(got * encoder.encode_items(texts), axis=1).min() >= 0.9999
+        # a local start must not join the cluster recorded in /tmp/ray (another pytest worker failed on it)
+        ray.shutdown()
+        ensure_ray(num_cpus=1)
+        assert ray.get_runtime_context().gcs_address != cluster.address
     finally:
         ray.shutdown()
         cluster.shutdown()
