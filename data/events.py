@@ -30,7 +30,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -250,6 +250,29 @@ _UPSERT_PROFILE = (
 )
 _ROWS_PER_INSERT = 200
 """Events per multi-row INSERT (9 parameters each, far under both back ends' parameter limits)."""
+
+
+class ProfileLookup:
+    """Who a profile id is, answered in one place: the event store's profile; else the catalog's
+    maturity level for the id (``profiles.parquet``, when no store holds it); else an adult with
+    :class:`Profile`'s defaults and origin ``unknown`` (only an ad request's ``regs.coppa`` protects
+    such an id)."""
+
+    def __init__(self, store: EventStore | None = None, catalog_levels: Mapping[str, int] | None = None) -> None:
+        self.store = store
+        self._catalog = dict(catalog_levels or {})
+        self._names = {level: name for name, level in MATURITY_LEVELS.items()}
+
+    def profile(self, profile_id: str) -> Profile:
+        if self.store is not None:
+            try:
+                return self.store.get_profile(profile_id)
+            except ProfileNotFoundError:
+                pass
+        level = self._catalog.get(profile_id)
+        if level is not None:
+            return Profile(profile_id, self._names[level], origin="catalog")
+        return Profile(profile_id, origin="unknown")
 
 
 class SqlEventStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal, get_args
 
 _ARTICLE_SUFFIX = re.compile(
     r"^(?P<body>.+), (?P<article>The|A|An|Les|Le|La|L'|Il|Lo|I|Gli|Das|Der|Die|Den|Det|El|Los|Las|O|Os|As|Un|Une|Uno|Una|Ein|Eine)$"
@@ -135,8 +136,11 @@ def map_genres(labels: list[str], vocabulary: dict[str, tuple[str, ...]]) -> tup
 
 # ---------------------------------------------------------------- maturity ladder
 
-MATURITY_LEVELS: dict[str, int] = {"kids": 0, "older_kids": 1, "teens": 2, "adults": 3}
-"""The ladder. A profile at level L may see titles whose level is <= L. Unknown ratings map to
+MaturityName = Literal["kids", "older_kids", "teens", "adults"]
+"""A rung's name as requests and responses spell it, lowest first."""
+
+MATURITY_LEVELS: dict[str, int] = {name: level for level, name in enumerate(get_args(MaturityName))}
+"""The ladder (kids 0 .. adults 3). A profile at level L may see titles whose level is <= L. Unknown ratings map to
 adults: a title nobody rated is never kids-safe."""
 
 _RATING_TO_MATURITY: dict[str, str] = {

@@ -353,6 +353,26 @@ class SentenceTransformerEncoder:
             ).encode()
         ).hexdigest()
 
+    def with_model(self, model: SentenceTransformer, *, item_quantization: ItemQuantization) -> SentenceTransformerEncoder:
+        """An encoder with every setting of this one (prefixes, token limits, batching, query engine,
+        normalisation) around another ``model``, e.g. its int8 copy."""
+        return SentenceTransformerEncoder(
+            model,
+            device=self._device,
+            model_id=self._model_id,
+            query_prefix=self.query_prefix,
+            item_prefix=self.item_prefix,
+            max_query_tokens=self.max_query_tokens,
+            max_item_tokens=self.max_item_tokens,
+            batch_size=self.batch_size,
+            query_cache_size=self._query_cache_size,
+            query_function=self._query_function,
+            query_engine_name=self.query_engine,
+            normalization=self._normalization_arg,
+            max_batch_tokens=self.max_batch_tokens,
+            item_quantization=item_quantization,
+        )
+
     # -- TextEncoder properties
     @property
     def dim(self) -> int:
@@ -630,22 +650,7 @@ def quantized_item_encoder(encoder: SentenceTransformerEncoder) -> SentenceTrans
 
         model = quantize_dynamic(copy.deepcopy(encoder.model), {torch.nn.Linear}, dtype=torch.qint8)
     model.eval()
-    return SentenceTransformerEncoder(
-        model,
-        device=encoder.device,
-        model_id=encoder._model_id,
-        query_prefix=encoder.query_prefix,
-        item_prefix=encoder.item_prefix,
-        max_query_tokens=encoder.max_query_tokens,
-        max_item_tokens=encoder.max_item_tokens,
-        batch_size=encoder.batch_size,
-        query_cache_size=encoder._query_cache_size,
-        query_function=encoder._query_function,
-        query_engine_name=encoder.query_engine,
-        normalization=encoder._normalization_arg,
-        max_batch_tokens=encoder.max_batch_tokens,
-        item_quantization="int8",
-    )
+    return encoder.with_model(model, item_quantization="int8")
 
 
 def load_encoder(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -192,16 +192,25 @@ def embed_with_cache(
     key = cache_key(encoder.fingerprint, as_queries=as_queries)
     embed = encoder.encode_queries if as_queries else encoder.encode_items
     hashes, found, first_text, missing = _cache_lookup(cache, key, texts)
+    chunks = [missing[start : start + CHUNK] for start in range(0, len(missing), CHUNK)]
+    # a generator: each chunk is embedded only after the previous one is committed
+    embedded = ((chunk, embed([first_text[h] for h in chunk])) for chunk in chunks)
+    _commit_chunks(cache, key, embedded, found, len(missing), progress)
+    return _in_order(hashes, found, encoder.dim), len(missing)
+
+
+def _commit_chunks(cache: EmbeddingCache, key: str, embedded: Iterable[tuple[list[bytes], np.ndarray]],
+                   found: dict[bytes, np.ndarray], total: int, progress: Callable[[int, int], None] | None) -> None:  # fmt: skip
+    """Write each ``(hashes, vectors)`` chunk to ``cache`` under ``key`` as it arrives, add it to
+    ``found`` and report ``progress(done, total)``."""
     done = 0
-    for start in range(0, len(missing), CHUNK):
-        chunk = missing[start : start + CHUNK]
-        vectors = np.asarray(embed([first_text[h] for h in chunk]), dtype=np.float32)
-        cache.put_many(key, zip(chunk, vectors, strict=True))
-        found.update(zip(chunk, vectors, strict=True))
+    for chunk, vectors in embedded:
+        rows = np.asarray(vectors, dtype=np.float32)
+        cache.put_many(key, zip(chunk, rows, strict=True))
+        found.update(zip(chunk, rows, strict=True))
         done += len(chunk)
         if progress:
-            progress(done, len(missing))
-    return _in_order(hashes, found, encoder.dim), len(missing)
+            progress(done, total)
 
 
 def _cache_lookup(cache: EmbeddingCache, key: str, texts: list[str]
@@ -285,22 +294,21 @@ def embed_with_cache_in_processes(
     key = cache_key(encoder.fingerprint, as_queries=as_queries)
     hashes, found, first_text, missing = _cache_lookup(cache, key, texts)
     chunks = [missing[start : start + CHUNK] for start in range(0, len(missing), CHUNK)]
-    done = 0
+
+    def checked(results: Iterable[tuple[str, np.ndarray]]) -> Iterator[tuple[list[bytes], np.ndarray]]:
+        for chunk, (fingerprint, vectors) in zip(chunks, results, strict=True):
+            if fingerprint != encoder.fingerprint:
+                raise JobError(f"a worker's encoder has fingerprint {fingerprint[:12]}; expected "
+                               f"{encoder.fingerprint[:12]} (the same model, lengths and quantization)")  # fmt: skip
+            yield chunk, vectors
+
     if chunks:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context,
                                  initializer=_init_worker, initargs=(spec,)) as pool:  # fmt: skip
             results = pool.map(_worker_embed, [[first_text[h] for h in chunk] for chunk in chunks],
                                [as_queries] * len(chunks))  # fmt: skip
-            for chunk, (fingerprint, vectors) in zip(chunks, results, strict=True):
-                if fingerprint != encoder.fingerprint:
-                    raise JobError(f"a worker's encoder has fingerprint {fingerprint[:12]}; expected "
-                                   f"{encoder.fingerprint[:12]} (the same model, lengths and quantization)")  # fmt: skip
-                cache.put_many(key, zip(chunk, vectors, strict=True))
-                found.update(zip(chunk, vectors, strict=True))
-                done += len(chunk)
-                if progress:
-                    progress(done, len(missing))
+            _commit_chunks(cache, key, checked(results), found, len(missing), progress)
     return _in_order(hashes, found, encoder.dim), len(missing)
 
 

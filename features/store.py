@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from data.events import EventStore, History, Profile, ProfileNotFoundError
+from data.events import EventStore, History, Profile, ProfileLookup
 from features.profiles import ProfileFeatureConfig, ProfileFeatures, compute_profile_features
 from features.titles import TitleFeatures, build_title_features
 
@@ -35,6 +35,7 @@ class FeatureStore:
     ) -> None:
         self._titles = titles
         self.events = events
+        self._profiles = ProfileLookup(events)
         self.config = config or ProfileFeatureConfig()
         self._cache: OrderedDict[str, tuple[int, Profile, ProfileFeatures]] = OrderedDict()
         self._cache_size = cache_size
@@ -69,11 +70,9 @@ class FeatureStore:
             self._cache.clear()
 
     def profile(self, profile_id: str) -> Profile:
-        """The stored profile, or an adult English default for an id the store does not know."""
-        try:
-            return self.events.get_profile(profile_id)
-        except ProfileNotFoundError:
-            return Profile(profile_id, origin="unknown")
+        """The stored profile, or an adult English default for an id the store does not know
+        (:class:`data.events.ProfileLookup`)."""
+        return self._profiles.profile(profile_id)
 
     def profile_features(self, profile_id: str) -> ProfileFeatures:
         """Features of ``profile_id`` reflecting every event stored before this call."""

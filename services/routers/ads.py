@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from ads.selector import AdEngine, Placement
     from ads.tracking import TokenSigner
     from data.ads_store import SqlAdStore
-    from data.events import Profile, SqlEventStore
+    from data.events import ProfileLookup
     from features import FeatureStore
     from services.protocols.vast import VastAd
 
@@ -139,39 +139,19 @@ def _optional_features(resources: Resources) -> tuple[FeatureStore | None, str]:
         return None, f"features unavailable ({type(exc).__name__}: {exc}); decisions are contextual-only"
 
 
-class StoredProfiles:
-    """Profile maturity without features: the event store's profiles, else the catalog's profiles.parquet.
-    An unknown id is an adult (as in ``features.FeatureStore``); only COPPA flags protect those."""
-
-    def __init__(self, event_store: SqlEventStore | None = None, catalog: dict[str, int] | None = None) -> None:
-        self._store = event_store
-        self._catalog = catalog or {}
-
-    def profile(self, profile_id: str) -> Profile:
-        from data.events import Profile
-        from data.normalize import MATURITY_LEVELS
-
-        if self._store is not None:
-            try:
-                return self._store.get_profile(profile_id)
-            except Exception:  # not in the store: try the catalog
-                pass
-        level = self._catalog.get(profile_id)
-        names = {v: k for k, v in MATURITY_LEVELS.items()}
-        return Profile(profile_id, names[level] if level is not None else "adults", origin="unknown")
-
-
-def _profile_fallback(resources: Resources) -> StoredProfiles | None:
+def _profile_fallback(resources: Resources) -> ProfileLookup | None:
     """Where kids profiles are recognised when features are unavailable."""
+    from data.events import ProfileLookup
+
     try:
-        return StoredProfiles(shared.event_store(resources))
+        return ProfileLookup(shared.event_store(resources))
     except Exception as exc:
         log.warning("no event store for profile maturity: %s", exc)
     catalog = {pid: int(p["maturity_level"]) for pid, p in shared.catalog_profiles(resources).items()}
     if not catalog:
         log.warning("no profile maturity source: only regs.coppa triggers the kids regime")
         return None
-    return StoredProfiles(catalog=catalog)
+    return ProfileLookup(catalog_levels=catalog)
 
 
 def _optional_encoder(resources: Resources, features: FeatureStore | None) -> Callable[[list[str]], np.ndarray] | None:

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from data.normalize import GENRES
+from data.normalize import GENRES, MaturityName
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
 from services.state import Resources
@@ -42,7 +42,6 @@ MAX_PER_ROW = 50
 MAX_LIKED = 20
 MAX_SIMILAR = 100
 MAX_ID = 200  # mirror data.events._MAX_ID
-MATURITY = Literal["kids", "older_kids", "teens", "adults"]
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"  # mirror data.events._LANGUAGE / _COUNTRY: the schema is the validation
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 _GENRE = "|".join(re.escape(g) for g in GENRES)
@@ -59,7 +58,7 @@ class TileModel(BaseModel):
 
     type: Literal["movie", "show"] | None = Field(default=None, description="movie | show")
     year: int | None = None
-    maturity: MATURITY | None = Field(default=None, description="kids | older_kids | teens | adults; null when no "
+    maturity: MaturityName | None = Field(default=None, description="kids | older_kids | teens | adults; null when no "
                                       "source rates the title (see maturity_note).")  # fmt: skip
     maturity_level: int | None = Field(default=None, description="0 (kids) .. 3 (adults); null when unrated.")
     maturity_known: bool = Field(default=False, description="False: no source gives an age rating; the title is "
@@ -134,7 +133,7 @@ class ProfileRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [
         {"maturity": "kids", "languages": ["en", "es"], "ui_language": "es", "country": "MX"}]})  # fmt: skip
 
-    maturity: MATURITY = "adults"
+    maturity: MaturityName = "adults"
     languages: list[Annotated[str, Field(pattern=LANGUAGE_PATTERN)]] = Field(
         default_factory=lambda: ["en"], description="Preferred content languages, ISO 639 (lower case), most "
         "preferred first.", min_length=1, max_length=10)  # fmt: skip
@@ -271,7 +270,7 @@ def get_page(
                                 "viewer likes (repeat or comma-separate); an unknown one is a 404.")
     ] = None,  # fmt: skip
     max_maturity: Annotated[
-        MATURITY | None, Query(description="Lower the maturity ceiling for this page.")
+        MaturityName | None, Query(description="Lower the maturity ceiling for this page.")
     ] = None,
     explore: Annotated[float, Query(ge=0.0, le=1.0, description="Exploration in [0, 1]; 0 = deterministic ranking.")] = 0.0,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the exploration noise (same seed, same page).")] = 0,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from data.normalize import MaturityName
 from search.request import MatchKind
 from search.understand import Kind as UnderstoodKind
 from services import resources as shared
@@ -32,7 +33,6 @@ router = APIRouter(tags=["search"])
 
 VISIBLE = r"[^\s\x1c-\x1f\x85]"
 """A query must contain one character that is not whitespace (to Python, JSON Schema and pydantic alike)."""
-MATURITY = Literal["kids", "older_kids", "teens", "adults"]
 TYPE_LIST = r"^[ ]*(movie|show)?[ ]*(,[ ]*(movie|show)?[ ]*)*$"
 """Comma-separated types, as ``type=movie,show`` (empty pieces are ignored)."""
 MAX_QUERY_CHARS = 2000  # mirrors search.request.MAX_QUERY_CHARS (kept import-free: nothing heavy at import)
@@ -131,7 +131,7 @@ class SearchRequest(BaseModel):
     description_languages: list[str] = Field(default_factory=list)
     original_languages: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
-    max_maturity: MATURITY | None = Field(default=None, description="kids | older_kids | teens | adults")
+    max_maturity: MaturityName | None = Field(default=None, description="kids | older_kids | teens | adults")
     limit: JsonInt = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: JsonInt = Field(default=0, ge=0, le=MAX_OFFSET)
     understand: bool = Field(default=True, description="Read type, genres, era, country, audience and 'like "
@@ -363,7 +363,7 @@ def search_get(
     description_language: Annotated[list[str] | None, Query(description="Has a description in any of these.")] = None,
     original_language: Annotated[list[str] | None, Query()] = None,
     country: Annotated[list[str] | None, Query(description="Produced in any of these countries.")] = None,
-    max_maturity: Annotated[MATURITY | None, Query(description="kids | older_kids | teens | adults")] = None,
+    max_maturity: Annotated[MaturityName | None, Query(description="kids | older_kids | teens | adults")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     understand: Annotated[bool, Query(description="false: no query understanding (the words are only searched).")] = True,

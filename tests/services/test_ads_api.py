@@ -331,17 +331,17 @@ def test_ids_cannot_change_by_patch(client: TestClient) -> None:
     assert client.patch("/v1/ads/campaigns/c0", json={"id": "c9"}, headers=ADMIN).status_code == 422
 
 
-def test_profile_maturity_falls_back_to_the_profile_store_then_the_catalog() -> None:
-    from data.events import Profile, ProfileNotFoundError
-    from services.routers.ads import StoredProfiles
+def test_profile_maturity_falls_back_to_the_profile_store_then_the_catalog(tmp_path: Path) -> None:
+    from data.events import Profile, ProfileLookup, open_event_store
 
-    class Store:
-        def get_profile(self, profile_id: str) -> Profile:
-            if profile_id == "stored-kid":
-                return Profile(profile_id, "kids")
-            raise ProfileNotFoundError(profile_id)
-
-    profiles = StoredProfiles(Store(), {"catalog-kid": 1})
-    assert profiles.profile("stored-kid").maturity_level == 0
-    assert profiles.profile("catalog-kid").maturity_level == 1
-    assert profiles.profile("stranger").maturity_level == 3
+    store = open_event_store(tmp_path / "events.db")
+    try:
+        store.put_profile(Profile("stored-kid", "kids"))
+        profiles = ProfileLookup(store, {"catalog-kid": 1, "stored-kid": 3})
+        assert profiles.profile("stored-kid").maturity_level == 0  # the store wins over the catalog
+        assert profiles.profile("catalog-kid").maturity_level == 1
+        assert profiles.profile("catalog-kid").origin == "catalog"
+        assert profiles.profile("stranger").maturity_level == 3
+        assert profiles.profile("stranger").origin == "unknown"
+    finally:
+        store.close()
