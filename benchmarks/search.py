@@ -20,8 +20,11 @@ understanding alone (``search.understand.understand`` on the c1 queries, microse
 
     python benchmarks/search.py            # quick: 150 queries per phase
     python benchmarks/search.py --full     # 800 queries per phase
+    MARQUEE_ARTIFACTS_DIR=/work/full-artifacts python benchmarks/search.py --name search_full
 
-Prints one JSON object as the last line and writes benchmarks/results/search.json.
+The artifacts (catalog and index) are the settings' (``MARQUEE_ARTIFACTS_DIR``); the index version's scope
+and title count are recorded in the config. Prints one JSON object as the last line and writes
+benchmarks/results/<name>.json (``--name``, default ``search``: the default scope's result).
 """
 
 from __future__ import annotations
@@ -162,15 +165,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--queries", type=int, default=None, help="override the queries per phase")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--block", type=int, default=25, help="queries per interleaved block")
+    parser.add_argument("--name", default="search",
+                        help="result name: benchmarks/results/<name>.json (e.g. search_full for the full scope)")
     args = parser.parse_args(argv)
 
     import httpx
 
     from embeddings.encoder import load_encoder
+    from embeddings.index_store import IndexStore
     from services.settings import Settings
 
     per_phase = args.queries or (800 if args.full else 150)
     settings = Settings()
+    store = IndexStore(settings.index_dir)
+    version = store.current_version()
+    index_manifest = store.read_manifest(version) if version else {}
     queries = query_mix(settings.catalog_dir, per_phase * 3 + 20, args.seed)
     warm, phase_c1, phase_c8 = queries[:20], queries[20 : 20 + per_phase], queries[20 + per_phase : 20 + 2 * per_phase]
     phase_c1_off = queries[20 + 2 * per_phase :]
@@ -250,10 +259,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "limit": 20, "block": args.block, "understand_off": "c1 only, disjoint queries from the same mix",
         "server": "uvicorn, 1 process, search area only; client in a separate process (httpx, keep-alive)",
         "encoder": {"model": settings.model, "fingerprint": getattr(encoder, "fingerprint", None)},
-        "index_dir": str(settings.index_dir), "sample_total": sample.get("total"),
+        "index_dir": str(settings.index_dir), "index_version": version, "scope": index_manifest.get("scope"),
+        "titles": index_manifest.get("titles"), "texts": index_manifest.get("texts"), "sample_total": sample.get("total"),
         "goal": "search p50 / (encoder p50 + noop p50) <= 1.3",
     }  # fmt: skip
-    return write_result("search", config, results, ratios, hardware_info=hardware())
+    return write_result(args.name, config, results, ratios, hardware_info=hardware())
 
 
 if __name__ == "__main__":
