@@ -463,7 +463,8 @@ class SearchEngine:
     @staticmethod
     def exact_first(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray,
                     allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Exact (tier 2) and near-exact (tier 1) title matches first, each tier by fused score."""
+        """Exact (tier 2) and near-exact (tier 1) title matches first, each tier by fused score; a
+        tier's scores are lifted above every lower tier's, so the scores a client sees fall with rank."""
         tier_pos = np.flatnonzero(exact > 0)
         if allowed is not None:
             tier_pos = tier_pos[allowed[tier_pos]]
@@ -473,6 +474,7 @@ class SearchEngine:
         positions = np.concatenate([positions, missing])
         scores = np.concatenate([scores, np.zeros(missing.size)])
         tiers = exact[positions].astype(np.int64)
+        scores = scores + tiers * (float(scores.max()) - float(scores.min()) + 1.0)
         order = np.lexsort((positions, -scores, -tiers))
         return positions[order], scores[order]
 

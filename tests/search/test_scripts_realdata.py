@@ -80,3 +80,5 @@ def test_a_title_typed_in_its_script_is_in_the_first_three(client: TestClient, s
     shown = [hit["title"] for hit in body["results"]]
     assert title in shown, (query, shown)
     assert body["query_language"] is not None
+    scores = [hit["score"] for hit in body["results"]]
+    assert scores == sorted(scores, reverse=True), (query, shown, scores)  # a pinned title never scores below
