@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +68,11 @@ class Understanding:
     share: float = 0.0
     """Share of the query's characters (spaces and function words aside) that constraint words
     explain: 1.0 for "90s french comedy" and "日本のホラー映画", 0.5 for "film français sur un chef"."""
+
+    typed_topic: str = ""
+    """:attr:`topic` as the viewer typed it (accents, kana voicing marks, composed Hangul), for the
+    encoder: ``fold`` is for matching only ("韓国のゾンビ映画 電車" folds to "...ソンヒ..."; the encoder
+    must read "ゾンビ 電車"). Empty when the typed words cannot be found again."""
 
     @property
     def topic(self) -> str:
@@ -563,6 +568,38 @@ def _share(text: str, rest: str) -> float:
     return 0.0 if total == 0 else max(0.0, 1.0 - weight(rest) / total)
 
 
+def _as_typed(query: str, words: Sequence[str]) -> str:
+    """``words`` (folded words or glued pieces of ``fold(query)``, in order) as typed in ``query``.
+
+    Each character of the query is folded on its own, so every folded character knows the typed one it
+    came from; each word is found left to right in the folded query and replaced by the typed span.
+    Returns "" when the per-character fold does not rebuild ``fold(query)`` or a word is not found."""
+    typed = unicodedata.normalize("NFKC", query)
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, ch in enumerate(typed):
+        piece = " " if ch.isspace() else fold(ch)
+        if piece == " " and (not folded or folded[-1] == " "):
+            continue
+        folded.extend(piece)
+        origin.extend([index] * len(piece))
+    while folded and folded[-1] == " ":
+        folded.pop()
+        origin.pop()
+    text = "".join(folded)
+    if text != fold(query):
+        return ""
+    out, cursor = [], 0
+    for word in words:
+        start = text.find(word, cursor)
+        if start < 0 or not word:
+            return ""
+        end = start + len(word)
+        out.append(typed[origin[start] : origin[end - 1] + 1])
+        cursor = end
+    return " ".join(out)
+
+
 def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str | None] | None = None) -> Understanding:
     """The constraints of ``query`` (see the module docstring); ``now_year`` anchors "recent";
     ``people`` resolves a folded run of words to a cast/director name (``None``: no person constraints)."""
@@ -609,4 +646,5 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
     rest = " ".join(w for w, t in zip(words, taken, strict=True) if not t)
     if like:
         rest = ""  # "movies like <title>": the title is the whole request
-    return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest))
+    topic = [w for w in rest.split() if w not in _STOPWORDS]
+    return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest), _as_typed(query, topic))

@@ -102,6 +102,19 @@ def test_topic_is_what_the_query_says_beyond_its_constraints() -> None:
     assert understand("90s french comedy").topic == ""
 
 
+@pytest.mark.parametrize(("query", "typed"), [
+    ("韓国のゾンビ映画 電車", "のゾンビ 電車"),  # fold() reads ゾンビ as ソンヒ: the encoder must not
+    ("ผู้ชายกลับจากสงครามมาอยู่กับเมีย หนัง", "ผู้ชายกลับจาก มาอยู่กับเมีย"),  # Thai vowel and tone marks
+    ("조선시대 좀비 사극", "조선시대 좀비"),  # composed Hangul, not jamo
+    ("film français sur un chef cuisinier", "chef cuisinier"),
+    ("Straße der Ölbäume film", "Straße Ölbäume"),  # casefold widens ß: spans still line up
+    ("90s french comedy", ""),
+])  # fmt: skip
+def test_the_topic_as_typed_keeps_what_folding_removes(query: str, typed: str) -> None:
+    parsed = understand(query)
+    assert parsed.typed_topic == typed
+
+
 def test_people_come_from_the_gazetteer_the_caller_passes() -> None:
     people = {"omar sy": "Omar Sy", "shah rukh khan": "Shah Rukh Khan"}.get
     assert {(c.kind, c.value) for c in understand("films avec Omar Sy", people=people).constraints} == {
