@@ -8,7 +8,7 @@ from typing import Literal
 from data.normalize import MATURITY_LEVELS
 from search.errors import EmptyQueryError
 
-MatchKind = Literal["title", "person", "description", "language"]
+MatchKind = Literal["title", "person", "description", "language", "like"]
 """Why a title matched (see :class:`MatchReason`); the HTTP schema reads its values from here."""
 
 __all__ = [
@@ -59,13 +59,14 @@ class Viewer:
 
 @dataclass(frozen=True)
 class MatchReason:
-    """Why a title matched: ``kind`` is title | person | description | language.
+    """Why a title matched: ``kind`` is title | person | description | language | like.
 
     ``title``: the query matches one of its titles (detail: "exact", "near-exact" or "words", plus
     the matched title); ``person``: a cast or director name (detail: the name); ``description``: the
     meaning of the query is close to its description (detail: the description's language) or its
     words appear in it; ``language``: it matched through a text in another language than English
-    (detail: that language).
+    (detail: that language); ``like``: it is among the titles most like the one a "like <title>" query
+    names (detail: that title).
     """
 
     kind: MatchKind

@@ -13,8 +13,9 @@ building it on first use (whichever area starts first builds it; the others shar
 ``"catalog_profiles"``    the catalog's profiles (maturity level, languages) by id; {} without the file
 ========================  ==========================================================================
 
-:func:`search_reranker` wires ranking's personal re-ranker into search with typed objects (search and
-ranking never import each other; only this module looks resources up by name).
+:func:`search_reranker` wires ranking's personal re-ranker into search, and :func:`served_similar` the
+``similar`` endpoint's order into search's "like <title>" queries, with typed objects (search and
+ranking never import each other).
 
 Optional resources (``index`` for features, ``ranker``) degrade with a logged warning instead of
 failing the area; the required ones raise, and the lifespan marks the area not ready.
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from embeddings.job import IndexArtifacts
     from features import FeatureStore
     from ranking.model import TrainedRanker
+    from ranking.page import PageBuilder
     from ranking.personalize import SearchReranker
 
 log = logging.getLogger("marquee.resources")
@@ -175,6 +177,31 @@ def search_reranker(resources: Resources) -> SearchReranker:
     from ranking.personalize import SearchReranker
 
     return SearchReranker(features=lambda: resources.peek("features"), ranker=lambda: resources.peek("ranker"))
+
+
+class ServedSimilar:
+    """:class:`search.engine.SimilarTitles` over the pages area's builder: "more like this" in the order
+    ``GET /v1/titles/{id}/similar`` serves without a viewer; nothing until the pages area has loaded."""
+
+    def __init__(self, builder: Callable[[], PageBuilder | None]) -> None:
+        self._builder = builder
+
+    def similar_ids(self, title_id: str, limit: int) -> list[str]:
+        from ranking.page import MAX_SIMILAR, UnknownTitleError
+
+        builder = self._builder()
+        if builder is None:
+            return []
+        try:
+            items = builder.similar(title_id, limit=max(1, min(limit, MAX_SIMILAR)))
+        except UnknownTitleError:  # in search's scope but not served by pages
+            return []
+        return [item.title_id for item in items]
+
+
+def served_similar(resources: Resources) -> ServedSimilar:
+    """The ``similar`` endpoint's neighbours for search, read from the shared page builder when it exists."""
+    return ServedSimilar(lambda: resources.peek("pages"))
 
 
 def title_embedder(resources: Resources) -> Callable[[list[str]], np.ndarray]:

@@ -50,7 +50,8 @@ class MatchReasonModel(BaseModel):
         description="title: the query matches one of its titles; person: a cast or director name; "
         "description: the query's meaning is close to its description (detail: the description's "
         "language) or its words appear there ('words'); language: it matched through a text in that "
-        "non-English language."
+        "non-English language; like: it is among the titles most like the one a 'like <title>' query names "
+        "(detail: that title)."
     )
     detail: str
 
@@ -154,6 +155,7 @@ def _engine_from(own: Resources, artifacts: IndexArtifacts, resources: Resources
     engine = SearchEngine.build(shared.catalog(own), index=artifacts.index, texts=artifacts.texts,
                                 scope_title_ids=artifacts.title_ids, encoder=shared.encoder(own),
                                 reranker=_personal_reranker(resources),
+                                similar=None if resources is None else shared.served_similar(resources),
                                 title_string_vectors=artifacts.title_strings,
                                 title_embedder=shared.title_embedder(own))  # fmt: skip
     engine.search("warm up")  # first-call costs (imports, caches) are paid at start, not by a viewer
