@@ -119,6 +119,11 @@ _GEMINATION = str.maketrans("", "", "ッっ")
 """The Japanese small tsu doubles the next consonant; anyascii writes it as a "t" of its own."""
 
 
+_GREEK_STOPS = {"μπ": "b", "ντ": "d", "γκ": "g", "γγ": "ng"}
+_GREEK_DIGRAPHS = re.compile("|".join(_GREEK_STOPS))
+"""Modern Greek spells b, d and g with two letters (Μπραντ Πιτ: Brad Pitt); anyascii reads them "mp", "nt"."""
+
+
 def sound_key(text: str) -> str:
     """A consonant skeleton of ``text``'s Latin transliteration, for matching a title typed in another
     script to the title it sounds like: vowels, ``y`` and ``h`` dropped, consonants folded into
@@ -131,7 +136,7 @@ def sound_key(text: str) -> str:
     """
     from anyascii import anyascii
 
-    latin = anyascii(text.translate(_GEMINATION)).lower()
+    latin = anyascii(_GREEK_DIGRAPHS.sub(lambda m: _GREEK_STOPS[m.group(0)], text.lower().translate(_GEMINATION))).lower()
     latin = _SOFT_C.sub("s", latin.replace("tion", "sion"))  # Inception: "insepsion"
     out: list[str] = []
     for ch in latin:

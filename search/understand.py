@@ -544,12 +544,20 @@ def _take_compounds(words: list[str], taken: list[bool], out: list[Constraint]) 
                 break
 
 
+PEOPLE_MAX_WORDS = 6
+"""Words typed in another script are looked up as a name (by sound) only in a query of at most this many
+words: "films with X" is short; a plot ("... गाँव वाले क्रिकेट मैच खेलते हैं") names no one by sound."""
+
+
 def _take_people(words: list[str], taken: list[bool], people: Callable[[str], str | None],
                  out: list[Constraint]) -> None:  # fmt: skip
-    """Longest runs of 2-4 free words that ``people`` resolves to a name (a single word never does)."""
-    for n in range(min(4, len(words)), 1, -1):
+    """Longest runs of 2-4 free words that ``people`` resolves to a name; a single word only in a script
+    other than Latin, where a name is often typed as one word (``송중기``, ``シャー・ルク・カーン``)."""
+    for n in range(min(4, len(words)), 0, -1):
         for i in range(len(words) - n + 1):
-            if any(taken[i : i + n]):
+            if any(taken[i : i + n]) or (n == 1 and words[i].isascii()):
+                continue
+            if len(words) > PEOPLE_MAX_WORDS and not all(w.isascii() for w in words[i : i + n]):
                 continue
             source = " ".join(words[i : i + n])
             name = people(source)

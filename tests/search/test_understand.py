@@ -223,3 +223,18 @@ def test_a_kids_profile_stays_within_its_level_for_set_person_and_family_queries
     for query in ("japanese movies", "tom hanks", "películas familiares", "90s thriller shows", "movies like love"):
         page = engine.search(query, viewer=kid, limit=100)
         assert all(h.maturity == "kids" for h in page.hits), query
+
+
+@pytest.mark.parametrize("query", ["톰 행크스 영화", "トム・ハンクスの映画", "トム・ハンクス"])
+def test_a_name_typed_in_another_script_is_read_by_sound(engine: SearchEngine, query: str) -> None:
+    assert ("person", "Tom Hanks") in {(c.kind, c.value) for c in engine.understand(query).constraints}
+    assert engine.search(query, limit=5).hits[0].title_id == engine.catalog.title_ids[3]  # Dragon Garden
+
+
+@pytest.mark.parametrize("query", [
+    "톰 행크스가 나오는 영화 같은 이야기를 찾고 있어요 정말로",  # a long sentence names no one by sound
+    "汤姆汉克斯",  # Han: pinyin is not how the catalog romanizes names
+    "tomhanks",  # one Latin word is never a name
+])  # fmt: skip
+def test_sound_never_reads_a_name_where_it_should_not(engine: SearchEngine, query: str) -> None:
+    assert not engine.understand(query).of("person")
