@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embeddings.index import faiss_single_thread
+from embeddings.index import faiss_single_thread, inner_products
 from embeddings.job import title_strings
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ class DenseRetriever:
         self._language_centroids: np.ndarray | None = None
         self.main_language: str | None = None
         self._stored: tuple[np.ndarray, np.ndarray] | None = None
+        self._rows = self._row_masks()
+        """With an index that filters by row (``search_rows``): each index row's title position (``-1``:
+        no text or out of scope) and, per language, which rows hold it; ``None`` otherwise."""
 
     def fit_languages(self, min_texts: int = MIN_LANGUAGE_TEXTS) -> dict[str, int]:
         """Learn one centroid per description language from the index's own vectors.
@@ -145,6 +148,17 @@ class DenseRetriever:
         norm = float(np.linalg.norm(moved))
         return (moved / norm).astype(np.float32) if norm > 0 else q
 
+    def _row_masks(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+        """``(row_positions, by_language)`` over the index's rows when it filters by row (see
+        :attr:`_rows`); ``None`` for an index that only takes allowed ids."""
+        if not hasattr(self.index, "search_rows"):
+            return None
+        idx = self._lookup(np.asarray(self.index.ids, dtype=np.int64))
+        row_positions = np.where(idx >= 0, self._positions[np.maximum(idx, 0)], -1)
+        row_langs = self._langs[np.maximum(idx, 0)]
+        by_lang = {str(lang): (row_langs == lang) & (idx >= 0) for lang in set(self._langs.tolist())}
+        return row_positions, by_lang
+
     def _lookup(self, ids: np.ndarray) -> np.ndarray:
         """Indices into the sorted text arrays of ``ids`` (``-1`` where unknown)."""
         idx = np.searchsorted(self._ids, ids)
@@ -168,14 +182,15 @@ class DenseRetriever:
             return self.search(query_embedding, top_k, allowed)
         own = self.search(query_embedding, top_k, allowed, only_language=language)
         other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language)
-        best: dict[int, tuple[float, str]] = {}
-        for positions, scores, langs in (own, other):
-            for p, s, lang in zip(positions.tolist(), scores.tolist(), langs, strict=True):
-                if p not in best or s > best[p][0]:
-                    best[p] = (s, lang)
-        order = sorted(best, key=lambda p: (-best[p][0], p))[:top_k]
-        return (np.asarray(order, dtype=np.int64), np.asarray([best[p][0] for p in order], dtype=np.float32),
-                [best[p][1] for p in order])  # fmt: skip
+        # a title keeps its best score of the two (the own-language one on a tie), best first, then by position
+        positions = np.concatenate([own[0], other[0]])
+        scores = np.concatenate([own[1], other[1]])
+        langs = [*own[2], *other[2]]
+        by_score = np.lexsort((np.arange(positions.size), -scores))
+        _, first = np.unique(positions[by_score], return_index=True)
+        kept = by_score[first]
+        kept = kept[np.lexsort((positions[kept], -scores[kept]))][:top_k]
+        return positions[kept], scores[kept].astype(np.float32), [langs[i] for i in kept.tolist()]
 
     def search(self, query_embedding: np.ndarray, top_k: int, allowed: np.ndarray | None = None, *,
                only_language: str | None = None,
@@ -195,22 +210,38 @@ class DenseRetriever:
         query = np.asarray(query_embedding, dtype=np.float32).reshape(1, -1)
         allowed_ids = None
         by_language = only_language is not None or except_language is not None
+        allowed_rows = None
+        rows = self._rows
         if (allowed is not None and not bool(allowed.all())) or by_language:
-            keep = self._positions >= 0
-            if allowed is not None:
-                keep[keep] = allowed[self._positions[keep]]
-            if only_language is not None:
-                keep &= self._langs == only_language
-            if except_language is not None:
-                keep &= self._langs != except_language
-            allowed_ids = self._ids[keep]
-            if allowed_ids.size == 0:
+            if rows is not None:  # the same texts as a mask over the index's rows: no id look-up
+                row_positions, by_lang = rows
+                keep = row_positions >= 0
+                if allowed is not None:
+                    keep[keep] = allowed[row_positions[keep]]
+                if only_language is not None:
+                    keep &= by_lang.get(only_language, False)
+                if except_language is not None and except_language in by_lang:
+                    keep &= ~by_lang[except_language]
+                allowed_rows = keep
+            else:
+                keep = self._positions >= 0
+                if allowed is not None:
+                    keep[keep] = allowed[self._positions[keep]]
+                if only_language is not None:
+                    keep &= self._langs == only_language
+                if except_language is not None:
+                    keep &= self._langs != except_language
+                allowed_ids = self._ids[keep]
+            if not keep.any():
                 return np.empty(0, np.int64), np.empty(0, np.float32), []
         k_texts = int(math.ceil(top_k * self.texts_per_title * 1.5)) + 8
         k_texts = min(k_texts, max(self.index.ntotal, 1))
         if self.single_thread:
             faiss_single_thread()
-        scores, ids = self.index.search(query, k_texts, allowed_ids=allowed_ids)
+        if allowed_rows is not None:
+            scores, ids = self.index.search_rows(query, k_texts, allowed_rows)
+        else:
+            scores, ids = self.index.search(query, k_texts, allowed_ids=allowed_ids)
         scores, ids = scores[0], ids[0]
         valid = ids >= 0
         idx = self._lookup(ids[valid])
@@ -292,8 +323,7 @@ class DenseTitles:
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """``positions`` ``(m,)``, ``scores`` ``(m,)`` (cosine, best first) and the index of each
         title's best string ``(m,)``, for the ``m <= top_k`` best allowed titles."""
-        q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-        scores = self.vectors @ q
+        scores = inner_products(query_embedding, self.vectors)
         if allowed is not None:
             scores = np.where(allowed[self.positions], scores, -np.inf)
         want = min(scores.size, top_k * 4 + 16)

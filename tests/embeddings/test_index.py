@@ -25,6 +25,7 @@ from embeddings.index import (
     build_index,
     choose_kind,
     choose_placement,
+    inner_products,
 )
 from embeddings.index_synthetic import SyntheticEmbeddings
 
@@ -189,6 +190,21 @@ class TestEveryIndex:
             assert set(ids[row, :3].tolist()) == set(allowed.tolist())
         assert (ids[:, 3:] == -1).all() and np.isneginf(scores[:, 3:]).all()
 
+    def test_allowed_rows_mask_answers_as_the_same_allowed_ids(
+        self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
+    ) -> None:
+        # rows in faiss order: row i holds ids[i] (the ids were added in catalog order)
+        for fraction in (0.9, 0.2, 0.001):
+            rows = np.random.default_rng(int(fraction * 1000)).random(N_ITEMS) < fraction
+            by_ids = built.search(catalog["queries"][:20], TOP_K, allowed_ids=built.ids[rows])
+            by_rows = built.search_rows(catalog["queries"][:20], TOP_K, rows)
+            np.testing.assert_array_equal(by_rows[1], by_ids[1])
+            np.testing.assert_array_equal(by_rows[0], by_ids[0])
+        unfiltered = built.search(catalog["queries"][:5], TOP_K)
+        np.testing.assert_array_equal(built.search_rows(catalog["queries"][:5], TOP_K, None)[1], unfiltered[1])
+        with pytest.raises(InvalidVectorsError, match="allowed_rows has shape"):
+            built.search_rows(catalog["queries"][:1], TOP_K, np.ones(N_ITEMS - 1, dtype=bool))
+
     def test_allowed_ids_as_set_list_and_array_agree(
         self, built: FaissVectorIndex, catalog: dict[str, np.ndarray]
     ) -> None:
@@ -347,6 +363,41 @@ def test_exact_subset_search_by_gathering_and_by_scanning_agree(
     assert np.isin(gathered[1], positions).all()
     reference = np.sort(queries @ catalog["vectors"][positions].T, axis=1)[:, ::-1][:, :TOP_K]
     np.testing.assert_allclose(gathered[0], reference, atol=1e-5)
+
+
+def test_exact_index_scans_a_small_subset_for_few_queries_as_the_gathered_search(
+    exact: ExactIndex, catalog: dict[str, np.ndarray]
+) -> None:
+    """Few queries over a subset below the gather size scan it through a bitmap (no copy): the same
+    scores, bit for bit, and the same order (ties included) as copying the rows out and searching them."""
+    # the last two queries are stored vectors: in the second index each ties with its copy at the top
+    queries = np.concatenate([catalog["queries"][:6], catalog["vectors"][[0, 1]]])
+    duplicated = build_index(np.concatenate([catalog["vectors"], catalog["vectors"][:50]]),
+                             np.arange(N_ITEMS + 50, dtype=np.int64), kind="flat", use_gpu=False)  # fmt: skip
+    for index in (exact, duplicated):  # the second holds 50 vectors twice: exact ties
+        for size in (30, 700, 3900):
+            positions = np.sort(np.random.default_rng(size).choice(index.ntotal, size=size, replace=False))
+            positions = np.union1d(positions, [0, 1, N_ITEMS, N_ITEMS + 1]) if index is duplicated else positions
+            gathered = FaissVectorIndex._search_subset_exact(index, queries, 25, positions)
+            scanned = index._search_subset_exact(queries, 25, positions)
+            np.testing.assert_array_equal(scanned[1], gathered[1])
+            np.testing.assert_array_equal(scanned[0], gathered[0])
+            if index is duplicated:
+                assert [sorted(row) for row in scanned[1][6:, :2].tolist()] == [[0, N_ITEMS], [1, N_ITEMS + 1]]
+
+
+def test_inner_products_are_the_exact_searchs_scores(exact: ExactIndex, catalog: dict[str, np.ndarray]) -> None:
+    vectors = np.ascontiguousarray(catalog["vectors"])
+    for query in catalog["queries"][:10]:
+        scores = inner_products(query, vectors)
+        top_scores, top_ids = exact.search(query[None], 50)
+        rows = np.searchsorted(catalog["ids"][np.argsort(catalog["ids"])], top_ids[0])
+        positions = np.argsort(catalog["ids"])[rows]
+        np.testing.assert_array_equal(scores[positions], top_scores[0])
+        np.testing.assert_allclose(scores, vectors @ query, atol=1e-5)
+    assert inner_products(catalog["queries"][0], vectors[:0]).shape == (0,)
+    with pytest.raises(InvalidVectorsError, match="expected"):
+        inner_products(catalog["queries"][0][:10], vectors)
 
 
 @pytest.mark.parametrize("fraction", [0.9, 0.3, 0.02])
