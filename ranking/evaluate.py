@@ -25,6 +25,10 @@ Two protocols on the same held-out users and the same trained models:
   Recall@10 of the unified model vs content-only similarity, the served ``similar`` blend and item-kNN,
   ranking every servable title; search re-ranking MRR on the ambiguous-query protocol of
   :func:`personalized_search_eval` (popularity order → the Top-Picks blend → the unified search task).
+  Each task's play probabilities are checked for calibration against that task's training target
+  (``calibration_because_you_watched``: the held-out future inside the source's BYW pool;
+  ``calibration_similar``: the viewer's other titles; search ``calibration_unified``: the softmax over the
+  query's results, the future watches among them; Top Picks: ``top_picks.calibration_unified``).
 
 Baseline hyper-parameters are tuned on a validation split carved from the TRAINING users
 (``held_out_users_split(train_events, seed=seed + 1)``); the test users are touched once.
@@ -49,7 +53,7 @@ from ranking.baselines import ALS, EASE, ItemKNN, MostPopular, Recommender, bina
 from ranking.model import RankingContext
 from ranking.personalize import blend
 from ranking.splits import EvalUser, HeldOutSplit, held_out_users_split
-from ranking.train import TrainConfig, train_ranker
+from ranking.train import TrainConfig, served_rows, train_ranker
 
 __all__ = ["EvalConfig", "calibration", "evaluate_ranking", "ranking_metrics", "served_path_eval", "unified_eval",
            "user_metrics"]
@@ -71,6 +75,9 @@ class EvalConfig:
     search_min_results: int = 20
     servable_sources: tuple[str, ...] = ("netflix", "movielens")
     """The served scope of the served-path protocol (the page's default)."""
+    byw_pool: int = 300
+    """A Because You Watched row's pool (the source's most similar titles, ``TrainConfig.source_pool``): the
+    BYW calibration's observed plays are the held-out future inside it (the task's training target)."""
     unified: bool = True
     """Also train the Top-Picks-only ranker and report the unified model per task (``unified``)."""
 
@@ -304,12 +311,14 @@ def _per_user(scores: np.ndarray, prepared: _Prepared) -> dict[str, list[float]]
 
 
 def calibration(log_probs: np.ndarray, held: Sequence[np.ndarray], seen: Sequence[np.ndarray], *,
-                top: int = 100, bins: int = 10) -> dict[str, float]:  # fmt: skip
+                top: int = 100, bins: int = 10) -> dict[str, Any]:  # fmt: skip
     """Calibration of play probabilities ``exp(log_probs)`` (u, n) against the training target: the chance
     that a title drawn at random from the viewer's future (``held``) is this one, i.e. ``1/|held|`` for a held
     title, 0 otherwise. Over each viewer's ``top`` most probable unseen titles, in ``bins`` equal-count bins
     of predicted probability: ECE = sum over bins of (share of pairs) * |mean predicted - mean observed|;
-    also the ratio of total predicted to total observed mass in the top 10 and top ``top``."""
+    also the ratio of total predicted to total observed mass in the top 10 and top ``top``, and the
+    reliability curve (``[mean predicted, mean observed]`` per bin, least probable first). Rows of
+    ``log_probs`` may be padded with -inf (e.g. result lists of different lengths)."""
     predicted, observed, rank = [], [], []
     for i in range(len(log_probs)):
         lp = np.array(log_probs[i], dtype=np.float64, copy=True)
@@ -328,13 +337,16 @@ def calibration(log_probs: np.ndarray, held: Sequence[np.ndarray], seen: Sequenc
     p, y, r = np.concatenate(predicted), np.concatenate(observed), np.concatenate(rank)
     order = np.argsort(p, kind="stable")
     ece = 0.0
+    reliability = []
     for chunk in np.array_split(order, bins):
         if len(chunk):
             ece += len(chunk) / len(p) * abs(float(p[chunk].mean()) - float(y[chunk].mean()))
+            reliability.append([round(float(p[chunk].mean()), 6), round(float(y[chunk].mean()), 6)])
     in10 = r < 10
     return {"ece": round(ece, 5), "mean_predicted": round(float(p.mean()), 5), "mean_observed": round(float(y.mean()), 5),
             "predicted_over_observed@10": _ratio(float(p[in10].sum()), float(y[in10].sum())),
-            f"predicted_over_observed@{top}": _ratio(float(p.sum()), float(y.sum())), "pairs": int(len(p))}  # fmt: skip
+            f"predicted_over_observed@{top}": _ratio(float(p.sum()), float(y.sum())), "pairs": int(len(p)),
+            "reliability": reliability}  # fmt: skip
 
 
 def _temperature(ranker: Any, task: str) -> float:
@@ -349,14 +361,8 @@ def served_path_eval(split: HeldOutSplit, prepared: _Prepared, ranker: Any, titl
     """The served-path protocol (module docstring): every system ranks every servable title."""
     from ranking.model import log_probabilities
 
-    wanted = set(config.servable_sources)
-    frame = titles.drop_duplicates("title_id").set_index("title_id").reindex(title_features.title_ids)
-    sources = frame["sources"] if "sources" in frame else pd.Series([None] * len(frame))
-    servable = np.array([bool(wanted.intersection(as_lists(x))) if isinstance(x, list | np.ndarray | tuple)
-                         else False for x in sources], dtype=bool)  # fmt: skip
+    served_rows = _served_rows(split, title_features, titles, config)
     universe_rows = title_features.rows(split.universe)
-    servable[universe_rows[universe_rows >= 0]] = True  # every title a held-out viewer can have watched
-    served_rows = np.flatnonzero(servable)
     position = np.full(len(title_features), -1, dtype=np.int64)
     position[served_rows] = np.arange(len(served_rows))
     to_served = position[universe_rows]  # universe column -> served column
@@ -480,6 +486,8 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
             ranks["unified_alone"] = []
             ranks.update({f"unified_w{w:g}": [] for w in weights})
         sizes = []
+        search_log_probs: list[np.ndarray] = []
+        search_held: list[np.ndarray] = []
         for i, _user in enumerate(split.users):
             held = prepared.held_cols[i]
             picks = rng.permutation(held)[: config.search_queries_per_user]
@@ -500,6 +508,8 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
                     by_popularity = cands[np.argsort(-relevance, kind="stable")]
                     context = results_context(title_features, universe_rows[by_popularity])
                     model = unified.score([profiles[i]], mask_seen=False, contexts=[context])[0][cands]
+                    search_log_probs.append(model - _logsumexp(model))  # the softmax over the results
+                    search_held.append(np.flatnonzero(np.isin(cands, held)))
                     ranks["unified_alone"].append(_rank_of(model, cands, target))
                     for weight in weights:
                         blended = blend(relevance, model, weight)
@@ -508,6 +518,13 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
             "queries": len(sizes), "median_results": float(np.median(sizes)) if sizes else 0.0,
             **{name: _rank_summary(r) for name, r in ranks.items()},
         }  # fmt: skip
+        if search_log_probs:  # the unified SEARCH task's play probabilities over each query's results
+            width = max(len(x) for x in search_log_probs)
+            padded = np.full((len(search_log_probs), width), -np.inf, dtype=np.float64)
+            for j, x in enumerate(search_log_probs):
+                padded[j, : len(x)] = x
+            empty = [np.zeros(0, dtype=np.int64)] * len(search_held)
+            results[kind]["calibration_unified"] = calibration(padded, search_held, empty)
     results["note"] = ("rank (1 = top) of a future watch among the titles matching an ambiguous query; "
                        "unpersonalized = popularity order, personalized = blend(popularity, model, weight)")  # fmt: skip
     return results
@@ -519,14 +536,7 @@ def personalized_search_eval(split: HeldOutSplit, prepared: _Prepared, personal_
 def _served_rows(split: HeldOutSplit, title_features: TitleFeatures, titles: pd.DataFrame,
                  config: EvalConfig) -> np.ndarray:  # fmt: skip
     """Rows of every servable title (the served-path scope), with every title of the split's universe."""
-    wanted = set(config.servable_sources)
-    frame = titles.drop_duplicates("title_id").set_index("title_id").reindex(title_features.title_ids)
-    sources = frame["sources"] if "sources" in frame else pd.Series([None] * len(frame))
-    servable = np.array([bool(wanted.intersection(as_lists(x))) if isinstance(x, list | np.ndarray | tuple)
-                         else False for x in sources], dtype=bool)  # fmt: skip
-    universe_rows = title_features.rows(split.universe)
-    servable[universe_rows[universe_rows >= 0]] = True
-    return np.flatnonzero(servable)
+    return served_rows(titles, title_features, config.servable_sources, title_features.rows(split.universe))
 
 
 def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_picks_only: Any,
@@ -535,6 +545,7 @@ def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_pic
                  config: EvalConfig) -> dict[str, Any]:  # fmt: skip
     """The per-task table of the unified model (module docstring, "Unified model, per task")."""
     from data.events import History
+    from ranking.model import log_probabilities
     from ranking.similar import CoWatchIndex, SimilarityWeights, TitleSubset, title_similarity
 
     rng = np.random.default_rng(config.seed + 3)
@@ -590,6 +601,7 @@ def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_pic
         per_system: dict[str, list[np.ndarray]] = {}
         seen_all: list[np.ndarray] = []
         held_all: list[np.ndarray] = []
+        target_all: list[np.ndarray] = []
         for i, user in enumerate(split.users):
             fed = prepared.fed_cols[i]
             if task == "because_you_watched":
@@ -606,10 +618,21 @@ def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_pic
                 source = int(watched[rng.integers(len(watched))])
                 context = RankingContext.similar(int(universe_rows[source]))
                 profile, seen, held = empty, to_served[[source]], to_served[watched[watched != source]]
-            for name, scores in source_scores(source, profile, context, task == "because_you_watched").items():
+            by_system = source_scores(source, profile, context, task == "because_you_watched")
+            for name, scores in by_system.items():
                 per_system.setdefault(name, []).append(scores)
             seen_all.append(np.union1d(seen, to_served[[source]]))
             held_all.append(held)
+            if task == "because_you_watched":  # the task's target: the future inside the source's BYW pool
+                pool = np.argsort(-by_system["similar_served_blend"], kind="stable")[: config.byw_pool]
+                target_all.append(np.intersect1d(held, pool))
+            else:
+                target_all.append(held)
+        unified_scores = np.stack(per_system["unified"])
+        seen_mask = np.zeros(unified_scores.shape, dtype=bool)
+        for j, seen in enumerate(seen_all):
+            seen_mask[j, seen] = True
+        out[f"calibration_{task}"] = calibration(log_probabilities(unified_scores, seen_mask), target_all, seen_all)
         out[task] = {
             "protocol": ("source = the viewer's newest fed title; relevant = their held-out future" if
                          task == "because_you_watched" else "anonymous; source = a random title of a held-out "
@@ -619,11 +642,19 @@ def unified_eval(split: HeldOutSplit, prepared: _Prepared, unified: Any, top_pic
             "itemknn_params": params,
         }  # fmt: skip
     unified.bind(title_features, universe_rows)
+    out["temperatures"] = {name: round(t, 4) for name, t in unified.temperatures.items()} if hasattr(
+        unified, "temperatures") else {}
 
     # search re-ranking: popularity order -> the Top-Picks blend -> the unified search task
     out["search"] = personalized_search_eval(split, prepared, universe_scores["marquee"], title_features, titles,
                                              config, unified=unified, profiles=profiles)  # fmt: skip
     return out
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    top = float(v.max())
+    return top + float(np.log(np.exp(v - top).sum()))
 
 
 def _words(title: str) -> list[str]:

@@ -258,3 +258,16 @@ def print_unified(unified: dict[str, Any]) -> None:
                 table.add_row(f"search, {kind} queries ({search['queries']})", name, "MRR / hit@10",
                               f"{m['mrr']:.4f} / {m['hit@10']:.4f}")  # fmt: skip
     Console().print(table)
+    calibration = Table("task", "T", "ECE (top 100)", "pred/obs top 10", "pred/obs top 100", "mean predicted",
+                        "mean observed", title="calibration of the unified model's play probabilities (served path)")
+    rows = [("top picks", unified["top_picks"].get("calibration_unified", {}), "top_picks"),
+            ("because you watched", unified.get("calibration_because_you_watched", {}), "because_you_watched"),
+            ("similar", unified.get("calibration_similar", {}), "similar")]
+    rows += [(f"search, {kind} (over its results)", unified["search"][kind].get("calibration_unified", {}), "search")
+             for kind in ("genre", "title_word")]
+    for name, c, task in rows:
+        if c:
+            calibration.add_row(name, f"{unified.get('temperatures', {}).get(task, float('nan')):.3f}", f"{c['ece']:.5f}",
+                                f"{c['predicted_over_observed@10']:.3f}", f"{c['predicted_over_observed@100']:.3f}",
+                                f"{c['mean_predicted']:.5f}", f"{c['mean_observed']:.5f}")  # fmt: skip
+    Console().print(calibration)

@@ -31,7 +31,7 @@ def served(real_catalog_dir: Path):  # type: ignore[no-untyped-def]
     features = build_title_features(titles, events)
     scorer = RankerScorer(result.ranker.bind(features))
     builder = PageBuilder.build(titles, features, events[["profile_id", "title_id"]], scorer=scorer)
-    return builder, events, read_profiles(real_catalog_dir)
+    return builder, events, read_profiles(real_catalog_dir), result
 
 
 def _history(events, profile_id: str) -> History:  # type: ignore[no-untyped-def]
@@ -48,7 +48,7 @@ def _page(builder: PageBuilder, profile: Profile, history: History | None):  # t
 
 
 def test_every_row_is_on_one_probability_scale(served) -> None:  # type: ignore[no-untyped-def]
-    builder, events, _ = served
+    builder, events, _, _ = served
     page = _page(builder, Profile("movielens:1"), _history(events, "movielens:1"))
     for row in page.rows:
         if row.kind == "continue_watching":
@@ -59,7 +59,7 @@ def test_every_row_is_on_one_probability_scale(served) -> None:  # type: ignore[
 
 
 def test_top_picks_of_movielens_1_match_its_genres_and_decades(served) -> None:  # type: ignore[no-untyped-def]
-    builder, events, _ = served
+    builder, events, _, _ = served
     history = _history(events, "movielens:1")
     features = builder.catalog.features
     watched = features.rows(history.title_ids)
@@ -77,7 +77,7 @@ def test_top_picks_of_movielens_1_match_its_genres_and_decades(served) -> None: 
 
 
 def test_a_new_viewer_gets_popular_diverse_rows(served) -> None:  # type: ignore[no-untyped-def]
-    builder, _, _ = served
+    builder, _, _, _ = served
     catalog = builder.catalog
     page = _page(builder, Profile("brand-new"), None)
     assert page.cold_start
@@ -92,7 +92,7 @@ def test_a_new_viewer_gets_popular_diverse_rows(served) -> None:  # type: ignore
 
 
 def test_a_kids_profile_sees_no_mature_title(served) -> None:  # type: ignore[no-untyped-def]
-    builder, events, _ = served
+    builder, events, _, _ = served
     kids = Profile("demo:kids", "kids")
     for history in (None, prefix(_history(events, "movielens:1"), 30)):
         page = _page(builder, kids, history)
@@ -108,7 +108,7 @@ def test_because_you_watched_and_similar_follow_their_source_title(served) -> No
     from data.normalize import GENRES
     from ranking.model import RankingContext
 
-    builder, events, _ = served
+    builder, events, _, _ = served
     features = builder.catalog.features
     scorer = builder.scorer
     toy_story, godfather = (int(r) for r in features.rows(["tmdb:862", "tmdb:238"]))
@@ -132,7 +132,7 @@ def test_more_like_toy_story_is_like_toy_story(served) -> None:  # type: ignore[
     watched, not what is like it)."""
     from data.normalize import GENRES
 
-    builder, events, _ = served
+    builder, events, _, _ = served
     features = builder.catalog.features
     family = features.genres[:, [GENRES.index("animation"), GENRES.index("children")]].max(axis=1) > 0
     history = _history(events, "movielens:1")
@@ -141,3 +141,43 @@ def test_more_like_toy_story_is_like_toy_story(served) -> None:  # type: ignore[
         items = builder.similar("tmdb:862", limit=5, viewer=who)
         rows = features.rows([item.title_id for item in items])
         assert family[rows].mean() >= 0.6, [item.title for item in items]
+
+
+def test_play_probabilities_are_calibrated_on_held_out_viewers(served) -> None:  # type: ignore[no-untyped-def]
+    """The per-task temperatures are fitted after the last fit, on the head-validation viewers (out of the
+    towers', the head's and the item-item refit's data), over the titles the page serves. For those viewers
+    cut at 80% of their history and scored as the API scores them (the servable binding), the Top Picks play
+    probabilities mean what they say: over each viewer's 100 most probable titles the mean predicted
+    probability is within 25% of the observed one (1/|future| for a title in their future), and the
+    predicted mass of the top 10 within a factor 1.5 of what they watch. The same scores 2x too sharp or
+    2x too flat fail the check (what the previous, pre-refit temperature's 1.66 top-10 ratio looked like)."""
+    from ranking.evaluate import calibration
+    from ranking.model import log_probabilities
+
+    builder, events, _, result = served
+    features = builder.catalog.features
+    ranker = result.ranker.view().bind(features, np.flatnonzero(builder.catalog.servable))
+    assert ranker.manifest["calibration_profiles"] == len(result.calibration_profiles) >= 30
+    assert ranker.manifest["calibration_titles"] == int(builder.catalog.servable.sum())
+    profiles, held, fed = [], [], []
+    for profile_id in result.calibration_profiles:
+        history = _history(events, profile_id)
+        cut = int(0.8 * len(history))
+        positions = ranker.position_of_row[features.rows(history.title_ids)]
+        future = np.setdiff1d(positions[cut:], positions[:cut])
+        if cut < 1 or not len(future[future >= 0]):
+            continue
+        profiles.append(compute_profile_features(prefix(history, cut), features))
+        held.append(future[future >= 0])
+        fed.append(np.unique(positions[:cut][positions[:cut] >= 0]))
+    scores, seen = ranker.scores_and_seen(profiles)
+
+    def check(scale: float) -> dict[str, float]:
+        return calibration(log_probabilities(scores * np.float32(scale), seen), held, fed)
+
+    fitted = check(1.0)
+    assert 0.75 <= fitted["mean_predicted"] / fitted["mean_observed"] <= 1.33, fitted
+    assert 1 / 1.5 <= fitted["predicted_over_observed@10"] <= 1.5, fitted
+    for scale in (2.0, 0.5):
+        off = check(scale)
+        assert not (1 / 1.5 <= off["predicted_over_observed@10"] <= 1.5), (scale, off)

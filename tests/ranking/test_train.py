@@ -23,7 +23,8 @@ from ranking.train import TrainConfig, _samples, fit_temperatures, train_ranker
 from tests.features.synthetic import make_world
 
 TINY = TrainConfig(epochs=8, head_epochs=15, dim=16, max_len=10, cuts_per_user=4, batch_size=32, threads=1,
-                   lam=5.0, itemitem_min_count=1, device="cpu")  # fmt: skip
+                   lam=5.0, itemitem_min_count=1, device="cpu",
+                   calibration_sources=None)  # fmt: skip  # synthetic titles have no sources: every one is served
 
 
 @pytest.fixture(scope="module")
