@@ -145,12 +145,15 @@ RANKER_FORMAT = 2
 def is_current_format(manifest: dict[str, Any]) -> bool:
     """Whether an artifact manifest was written for this model's head inputs, tasks and weight layout (else
     it is refused at load with :class:`RankerFormatError`) and carries the per-task calibration
-    (``task_temperature``); ``marquee train ranker --if-missing`` retrains an artifact that is not current.
-    An artifact of this format without ``task_temperature`` still loads (temperature 1: the same order,
-    uncalibrated probabilities)."""
+    (``task_temperature``) fitted after the last fit on the served titles (``calibration_titles``; earlier
+    temperatures were fitted before the refit and left the top 10 over-confident); ``marquee train ranker
+    --if-missing`` retrains an artifact that is not current. An artifact of this format without
+    ``task_temperature`` still loads (temperature 1: the same order, uncalibrated probabilities), one with
+    the earlier temperatures loads with them."""
     return (manifest.get("head_inputs") == list(HEAD_INPUTS) and manifest.get("tasks") == list(TASKS)
             and manifest.get("model_format") == RANKER_FORMAT
-            and isinstance(manifest.get("task_temperature"), dict))  # fmt: skip
+            and isinstance(manifest.get("task_temperature"), dict)
+            and isinstance(manifest.get("calibration_titles"), int))  # fmt: skip
 
 
 class RankerFormatError(ValueError):

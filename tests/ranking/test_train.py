@@ -199,6 +199,8 @@ def test_temperature_calibrates_play_probabilities_without_changing_the_order(tr
     (saved / "manifest.json").write_text(json.dumps(manifest))
     old = TrainedRanker.load(saved)
     assert not is_current_format(old.manifest) and set(old.temperatures.values()) == {1.0}
+    earlier = dict(json.loads((saved / "manifest.json").read_text()), task_temperature=fitted)
+    assert not is_current_format({k: v for k, v in earlier.items() if k != "calibration_titles"})  # pre-refit T
     _, old_scores = _calibration_at_10(old.bind(result.titles), split, result.titles)
     np.testing.assert_array_equal(np.argsort(-loaded_scores, axis=1, kind="stable")[:, :20],
                                   np.argsort(-old_scores, axis=1, kind="stable")[:, :20])  # fmt: skip
