@@ -210,6 +210,8 @@ class Retrieved:
     """The query's language, its detector confidence and script (:mod:`search.langid`)."""
     embedding: np.ndarray | None = None
     """``(d,)`` the query embedding the dense channels used (``None``: no dense side)."""
+    sounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Positions made near-exact only because their title sounds like the query (:meth:`SearchEngine._sounds_like`)."""
     like_source: int | None = None
     """Position of the title named in "like <title>" when the ``like`` channel answers for it."""
 
@@ -390,6 +392,7 @@ class SearchEngine:
             if pending is not None:
                 pending.cancel()
             raise
+        heard = lex.exact  # before the sound rule
         channels: dict[str, tuple[np.ndarray, np.ndarray]] = {
             "names": _top_positive(lex.fields["names"], allowed, top),
             "content": _top_positive(lex.fields["content"], allowed, top),
@@ -410,7 +413,8 @@ class SearchEngine:
                 lex = self._sounds_like(query, language, lex, np.concatenate(
                     [t_pos[:SOUND_CONFIRM_DEPTH], result.positions[:SOUND_CONFIRM_DEPTH],
                      channels["names"][0][:SOUND_CONFIRM_DEPTH]]))  # fmt: skip
-        return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language,
+        sounded = np.flatnonzero(lex.exact != heard) if lex.exact is not heard else np.empty(0, dtype=np.int64)
+        return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language, sounded=sounded,
                          title_strings=best_strings, words=len(query.split()), embedding=embedding)  # fmt: skip
 
     def _lexical(self, query: str, language: QueryLanguage | None) -> LexicalScores:
@@ -816,6 +820,12 @@ class SearchEngine:
         constraints' share of the query:
         marquee-ml:dev known-item Recall@10 0.600 vs 0.588 scaled by the share) and
         ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres)."""
+        if parsed.of("person") and parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size:
+            # the query was read as a name (سلمان خان: Salman Khan), not as a title that sounds like it (Solomon Kane)
+            exact = retrieved.lexical.exact.copy()
+            exact[retrieved.sounded] = 0
+            retrieved.lexical = replace(retrieved.lexical, exact=exact)
+            retrieved.sounded = np.empty(0, dtype=np.int64)
         match = self._match(parsed)
         specific = any(c.kind not in ("type", "genre") for c, _, _ in self._soft(parsed))
         if match is not None and (specific or (parsed.share >= INTENT_SET_SHARE and len(self._soft(parsed)) > 0

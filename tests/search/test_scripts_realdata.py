@@ -2,8 +2,10 @@
 builds (the real catalog, the bundled encoder and the index with its title strings).
 
 Each query is typed as a viewer would (a transliteration or the title in that language, never the
-catalog's spelling); its title must be in the first three hits. The issue's queries that still fail
-(``韓国のゾンビ映画 電車``, ``el juego del calamar``, ``좀비 영화``) are not here: see the search notes.
+catalog's spelling); its title must be in the first three hits. People typed in another script must be
+read as that person (``understood``) and the first hit must credit them. The issue's queries that still
+fail (``el juego del calamar``, ``좀비 영화``; ``韓国のゾンビ映画 電車`` finds Train to Busan 2nd) are not here:
+see /work/notes/search-quality.md.
 """
 
 from __future__ import annotations
@@ -56,6 +58,22 @@ QUERIES: list[tuple[str, str, str]] = [
 ]
 
 
+PEOPLE: list[tuple[str, str, str]] = [
+    # (script, query, the person the catalog credits): names typed as they sound in the viewer's script
+    ("hangul", "송중기 작품", "Song Joong-ki"),
+    ("hangul", "현빈 드라마", "Hyun Bin"),
+    ("hangul", "톰 행크스", "Tom Hanks"),
+    ("hangul", "레오나르도 디카프리오", "Leonardo DiCaprio"),
+    ("hangul", "아담 샌들러", "Adam Sandler"),
+    ("cjk", "シャー・ルク・カーンの映画", "Shah Rukh Khan"),
+    ("cjk", "トム・ハンクスの映画", "Tom Hanks"),
+    ("devanagari", "शाहरुख खान की फिल्में", "Shah Rukh Khan"),
+    ("devanagari", "अक्षय कुमार की फिल्में", "Akshay Kumar"),
+    ("arabic", "أحمد حلمي", "Ahmed Helmy"),
+    ("arabic", "سلمان خان", "Salman Khan"),  # a name, not the title that sounds like it (Solomon Kane)
+]
+
+
 @pytest.fixture(scope="module")
 def client(default_artifacts_dir: Path) -> Iterator[TestClient]:
     app = create_app(Settings(artifacts_dir=default_artifacts_dir), areas=("search",))
@@ -82,3 +100,22 @@ def test_a_title_typed_in_its_script_is_in_the_first_three(client: TestClient, s
     assert body["query_language"] is not None
     scores = [hit["score"] for hit in body["results"]]
     assert scores == sorted(scores, reverse=True), (query, shown, scores)  # a pinned title never scores below
+
+
+@pytest.fixture(scope="module")
+def credits(default_artifacts_dir: Path) -> dict[str, set[str]]:
+    from data.catalog import read_titles
+
+    frame = read_titles(default_artifacts_dir / "catalog")
+    return {str(t): {*c, *d} for t, c, d in zip(frame["title_id"], frame["cast"], frame["directors"], strict=True)}
+
+
+@pytest.mark.parametrize(("script", "query", "person"), PEOPLE, ids=[f"{s}-{q}" for s, q, _ in PEOPLE])
+def test_a_person_typed_in_another_script_is_read_as_that_person(client: TestClient, credits: dict[str, set[str]],
+                                                                 script: str, query: str, person: str) -> None:  # fmt: skip
+    response = client.get("/v1/search", params={"q": query, "limit": 3})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert ("person", person) in {(u["kind"], u["value"]) for u in body["understood"]}, body["understood"]
+    first = body["results"][0]
+    assert person in credits[first["title_id"]], (query, first["title"])
