@@ -840,6 +840,7 @@ class SearchEngine:
                 if parsed.share < INTENT_SET_SHARE and parsed.topic and self.encoder is not None and embedding is not None:
                     # "film français sur un chef cuisinier": among French films, the words left decide
                     embedding = self.embed([parsed.typed_topic or parsed.topic])[0]
+                    self._topic_channels(parsed, embedding, retrieved, allowed, top)
                 if embedding is not None and self.dense is not None:
                     pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)
                     if pos.size:
@@ -860,6 +861,21 @@ class SearchEngine:
                     retrieved.channels.pop(literal, None)
                 retrieved.title_strings = {}
                 retrieved.dense_langs = {}
+
+    def _topic_channels(self, parsed: Understanding, topic_embedding: np.ndarray, retrieved: Retrieved,
+                        allowed: np.ndarray, top: int) -> None:  # fmt: skip
+        """The description words and the title channel read the topic only, for a query that says more than
+        its constraints: its constraint words are already read as constraints ("film français" in "film
+        français sur un chef cuisinier" made BM25 and the title channel favour Amélie and Suite Française
+        over the French films about a chef). The plot channel keeps the whole query: read on the topic
+        alone, marquee-ml:dev known-item hits@10 fell 0.689 -> 0.683; content and titles on the topic: 0.689,
+        with "film français sur un chef cuisinier" finding Maacher Jhol 2nd instead of 3rd."""
+        lex = self.lexical.score(parsed.topic, fields=("content",))
+        retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
+        if self.titles is not None and "titles" in retrieved.channels:
+            t_pos, t_scores, t_strings = self.titles.search(topic_embedding, top, allowed)
+            retrieved.channels["titles"] = (t_pos, t_scores)
+            retrieved.title_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
 
     def _like_neighbours(self, best: int, vector: np.ndarray, allowed: np.ndarray,
                          top: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
