@@ -839,7 +839,7 @@ class SearchEngine:
                 embedding = retrieved.embedding
                 if parsed.share < INTENT_SET_SHARE and parsed.topic and self.encoder is not None and embedding is not None:
                     # "film français sur un chef cuisinier": among French films, the words left decide
-                    embedding = self.embed([parsed.typed_topic or parsed.topic])[0]
+                    embedding = self.embed([parsed.encoded_topic])[0]
                     self._topic_channels(parsed, embedding, retrieved, allowed, top)
                 if embedding is not None and self.dense is not None:
                     pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)

@@ -74,6 +74,16 @@ class Understanding:
     encoder: ``fold`` is for matching only ("韓国のゾンビ映画 電車" folds to "...ソンヒ..."; the encoder
     must read "ゾンビ 電車"). Empty when the typed words cannot be found again."""
 
+    gloss: str = ""
+    """English words for the subjects the query names in another language (ゾンビ -> "zombie"), see
+    :data:`_SUBJECTS`; empty when none."""
+
+    @property
+    def encoded_topic(self) -> str:
+        """What the intent channel encodes: the topic as typed, then its subjects' English glosses."""
+        topic = self.typed_topic or self.topic
+        return f"{topic} {self.gloss}" if topic and self.gloss else topic
+
     @property
     def topic(self) -> str:
         """``rest`` without function words ("sur un chef cuisinier" -> "chef cuisinier")."""
@@ -576,6 +586,59 @@ def _share(text: str, rest: str) -> float:
     return 0.0 if total == 0 else max(0.0, 1.0 - weight(rest) / total)
 
 
+_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "zombie": ("zombi*", "zombie*", "зомби", "ゾンビ", "좀비", "丧尸", "喪屍", "僵尸", "殭屍", "زومبي", "ज़ॉम्बी", "जॉम्बी",
+               "ζομπι", "זומבי", "ซอมบี้"),
+    "vampire": ("vampir*", "vampiro*", "вампир*", "吸血鬼", "뱀파이어", "흡혈귀", "مصاص دماء", "مصاصي الدماء", "पिशाच",
+                "βρικολακ*", "ערפד*", "แวมไพร์"),
+    "shark": ("tiburon*", "requin*", "hai", "haie", "squalo", "squali", "tubarao*", "акул*", "サメ", "鮫", "상어", "鲨鱼",
+              "سمك القرش", "قرش", "शार्क", "καρχαρι*", "כריש*", "ฉลาม", "kopekbaligi"),
+    "dinosaur": ("dinosauri*", "dinosaurio*", "dinosaure*", "dinosaurier*", "динозавр*", "恐竜", "공룡", "恐龙", "ديناصور*",
+                 "डायनासोर", "δεινοσαυρ*", "דינוזאור*", "ไดโนเสาร์", "dinozor*"),
+    "robot": ("robot*", "roboter*", "robo", "робот*", "ロボット", "로봇", "机器人", "機器人", "روبوت*", "रोबोट", "ρομποτ*",
+              "רובוט*", "หุ่นยนต์"),
+    "alien": ("extraterrestre*", "alienigena*", "außerirdische*", "ausserirdische*", "пришел*", "инопланет*", "宇宙人",
+              "エイリアン", "외계인", "外星人", "كائنات فضائية", "एलियन", "εξωγηιν*", "חייזר*", "มนุษย์ต่างดาว", "uzayli*"),
+    "train": ("tren", "trenes", "train", "trains", "zug", "treno", "trem", "поезд*", "電車", "列車", "기차", "열차", "火车",
+              "火車", "قطار", "ट्रेन", "τρενο", "רכבת", "รถไฟ"),
+    "chef cook": ("cocinero*", "cuisinier*", "koch", "koche", "cuoco", "cozinheiro*", "повар*", "шеф-повар*", "料理人",
+                  "シェフ", "요리사", "셰프", "厨师", "廚師", "طباخ", "शेफ", "σεφ", "μαγειρ*", "שף", "טבח", "เชฟ", "asci*"),
+    "prison": ("prision", "carcel", "prison", "gefangnis*", "prigione", "carcere", "prisao", "тюрьм*", "刑務所", "감옥",
+               "교도소", "监狱", "監獄", "سجن", "जेल", "φυλακ*", "כלא", "คุก", "hapishane*"),
+    "pirate": ("pirata*", "pirate*", "piraten", "pirat", "пират*", "海賊", "해적", "海盗", "قراصنة", "قرصان", "समुद्री डाकू",
+               "πειρατ*", "פיראט*", "โจรสลัด", "korsan*"),
+    "witch": ("bruja*", "sorciere*", "hexe*", "strega", "streghe", "bruxa*", "ведьм*", "魔女", "마녀", "女巫", "ساحرة",
+              "चुड़ैल", "μαγισσ*", "מכשפ*", "แม่มด", "cadi*"),
+    "ghost": ("fantasma*", "fantome*", "geist", "geister", "призрак*", "幽霊", "유령", "鬼魂", "شبح", "أشباح", "भूत",
+              "φαντασμα*", "רוח רפאים", "ghost*"),
+}  # fmt: skip
+"""Subjects a viewer names in their own language, with the English words the encoder knows best: e5-small
+places ゾンビ and 좀비 no nearer to a zombie film than to Snowpiercer, while "zombie" finds Train to Busan.
+A subject is not a constraint (no filter, no boost, the word stays in the topic): its English gloss is
+added to the topic the intent channel encodes (:attr:`Understanding.gloss`)."""
+
+
+def _subject_glosses(folded: str) -> str:
+    """English glosses of the subjects named in ``folded`` (a folded query), when not written in English."""
+    words = folded.split()
+    out: list[str] = []
+    for gloss, phrases in _SUBJECTS.items():
+        for phrase in phrases:
+            key = fold(phrase.rstrip("*"))
+            if _GLUED.search(key) or " " in key:
+                found = key if key in folded else None
+            elif phrase.endswith("*"):
+                found = next((w for w in words if w.startswith(key)), None)
+            else:
+                found = key if key in words else None
+            if found is not None:
+                english = gloss.split()
+                if found not in english and found.removesuffix("s") not in english and gloss not in out:
+                    out.append(gloss)
+                break
+    return " ".join(out)
+
+
 def _as_typed(query: str, words: Sequence[str]) -> str:
     """``words`` (folded words or glued pieces of ``fold(query)``, in order) as typed in ``query``.
 
@@ -655,4 +718,5 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
     if like:
         rest = ""  # "movies like <title>": the title is the whole request
     topic = [w for w in rest.split() if w not in _STOPWORDS]
-    return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest), _as_typed(query, topic))
+    return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest), _as_typed(query, topic),
+                         _subject_glosses(" ".join(topic)) if topic else "")  # fmt: skip

@@ -238,3 +238,17 @@ def test_a_name_typed_in_another_script_is_read_by_sound(engine: SearchEngine, q
 ])  # fmt: skip
 def test_sound_never_reads_a_name_where_it_should_not(engine: SearchEngine, query: str) -> None:
     assert not engine.understand(query).of("person")
+
+
+@pytest.mark.parametrize(("query", "gloss"), [
+    ("韓国のゾンビ映画 電車", "zombie train"),
+    ("películas coreanas de zombis en un tren", "zombie train"),
+    ("ταινία με καρχαρία", "shark"),
+    ("zombie train korean movie", ""),  # already English: nothing to add
+    ("90s french comedy", ""),
+])  # fmt: skip
+def test_subjects_named_in_another_language_get_their_english_words(query: str, gloss: str) -> None:
+    parsed = understand(query)
+    assert parsed.gloss == gloss
+    assert not gloss or parsed.encoded_topic.endswith(gloss)
+    assert "zombie" not in {c.value for c in parsed.constraints}  # a subject is no constraint
