@@ -4,8 +4,8 @@ builds (the real catalog, the bundled encoder and the index with its title strin
 Each query is typed as a viewer would (a transliteration or the title in that language, never the
 catalog's spelling); its title must be in the first three hits. People typed in another script must be
 read as that person (``understood``) and the first hit must credit them. The issue's queries that still
-fail (``el juego del calamar``, ``좀비 영화``, ``haus des geldes``) are not here:
-see /work/notes/search-quality.md.
+fail (``el juego del calamar``, ``좀비 영화``, ``haus des geldes``) are not here;
+``韓国のゾンビ映画 電車`` and ``film français sur un chef cuisinier`` must answer first (the last two tests).
 """
 
 from __future__ import annotations
@@ -126,3 +126,13 @@ def test_the_issues_korean_zombie_train_query_finds_train_to_busan_first(client:
     body = client.get("/v1/search", params={"q": "韓国のゾンビ映画 電車", "limit": 3}).json()
     assert body["results"][0]["title"] == "Train to Busan", [hit["title"] for hit in body["results"]]
     assert {("country", "South Korea"), ("type", "movie")} <= {(u["kind"], u["value"]) for u in body["understood"]}
+
+
+def test_the_issues_french_film_about_a_chef_is_a_french_film_about_a_chef(client: TestClient,
+                                                                           default_artifacts_dir: Path) -> None:  # fmt: skip
+    from data.catalog import read_titles
+
+    body = client.get("/v1/search", params={"q": "film français sur un chef cuisinier", "limit": 3}).json()
+    first = read_titles(default_artifacts_dir / "catalog").set_index("title_id").loc[body["results"][0]["title_id"]]
+    described = " ".join(d["text"] for d in first["descriptions"]).lower()
+    assert first["type"] == "movie" and "France" in list(first["countries"]) and "chef" in described, first["title"]
