@@ -458,7 +458,8 @@ class SearchEngine:
         if query_embedding is None:
             query_embedding = self.embed([query])[0]
         positions, scores, langs = self._dense_search(query_embedding, top, allowed, language)
-        titles = None if self.titles is None else self.titles.search(query_embedding, top, allowed)
+        titles = None if self.titles is None else self.titles.search(
+            query_embedding, top, allowed, None if language is None else language.script)
         return _DenseResult(positions, scores, langs, titles, query_embedding)
 
     def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,

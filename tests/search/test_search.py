@@ -423,3 +423,20 @@ def test_the_scheduling_of_the_dense_channel_never_changes_results(engine: Searc
             assert got.facets == want.facets and got.query_language == want.query_language
     finally:
         engine.overlap = before
+
+
+def test_title_strings_in_the_querys_script_lose_their_script_margin() -> None:
+    from search.dense import DenseTitles
+
+    def unit(*values: float) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    query = unit(1, 0, 0)
+    # a Hangul string near the query only by its script, the Latin title it means, an unrelated one
+    vectors = np.stack([unit(0.9, 0.436, 0), unit(0.85, 0, 0.527), unit(0.5, 0.866, 0)])
+    titles = DenseTitles(vectors, np.arange(3), ["ko", "en", "en"], ["반드시 잡는다", "Train to Busan", "Cat Night"], 3)
+    assert titles.search(query, 3)[0].tolist()[0] == 0
+    positions, scores, _ = titles.search(query, 3, script="hangul")
+    assert positions.tolist()[0] == 1 and scores[0] == pytest.approx(0.85, abs=1e-3)
+    assert titles.search(query, 3, script="latin")[0].tolist()[0] == 0  # a Latin query: no margin
