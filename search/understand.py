@@ -618,16 +618,32 @@ A subject is not a constraint (no filter, no boost, the word stays in the topic)
 added to the topic the intent channel encodes (:attr:`Understanding.gloss`)."""
 
 
+def _subject_keys() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """:data:`_SUBJECTS` folded once: per gloss, each phrase's folded key and how it matches ("span": a glued
+    or several-word phrase found anywhere in the query, "prefix": a word starting with a ``*`` stem, "word")."""
+    out = []
+    for gloss, phrases in _SUBJECTS.items():
+        keys = []
+        for phrase in phrases:
+            key = fold(phrase.rstrip("*"))
+            how = "span" if _GLUED.search(key) or " " in key else "prefix" if phrase.endswith("*") else "word"
+            keys.append((key, how))
+        out.append((gloss, tuple(keys)))
+    return tuple(out)
+
+
+_SUBJECT_KEYS = _subject_keys()
+
+
 def _subject_glosses(folded: str) -> str:
     """English glosses of the subjects named in ``folded`` (a folded query), when not written in English."""
     words = folded.split()
     out: list[str] = []
-    for gloss, phrases in _SUBJECTS.items():
-        for phrase in phrases:
-            key = fold(phrase.rstrip("*"))
-            if _GLUED.search(key) or " " in key:
+    for gloss, keys in _SUBJECT_KEYS:
+        for key, how in keys:
+            if how == "span":
                 found = key if key in folded else None
-            elif phrase.endswith("*"):
+            elif how == "prefix":
                 found = next((w for w in words if w.startswith(key)), None)
             else:
                 found = key if key in words else None
