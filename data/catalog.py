@@ -8,6 +8,10 @@ Resolution rules, in order (one real film = one catalog title):
    preferring the exact year, then a title with viewing history, then the smallest title id;
    Netflix shows (no other source has shows) and unmatched movies become titles of their own.
 
+Every title's maturity comes from ``data.normalize.title_maturity``: its Netflix US rating, else a rung inferred
+from its genres (never the kids rung), else adults-only; ``maturity_source`` says which ("rating", "inferred",
+"unknown") and ``maturity_known`` stays True for a rating only.
+
 Title ids are canonical source ids chosen by priority tmdb > imdb > movielens > netflix
 (``tmdb:603``, ``netflix:s123``): stable across builds as long as the links don't change.
 Outputs (Parquet + manifest) are deterministic: the same inputs give byte-identical files.
@@ -30,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.errors import CatalogNotBuiltError
-from data.normalize import MATURITY_LEVELS, title_key
+from data.normalize import title_key, title_maturity
 from data.quarantine import Quarantine
 from data.queries import write_query_file
 from data.sources import movielens, netflix, tmdb, tomt
@@ -217,7 +221,7 @@ def _title_row(ent: _Entity, ml_stats: dict[int, tuple[int, float]], tags: dict[
         localized.append({"lang": t5["original_language"] or "und", "title": t5["original_title"]})
     if ml is not None:
         localized += [{"lang": "und", "title": alt} for alt in ml["alt_titles"]]
-    maturity = nf["maturity"] if nf is not None else "adults"
+    maturity = title_maturity(nf["maturity_rating"] if nf is not None else None, genres, ent.title_id())
     ml_id = ent.ids.get("movielens")
     count, mean = ml_stats.get(int(ml_id), (0, 0.0)) if ml_id is not None else (0, 0.0)
     return {
@@ -236,10 +240,11 @@ def _title_row(ent: _Entity, ml_stats: dict[int, tuple[int, float]], tags: dict[
         "description_languages": sorted({d["lang"] for d in descriptions}),
         "keywords": t5["keywords"] if t5 is not None else [],
         "tags": tags.get(int(ml_id), []) if ml_id is not None else [],
-        "maturity_rating": nf["maturity_rating"] if nf is not None else None,
-        "maturity": maturity,
-        "maturity_level": MATURITY_LEVELS[maturity],
-        "maturity_known": bool(nf["maturity_known"]) if nf is not None else False,
+        "maturity_rating": maturity.rating,
+        "maturity": maturity.name,
+        "maturity_level": maturity.level,
+        "maturity_known": maturity.rated,
+        "maturity_source": maturity.source,
         "duration_minutes": (nf["duration_minutes"] if nf is not None and nf["duration_minutes"] is not None
                              and not pd.isna(nf["duration_minutes"]) else (t5["runtime"] if t5 is not None else None)),
         "seasons": nf["seasons"] if nf is not None and not pd.isna(nf["seasons"]) else None,
@@ -267,7 +272,8 @@ TITLE_SCHEMA = pa.schema([
     ("descriptions", pa.list_(pa.struct([("lang", pa.string()), ("source", pa.string()), ("text", pa.string())]))),
     ("description_languages", pa.list_(pa.string())), ("keywords", pa.list_(pa.string())),
     ("tags", pa.list_(pa.string())), ("maturity_rating", pa.string()), ("maturity", pa.string()),
-    ("maturity_level", pa.int8()), ("maturity_known", pa.bool_()), ("duration_minutes", pa.int32()),
+    ("maturity_level", pa.int8()), ("maturity_known", pa.bool_()), ("maturity_source", pa.string()),
+    ("duration_minutes", pa.int32()),
     ("seasons", pa.int32()), ("date_added", pa.string()), ("popularity", pa.float64()),
     ("vote_average", pa.float64()), ("vote_count", pa.int64()), ("ml_rating_count", pa.int64()),
     ("ml_rating_mean", pa.float64()), ("netflix_id", pa.string()), ("movielens_id", pa.int64()),
@@ -400,6 +406,8 @@ def build_catalog(
         "titles_by_source": per_source,
         "titles_by_description_language": dict(sorted(desc_langs.items())),
         "titles_without_description": sum(not r["descriptions"] for r in rows),
+        "titles_by_maturity_source": {source: sum(r["maturity_source"] == source for r in rows)
+                                      for source in ("rating", "inferred", "unknown")},
         "sources": sources,
         "matches": matches,
         "quarantine": {"total": len(quarantine), "by_source": quarantine.counts()},

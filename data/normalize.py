@@ -1,9 +1,12 @@
-"""Text normalization, the shared genre vocabulary and the maturity ladder."""
+"""Text normalization, the shared genre vocabulary, the maturity ladder and the one rule that gives a title its
+maturity (a US rating when a source has one, else a conservative inference from its genres)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 _ARTICLE_SUFFIX = re.compile(
@@ -157,3 +160,70 @@ def maturity_of(rating: str | None) -> tuple[str, int, bool]:
     if name is None:
         return "adults", MATURITY_LEVELS["adults"], False
     return name, MATURITY_LEVELS[name], True
+
+
+MaturitySource = Literal["rating", "inferred", "unknown"]
+"""Where a title's maturity comes from: a US rating, the genre inference below, or nothing (adults-only)."""
+
+INFERENCE_EXCLUDED_GENRES: frozenset[str] = frozenset({"horror", "thriller", "crime", "war", "film-noir", "mystery"})
+"""Any of these genres stops the inference, whatever else the title carries (MovieLens labels Himizu (2011), a
+violent Japanese drama, Children|Crime|Drama; The Addams Family (1991) Children|Comedy|Fantasy|Horror)."""
+
+INFERENCE_RULES: tuple[tuple[frozenset[str], MaturityName], ...] = (
+    (frozenset({"children", "family"}), "older_kids"),
+    (frozenset({"children", "animation"}), "teens"),
+    (frozenset({"family", "animation"}), "teens"),
+)
+"""(genres all present, rung inferred), first match wins. Only two sources agreeing reach older_kids: MovieLens
+says Children and TMDB says Family (neither source has the other's label). Checked against the 1,017
+Netflix-rated titles that also carry MovieLens or TMDB genres (notes/kids-page.md): from those genres alone no
+rated title gets a rung below its rating. Children+Family: 48 rated titles, none above older_kids but 41 of them
+PG against 7 G, so no inference reaches the kids rung. One source's pair is weaker and reaches teens only:
+Children+Animation (MovieLens) holds a PG-13 rated title (Bebe's Kids), Family+Animation (TMDB) an unrated
+PG-13 film (The Simpsons Movie). One kids label alone gives nothing: MovieLens calls Sisters (2015), an R-rated comedy, Children|Comedy."""
+
+INFERENCE_WITHHELD: frozenset[str] = frozenset({"tmdb:10748", "tmdb:268171"})
+"""Titles the rules would place on a rung below their US theatrical rating, found by reading every inferred
+title by hand (notes/kids-page.md); no source in the data rates them, so they stay unknown (adults-only):
+St. Trinian's (2007) and Elsa & Fred (2014), both PG-13, both Children (MovieLens) and Family (TMDB)."""
+
+
+@dataclass(frozen=True)
+class TitleMaturity:
+    """A title's maturity: rung ``name`` and ``level`` (``MATURITY_LEVELS``), where it comes from (``source``)
+    and the US ``rating`` the source gives, if any ("NR" kept: a label that is no age rating)."""
+
+    name: MaturityName
+    level: int
+    source: MaturitySource
+    rating: str | None = None
+
+    @property
+    def rated(self) -> bool:
+        """A source gives a US age rating (``source == "rating"``)."""
+        return self.source == "rating"
+
+
+def infer_maturity(genres: Iterable[str], title_id: str | None = None) -> MaturityName | None:
+    """The rung ``INFERENCE_RULES`` give a title from its shared-vocabulary genres; None when they give none
+    (an excluded genre, no rule matching, or ``title_id`` in ``INFERENCE_WITHHELD``)."""
+    present = frozenset(genres)
+    if present & INFERENCE_EXCLUDED_GENRES or title_id in INFERENCE_WITHHELD:
+        return None
+    for needed, rung in INFERENCE_RULES:
+        if needed <= present:
+            return rung
+    return None
+
+
+def title_maturity(rating: str | None, genres: Iterable[str], title_id: str | None = None) -> TitleMaturity:
+    """The one rule for a title's maturity: its US rating when one maps to the ladder, else the rung its genres
+    give (``infer_maturity``; never the kids rung), else adults-only with source "unknown"."""
+    label = (rating or "").strip() or None
+    name, level, known = maturity_of(label)
+    if known:
+        return TitleMaturity(name, level, "rating", label)  # type: ignore[arg-type]
+    inferred = infer_maturity(genres, title_id)
+    if inferred is not None:
+        return TitleMaturity(inferred, MATURITY_LEVELS[inferred], "inferred", label)
+    return TitleMaturity("adults", MATURITY_LEVELS["adults"], "unknown", label)

@@ -22,14 +22,14 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
 import numpy as np
 import pandas as pd
 
 from data.catalog import as_lists
 from data.events import History
-from data.normalize import GENRES
+from data.normalize import GENRES, MaturitySource
 from features import LANGUAGES, ProfileFeatures, TitleFeatures
 from features.titles import SECONDS_PER_DAY, language_slot
 from ranking.similar import CoWatchIndex, TitleSubset, title_similarity
@@ -109,11 +109,12 @@ SIMILAR_CACHE = 4096
 class TileFacts:
     """The language-independent facts of a title's tile, shared by :class:`TitleDetails` and :class:`TileInfo`.
 
-    Maturity says only what the catalog knows: ``maturity`` / ``maturity_level`` (names and levels of
-    ``data.normalize.MATURITY_LEVELS``) are None when no source rates the title (``maturity_known`` False;
-    ``maturity_rating`` keeps the source's own label, e.g. "NR", when there is one). Eligibility is a
-    separate matter: an unrated title counts as adults-only (``TitleFeatures.maturity_level``), so a kids
-    profile never sees it."""
+    Maturity is the catalog's (``data.normalize.title_maturity``): ``maturity`` / ``maturity_level`` (names and
+    levels of ``data.normalize.MATURITY_LEVELS``) come from a US rating (``maturity_source`` "rating",
+    ``maturity_known`` True) or from the title's genres (``maturity_source`` "inferred"; never the kids rung), and
+    are None when neither gives one (``maturity_source`` "unknown"; ``maturity_rating`` keeps the source's own
+    label, e.g. "NR", when there is one). Eligibility reads the same catalog level
+    (``TitleFeatures.maturity_level``): an unknown title counts as adults-only, so a kids profile never sees it."""
 
     type: str | None = None
     year: int | None = None
@@ -121,12 +122,15 @@ class TileFacts:
     maturity_level: int | None = None
     maturity_known: bool = False
     maturity_rating: str | None = None
+    maturity_source: MaturitySource = "unknown"
 
     @property
     def maturity_note(self) -> str | None:
-        """Why ``maturity`` is None (English; None when it is known)."""
-        if self.maturity_known:
+        """How ``maturity`` was found when no rating gives it, or why it is None (English; None when rated)."""
+        if self.maturity_source == "rating":
             return None
+        if self.maturity_source == "inferred":
+            return f"No source gives an age rating; {self.maturity} is inferred from its genres."
         if self.maturity_rating:
             return f"Its source marks it {self.maturity_rating} (no age rating); shown to adult profiles only."
         return "No age rating in the catalog's sources; shown to adult profiles only."
@@ -168,12 +172,20 @@ def _int(value: Any) -> int | None:
     return int(number) if np.isfinite(number) else None
 
 
+def _maturity_source(value: Any, known: bool) -> MaturitySource:
+    """The catalog's ``maturity_source`` cell; a catalog built before the column says "rating" or "unknown"."""
+    if value in get_args(MaturitySource):
+        return cast(MaturitySource, value)
+    return "rating" if known else "unknown"
+
+
 def _details(frame: pd.DataFrame, present: np.ndarray) -> list[TitleDetails]:
     """(n,) :class:`TitleDetails` for the rows of ``frame`` (reindexed to the feature rows)."""
     out: list[TitleDetails] = []
     empty = TitleDetails()
     columns = {c: frame[c].tolist() if c in frame else [None] * len(frame)
-               for c in ("type", "year", "maturity", "maturity_level", "maturity_known", "maturity_rating", "genres",
+               for c in ("type", "year", "maturity", "maturity_level", "maturity_known", "maturity_rating",
+                         "maturity_source", "genres",
                          "duration_minutes", "seasons", "descriptions")}  # fmt: skip
     for i in range(len(frame)):
         if not present[i]:
@@ -185,11 +197,13 @@ def _details(frame: pd.DataFrame, present: np.ndarray) -> list[TitleDetails]:
                 texts[str(d["lang"])] = str(d["text"])
         kind, maturity, rating = columns["type"][i], columns["maturity"][i], columns["maturity_rating"][i]
         known = columns["maturity_known"][i] is True or columns["maturity_known"][i] == 1  # NaN/None: unknown
+        source = _maturity_source(columns["maturity_source"][i], known)
         out.append(TitleDetails(
             type=kind if isinstance(kind, str) else None, year=_int(columns["year"][i]),
-            maturity=maturity if known and isinstance(maturity, str) else None,
-            maturity_level=_int(columns["maturity_level"][i]) if known else None, maturity_known=bool(known),
-            maturity_rating=rating if isinstance(rating, str) and rating else None,
+            maturity=maturity if source != "unknown" and isinstance(maturity, str) else None,
+            maturity_level=_int(columns["maturity_level"][i]) if source != "unknown" else None,
+            maturity_known=bool(known), maturity_rating=rating if isinstance(rating, str) and rating else None,
+            maturity_source=source,
             genres=tuple(str(g) for g in _lists(columns["genres"][i])),
             duration_minutes=_int(columns["duration_minutes"][i]), seasons=_int(columns["seasons"][i]),
             descriptions=texts,

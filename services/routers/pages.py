@@ -21,7 +21,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from data.normalize import GENRES, MaturityName
+from data.normalize import GENRES, MaturityName, MaturitySource
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
 from services.state import Resources
@@ -58,14 +58,18 @@ class TileModel(BaseModel):
 
     type: Literal["movie", "show"] | None = Field(default=None, description="movie | show")
     year: int | None = None
-    maturity: MaturityName | None = Field(default=None, description="kids | older_kids | teens | adults; null when no "
-                                      "source rates the title (see maturity_note).")  # fmt: skip
-    maturity_level: int | None = Field(default=None, description="0 (kids) .. 3 (adults); null when unrated.")
-    maturity_known: bool = Field(default=False, description="False: no source gives an age rating; the title is "
-                                 "then shown to adult profiles only.")  # fmt: skip
+    maturity: MaturityName | None = Field(default=None, description="kids | older_kids | teens | adults, from a rating "
+                                      "or inferred from the genres (maturity_source); null when neither gives one "
+                                      "(see maturity_note).")  # fmt: skip
+    maturity_level: int | None = Field(default=None, description="0 (kids) .. 3 (adults); null when unknown.")
+    maturity_known: bool = Field(default=False, description="True: a source gives an age rating.")
+    maturity_source: MaturitySource = Field(default="unknown", description="rating: a US age rating; inferred: no "
+                                            "rating, the rung comes from the genres (never kids); unknown: neither, "
+                                            "the title is shown to adult profiles only.")  # fmt: skip
     maturity_rating: str | None = Field(default=None, description="The source's own label, e.g. 'PG-13', 'TV-Y', "
                                         "'NR'.")  # fmt: skip
-    maturity_note: str | None = Field(default=None, description="Why maturity is null (English).")
+    maturity_note: str | None = Field(default=None, description="How maturity was inferred, or why it is null "
+                                      "(English); null when rated.")  # fmt: skip
     genres: list[str] = Field(default_factory=list, examples=[["action", "sci-fi"]])
     duration_minutes: int | None = Field(default=None, description="Movies: running time.")
     seasons: int | None = Field(default=None, description="Shows: number of seasons.")

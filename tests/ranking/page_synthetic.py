@@ -84,8 +84,11 @@ def make_synthetic(n_titles: int = 300, n_viewers: int = 120, seed: int = 0) -> 
             "seasons": float(1 + i % 4) if i % 3 == 0 else np.nan,
             "maturity_level": level,
             "maturity": MATURITY_BY_LEVEL[level],
-            # like the real catalog: MovieLens/TMDB carry no age rating, so their adults level is a default
-            "maturity_known": bool(netflix or level < 3),
+            # like the real catalog: MovieLens/TMDB carry no age rating, so their adults level is a default and
+            # their older_kids/teens levels are inferred from genres (data.normalize.title_maturity); the kids
+            # level only ever comes from a rating
+            "maturity_known": bool(netflix or level == 0),
+            "maturity_source": "rating" if netflix or level == 0 else ("inferred" if level < 3 else "unknown"),
             "date_added": (pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(i * 2))).strftime("%Y-%m-%d") if netflix else None,
             "vote_count": float(rng.integers(10, 5000)) if i % 5 == 1 else np.nan,
             "sources": ["netflix"] if netflix else (["movielens", "tmdb5000"] if i % 11 else ["tmdb-lang"]),

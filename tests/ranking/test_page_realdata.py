@@ -100,6 +100,33 @@ def test_a_kids_profile_sees_no_mature_title(served) -> None:  # type: ignore[no
         assert len(levels) and (levels == 0).all()
 
 
+def test_a_kids_page_shows_family_films_and_an_older_kids_page_the_inferred_ones(served) -> None:  # type: ignore[no-untyped-def]
+    """What a parent reads. The kids page (level 0) holds rated kids titles only (no genre inference reaches the
+    kids rung) and most of them are children/family/animation films. A new older-kids viewer's page holds
+    nothing above older_kids and no title of unknown maturity, and it now has the family films no source rates
+    (Toy Story, The Lion King, ... inferred from MovieLens Children + TMDB Family), their tiles saying so."""
+    from data.normalize import GENRES
+
+    builder, _, _, _ = served
+    features = builder.catalog.features
+    family = features.genres[:, [GENRES.index(g) for g in ("children", "family", "animation")]].max(axis=1) > 0
+    kids = [i for r in _page(builder, Profile("demo:kids", "kids"), None).rows for i in r.items]
+    assert len(kids) >= 60
+    assert all(i.tile.maturity == "kids" and i.tile.maturity_source == "rating" for i in kids)
+    assert family[[i.row for i in kids]].mean() >= 0.4
+    older = [i for r in _page(builder, Profile("older-kid", "older_kids"), None).rows for i in r.items]
+    assert len(older) >= 60
+    assert all(i.tile.maturity_level is not None and i.tile.maturity_level <= 1 for i in older)
+    assert (features.maturity_level[[i.row for i in older]] <= 1).all()
+    inferred = [i for i in older if i.tile.maturity_source == "inferred"]
+    assert len(inferred) >= 0.2 * len(older) and all(i.tile.maturity == "older_kids" for i in inferred)
+    assert all("inferred from its genres" in (i.tile.maturity_note or "") for i in inferred)
+    known_films = {"tmdb:862", "tmdb:8587", "tmdb:12", "tmdb:808", "tmdb:585", "tmdb:812", "tmdb:863", "tmdb:9487",
+                   "tmdb:2062", "tmdb:10681", "tmdb:14160", "tmdb:9806"}  # Toy Story, Lion King, Nemo, Shrek, ...
+    assert len(known_films & {i.title_id for i in inferred}) >= 3
+    assert family[[i.row for i in older]].mean() >= 0.5
+
+
 def test_because_you_watched_and_similar_follow_their_source_title(served) -> None:  # type: ignore[no-untyped-def]
     """The one model's BYW and SIMILAR tasks on real data: the same viewer (movielens:1, and an anonymous
     one for similar) with Toy Story as the source gets more animation/children titles in its top 20 than

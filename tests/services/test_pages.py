@@ -261,15 +261,20 @@ def test_page_and_similar_items_carry_what_a_tile_needs(client: TestClient, synt
     PageResponse.model_validate(page)  # the body written by hand matches the documented schema
     items = [i for r in page["rows"] for i in r["items"]]
     assert {i["tile"]["maturity_known"] for i in items} == {True, False}  # both kinds on this page
+    assert {i["tile"]["maturity_source"] for i in items} == {"rating", "inferred", "unknown"}
     for row in page["rows"]:
         assert all(i["reason"] == row["reason"]["text"] for i in row["items"])
     for item in items:
         tile, truth = item["tile"], meta.loc[item["title_id"]]
         assert tile["type"] == truth["type"] and tile["year"] == int(truth["year"])
         assert tile["genres"] == list(truth["genres"])
+        assert tile["maturity_source"] == truth["maturity_source"]
         if truth["maturity_known"]:
             assert tile["maturity_level"] == int(truth["maturity_level"]) and tile["maturity"] == truth["maturity"]
             assert tile["maturity_known"] and tile["maturity_note"] is None
+        elif truth["maturity_source"] == "inferred":  # a rung from the genres, said to be one
+            assert tile["maturity_level"] == int(truth["maturity_level"]) and tile["maturity"] == truth["maturity"]
+            assert not tile["maturity_known"] and "inferred from its genres" in tile["maturity_note"]
         else:  # says what is known: no rating (and why), never a made-up "adults"
             assert tile["maturity"] is None and tile["maturity_level"] is None and not tile["maturity_known"]
             assert "no age rating" in tile["maturity_note"].lower()
