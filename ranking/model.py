@@ -44,6 +44,7 @@ Shapes: ``b`` profiles, ``N`` bound titles (the titles scored), ``L`` = ``max_le
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from enum import IntEnum
@@ -693,7 +694,7 @@ class TrainedRanker:
         self.position_of_row = np.zeros(0, dtype=np.int64)
         self.bound_rows = np.zeros(0, dtype=np.int64)
         self._title_vectors: Tensor | None = None
-        self._own: tuple[ProfileFeatures, dict[str, Tensor]] | None = None
+        self._own = threading.local()  # per serving thread: (profile, its own head inputs), see _own_inputs
 
     # -------------------------------------------------------------- binding
     def bind(self, titles: TitleFeatures, rows: np.ndarray | None = None, *,
@@ -731,7 +732,7 @@ class TrainedRanker:
         self.position_of_row = np.full(len(titles), -1, dtype=np.int64)
         self.position_of_row[rows] = np.arange(len(rows))
         self._title_vectors = None
-        self._own = None  # inputs kept by _own_inputs belong to the previous binding
+        self._own = threading.local()  # inputs kept by _own_inputs belong to the previous binding
         return self
 
     def view(self) -> TrainedRanker:
@@ -763,7 +764,7 @@ class TrainedRanker:
             raise RuntimeError("TrainedRanker.score before bind(titles)")
         if contexts is not None and len(contexts) != len(profiles):
             raise ValueError(f"{len(contexts)} contexts for {len(profiles)} profiles; expected one per profile")
-        self.model.eval()
+        self._eval()
         with torch.no_grad():
             if self._title_vectors is None:
                 self._title_vectors = self.model.title_vectors()  # type: ignore[operator]
@@ -809,16 +810,26 @@ class TrainedRanker:
         return self._title_vectors
 
     def _own_inputs(self, profile: ProfileFeatures) -> dict[str, Tensor]:
-        """The profile's own (non-context) head inputs, (1, N) each, for one profile; the last profile's are
-        kept (by object identity: serving hands out one ``ProfileFeatures`` per profile state) so a page's
-        :meth:`top_picks_scores` and :meth:`context_scores_at` compute them once."""
-        kept = self._own
+        """The profile's own (non-context) head inputs, (1, N) each, for one profile; each serving thread keeps
+        its last profile's (by object identity: serving hands out one ``ProfileFeatures`` per profile state) so
+        a page's :meth:`top_picks_scores` and :meth:`context_scores_at`, which run on one thread, compute them
+        once. (One slot shared by every thread was overwritten by the other pages in flight at concurrency 8,
+        and each page then computed them twice.)"""
+        kept: tuple[ProfileFeatures, dict[str, Tensor]] | None = getattr(self._own, "kept", None)
         if kept is not None and kept[0] is profile:
             return kept[1]
         own = [name for name in HEAD_INPUTS if not name.startswith("context_")]
         parts = self.model.components(self.batch([profile]), self._vectors(), parts=own)
-        self._own = (profile, parts)
+        self._own.kept = (profile, parts)
         return parts  # type: ignore[no-any-return]
+
+    def _eval(self) -> Any:
+        """The model in eval mode: ``Module.eval()`` sets the flag on every submodule through
+        ``Module.__setattr__`` (about 2 ms of Python a call, two calls a page), so it runs only when a module is
+        left in training mode (a trainer may leave only a submodule so, e.g. the head)."""
+        if any(module.training for module in self.model.modules()):
+            self.model.eval()
+        return self.model
 
     def top_picks_scores(self, profile: ProfileFeatures) -> tuple[np.ndarray, np.ndarray]:
         """((N,) float32 scores, (N,) bool watched mask) of one profile for Top Picks: the same values as
@@ -828,8 +839,7 @@ class TrainedRanker:
 
         if self.titles is None:
             raise RuntimeError("TrainedRanker.top_picks_scores before bind(titles)")
-        model = self.model
-        model.eval()
+        model = self._eval()
         with torch.no_grad():
             parts = dict(self._own_inputs(profile))
             batch = self.batch([profile])
@@ -859,8 +869,7 @@ class TrainedRanker:
             raise ValueError(f"{len(rows)} row sets for {len(contexts)} contexts; expected one per context")
         if not contexts:
             return []
-        model = self.model
-        model.eval()
+        model = self._eval()
         with torch.no_grad():
             vectors = self._vectors()
             parts = self._own_inputs(profile)  # each (1, N); kept from top_picks_scores of the same profile
@@ -910,7 +919,7 @@ class TrainedRanker:
         for name, value in temperatures.items():
             buffer[TASKS.index(name)] = float(value)
         self._title_vectors = None
-        self._own = None
+        self._own = threading.local()
         self.manifest = dict(self.manifest, task_temperature=self.temperatures)
 
     # -------------------------------------------------------------- persistence

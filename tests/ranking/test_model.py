@@ -161,3 +161,50 @@ def test_context_scores_at_equal_the_full_scores_at_those_rows(world) -> None:  
     view = ranker.view().bind(tf, np.arange(0, 30, 2))  # odd rows unbound
     partial = view.context_scores_at(pf, contexts[:1], [np.array([0, 1, 2])])[0]
     assert np.isneginf(partial[1]) and np.isfinite(partial[[0, 2]]).all()
+
+
+def test_each_thread_keeps_its_own_profile_inputs(world) -> None:  # type: ignore[no-untyped-def]
+    """A page computes the profile's own head inputs once (Top Picks) and reuses them for its Because You
+    Watched pools, even while another thread's page, for another profile, runs in between (at concurrency 8
+    the one shared slot was overwritten and every page computed them twice)."""
+    import threading
+
+    from ranking.model import RankingContext
+
+    ranker = ranker_for(world)
+    tf = ranker.titles
+    assert tf is not None
+    mine = compute_profile_features(History("u", ["tmdb:1001", "tmdb:1004"], np.arange(2.0), ["play"] * 2), tf)
+    theirs = compute_profile_features(History("w", ["tmdb:1010"], np.arange(1.0), ["play"]), tf)
+    calls: list[str] = []
+    components = ranker.model.components
+
+    def counted(batch, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(threading.current_thread().name)
+        return components(batch, *args, **kwargs)
+
+    ranker.model.components = counted
+    ranker.top_picks_scores(mine)
+    other = threading.Thread(target=ranker.top_picks_scores, args=(theirs,), name="other-page")
+    other.start()
+    other.join()
+    contexts, pools = [RankingContext.because_you_watched(1)], [np.array([0, 3, 9])]
+    got = ranker.context_scores_at(mine, contexts, pools)[0]
+    assert calls == [threading.current_thread().name, "other-page"]  # mine were kept through the other page
+    del ranker.model.components
+    np.testing.assert_allclose(got, ranker.score([mine], mask_seen=False, contexts=contexts)[0, pools[0]],
+                               rtol=1e-5, atol=1e-5)  # fmt: skip
+
+
+def test_scoring_puts_a_model_left_in_training_mode_into_eval_mode(world) -> None:  # type: ignore[no-untyped-def]
+    ranker = ranker_for(world)
+    tf = ranker.titles
+    assert tf is not None
+    pf = compute_profile_features(History("u", ["tmdb:1001"], np.arange(1.0), ["play"]), tf)
+    ranker.model.eval()
+    expected, _ = ranker.top_picks_scores(pf)
+    ranker.model.head.train()  # what a trainer's head stage leaves behind
+    ranker._own = type(ranker._own)()  # forget the kept inputs
+    again, _ = ranker.top_picks_scores(pf)
+    assert not any(m.training for m in ranker.model.modules())
+    np.testing.assert_array_equal(again, expected)
