@@ -50,21 +50,31 @@ class DenseRetriever:
             :meth:`centered`); 0 disables.
         single_thread: run faiss single-threaded in each thread that searches (see
             :func:`embeddings.index.faiss_single_thread`).
+        text_scripts: ``(t,)`` the script (:func:`data.queries.script_of`) of the title each text begins
+            with (``None``: all Latin); see :meth:`script_margin`.
     """
 
     def __init__(self, index: Any, text_ids: np.ndarray, text_positions: np.ndarray,
                  text_langs: Sequence[str], n_titles: int, *, title_only_penalty: float = 0.0,
-                 language_centering: float = 0.0, single_thread: bool = True) -> None:  # fmt: skip
+                 language_centering: float = 0.0, single_thread: bool = True,
+                 text_scripts: Sequence[str] | None = None) -> None:  # fmt: skip
         text_ids = np.asarray(text_ids, dtype=np.int64)
         text_positions = np.asarray(text_positions, dtype=np.int64)
         if text_ids.shape != text_positions.shape or len(text_langs) != text_ids.size:
             raise ValueError("text_ids, text_positions and text_langs must have the same length")
+        if text_scripts is not None and len(text_scripts) != text_ids.size:
+            raise ValueError(f"expected one script per text ({text_ids.size}); got {len(text_scripts)}")
         order = np.argsort(text_ids)
         self.index = index
         self._ids = text_ids[order]
         self._positions = text_positions[order]
         self._langs = np.asarray(list(text_langs), dtype=object)[order]
         self._title_only = np.asarray([lang == "" for lang in self._langs.tolist()], dtype=bool)
+        scripts = ["latin"] * text_ids.size if text_scripts is None else [str(x) for x in text_scripts]
+        self._scripts = np.asarray(scripts, dtype=object)[order]
+        self._script_shift: dict[str, np.ndarray] = {}
+        """Script other than Latin -> ``(d,)`` mean vector of the texts headed by a title in it minus the
+        others' mean (:meth:`script_margin`), learnt by :meth:`fit_languages`."""
         self.title_only_penalty = float(title_only_penalty)
         self.language_centering = float(language_centering)
         self.single_thread = single_thread
@@ -96,6 +106,11 @@ class DenseRetriever:
         idx = self._lookup(np.asarray(self.index.ids, dtype=np.int64))
         self._stored = (vectors, np.where(idx >= 0, self._positions[np.maximum(idx, 0)], -1))
         langs = np.where(idx >= 0, self._langs[np.maximum(idx, 0)], "")
+        scripts = np.where(idx >= 0, self._scripts[np.maximum(idx, 0)], "latin")
+        for script in sorted({str(x) for x in scripts.tolist()} - {"latin", "unknown"}):
+            same = scripts == script
+            if same.any() and not same.all():
+                self._script_shift[script] = (vectors[same].mean(axis=0) - vectors[~same].mean(axis=0)).astype(np.float32)
         names, counts, centroids = [], {}, []
         for lang in sorted({str(x) for x in langs.tolist()} - {""}):
             rows = vectors[langs == lang]
@@ -122,6 +137,20 @@ class DenseRetriever:
             return None
         mean = rows.mean(axis=0)
         return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+    def script_margin(self, query_embedding: np.ndarray, script: str | None) -> float:
+        """How much nearer, on average, a query in ``script`` sits to the texts headed by a title written in
+        that script than to the other texts (0 for Latin, an unknown script, or when they are not nearer).
+
+        The encoder puts a query near every text in its own script whatever it says: the few texts whose
+        title is in Hangul, Han or Thai (반드시 잡는다, 海的儿子, แผนร้ายนายเจ้าเล่ห์) led the plot channel for
+        most Korean, Chinese and Thai queries. :meth:`search` takes this margin off those texts (the mean of
+        the scores is the query's product with the mean vector, so it costs one dot product)."""
+        shift = self._script_shift.get(script or "")
+        if shift is None:
+            return 0.0
+        q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+        return max(0.0, float(q @ shift))
 
     def centres(self, language: str) -> bool:
         """Whether :meth:`centered` moves a query in ``language`` (a centroid, not the main language)."""
@@ -167,7 +196,8 @@ class DenseRetriever:
         return np.where(ok, idx, -1)
 
     def search_in_language(self, query_embedding: np.ndarray, language: str | None, top_k: int,
-                           allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                           allowed: np.ndarray | None = None,
+                           script: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
         """Top titles for a query written in ``language`` (as :meth:`search`).
 
         Texts written in the query's own language are scored with the query as encoded; every other
@@ -176,12 +206,13 @@ class DenseRetriever:
         what is written in its own language: scored centred, a French plot query lost the French
         description it paraphrases (marquee-ml:dev, plot queries found in the dense top 10: 0.63
         centred everywhere, 0.87 with this split; cross-lingual plots unchanged at 0.54). A language
-        without a centroid, or ``None``, is the plain :meth:`search`.
+        without a centroid, or ``None``, is the plain :meth:`search`. ``script``: the query's (see :meth:`search`).
         """
         if language is None or not self.centres(language):
-            return self.search(query_embedding, top_k, allowed)
-        own = self.search(query_embedding, top_k, allowed, only_language=language)
-        other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language)
+            return self.search(query_embedding, top_k, allowed, script=script)
+        own = self.search(query_embedding, top_k, allowed, only_language=language, script=script)
+        other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language,
+                            script=script)  # fmt: skip
         # a title keeps its best score of the two (the own-language one on a tie), best first, then by position
         positions = np.concatenate([own[0], other[0]])
         scores = np.concatenate([own[1], other[1]])
@@ -193,8 +224,8 @@ class DenseRetriever:
         return positions[kept], scores[kept].astype(np.float32), [langs[i] for i in kept.tolist()]
 
     def search(self, query_embedding: np.ndarray, top_k: int, allowed: np.ndarray | None = None, *,
-               only_language: str | None = None,
-               except_language: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+               only_language: str | None = None, except_language: str | None = None,
+               script: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
         """Top titles for one query.
 
         Args:
@@ -202,6 +233,7 @@ class DenseRetriever:
             top_k: titles wanted.
             allowed: ``(n,)`` bool mask of allowed titles, or ``None`` for all.
             only_language / except_language: score only the texts in / not in this language.
+            script: the query's script: texts headed by a title in it lose :meth:`script_margin`.
 
         Returns:
             ``positions`` ``(m,)``, ``scores`` ``(m,)`` (cosine, best first, ``m <= top_k``) and the
@@ -250,8 +282,11 @@ class DenseRetriever:
         positions = self._positions[idx]
         in_scope = positions >= 0
         positions, scores, idx = positions[in_scope], scores[in_scope], idx[in_scope]
-        if self.title_only_penalty:
+        margin = self.script_margin(query, script)
+        if self.title_only_penalty or margin:
             scores = scores - np.float32(self.title_only_penalty) * self._title_only[idx]
+            if margin:
+                scores = scores - np.float32(margin) * (self._scripts[idx] == script)
             resort = np.argsort(-scores, kind="stable")
             positions, scores, idx = positions[resort], scores[resort], idx[resort]
         # results are sorted by score: the first occurrence of a title is its maximum

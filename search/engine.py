@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from data.normalize import MATURITY_LEVELS, fold
+from data.queries import script_of
 from search.catalog import SearchCatalog
 from search.dense import (
     DEFAULT_LANGUAGE_CENTERING,
@@ -334,9 +335,10 @@ class SearchEngine:
             if "kind" in texts:
                 langs = ["" if "title" in str(k) and "desc" not in str(k) else lang
                          for k, lang in zip(texts["kind"].tolist(), langs, strict=True)]  # fmt: skip
+            scripts = [script_of(catalog.titles[p]) if p >= 0 else "latin" for p in positions.tolist()]
             dense = DenseRetriever(index, texts["text_id"].to_numpy(), positions, langs, catalog.n,
-                                   title_only_penalty=title_only_penalty,
-                                   language_centering=language_centering)  # fmt: skip
+                                   title_only_penalty=title_only_penalty, language_centering=language_centering,
+                                   text_scripts=scripts)  # fmt: skip
             dense.fit_languages()
         titles_channel = None
         if dense is not None and title_string_vectors is not None:
@@ -471,7 +473,8 @@ class SearchEngine:
         language without a centroid, or an undecided one, never moves the query). Returns
         positions, scores and the language of each title's best-matching text."""
         assert self.dense is not None
-        return self.dense.search_in_language(query_embedding, self._confident(language, self.fusion), top, allowed)
+        return self.dense.search_in_language(query_embedding, self._confident(language, self.fusion), top, allowed,
+                                             None if language is None else language.script)  # fmt: skip
 
     def fuse_retrieved(self, retrieved: Retrieved, allowed: np.ndarray | None,
                        config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip

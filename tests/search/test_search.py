@@ -440,3 +440,28 @@ def test_title_strings_in_the_querys_script_lose_their_script_margin() -> None:
     positions, scores, _ = titles.search(query, 3, script="hangul")
     assert positions.tolist()[0] == 1 and scores[0] == pytest.approx(0.85, abs=1e-3)
     assert titles.search(query, 3, script="latin")[0].tolist()[0] == 0  # a Latin query: no margin
+
+
+def test_plot_texts_headed_by_a_title_in_the_querys_script_lose_their_script_margin() -> None:
+    from embeddings.index import build_index
+    from search.dense import DenseRetriever
+
+    def unit(*values: float) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    query = unit(1, 0, 0, 0)
+    # the text of a title written in Hangul, near the query only by its script; the plot the query
+    # describes; two unrelated Latin texts (the script margin is measured against every other text)
+    vectors = np.stack([unit(0.9, 0.436, 0, 0), unit(0.85, 0, 0.527, 0), unit(0.2, 0, 0, 0.98), unit(0.3, 0, 0.95, 0)])
+    index = build_index(vectors, np.arange(4), kind="flat", use_gpu=False)
+    dense = DenseRetriever(index, np.arange(4), np.arange(4), ["en"] * 4, 4,
+                           text_scripts=["hangul", "latin", "latin", "latin"])  # fmt: skip
+    dense.fit_languages()
+    assert dense.search(query, 4)[0].tolist()[0] == 0
+    margin = dense.script_margin(query, "hangul")
+    assert margin == pytest.approx(0.9 - np.mean([0.85, 0.2, 0.3]), abs=1e-3)
+    positions, scores, _ = dense.search(query, 4, script="hangul")
+    assert positions.tolist()[:2] == [1, 0] and scores[1] == pytest.approx(0.9 - margin, abs=1e-3)
+    assert dense.search(query, 4, script="latin")[0].tolist()[0] == 0  # a Latin query: no margin
+    assert dense.search_in_language(query, None, 4, script="hangul")[0].tolist()[0] == 1
