@@ -16,7 +16,8 @@ while it is being typed on a remote.
 
 Query-side treatment for long queries (tip-of-the-tongue posts are long and rambling): above
 ``long_query_terms`` tokens, stopwords are dropped and only the ``max_query_terms`` rarest distinct
-tokens are kept. Shapes: ``n`` titles, ``s`` title strings.
+tokens are kept; a shorter query drops only the :data:`FUNCTION_WORDS` of the catalog's other
+languages ("el", "del", "les"), unless nothing else is left. Shapes: ``n`` titles, ``s`` title strings.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ __all__ = [
 ]
 
 FIELDS: tuple[str, ...] = ("title", "people", "content")
+FUNCTION_WORDS: frozenset[str] = frozenset({
+    "el", "la", "los", "las", "lo", "le", "les", "l", "un", "una", "unos", "unas", "une", "uno", "del", "de", "des",
+    "du", "di", "da", "dos", "der", "den", "dem", "ein", "eine", "einen", "einem", "einer", "eines", "il", "gli",
+    "y", "et", "und", "al", "au", "aux", "della", "delle", "dello", "dei", "degli", "nel", "nella", "em", "na",
+    "nos", "en", "avec", "mit", "von", "zu", "para", "por", "pour", "sur", "sobre", "dans"
+})  # fmt: skip
+"""Articles, prepositions and conjunctions of the catalog's other description languages (es, fr, de, it,
+pt) that are no English words, left out of a short query's BM25 terms (a long query drops every
+stopword, :func:`_stopwords`). Among mostly English titles they are rare, so BM25 gave them a high IDF:
+"el juego del calamar" found Pan's Labyrinth (El laberinto del fauno) and El final del paraíso by "el"
+and "del" alone, "les évadés" Les Misérables. Exact and near-exact title matching reads the whole query
+("la casa de papel" still finds La casa de papel first). Ambiguous words stay: die, do, no, con, per, a."""
 FUZZY_MIN_SIMILARITY = 75.0
 """Fuzzy title candidates below this similarity (0..100) add nothing to the names channel."""
 _WORD = re.compile(r"\w+")
@@ -397,6 +410,8 @@ class LexicalIndex:
                 # keep the rarest tokens: highest IDF across title/people/content
                 distinct.sort(key=lambda t: -max(self._content.token_idf(t), self._title.token_idf(t)))
                 distinct = distinct[: cfg.max_query_terms]
+        else:
+            distinct = [t for t in distinct if t not in FUNCTION_WORDS] or distinct
         return ParsedQuery(folded=folded, key=title_key(query), tokens=tuple(distinct),
                            all_tokens=all_tokens, is_long=is_long)  # fmt: skip
 

@@ -154,3 +154,28 @@ def test_near_exact_allows_few_typos_for_the_length(query: str, title: str, near
     similarity, is_near = _similarity(query, title)
     assert is_near is near
     assert 0.0 <= similarity <= 100.0
+
+
+def test_foreign_function_words_are_no_title_evidence_in_a_short_query() -> None:
+    titles = [
+        [("", "Pan's Labyrinth"), ("original", "El laberinto del fauno")],
+        [("", "El final del paraíso")],
+        [("", "Les Misérables")],
+        [("", "La casa de papel")],
+        [("", "Juego de tronos")],
+        [("", "The Shawshank Redemption"), ("fr", "Les Évadés")],
+    ]
+    content = ["fantasy una niña en la guerra civil", "drama el narco del cartel", "drama des misérables",
+               "crime un atraco a la casa de la moneda", "fantasy reinos en guerra", "drama un banquier en prison"]
+    people = [["Ivana Baquero"], ["Juana Acosta"], ["Hugh Jackman"], ["Úrsula Corberó"], ["Emilia Clarke"],
+              ["Tim Robbins"]]
+    index = LexicalIndex(LexicalDocuments(titles, people, content))
+    scores = index.score("el juego del calamar")
+    names = scores.fields["names"]
+    # "el" and "del" no longer find El laberinto del fauno and El final del paraíso; "juego" still finds its title
+    assert names[0] == 0 and names[1] == 0 and names[4] > 0
+    assert scores.query.tokens == ("juego", "calamar")
+    assert index.score("les évadés").fields["names"].argmax() == 5 and index.score("les évadés").fields["names"][2] == 0
+    # exact titles read the whole query; a query of function words alone keeps them
+    assert index.score("la casa de papel").exact[3] == 2
+    assert index.score("de la").query.tokens == ("de", "la")
