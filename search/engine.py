@@ -689,7 +689,8 @@ class SearchEngine:
         if not words.isascii():
             from anyascii import anyascii
 
-            return people.get(" ".join(anyascii(words).lower().split())) or self._person_by_sound(words)
+            latin = transliterate(words, script_of(words)) or anyascii(words).lower()
+            return people.get(" ".join(latin.split())) or self._person_by_sound(words)
         return None
 
     def _people_sounds(self) -> dict[str, list[str]]:
@@ -722,7 +723,7 @@ class SearchEngine:
         names = index.get(key, [])
         if not names:
             return None
-        latin = "".join(ch for ch in anyascii(typed).lower() if ch.isalpha())
+        latin = "".join(ch for ch in (transliterate(typed, script_of(typed)) or anyascii(typed).lower()) if ch.isalpha())
         need = PERSON_SOUND_SIMILARITY.get(len(key), PERSON_SOUND_SPELLING)
         credits = self._credits()
         scored = [(ratio(latin, "".join(ch for ch in fold(n) if ch.isalpha())), credits.get(n, np.empty(0)).size, n)

@@ -105,8 +105,65 @@ def transliterate(text: str, script: str) -> str | None:
         return None
     from anyascii import anyascii
 
+    if script == "devanagari":
+        text = _devanagari_vowels(text)
     latin = " ".join(anyascii(text).lower().split())
     return latin if any(ch.isalpha() for ch in latin) else None
+
+
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+_DEVANAGARI_CONSONANTS = frozenset(chr(c) for c in range(0x0915, 0x093A))
+_DEVANAGARI_VOWEL_SIGNS = frozenset(chr(c) for c in (*range(0x093E, 0x094E), 0x0962, 0x0963))
+"""Dependent vowel signs and the virama (U+094D): a consonant followed by one has no inherent "a"."""
+_DEVANAGARI_VOWELS = frozenset(chr(c) for c in (*range(0x0904, 0x0915), *range(0x093E, 0x094D), 0x0960, 0x0961))
+_DEVANAGARI_LATIN = {"\u0936": "sh", "\u0937": "sh", "\u0902": "n", "\u0901": "n"}
+"""श and ष are "sh" (anyascii: "s"); the anusvara and candrabindu a nasal "n" (anyascii: "m")."""
+_DEVANAGARI_NUKTA = {"\u091c": "z", "\u092b": "f", "\u0921": "r", "\u0922": "rh", "\u0915": "q", "\u0916": "kh",
+                     "\u0917": "gh"}  # fmt: skip
+"""A consonant with a nukta (ज़ फ़ ड़): what it is read as; anyascii writes the nukta as an apostrophe."""
+
+
+def _devanagari_vowels(text: str) -> str:
+    """``text`` with Devanagari consonants spelt out in Latin with the inherent vowel anyascii leaves out
+    (``दंगल`` -> ``dangal``, ``सलमान`` -> ``salman``, ``अक्षय`` -> ``akshay``; anyascii: ``dmgl``, ``slman``,
+    ``aksy``). The "a" is not written at the end of a word, nor between a vowel and a consonant that
+    carries one (Hindi schwa deletion: सलमान is "salman", not "salaman"); other characters are left for
+    anyascii."""
+    import unicodedata
+
+    from anyascii import anyascii
+
+    chars = list(unicodedata.normalize("NFD", text))
+    out: list[str] = []
+    previous_vowel = False
+    i = 0
+    while i < len(chars):
+        ch = chars[i]
+        if ch not in _DEVANAGARI_CONSONANTS:
+            out.append(_DEVANAGARI_LATIN.get(ch, ch))
+            previous_vowel = ch in _DEVANAGARI_VOWELS
+            i += 1
+            continue
+        nukta = i + 1 < len(chars) and chars[i + 1] == "\u093c"
+        out.append(_DEVANAGARI_NUKTA.get(ch, anyascii(ch)) if nukta else _DEVANAGARI_LATIN.get(ch, anyascii(ch)))
+        i += 2 if nukta else 1
+        after = chars[i] if i < len(chars) else ""
+        if after in _DEVANAGARI_VOWEL_SIGNS:
+            previous_vowel = False  # the sign itself comes next
+            continue
+        # the consonant after this one, and whether a vowel follows it (a sign, or its own inherent "a")
+        following = chars[i + 1] if i + 1 < len(chars) else ""
+        voiced_next = after in _DEVANAGARI_CONSONANTS and following not in ("\u094d", "") and not following.isspace()
+        if after in _DEVANAGARI_CONSONANTS and following == "\u093c":
+            following = chars[i + 2] if i + 2 < len(chars) else ""
+            voiced_next = following not in ("\u094d", "") and not following.isspace()
+        word_end = after == "" or not ("\u0900" <= after <= "\u097f")
+        if word_end or (previous_vowel and voiced_next):
+            previous_vowel = False
+            continue
+        out.append("a")
+        previous_vowel = True
+    return "".join(out)
 
 
 _SOUND_CLASS: dict[str, str] = {
@@ -136,6 +193,8 @@ def sound_key(text: str) -> str:
     """
     from anyascii import anyascii
 
+    if _DEVANAGARI.search(text):  # the anusvara is "n" (दंगल: Dangal), not anyascii's "m"
+        text = _devanagari_vowels(text)
     latin = anyascii(_GREEK_DIGRAPHS.sub(lambda m: _GREEK_STOPS[m.group(0)], text.lower().translate(_GEMINATION))).lower()
     latin = _SOFT_C.sub("s", latin.replace("tion", "sion"))  # Inception: "insepsion"
     out: list[str] = []

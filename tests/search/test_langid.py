@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from search.engine import SearchEngine
-from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key
+from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key, transliterate
 from tests.search.search_synthetic import ConceptEncoder, build_engine
 
 
@@ -122,7 +122,7 @@ def ids_of(page) -> list[str]:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("typed", "title"), [
     ("تيتانيك", "Titanic"), ("타이타닉", "Titanic"), ("タイタニック", "Titanic"), ("ไททานิค", "Titanic"),
     ("טיטאניק", "Titanic"), ("Титаник", "Titanic"), ("دانكيرك", "Dunkirk"), ("ダンケルク", "Dunkirk"),
-    ("인셉션", "Inception"), ("インセプション", "Inception"), ("انترستلر", "Interstellar"),
+    ("인셉션", "Inception"), ("インセプション", "Inception"), ("انترستلر", "Interstellar"), ("दंगल", "Dangal"),
 ])  # fmt: skip
 def test_a_title_typed_in_another_script_sounds_like_the_title(typed: str, title: str) -> None:
     assert sound_key(typed) == sound_key(title)
@@ -142,3 +142,13 @@ def test_sound_keys_confirm_only_candidates_and_only_long_enough_keys() -> None:
     assert channel.sound_matches("tnks", np.asarray([0])).tolist() == [0]  # a case ending: Τιτανικός
     assert channel.sound_matches("tn", np.asarray([3])).size == 0  # too short to mean anything
     assert channel.sound_matches("tnk", np.empty(0, dtype=np.int64)).size == 0
+
+
+@pytest.mark.parametrize(("typed", "latin"), [
+    ("दंगल", "dangal"), ("सलमान खान", "salman khan"), ("अक्षय कुमार", "akshay kumar"), ("कमल", "kamal"),
+    ("शाहरुख खान", "shahrukh khan"), ("ज़िंदगी ना मिलेगी दोबारा", "zindagi na milegi dobara"),
+    ("कुछ कुछ होता है", "kuch kuch hota hai"), ("थ्री इडियट्स", "thri idiyats"), ("हम आपके हैं कौन", "ham apke hain kaun"),
+])  # fmt: skip
+def test_devanagari_is_transliterated_with_its_inherent_vowels(typed: str, latin: str) -> None:
+    # anyascii alone writes दंगल "dmgl" and सलमान "slman": no title or name is spelt like that
+    assert transliterate(typed, "devanagari") == latin
