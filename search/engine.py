@@ -215,6 +215,8 @@ class Retrieved:
     """Positions made near-exact only because their title sounds like the query (:meth:`SearchEngine._sounds_like`)."""
     like_source: int | None = None
     """Position of the title named in "like <title>" when the ``like`` channel answers for it."""
+    text: str = ""
+    """The query as retrieved (after truncation)."""
 
 
 @dataclass(frozen=True)
@@ -417,7 +419,7 @@ class SearchEngine:
                      channels["names"][0][:SOUND_CONFIRM_DEPTH]]))  # fmt: skip
         sounded = np.flatnonzero(lex.exact != heard) if lex.exact is not heard else np.empty(0, dtype=np.int64)
         return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language, sounded=sounded,
-                         title_strings=best_strings, words=len(query.split()), embedding=embedding)  # fmt: skip
+                         title_strings=best_strings, words=len(query.split()), embedding=embedding, text=query)  # fmt: skip
 
     def _lexical(self, query: str, language: QueryLanguage | None) -> LexicalScores:
         """Lexical evidence; for a query in a non-Latin script, title and people matches of its Latin
@@ -824,7 +826,24 @@ class SearchEngine:
         inside a plot ("durante la guerra") is no request for war films; weighed in full whatever the
         constraints' share of the query:
         marquee-ml:dev known-item Recall@10 0.600 vs 0.588 scaled by the share) and
-        ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres)."""
+        ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres).
+
+        A query naming a subject in another language (:attr:`Understanding.gloss`: 좀비 -> "zombie") is first
+        read again by the plot and title channels with the subject's English word after it (one more
+        encoding): e5-small puts 좀비 no nearer a zombie film than any other Korean word."""
+        if parsed.gloss and retrieved.text and "dense" in retrieved.channels and self.encoder is not None:
+            glossed = self.embed([f"{retrieved.text} {parsed.gloss}"])[0]
+            if retrieved.embedding is not None:
+                glossed = glossed + retrieved.embedding
+                glossed = (glossed / max(float(np.linalg.norm(glossed)), 1e-12)).astype(np.float32)
+            result = self._dense_channel(retrieved.text, glossed, top, allowed, retrieved.language)
+            retrieved.channels["dense"] = (result.positions, result.scores)
+            retrieved.dense_langs = dict(zip(result.positions.tolist(), result.langs, strict=True))
+            if result.titles is not None and "titles" in retrieved.channels:
+                t_pos, t_scores, t_strings = result.titles
+                retrieved.channels["titles"] = (t_pos, t_scores)
+                retrieved.title_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
+            retrieved.embedding = glossed
         if parsed.of("person") and parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size:
             # the query was read as a name (سلمان خان: Salman Khan), not as a title that sounds like it (Solomon Kane)
             exact = retrieved.lexical.exact.copy()

@@ -615,7 +615,8 @@ _SUBJECTS: dict[str, tuple[str, ...]] = {
 """Subjects a viewer names in their own language, with the English words the encoder knows best: e5-small
 places ゾンビ and 좀비 no nearer to a zombie film than to Snowpiercer, while "zombie" finds Train to Busan.
 A subject is not a constraint (no filter, no boost, the word stays in the topic): its English gloss is
-added to the topic the intent channel encodes (:attr:`Understanding.gloss`)."""
+added to the topic the intent channel encodes (:attr:`Understanding.gloss`), and the plot and title channels
+read the query with it too (:meth:`search.engine.SearchEngine.intent_channels`)."""
 
 
 def _subject_keys() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:

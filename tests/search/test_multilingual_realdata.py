@@ -1,0 +1,86 @@
+"""Multilingual queries through the HTTP API, on the default-scope artifacts ``make artifacts`` builds (the
+real catalog, the bundled encoder and the index with its title strings): each test is one general cause
+of a wrong answer, checked on several queries of its kind.
+
+* the plot channel's script margin: texts headed by a title in the query's script (반드시 잡는다,
+  海的儿子) no longer lead every plot query typed in that script;
+* the function words of the catalog's other languages are no title evidence ("le voyage de chihiro");
+* Devanagari is read with its inherent vowels (दंगल: Dangal);
+* a subject named in another language is read with its English word (좀비 영화: zombie films).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.app import create_app
+from services.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+@pytest.fixture(scope="module")
+def client(default_artifacts_dir: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(artifacts_dir=default_artifacts_dir), areas=("search",))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def catalog(default_artifacts_dir: Path):  # type: ignore[no-untyped-def]
+    from data.catalog import read_titles
+
+    return read_titles(default_artifacts_dir / "catalog").set_index("title_id")
+
+
+def titles(client: TestClient, query: str, limit: int = 10) -> list[str]:
+    response = client.get("/v1/search", params={"q": query, "limit": limit})
+    assert response.status_code == 200, response.text
+    return [hit["title"] for hit in response.json()["results"]]
+
+
+@pytest.mark.parametrize("query", [
+    "조선시대 좀비 사극", "군대에서 탈영병을 잡으러 다니는 헌병 이야기", "좀비 영화",  # Korean
+    "一个小偷潜入别人的梦里 偷取秘密 最后要植入一个想法", "丧尸电影",  # Chinese
+    "ผู้หญิงจัดบ้านแบบมินิมอล แล้วต้องคืนของให้แฟนเก่า",  # Thai
+])  # fmt: skip
+def test_a_title_in_the_querys_script_does_not_lead_by_its_script_alone(client: TestClient, query: str) -> None:
+    from data.queries import script_of
+
+    shown = titles(client, query, limit=3)
+    script = script_of(query)
+    # the few titles written in Hangul, Han or Thai sat first for most plot queries in that script
+    assert not any(script_of(title) == script for title in shown), (query, shown)
+
+
+@pytest.mark.parametrize(("query", "title"), [
+    ("le voyage de chihiro", "Spirited Away"),  # "le" and "de" found French films and Les Misérables
+    ("la casa de papel", "La casa de papel"),  # an exact title still reads the whole query
+    ("la reina del sur", "La Reina del Sur"),
+])  # fmt: skip
+def test_function_words_of_other_languages_are_no_title_evidence(client: TestClient, query: str, title: str) -> None:
+    assert titles(client, query, limit=3)[0] == title
+
+
+@pytest.mark.parametrize(("query", "title"), [("दंगल", "Dangal"), ("लगान", "Lagaan")])
+def test_devanagari_is_read_with_its_inherent_vowels(client: TestClient, query: str, title: str) -> None:
+    assert title in titles(client, query, limit=3)
+
+
+@pytest.mark.parametrize(("query", "subject"), [
+    ("좀비 영화", "zombie"), ("ゾンビ映画", "zombie"), ("丧尸电影", "zombie"), ("뱀파이어 영화", "vampire"),
+    ("恐竜の映画", "dinosaur"), ("로봇 영화", "robot"),
+])  # fmt: skip
+def test_a_subject_named_in_another_language_finds_titles_about_it(client: TestClient, catalog, query: str,  # type: ignore[no-untyped-def]
+                                                                   subject: str) -> None:  # fmt: skip
+    body = client.get("/v1/search", params={"q": query, "limit": 5}).json()
+    about = []
+    for hit in body["results"]:
+        row = catalog.loc[hit["title_id"]]
+        text = " ".join([str(row["title"]), *(d["text"] for d in row["descriptions"])]).lower()
+        about.append(subject in text or subject.rstrip("e") + "s" in text)
+    assert sum(about) >= 3, [(h["title"], a) for h, a in zip(body["results"], about, strict=True)]
