@@ -50,12 +50,14 @@ class _GatheredIds:
 
 
 def _merged_in_python(self: DenseRetriever, query_embedding: np.ndarray, language: str | None, top_k: int,
-                      allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                      allowed: np.ndarray | None = None,
+                      script: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """``DenseRetriever.search_in_language`` as it was: the two searches merged in a Python loop."""
     if language is None or not self.centres(language):
-        return self.search(query_embedding, top_k, allowed)
-    own = self.search(query_embedding, top_k, allowed, only_language=language)
-    other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language)
+        return self.search(query_embedding, top_k, allowed, script=script)
+    own = self.search(query_embedding, top_k, allowed, only_language=language, script=script)
+    other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language,
+                        script=script)  # fmt: skip
     best: dict[int, tuple[float, str]] = {}
     for positions, scores, langs in (own, other):
         for p, s, lang in zip(positions.tolist(), scores.tolist(), langs, strict=True):
