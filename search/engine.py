@@ -844,6 +844,24 @@ class SearchEngine:
                 retrieved.channels["titles"] = (t_pos, t_scores)
                 retrieved.title_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
             retrieved.embedding = glossed
+        if parsed.moods and not retrieved.lexical.exact.any():
+            # "something to cry at" read as drama: "cry" and "something" are no title words (Boys Don't Cry,
+            # Something to Talk About); the names channel reads the words left, the title channel nothing,
+            # and the plot and intent channels the mood's reading instead of its words
+            if "dense" in retrieved.channels and self.encoder is not None:
+                reading = self.embed([parsed.mood_text])[0]
+                result = self._dense_channel(parsed.mood_text, reading, top, allowed, retrieved.language)
+                retrieved.channels["dense"] = (result.positions, result.scores)
+                retrieved.dense_langs = dict(zip(result.positions.tolist(), result.langs, strict=True))
+                retrieved.embedding = reading
+            topic = parsed.topic
+            if topic and "names" in retrieved.channels:
+                names = self._lexical(topic, retrieved.language).fields["names"]
+                retrieved.channels["names"] = _top_positive(names, allowed, top)
+            elif not topic:
+                retrieved.channels.pop("names", None)
+                retrieved.channels.pop("titles", None)
+                retrieved.title_strings = {}
         if parsed.of("person") and parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size:
             # the query was read as a name (سلمان خان: Salman Khan), not as a title that sounds like it (Solomon Kane)
             exact = retrieved.lexical.exact.copy()

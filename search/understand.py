@@ -92,6 +92,19 @@ class Understanding:
     def of(self, kind: Kind) -> list[Constraint]:
         return [c for c in self.constraints if c.kind == kind]
 
+    @property
+    def moods(self) -> list[Constraint]:
+        """The genre constraints read from a mood or an occasion ("something to cry at", "feel good",
+        "scary for halloween"), not from a genre's name: their words say how a film feels, not what it is
+        called (:data:`MOOD_WORDS`)."""
+        return [c for c in self.constraints if c.kind == "genre" and _is_mood(c.source)]
+
+    @property
+    def mood_text(self) -> str:
+        """The topic as typed followed by each mood's :data:`MOOD_READINGS` ("" without a mood)."""
+        readings = [MOOD_READINGS.get(c.value, c.value) for c in self.moods]
+        return " ".join([self.typed_topic or self.topic, *readings]).strip() if readings else ""
+
 
 def _entries(value: str, *phrases: str) -> dict[str, str]:
     return dict.fromkeys(phrases, value)
@@ -286,8 +299,8 @@ words as often ("a family moves into..."); bare "family" counts only before a ty
 _STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905
     "the a an of from with by starring about in on and or some something any anything best top good great new old me "
     "show find watch i want to "
-    "de del la las el los lo un una unos unas y o con en sobre algo mejores mejor buenas buenos buen "
-    "des du le les et au aux sur une avec par meilleurs meilleures bons bonnes "
+    "de del la las el los lo un una unos unas y o con en sobre para algo mejores mejor buenas buenos buen "
+    "des du le les et au aux sur une avec par pour meilleurs meilleures bons bonnes "
     "der die das den dem des aus von mit und ein eine einen uber etwas gute beste besten "
     "di dei degli delle della del il lo gli i e con su qualcosa migliori belle "
     "da do dos das o os as um uma com melhores bons boas "
@@ -584,6 +597,30 @@ def _share(text: str, rest: str) -> float:
 
     total = weight(text)
     return 0.0 if total == 0 else max(0.0, 1.0 - weight(rest) / total)
+
+
+MOOD_WORDS: frozenset[str] = frozenset(fold(w) for w in (
+    "funny", "hilarious", "feel good", "feel-good", "feelgood", "lighthearted", "heartwarming", "uplifting",
+    "to laugh", "para reir", "pour rire", "zum lachen", "da ridere", "divertid*", "divertent*", "engracad*",
+    "drole", "droles", "lustig*", "смешн*", "笑える", "웃긴", "مضحك", "مضحكة", "मज़ेदार", "αστει*", "scary", "creepy",
+    "spooky", "halloween", "scary for halloween", "怖い", "مرعب", "مرعبة", "to cry", "cry", "to cry at", "sad",
+    "tearjerker*", "llorar", "pleurer", "weinen", "piangere", "chorar", "泣ける", "催泪", "슬픈", "грустн*",
+    "date night", "action-packed",
+))  # fmt: skip
+"""The words of :data:`_GENRES` that name a mood or an occasion rather than a genre (a trailing "*": a
+stem). A query reading them as a genre must not also match them as title words (:attr:`Understanding.moods`)."""
+MOOD_READINGS: dict[str, str] = {
+    "drama": "a sad, moving, emotional story", "comedy": "a funny, light-hearted, feel-good story",
+    "horror": "a scary, frightening horror story", "romance": "a romantic love story",
+    "action": "an exciting action story",
+}  # fmt: skip
+"""What a mood read as a genre is encoded as, in the words the encoder knows best, instead of the mood's own
+words ("cry" sits near every title with Cry in it)."""
+_MOOD_STEMS = tuple(w.rstrip("*") for w in MOOD_WORDS if w.endswith("*"))
+
+
+def _is_mood(source: str) -> bool:
+    return source in MOOD_WORDS or source.startswith(_MOOD_STEMS)
 
 
 _SUBJECTS: dict[str, tuple[str, ...]] = {

@@ -84,3 +84,20 @@ def test_a_subject_named_in_another_language_finds_titles_about_it(client: TestC
         text = " ".join([str(row["title"]), *(d["text"] for d in row["descriptions"])]).lower()
         about.append(subject in text or subject.rstrip("e") + "s" in text)
     assert sum(about) >= 3, [(h["title"], a) for h, a in zip(body["results"], about, strict=True)]
+
+
+@pytest.mark.parametrize(("query", "genre", "words"), [
+    ("something to cry at", "drama", {"cry", "crying", "something"}),
+    ("scary for halloween", "horror", {"scary", "halloween"}),
+    ("películas para llorar", "drama", {"llorar", "lagrimas", "tears"}),
+])  # fmt: skip
+def test_words_read_as_a_mood_are_no_title_words(client: TestClient, catalog, query: str, genre: str,  # type: ignore[no-untyped-def]
+                                                 words: set[str]) -> None:  # fmt: skip
+    from search.lexical import tokenize
+
+    body = client.get("/v1/search", params={"q": query, "limit": 5}).json()
+    assert ("genre", genre) in {(u["kind"], u["value"]) for u in body["understood"]}
+    shown = [hit["title"] for hit in body["results"]]
+    # before: Boys Don't Cry, Something to Talk About, Something's Gotta Give, The Crying Game; Scary Movie 3, 4, 5
+    assert sum(bool(words & set(tokenize(title))) for title in shown) <= 1, shown
+    assert all(genre in catalog.loc[hit["title_id"]]["genres"] for hit in body["results"]), shown

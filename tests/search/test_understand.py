@@ -252,3 +252,18 @@ def test_subjects_named_in_another_language_get_their_english_words(query: str, 
     assert parsed.gloss == gloss
     assert not gloss or parsed.encoded_topic.endswith(gloss)
     assert "zombie" not in {c.value for c in parsed.constraints}  # a subject is no constraint
+
+
+@pytest.mark.parametrize(("query", "moods", "text"), [
+    ("something to cry at", [("drama", "to cry at")], "a sad, moving, emotional story"),
+    ("scary for halloween", [("horror", "scary for halloween")], "a scary, frightening horror story"),
+    ("feel good movies", [("comedy", "feel good")], "a funny, light-hearted, feel-good story"),
+    ("películas para llorar", [("drama", "llorar")], "a sad, moving, emotional story"),
+    ("sad korean dramas", [("drama", "sad")], "a sad, moving, emotional story"),
+    ("90s french comedy", [], ""),  # a genre's name is no mood
+    ("horror movies", [], ""),
+])  # fmt: skip
+def test_moods_are_genres_read_from_how_a_film_feels(query: str, moods: list[tuple[str, str]], text: str) -> None:
+    parsed = understand(query)
+    assert [(c.value, c.source) for c in parsed.moods] == moods
+    assert parsed.mood_text == text
