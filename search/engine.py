@@ -148,6 +148,9 @@ COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
 """Original languages spoken mainly in one country: a title whose countries are unknown (MovieLens-only
 titles) but whose original language is one of these counts as that country's, one tier below the titles
 known to be from it ("french film" finds Comme un chef, which has no country in the data)."""
+PRIMARY_COUNTRY_TIER = 0.5
+"""In a set query with a country, the titles mainly of that country (:meth:`SearchEngine._primary`) rank
+above its co-productions: half a tier, so they stay below no title of a higher tier."""
 RERANK_DEPTH = 100
 """A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
 SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
@@ -782,6 +785,29 @@ class SearchEngine:
             mask &= cat.years <= int(high)
         return mask
 
+    def _primary(self, parsed: Understanding) -> np.ndarray | None:
+        """``(n,)`` titles mainly of every parsed country (``None``: no country parsed): the country is their
+        only one, or their original language is its own (:data:`COUNTRY_LANGUAGES`). The catalog lists a
+        title's countries in alphabetical order (TMDB's order), so a co-production's first country says
+        nothing: "90s french comedy" ranked Waking Ned Devine and Primary Colors (France, United Kingdom,
+        United States; English) beside The Fifth Element and French-language comedies."""
+        countries = [c.value for c in parsed.of("country") if c.effect == "boost"]
+        if not countries:
+            return None
+        cat = self.catalog
+
+        def compute(country: str) -> np.ndarray:
+            own = COUNTRY_LANGUAGES.get(country, ())
+            mainly = np.asarray([list(c) == [country] for c in cat.countries], dtype=bool)
+            if own:
+                mainly |= np.isin(cat.original_language, own)
+            return mainly & cat.country_masks.get(country, np.zeros(cat.n, dtype=bool))
+
+        mask = np.ones(cat.n, dtype=bool)
+        for country in countries:
+            mask = mask & self._cached_mask(("primary", country, False), lambda c=country: compute(c))  # type: ignore[misc]
+        return mask
+
     def _credits(self) -> dict[str, np.ndarray]:
         """Cast/director name -> positions of the titles crediting it, built on first use."""
         if self._credited is None:
@@ -974,7 +1000,8 @@ class SearchEngine:
         of the best fused score, times the constraints' share of the query: a strong text match still
         beats a weak one that merely fits); for a query that asks for a set (:data:`INTENT_SET_SHARE`),
         the titles meeting every constraint then move above all others, in their fused order (those
-        meeting a country only through their language, :data:`COUNTRY_LANGUAGES`, one tier lower)."""
+        meeting a country only through their language, :data:`COUNTRY_LANGUAGES`, one tier lower; those
+        mainly of the country, :meth:`_primary`, half a tier higher)."""
         soft = self._soft(parsed)
         if not soft:
             return scores
@@ -985,6 +1012,9 @@ class SearchEngine:
             loose, strict = self._match(parsed), self._match(parsed, loose=False)
             if loose is not None and strict is not None:
                 tier = strict[positions].astype(np.float64) + loose[positions]
+                primary = self._primary(parsed)
+                if primary is not None:
+                    tier = tier + PRIMARY_COUNTRY_TIER * (primary & strict)[positions]
                 scores = scores + tier * (float(scores.max()) - float(scores.min()) + 1.0)
         return scores
 

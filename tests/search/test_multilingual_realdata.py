@@ -101,3 +101,23 @@ def test_words_read_as_a_mood_are_no_title_words(client: TestClient, catalog, qu
     # before: Boys Don't Cry, Something to Talk About, Something's Gotta Give, The Crying Game; Scary Movie 3, 4, 5
     assert sum(bool(words & set(tokenize(title))) for title in shown) <= 1, shown
     assert all(genre in catalog.loc[hit["title_id"]]["genres"] for hit in body["results"]), shown
+
+
+@pytest.mark.parametrize(("query", "country", "language", "genre", "years"), [
+    ("películas de terror japonesas", "Japan", "ja", "horror", None), ("italian films", "Italy", "it", None, None),
+    ("comedias francesas de los 90", "France", "fr", "comedy", (1990, 1999)),
+    ("japanese animated movies", "Japan", "ja", "animation", None),
+])  # fmt: skip
+def test_titles_mainly_of_the_country_come_before_its_co_productions(client: TestClient, catalog, query: str,  # type: ignore[no-untyped-def]
+                                                                     country: str, language: str, genre: str | None,
+                                                                     years: tuple[int, int] | None) -> None:  # fmt: skip
+    body = client.get("/v1/search", params={"q": query, "limit": 10}).json()
+    assert ("country", country) in {(u["kind"], u["value"]) for u in body["understood"]}
+    rows = [catalog.loc[hit["title_id"]] for hit in body["results"]]
+    in_set = [row for row in rows if country in list(row["countries"]) and (genre is None or genre in row["genres"])
+              and (years is None or years[0] <= row["year"] <= years[1])]  # fmt: skip
+    mainly = [list(row["countries"]) == [country] or row["original_language"] == language for row in in_set]
+    # the catalog lists countries alphabetically: Waking Ned Devine (France, United Kingdom, United States) is
+    # no more French than The Fifth Element; its only country, or its original language, says it is
+    assert len(in_set) >= 4 and any(mainly), [row["title"] for row in in_set]
+    assert mainly == sorted(mainly, reverse=True), [(row["title"], m) for row, m in zip(in_set, mainly, strict=True)]
