@@ -195,7 +195,9 @@ def resolve_entities(
 
 
 def _countries(values: list[str]) -> list[str]:
-    return sorted({_COUNTRY_ALIASES.get(v, v) for v in values if v})
+    """Distinct countries in the sources' order (Netflix's first, then TMDB's): the first is the title's main
+    country where Netflix lists it (France, Belgium; not Belgium, France), which rows and search read."""
+    return list(dict.fromkeys(_COUNTRY_ALIASES.get(v, v) for v in values if v))
 
 
 def _title_row(ent: _Entity, ml_stats: dict[int, tuple[int, float]], tags: dict[int, list[str]]) -> dict[str, Any]:

@@ -117,7 +117,7 @@ def test_titles_mainly_of_the_country_come_before_its_co_productions(client: Tes
     in_set = [row for row in rows if country in list(row["countries"]) and (genre is None or genre in row["genres"])
               and (years is None or years[0] <= row["year"] <= years[1])]  # fmt: skip
     mainly = [list(row["countries"]) == [country] or row["original_language"] == language for row in in_set]
-    # the catalog lists countries alphabetically: Waking Ned Devine (France, United Kingdom, United States) is
-    # no more French than The Fifth Element; its only country, or its original language, says it is
+    # a co-production listing France (Waking Ned Devine: United Kingdom, France, United States in TMDB's order)
+    # is no more French than The Fifth Element; its only country, or its original language, says it is
     assert len(in_set) >= 4 and any(mainly), [row["title"] for row in in_set]
     assert mainly == sorted(mainly, reverse=True), [(row["title"], m) for row, m in zip(in_set, mainly, strict=True)]
