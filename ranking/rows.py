@@ -29,7 +29,7 @@ import pandas as pd
 
 from data.catalog import as_lists
 from data.events import History
-from data.normalize import GENRES, MaturitySource
+from data.normalize import GENRES, MATURITY_LEVELS, MaturitySource
 from features import LANGUAGES, ProfileFeatures, TitleFeatures
 from features.titles import SECONDS_PER_DAY, language_slot
 from ranking.similar import CoWatchIndex, TitleSubset, title_similarity
@@ -615,6 +615,10 @@ class RowConfig:
         "thriller",
     )
     """Genres offered to a brand-new viewer (the most popular of them for their maturity level win)."""
+    young_genres: tuple[str, ...] = ("children", "family", "animation")
+    """For a profile below the teens rung, a genre row holds titles carrying one of these when it has enough
+    of them (a kids profile's Comedies are Shaun the Sheep, not a TV-G office comedy for adults), and the
+    genres offered to a new young viewer are ranked by the popularity of such titles."""
 
 
 @dataclass(frozen=True)
@@ -679,6 +683,7 @@ def candidate_rows(
     features = catalog.features
     profile = viewer.profile
     allowed = catalog.servable & (features.maturity_level <= profile.maturity_level)
+    young = _young_titles(catalog, profile.maturity_level, config)
     unseen = allowed.copy()
     unseen[viewer.seen] = False
     size = config.pool_size
@@ -754,9 +759,13 @@ def candidate_rows(
     add(CandidateRow("popular", "popular", "popular", rows, _scaled(catalog.prior[rows]), theme_weight=1.0))
 
     # Genre rows: the viewer's strongest genres, liked genres, or popular genres for a cold viewer
-    for genre, reason, share in _genre_choices(catalog, viewer, allowed, config):
+    offered = allowed if young is None else allowed & young
+    for genre, reason, share in _genre_choices(catalog, viewer, offered, config):
         col = _genre_column(genre)
-        rows = _pool(unseen & (features.genres[:, col] > 0), retrieval, size)
+        mask = unseen & (features.genres[:, col] > 0)
+        if young is not None and int((mask & young).sum()) >= need:
+            mask &= young
+        rows = _pool(mask, retrieval, size)
         params: dict[str, Any] = {"genre": genre}
         if share is not None:
             params["share"] = int(round(100 * share))
@@ -785,6 +794,14 @@ def candidate_rows(
         add(CandidateRow("rewatch", "rewatch", "rewatch", rows, np.zeros(len(rows), np.float32),
                          utility_factor=config.rewatch_utility))  # fmt: skip
     return out
+
+
+def _young_titles(catalog: RowCatalog, maturity_level: int, config: RowConfig) -> np.ndarray | None:
+    """(n,) titles carrying one of ``config.young_genres``, for a profile below the teens rung; else None."""
+    if maturity_level >= MATURITY_LEVELS["teens"]:
+        return None
+    columns = [_genre_column(g) for g in config.young_genres if g in GENRES]
+    return np.asarray(catalog.features.genres[:, columns].max(axis=1) > 0)
 
 
 def _genre_column(genre: str) -> int:

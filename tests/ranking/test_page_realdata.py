@@ -208,3 +208,22 @@ def test_play_probabilities_are_calibrated_on_held_out_viewers(served) -> None: 
     for scale in (2.0, 0.5):
         off = check(scale)
         assert not (1 / 1.5 <= off["predicted_over_observed@10"] <= 1.5), (scale, off)
+
+
+def test_a_kids_pages_genre_rows_hold_childrens_titles(served) -> None:  # type: ignore[no-untyped-def]
+    """A kids profile's Comedies or Dramas are children's, family or animated titles (Shaun the Sheep), not the
+    TV-G general-audience comedies and romances the kids rung also admits (#FriendButMarried 2, My Stupid Boss
+    filled them before). An older-kids page likewise; an adult's genre rows are not narrowed."""
+    from data.normalize import GENRES
+
+    builder, _, _, _ = served
+    features = builder.catalog.features
+    young = features.genres[:, [GENRES.index(g) for g in ("children", "family", "animation")]].max(axis=1) > 0
+    for profile in (Profile("demo:kids", "kids"), Profile("older-kid", "older_kids")):
+        genre_rows = [r for r in _page(builder, profile, None).rows if r.kind == "genre"]
+        assert len(genre_rows) >= 3, [r.row_id for r in genre_rows]
+        assert all(young[[i.row for i in r.items]].all() for r in genre_rows), [
+            (r.row_id, [i.title for i in r.items if not young[i.row]]) for r in genre_rows
+        ]
+    adult = [r for r in _page(builder, Profile("adult-new", "adults"), None).rows if r.kind == "genre"]
+    assert any(not young[[i.row for i in r.items]].all() for r in adult)
