@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from embeddings.job import TitleStringVectors
 
 __all__ = ["DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "MIN_LANGUAGE_TEXTS", "MIN_SOUND_KEY",
-           "SOUND_CONFIRM_DEPTH", "DenseRetriever", "DenseTitles", "title_strings"]
+           "SOUND_CONFIRM_DEPTH", "DenseRetriever", "DenseTitles", "script_margin", "script_shifts", "title_strings"]
 
 DEFAULT_TITLE_ONLY_PENALTY = 0.02
 """Chosen on reddit-tomt train+validation (1,350 resolved queries, watched scope): dense Recall@10
@@ -32,6 +32,27 @@ SOUND_CONFIRM_DEPTH = 10
 """A title sounding like the query is a near-exact match when the title, plot or names channel ranks
 it at most this deep (the encoder or the transliteration proposes, the sound confirms)."""
 """A description language needs this many texts in the index to get a centroid (for centring)."""
+
+
+def script_shifts(vectors: np.ndarray, scripts: np.ndarray) -> dict[str, np.ndarray]:
+    """Script other than Latin -> ``(d,)`` mean of the ``vectors`` whose text is in that script minus the
+    others' mean (``scripts``: ``(r,)`` one script per row); a script held by none or all rows has none."""
+    out: dict[str, np.ndarray] = {}
+    for script in sorted({str(x) for x in scripts.tolist()} - {"latin", "unknown"}):
+        same = scripts == script
+        if same.any() and not same.all():
+            out[script] = (vectors[same].mean(axis=0) - vectors[~same].mean(axis=0)).astype(np.float32)
+    return out
+
+
+def script_margin(query_embedding: np.ndarray, shift: np.ndarray | None) -> float:
+    """How much nearer, on average, a query sits to the texts in a script than to the others: its product
+    with that script's :func:`script_shifts` vector (the mean score difference in one dot product); 0 when
+    there is no shift or the query is not nearer."""
+    if shift is None:
+        return 0.0
+    q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+    return max(0.0, float(q @ shift))
 
 
 class DenseRetriever:
@@ -107,10 +128,7 @@ class DenseRetriever:
         self._stored = (vectors, np.where(idx >= 0, self._positions[np.maximum(idx, 0)], -1))
         langs = np.where(idx >= 0, self._langs[np.maximum(idx, 0)], "")
         scripts = np.where(idx >= 0, self._scripts[np.maximum(idx, 0)], "latin")
-        for script in sorted({str(x) for x in scripts.tolist()} - {"latin", "unknown"}):
-            same = scripts == script
-            if same.any() and not same.all():
-                self._script_shift[script] = (vectors[same].mean(axis=0) - vectors[~same].mean(axis=0)).astype(np.float32)
+        self._script_shift = script_shifts(vectors, scripts)
         names, counts, centroids = [], {}, []
         for lang in sorted({str(x) for x in langs.tolist()} - {""}):
             rows = vectors[langs == lang]
@@ -146,11 +164,7 @@ class DenseRetriever:
         title is in Hangul, Han or Thai (반드시 잡는다, 海的儿子, แผนร้ายนายเจ้าเล่ห์) led the plot channel for
         most Korean, Chinese and Thai queries. :meth:`search` takes this margin off those texts (the mean of
         the scores is the query's product with the mean vector, so it costs one dot product)."""
-        shift = self._script_shift.get(script or "")
-        if shift is None:
-            return 0.0
-        q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-        return max(0.0, float(q @ shift))
+        return script_margin(query_embedding, self._script_shift.get(script or ""))
 
     def centres(self, language: str) -> bool:
         """Whether :meth:`centered` moves a query in ``language`` (a centroid, not the main language)."""
@@ -328,6 +342,7 @@ class DenseTitles:
         self.n_titles = n_titles
         self._sound_keys: np.ndarray | None = None
         self._scripts: np.ndarray | None = None
+        self._shift: dict[str, np.ndarray] | None = None
 
     @classmethod
     def from_index(cls, stored: TitleStringVectors, position: Mapping[str, int], n_titles: int) -> DenseTitles:
@@ -340,13 +355,23 @@ class DenseTitles:
         texts = stored.strings["text"].astype(str).to_numpy()[rows].tolist() if rows.size else []
         return cls(np.asarray(stored.vectors, dtype=np.float32)[rows], positions, langs, texts, n_titles)
 
-    def _script_mask(self, script: str) -> np.ndarray:
-        """``(s,)`` strings written in ``script``, computed once."""
+    def _string_scripts(self) -> np.ndarray:
+        """``(s,)`` the script of each string, computed once."""
         if self._scripts is None:
             from data.queries import script_of
 
             self._scripts = np.asarray([script_of(t) for t in self.texts], dtype=object)
-        return np.asarray(self._scripts == script, dtype=bool)
+        return self._scripts
+
+    def _script_mask(self, script: str) -> np.ndarray:
+        """``(s,)`` strings written in ``script``."""
+        return np.asarray(self._string_scripts() == script, dtype=bool)
+
+    def _shifts(self) -> dict[str, np.ndarray]:
+        """:func:`script_shifts` of the strings, computed once."""
+        if self._shift is None:
+            self._shift = script_shifts(self.vectors, self._string_scripts())
+        return self._shift
 
     def sound_matches(self, query_key: str, candidates: np.ndarray) -> np.ndarray:
         """The ``candidates`` (title positions) with a title string whose :func:`search.langid.sound_key`
@@ -375,12 +400,10 @@ class DenseTitles:
         0.689 -> 0.696; 進撃の巨人 2nd -> 1st). An exact or near-exact title in that script is still found by
         the lexical and sound tiers."""
         scores = inner_products(query_embedding, self.vectors)
-        if script is not None and script not in ("latin", "unknown"):
-            same = self._script_mask(script)
-            if same.any() and not same.all():
-                margin = float(scores[same].mean()) - float(scores[~same].mean())
-                if margin > 0:
-                    scores = np.where(same, scores - np.float32(margin), scores)
+        shift = self._shifts().get(script) if script is not None and script not in ("latin", "unknown") else None
+        margin = script_margin(query_embedding, shift)
+        if margin:
+            scores = np.where(self._script_mask(str(script)), scores - np.float32(margin), scores)
         if allowed is not None:
             scores = np.where(allowed[self.positions], scores, -np.inf)
         want = min(scores.size, top_k * 4 + 16)
