@@ -787,10 +787,9 @@ class SearchEngine:
 
     def _primary(self, parsed: Understanding) -> np.ndarray | None:
         """``(n,)`` titles mainly of every parsed country (``None``: no country parsed): the country is their
-        only one, or their original language is its own (:data:`COUNTRY_LANGUAGES`). The catalog lists a
-        title's countries in alphabetical order (TMDB's order), so a co-production's first country says
-        nothing: "90s french comedy" ranked Waking Ned Devine and Primary Colors (France, United Kingdom,
-        United States; English) beside The Fifth Element and French-language comedies."""
+        only one, or their original language is its own (:data:`COUNTRY_LANGUAGES`). A co-production merely
+        listing the country is not: "90s french comedy" ranked Waking Ned Devine and Primary Colors (France,
+        United Kingdom, United States; English) beside The Fifth Element and French-language comedies."""
         countries = [c.value for c in parsed.of("country") if c.effect == "boost"]
         if not countries:
             return None
