@@ -45,6 +45,7 @@ from data.normalize import MATURITY_LEVELS, fold
 from data.queries import script_of
 from search.catalog import SearchCatalog
 from search.dense import (
+    DEFAULT_HUB_PENALTY,
     DEFAULT_LANGUAGE_CENTERING,
     DEFAULT_TITLE_ONLY_PENALTY,
     SOUND_CONFIRM_DEPTH,
@@ -303,6 +304,7 @@ class SearchEngine:
         reranker: Reranker | None = None,
         title_only_penalty: float = DEFAULT_TITLE_ONLY_PENALTY,
         language_centering: float = DEFAULT_LANGUAGE_CENTERING,
+        hub_penalty: float = DEFAULT_HUB_PENALTY,
         language_identifier: LanguageIdentifier | None = None,
         title_embedder: Callable[[list[str]], np.ndarray] | None = None,
         title_string_vectors: TitleStringVectors | None = None,
@@ -316,7 +318,8 @@ class SearchEngine:
             texts: DataFrame ``text_id, title_id, lang, kind`` describing the index's ids.
             scope_title_ids: the titles searched (default: every title with a text, or all titles).
             encoder: query encoder (required with ``index``).
-            title_only_penalty, language_centering: see :class:`DenseRetriever`.
+            title_only_penalty, language_centering, hub_penalty: see :class:`DenseRetriever` (the texts'
+                hubness is measured against the title channel's strings, :meth:`DenseRetriever.fit_hubness`).
             language_identifier: default: the process's shared :func:`search.langid.default_identifier`.
             title_string_vectors: the title strings and their vectors stored with the index version
                 (:class:`embeddings.job.TitleStringVectors`): the dense title channel.
@@ -343,7 +346,7 @@ class SearchEngine:
             scripts = [script_of(catalog.titles[p]) if p >= 0 else "latin" for p in positions.tolist()]
             dense = DenseRetriever(index, texts["text_id"].to_numpy(), positions, langs, catalog.n,
                                    title_only_penalty=title_only_penalty, language_centering=language_centering,
-                                   text_scripts=scripts)  # fmt: skip
+                                   text_scripts=scripts, hub_penalty=hub_penalty)  # fmt: skip
             dense.fit_languages()
         titles_channel = None
         if dense is not None and title_string_vectors is not None:
@@ -354,6 +357,8 @@ class SearchEngine:
                         "embedding %d title strings now; `marquee index build` stores them", len(texts_s))  # fmt: skip
             vectors = np.asarray(title_embedder(texts_s), dtype=np.float32)
             titles_channel = DenseTitles(vectors, positions_s, langs_s, texts_s, catalog.n)
+        if dense is not None and titles_channel is not None and hub_penalty > 0:
+            dense.fit_hubness(titles_channel.vectors)
         return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker,
                    language_identifier=language_identifier or default_identifier(), titles=titles_channel,
                    similar=similar)  # fmt: skip

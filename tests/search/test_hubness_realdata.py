@@ -1,0 +1,67 @@
+"""The plot channel's hub correction (:meth:`search.dense.DenseRetriever.fit_hubness`) on the default-scope
+artifacts ``make artifacts`` builds: texts that sit near every query stop crowding the top of unrelated
+queries, and the queries' own answers do not fall."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.catalog import read_titles
+from data.queries import read_queries
+from search.engine import SearchEngine
+from search.evaluate import resolve_queries, source_id_index
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+@pytest.fixture(scope="module")
+def engine(default_artifacts_dir: Path) -> SearchEngine:
+    from services.routers.search import load_search_engine
+    from services.settings import Settings
+
+    return load_search_engine(Settings(artifacts_dir=default_artifacts_dir))
+
+
+def _plot_tops(engine: SearchEngine, embeddings: np.ndarray, penalty: float) -> list[list[int]]:
+    dense = engine.dense
+    assert dense is not None
+    saved = dense.hub_penalty
+    dense.hub_penalty = penalty
+    try:
+        return [dense.search(e, 10)[0].tolist() for e in embeddings]
+    finally:
+        dense.hub_penalty = saved
+
+
+def test_hubness_is_learnt_at_load_and_centred(engine: SearchEngine) -> None:
+    dense = engine.dense
+    assert dense is not None and dense.hub_penalty > 0
+    hubness = dense._hubness
+    assert hubness is not None and hubness.shape == dense._ids.shape
+    assert abs(float(np.median(hubness))) < 1e-3
+    assert float(hubness.max()) > 0.01 and float(hubness.min()) < -0.01  # texts differ in how central they sit
+
+
+def test_hub_texts_stop_crowding_unrelated_queries(engine: SearchEngine, default_artifacts_dir: Path) -> None:
+    catalog_dir = default_artifacts_dir / "catalog"
+    frame = read_titles(catalog_dir)
+    by_source = source_id_index(frame["title_id"].astype(str).tolist(), frame["source_ids"].tolist())
+    resolved = resolve_queries([q for q in read_queries("marquee-ml:dev") if q.kind != "intent"], by_source,
+                               set(engine.catalog.title_ids))  # fmt: skip
+    embeddings = engine.embed([r.text for r in resolved])
+    assert engine.dense is not None
+    plain = _plot_tops(engine, embeddings, 0.0)
+    corrected = _plot_tops(engine, embeddings, engine.dense.hub_penalty)
+    # hubs: the titles in the top 10 of the most queries (the queries ask for ~150 different titles)
+    busiest_plain = [n for _, n in Counter(p for top in plain for p in top).most_common(5)]
+    busiest = [n for _, n in Counter(p for top in corrected for p in top).most_common(5)]
+    assert sum(busiest) < sum(busiest_plain), (busiest, busiest_plain)
+
+    def found(tops: list[list[int]]) -> int:
+        return sum(any(engine.catalog.title_ids[p] in r.gold for p in top) for r, top in zip(resolved, tops, strict=True))
+
+    assert found(corrected) >= found(plain)
