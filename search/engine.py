@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -41,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from data.normalize import MATURITY_LEVELS, fold
+from data.normalize import MATURITY_LEVELS
 from data.queries import script_of
 from search.catalog import SearchCatalog
 from search.dense import (
@@ -57,6 +55,7 @@ from search.errors import InvalidFilterError
 from search.fusion import FusionConfig, fuse, gated_weights
 from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key, transliterate
 from search.lexical import LexicalConfig, LexicalIndex, LexicalScores
+from search.people import People
 from search.request import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -120,18 +119,6 @@ channel's best string wins at this cosine and :data:`LIKE_TITLE_MARGIN` ahead of
 0.85-0.90: "インセプション" -> The Internship 0.862, "начало" -> Start-Up 0.895 vs 0.894); else the best
 names BM25 match (transliterated for other scripts: "타이타닉" -> Titanic); else nothing (no like channel)."""
 LIKE_TITLE_MARGIN = 0.01
-PERSON_SOUND_MIN_KEY = 3
-"""A name typed in another script is matched by sound only with a consonant skeleton of at least this
-many classes (``현빈`` -> npn, Hyun Bin)."""
-PERSON_SOUND_SIMILARITY = {3: 78.0}
-"""...and only when its Latin transliteration and the name are this alike (rapidfuzz ratio, 0..100), by
-skeleton length (:data:`PERSON_SOUND_SPELLING` otherwise): ``hyeonbin`` / ``hyunbin`` 80 (npn),
-``shiyarukukan`` / ``shahrukhkhan`` 75 (srkn), ``songjunggi`` / ``songjoongki`` 76. Chosen on
-marquee-ml:dev queries, for precision: wrong readings sit at 55-67 (슬기로운 / Sergio Leone 67, 조선시대 /
-Jon Seda 67, про врачей / Pablo Bracho 57), so Киану Ривзом / Keanu Reeves (55) and Μπραντ Πιτ /
-Brad Pitt (59) are not read. Spans with Han characters never count (pinyin is not how names are
-romanized: 电车 read as Dean Choe at 80)."""
-PERSON_SOUND_SPELLING = 68.0
 TYPE_BOOST = 0.05
 """A title of the parsed type gains this share of the best fused score."""
 TITLE_CHANNEL_MAX_WORDS = 6
@@ -158,8 +145,6 @@ SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SearchSystem = Literal["bm25", "dense", "hybrid"]
 
 
-_HAN = re.compile(r"[\u3400-\u9fff]")
-_PARTICLE_AFTER_KATAKANA = re.compile(r"(?<=[\u30a0-\u30ff])[\u3040-\u309f]+$")
 
 
 def _usable_cpus() -> int:
@@ -282,8 +267,7 @@ class SearchEngine:
         counts = {lang: int(mask.sum()) for lang, mask in catalog.description_language_masks.items()}
         most = max(counts.values(), default=0)
         self._content_share = {lang: count / most for lang, count in counts.items()} if most else {}
-        self._people_index: dict[str, str] | None = None
-        self._sound_index: dict[str, list[str]] | None = None
+        self._gazetteer: People | None = None
         self._credited: dict[str, np.ndarray] | None = None
         self._intent_masks: dict[tuple[str, str, bool], np.ndarray] = {}
         """Soft-constraint masks already computed (read-only arrays; see :meth:`_intent_mask`)."""
@@ -677,69 +661,17 @@ class SearchEngine:
         """:func:`search.understand.understand` with this catalog's cast and directors as the people gazetteer."""
         return understand_query(text, people=self._person)
 
-    def _people(self) -> dict[str, str]:
-        """Folded cast/director name (two words or more) -> the name, built on first use."""
-        if self._people_index is None:
-            index: dict[str, str] = {}
-            for names in (*self.catalog.cast, *self.catalog.directors):
-                for name in names:
-                    key = fold(name)
-                    if " " in key:
-                        index.setdefault(key, name)
-            self._people_index = index
-        return self._people_index
+    def _people(self) -> People:
+        """The catalog's cast and directors as a gazetteer (:class:`search.people.People`), built on first use."""
+        if self._gazetteer is None:
+            names = (name for names in (*self.catalog.cast, *self.catalog.directors) for name in names)
+            self._gazetteer = People(names, {name: p.size for name, p in self._credits().items()})
+        return self._gazetteer
 
     def _person(self, words: str) -> str | None:
-        """The cast/director name ``words`` (folded) spell, directly, through a Latin transliteration, or
-        (another script) by sound: ``송중기`` -> Song Joong-ki, ``シャー・ルク・カーン`` -> Shah Rukh Khan,
-        ``Киану Ривзом`` -> Keanu Reeves (see :meth:`_person_by_sound`)."""
-        people = self._people()
-        if words in people:
-            return people[words]
-        if not words.isascii():
-            from anyascii import anyascii
-
-            latin = transliterate(words, script_of(words)) or anyascii(words).lower()
-            return people.get(" ".join(latin.split())) or self._person_by_sound(words)
-        return None
-
-    def _people_sounds(self) -> dict[str, list[str]]:
-        """:func:`search.langid.sound_key` of each cast/director name (two words or more) -> the names,
-        built on first use; a key ending in ``s`` is also filed without it (Greek genitive: Λάνθιμου)."""
-        if self._sound_index is None:
-            index: dict[str, list[str]] = {}
-            for name in dict.fromkeys(self._people().values()):
-                key = sound_key(name)
-                if len(key) >= PERSON_SOUND_MIN_KEY:
-                    index.setdefault(key, []).append(name)
-                    if key.endswith("s") and len(key) > PERSON_SOUND_MIN_KEY:
-                        index.setdefault(key[:-1], []).append(name)
-            self._sound_index = index
-        return self._sound_index
-
-    def _person_by_sound(self, words: str) -> str | None:
-        """The name that ``words`` (another script) sounds like: the same consonant skeleton (the name's
-        less a final ``s`` counts too), and spelt alike once transliterated
-        (:data:`PERSON_SOUND_SIMILARITY`); the best spelling wins, then the most credited name."""
-        from anyascii import anyascii
-        from rapidfuzz.fuzz import ratio
-
-        # a katakana name keeps a hiragana particle glued to it (シャー・ルク・カーンの映画): not part of the name
-        typed = _PARTICLE_AFTER_KATAKANA.sub("", unicodedata.normalize("NFC", words))
-        key = sound_key(typed)
-        if len(key) < PERSON_SOUND_MIN_KEY or _HAN.search(typed):  # pinyin is not how names are romanized
-            return None
-        index = self._people_sounds()
-        names = index.get(key, [])
-        if not names:
-            return None
-        latin = "".join(ch for ch in (transliterate(typed, script_of(typed)) or anyascii(typed).lower()) if ch.isalpha())
-        need = PERSON_SOUND_SIMILARITY.get(len(key), PERSON_SOUND_SPELLING)
-        credits = self._credits()
-        scored = [(ratio(latin, "".join(ch for ch in fold(n) if ch.isalpha())), credits.get(n, np.empty(0)).size, n)
-                  for n in dict.fromkeys(names)]  # fmt: skip
-        best = max(scored)
-        return best[2] if best[0] >= need else None
+        """The cast/director name ``words`` (folded) are read as: ``송중기`` -> Song Joong-ki, ``Киану Ривзом``
+        -> Keanu Reeves (:meth:`search.people.People.find`)."""
+        return self._people().find(words)
 
     def _intent_mask(self, constraint: Constraint, loose: bool = True) -> np.ndarray | None:
         """``(n,)`` titles a soft constraint favours (read-only); ``None`` when the catalog cannot tell.

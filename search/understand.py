@@ -13,8 +13,9 @@ fixed lexicon (en, es, fr, de, it, pt, ja, ko, zh, ar, hi, ru, tr, th, el, he) a
   "turco", "российские") -> a catalog country;
 * ``audience``: "for kids", "para niños", "pour enfants", "子供向け" -> a maturity ceiling that filters;
   "family" -> the same ceiling as a boost;
-* ``person``: a cast or director name from the ``people`` gazetteer the caller passes (the catalog's
-  names, folded; names in other scripts are looked up through their Latin transliteration);
+* ``person``: a cast or director name from the ``people`` gazetteer the caller passes (the engine's is
+  :class:`search.people.People`: names in other scripts and inflected forms are read by sound); a run of
+  words with a non-Latin word in it is a name only without function words ("фильмы с Киану Ривзом");
 * ``like``: "like <title>", "similar to <title>", "como <title>", "<title>のような", "<title> 같은" ->
   the title text.
 
@@ -304,13 +305,13 @@ _STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905
     "der die das den dem des aus von mit und ein eine einen uber etwas gute beste besten "
     "di dei degli delle della del il lo gli i e con su qualcosa migliori belle "
     "da do dos das o os as um uma com melhores bons boas "
-    "и с в про лучшие хорошие самые годов годы годах "
+    "и с со в во про о об для от из на по к у лучшие хорошие самые годов годы годах "
     "の な おすすめ 的 部 推荐 好看 一些 에 의 추천 좋은 "
     "من في عن أفضل افضل "
     "के की का में से और बेहतरीन अच्छी "
     "ve en iyi bir "
     "แนว เรื่อง ที่ สุด "
-    "της του των και "
+    "της του των και με τον την το τα για σε στο στη στην απο "
     "של עם הכי"
 ).split())  # fmt: skip
 
@@ -580,8 +581,9 @@ def _take_people(words: list[str], taken: list[bool], people: Callable[[str], st
         for i in range(len(words) - n + 1):
             if any(taken[i : i + n]) or (n == 1 and words[i].isascii()):
                 continue
-            if len(words) > PEOPLE_MAX_WORDS and not all(w.isascii() for w in words[i : i + n]):
-                continue
+            if not all(w.isascii() for w in words[i : i + n]) and (
+                    len(words) > PEOPLE_MAX_WORDS or any(w in _STOPWORDS for w in words[i : i + n])):  # fmt: skip
+                continue  # a name read by sound has no function word in it ("с киану ривзом": Jose Guns Alves)
             source = " ".join(words[i : i + n])
             name = people(source)
             if name is not None:

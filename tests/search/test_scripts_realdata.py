@@ -3,7 +3,7 @@ builds (the real catalog, the bundled encoder and the index with its title strin
 
 Each query is typed as a viewer would (a transliteration or the title in that language, never the
 catalog's spelling); its title must be in the first three hits. People typed in another script must be
-read as that person (``understood``) and the first hit must credit them. The issue's queries that still
+read as that person (``understood``), also in an inflected form, and the first hit must credit them. The issue's queries that still
 fail (``el juego del calamar``, ``좀비 영화``, ``haus des geldes``) are not here;
 ``韓国のゾンビ映画 電車`` and ``film français sur un chef cuisinier`` must answer first (the last two tests).
 """
@@ -72,6 +72,11 @@ PEOPLE: list[tuple[str, str, str]] = [
     ("devanagari", "अक्षय कुमार की फिल्में", "Akshay Kumar"),
     ("arabic", "أحمد حلمي", "Ahmed Helmy"),
     ("arabic", "سلمان خان", "Salman Khan"),  # a name, not the title that sounds like it (Solomon Kane)
+    ("cyrillic", "фильмы с Киану Ривзом", "Keanu Reeves"),  # instrumental case
+    ("greek", "ταινίες του Γιώργου Λάνθιμου", "Yorgos Lanthimos"),  # genitive
+    ("thai", "หนังของโทนี่ จา", "Tony Jaa"),
+    ("hebrew", "סדרות עם ליאור רז", "Lior Raz"),
+    ("latin", "cem yılmaz'ın filmleri", "Cem Yılmaz"),  # Turkish case suffix
 ]
 
 
