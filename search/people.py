@@ -36,7 +36,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from itertools import product
+from types import MappingProxyType
 
 from data.normalize import fold
 from data.queries import script_of
@@ -61,13 +63,15 @@ against the name's word, both spelt plainly (:func:`_spelt`: ``c``/``q`` -> ``k`
 after a consonant and doubled letters dropped, ``y`` -> ``i``, ``ee`` -> ``i``, ``oo`` -> ``u``), rapidfuzz
 ratio 0..100; and every word of it must open as the typed word does (both with a vowel or both with a
 consonant: ना is not Anna). Chosen on marquee-ml:dev's people and hand-typed names in six scripts against
-random pairs of the dev queries' other words: at 70, 28 of 32 names are read and 13 of 8,520 word pairs
-(one of them μπραντ πιτ, rightly) read as someone; at 65, 29 and 51; at 75, 26 and 10 (before the last two
-reading rules below). ``kianu rivz`` / Keanu Reeves is 73."""
+random pairs of the dev queries' other words (function words aside): at 70, 28 of 32 names are read and
+13 of 8,448 word pairs (one of them μπραντ πιτ, rightly) read as someone; at 65, 29 and 51; at 75, 26 and
+10 (measured before the last reading rules). ``kianu rivz`` / Keanu Reeves is 73."""
 PERSON_PARTS_CREDITS = 2
 """...and only as a person credited on at least this many titles of the scope: a viewer types a known name
 in their own script; a name credited once is, far more often, an ordinary pair of words that sounds like
-it (without the bound, three times as many of the random word pairs above read as someone)."""
+it (without the bound, three times as many of the random word pairs above read as someone). Only such
+names are indexed for this reading, which also keeps it cheap (about 15 us a query on average, p99 +0.1 ms
+on marquee-ml:dev, a shared 2-core box)."""
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _PARTICLE_AFTER_KATAKANA = re.compile(r"(?<=[\u30a0-\u30ff])[\u3040-\u309f]+$")
@@ -175,12 +179,12 @@ class People:
 
     def _parts_index(self) -> dict[tuple[str, ...], list[str]]:
         """The skeletons of a name's words (two to four words) -> the names, built on first use. Names with a
-        word of no consonant are left out."""
+        word of no consonant and names credited less than :data:`PERSON_PARTS_CREDITS` times are left out."""
         if self._parts is None:
             index: dict[tuple[str, ...], list[str]] = {}
             for folded, name in self._names.items():
                 parts = folded.split()
-                if not 2 <= len(parts) <= 4:
+                if not 2 <= len(parts) <= 4 or self._credits.get(name, 0) < PERSON_PARTS_CREDITS:
                     continue
                 keys = [sound_key(part) for part in parts]
                 if not all(keys) or sum(map(len, keys)) < PERSON_SOUND_MIN_KEY:
@@ -194,7 +198,7 @@ class People:
         word, read as :func:`_readings` gives, has the skeleton of the name's word in its place, opens as it
         does, and the words are spelt alike (:data:`PERSON_PARTS_SPELLING`, :data:`PERSON_PARTS_CREDITS`)."""
         typed = unicodedata.normalize("NFC", words).split()
-        if not 2 <= len(typed) <= 4 or _HAN.search(words) or all(script_of(w) in ("latin", "unknown") for w in typed):
+        if not 2 <= len(typed) <= 4 or _HAN.search(words) or script_of(words) in ("latin", "unknown"):
             return None
         readings = [_readings(word) for word in typed]
         index = self._parts_index()
@@ -204,15 +208,15 @@ class People:
                 continue
             for name in index.get(combination, ()):
                 parts = fold(name).split()
-                alike = [max((0.0 if _opens_apart(latin, part) else _spelt_alike(latin, part)) for latin in readings[i][key])
+                alike = [max((0.0 if _opens_apart(latin, part) else _spelt_alike(latin, part))
+                             for latin in dict.fromkeys(map(_latin, readings[i][key])))
                          for i, (key, part) in enumerate(zip(combination, parts, strict=True))]  # fmt: skip
                 if min(alike) > 0:
                     spelt[name] = max(spelt.get(name, 0.0), sum(alike) / len(parts))
         if not spelt:
             return None
         best = max(spelt, key=lambda n: (spelt[n], self._credits.get(n, 0)))
-        credited = self._credits.get(best, 0) >= PERSON_PARTS_CREDITS
-        return best if spelt[best] >= PERSON_PARTS_SPELLING and credited else None
+        return best if spelt[best] >= PERSON_PARTS_SPELLING else None
 
     def _best(self, latin: str, names: list[str]) -> tuple[str, float]:
         scored = [(_spelling(latin, n), self._credits.get(n, 0), n) for n in dict.fromkeys(names)]
@@ -226,6 +230,7 @@ _PLAIN = ((re.compile(r"c(?=[eiy])"), "s"), (re.compile(r"ck|c|q"), "k"), (re.co
 """Spellings English and transliterations disagree on, made one (see :data:`PERSON_PARTS_SPELLING`)."""
 
 
+@lru_cache(maxsize=8192)
 def _spelt(text: str) -> str:
     """``text``'s Latin letters spelt plainly (:data:`_PLAIN`): ``reeves`` -> ``rives``, ``thoni`` -> ``toni``."""
     out = "".join(ch for ch in text.lower() if "a" <= ch <= "z")
@@ -241,6 +246,7 @@ def _spelt_alike(latin: str, part: str) -> float:
     return ratio(_spelt(latin), _spelt(part))
 
 
+@lru_cache(maxsize=8192)
 def _latin(words: str) -> str:
     """A Latin spelling of ``words`` (lowercase): :func:`search.langid.transliterate`, else anyascii."""
     from anyascii import anyascii
@@ -267,9 +273,12 @@ def _spelling(latin: str, name: str) -> float:
     return ratio("".join(ch for ch in latin if ch.isalpha()), letters)
 
 
-def _readings(word: str) -> dict[str, list[str]]:
-    """The consonant skeletons ``word`` (one typed word) may be read with -> the Latin spellings giving it: as typed, less a case ending or a glued particle of its script, with each letter of varying
-    reading read both ways (see :data:`_CASE_ENDINGS`, :data:`_PREFIXES`, :data:`_READINGS`)."""
+@lru_cache(maxsize=4096)
+def _readings(word: str) -> Mapping[str, tuple[str, ...]]:
+    """The consonant skeletons ``word`` (one typed word) may be read with -> the forms giving it: as typed,
+    less a case ending or a glued particle of its script, with each letter of varying reading read both
+    ways (see :data:`_CASE_ENDINGS`, :data:`_PREFIXES`, :data:`_READINGS`). The forms are spelt in Latin
+    (:func:`_latin`) only when their skeletons fit a name: transliterating is most of the cost."""
     script = script_of(word)
     if script == "arabic" and word.startswith("ال"):  # the article opens the word with a vowel (anyascii: "l")
         word = "al" + word[2:]
@@ -282,9 +291,9 @@ def _readings(word: str) -> dict[str, list[str]]:
                      if f.endswith(ending) and len(f) > len(ending) + 1)  # fmt: skip
     for pattern, latin in _READINGS.get(script, ()):
         forms.extend(pattern.sub(latin or _greek_stop, f) for f in list(forms) if pattern.search(f))
-    out: dict[str, list[str]] = {}
+    out: dict[str, tuple[str, ...]] = {}
     for form in forms:
         key = sound_key(form)
         if key:
-            out.setdefault(key, []).append(_latin(form))
-    return out
+            out[key] = (*out.get(key, ()), form)
+    return MappingProxyType(out)  # cached: a query's runs of words share their words
