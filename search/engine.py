@@ -472,7 +472,8 @@ class SearchEngine:
 
     def fuse_retrieved(self, retrieved: Retrieved, allowed: np.ndarray | None,
                        config: FusionConfig) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
-        """Fused ranking ``(positions, scores, gate)``; exact-title tiers are not applied here."""
+        """Fused ranking ``(positions, scores, gate)``, the popularity prior (``config.prior``) included;
+        exact-title tiers are not applied here."""
         weights, gate = gated_weights(config, retrieved.lexical.coverage)
         if "dense" not in retrieved.channels:  # lexical-only engine: names speak regardless of the gate
             weights["names"] = config.weights.get("names", 0.0)
@@ -489,6 +490,10 @@ class SearchEngine:
             keep = names_scores >= config.names_floor * float(names_scores[0])
             channels["names"] = (names_pos[keep], names_scores[keep])
         positions, scores = fuse(channels, weights, config)
+        if config.prior > 0 and positions.size:
+            scores = scores + config.prior * self._popularity_prior()[positions]
+            order = np.lexsort((positions, -scores))
+            positions, scores = positions[order], scores[order]
         return positions, scores, gate
 
     @staticmethod

@@ -70,7 +70,7 @@ def test_gated_weights_silence_names_and_let_dense_yield() -> None:
 
 @pytest.mark.parametrize("bad", [
     {"method": "max"}, {"weights": {"bm25": 1.0}}, {"weights": {"dense": -1.0}}, {"gate_low": 0.7, "gate_high": 0.5},
-    {"rrf_k": 0.0}, {"candidates": 0}, {"dense_yield": 1.5},
+    {"rrf_k": 0.0}, {"candidates": 0}, {"dense_yield": 1.5}, {"prior": -0.1},
 ])  # fmt: skip
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(ValueError):

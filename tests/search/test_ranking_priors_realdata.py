@@ -1,6 +1,7 @@
-"""The plot channel's hub correction (:meth:`search.dense.DenseRetriever.fit_hubness`) on the default-scope
-artifacts ``make artifacts`` builds: texts that sit near every query stop crowding the top of unrelated
-queries, and the queries' own answers do not fall."""
+"""Two corrections of the served ranking, on the default-scope artifacts ``make artifacts`` builds: the plot
+channel's hub correction (:meth:`search.dense.DenseRetriever.fit_hubness`: texts that sit near every query
+stop crowding the top of unrelated queries, and the queries' own answers do not fall) and the popularity
+prior (``FusionConfig.prior``)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,17 @@ def test_hub_texts_stop_crowding_unrelated_queries(engine: SearchEngine, default
         return sum(any(engine.catalog.title_ids[p] in r.gold for p in top) for r, top in zip(resolved, tops, strict=True))
 
     assert found(corrected) >= found(plain)
+
+
+def test_the_popularity_prior_puts_the_film_people_watch_above_an_equal_text_match(engine: SearchEngine) -> None:
+    query = "a boy wizard goes to a school of magic"
+    base = engine.fusion
+    try:
+        engine.fusion = base.with_(prior=0.0)
+        plain = [h.display_title for h in engine.search(query, limit=5).hits]
+    finally:
+        engine.fusion = base
+    served = [h.display_title for h in engine.search(query, limit=5).hits]
+    potter, sword = "Harry Potter and the Sorcerer's Stone", "The Sword in the Stone"
+    assert plain.index(sword) < plain.index(potter), plain
+    assert served.index(potter) < served.index(sword), served
