@@ -296,6 +296,9 @@ _FAMILY: dict[str, str] = _entries(
 )  # fmt: skip
 """Family audience words that are adjectives or set phrases: the nouns ("familia", "family") are plot
 words as often ("a family moves into..."); bare "family" counts only before a type or genre word."""
+_FAMILY_GENRES = frozenset({"adventure", "animation", "children", "comedy", "family", "fantasy", "musical", "music"})
+"""Genres after which bare "family" reads as an audience ("family comedy"); before the others it names the
+story's subject: a family drama or thriller is about a family ("mafia family drama": The Godfather)."""
 
 _STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905
     "the a an of from with by starring about in on and or some something any anything best top good great new old me "
@@ -749,9 +752,10 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
     if not any(c.kind == "audience" for c in out):
         for _value, source in _TABLES["family"].find(words, taken)[:1]:
             out.append(Constraint("audience", "older_kids", source, "boost"))
-        for i, word in enumerate(words[:-1]):  # "family movies", "family comedy"
+        for i, word in enumerate(words[:-1]):  # "family movies", "family comedy"; not "(mafia) family drama"
             if word == "family" and not taken[i] and not any(c.kind == "audience" for c in out) and (
-                    _TABLES["type"].lookup(words[i + 1]) or _TABLES["genre"].lookup(words[i + 1])):  # fmt: skip
+                    _TABLES["type"].lookup(words[i + 1])
+                    or _TABLES["genre"].lookup(words[i + 1]) in _FAMILY_GENRES):  # fmt: skip
                 out.append(Constraint("audience", "older_kids", word, "boost"))
                 taken[i] = True
     if not any(c.kind == "years" for c in out):

@@ -66,6 +66,9 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("korean dramas", {("country", "South Korea", "boost"), ("genre", "drama", "boost"), ("type", "show", "boost")}),
     ("french dramas", {("country", "France", "boost"), ("genre", "drama", "boost")}),
     ("family movies", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
+    ("family comedies", {("audience", "older_kids", "boost"), ("genre", "comedy", "boost")}),
+    ("mafia family drama", {("genre", "drama", "boost")}),  # a drama about a (crime) family, not for one
+    ("family thriller", {("genre", "thriller", "boost")}),
     # words that only look like constraints
     ("a family moves into a haunted house", set()),
     ("la vida de una empleada en una familia de clase media", set()),
