@@ -527,6 +527,29 @@ def _take_years(text: str, out: list[Constraint]) -> str:
     return text
 
 
+_SETTING_BEFORE = frozenset({
+    "in", "in the", "during", "during the", "set in", "set in the", "dans", "dans les", "pendant", "pendant les",
+    "en", "en los", "en las", "durante", "durante los", "nos", "nas", "na", "em", "negli", "nei", "in den",
+    "w", "w latach", "в", "во", "στη", "στα", "στην", "στις", "בשנות", "في", "فى", "में",
+})  # fmt: skip
+"""Folded words before a decade that make it the time a story is set in ("a heist in the 1920s", "dans les
+années 60", "nos anos 60", "in den 80ern"), as opposed to when the title came out ("90s french comedy",
+"películas de los 80")."""
+
+
+def _is_setting(constraint: Constraint, text: str) -> bool:
+    """Whether a decade boost names when the story is set: its words follow one of :data:`_SETTING_BEFORE`
+    in the folded ``text``. Only asked of queries that describe something besides their constraints ("movies
+    in the 90s" keeps its years)."""
+    if constraint.kind != "years" or constraint.effect != "boost":
+        return False
+    index = text.find(constraint.source)
+    if index <= 0:
+        return False
+    before = text[:index].split()
+    return any(" ".join(before[-n:]) in _SETTING_BEFORE for n in (1, 2) if len(before) >= n)
+
+
 def _take_like(text: str, out: list[Constraint],
                phrases: list[tuple[str, re.Pattern[str] | None]] = _LIKE_FOLDED) -> str:  # fmt: skip
     for phrase, bounded in phrases:
@@ -778,5 +801,7 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
     if like:
         rest = ""  # "movies like <title>": the title is the whole request
     topic = [w for w in rest.split() if w not in _STOPWORDS]
+    if topic:
+        out = [c for c in out if not _is_setting(c, original)]
     return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest), _as_typed(query, topic),
                          _subject_glosses(" ".join(topic)) if topic else "")  # fmt: skip

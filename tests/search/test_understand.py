@@ -68,6 +68,15 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("family movies", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
     ("family comedies", {("audience", "older_kids", "boost"), ("genre", "comedy", "boost")}),
     ("mafia family drama", {("genre", "drama", "boost")}),  # a drama about a (crime) family, not for one
+    # a decade after "in"/"dans les"/"nos"/"in den" in a description is when the story is set, not released
+    ("une orpheline surdouée aux échecs dans les années 60", set()),
+    ("menina órfã prodígio do xadrez nos anos 60", set()),
+    ("a heist in the 1920s", set()),
+    ("ein Mädchen in den 80ern", set()),
+    ("movies in the 90s", {("years", "1990-1999", "boost"), ("type", "movie", "boost")}),
+    ("french comedies in the 90s", {("years", "1990-1999", "boost"), ("country", "France", "boost"),
+                                    ("genre", "comedy", "boost")}),
+    ("comedias de los años 90", {("years", "1990-1999", "boost"), ("genre", "comedy", "boost")}),
     ("family thriller", {("genre", "thriller", "boost")}),
     # words that only look like constraints
     ("a family moves into a haunted house", set()),
