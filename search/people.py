@@ -67,7 +67,8 @@ random pairs of the dev queries' other words (function words aside): at 70, 28 o
 13 of 8,448 word pairs (one of them μπραντ πιτ, rightly) read as someone; at 65, 29 and 51; at 75, 26 and
 10 (measured before the last reading rules). ``kianu rivz`` / Keanu Reeves is 73."""
 PERSON_PARTS_CREDITS = 2
-"""...and only as a person credited on at least this many titles of the scope: a viewer types a known name
+"""...and only as a person credited on at least this many titles of the scope (read as a whole by sound,
+too: 기생충, "parasite", sounded like Ka Sang Cheung, credited once): a viewer types a known name
 in their own script; a name credited once is, far more often, an ordinary pair of words that sounds like
 it (without the bound, three times as many of the random word pairs above read as someone). Only such
 names are indexed for this reading, which also keeps it cheap (about 15 us a query on average, p99 +0.1 ms
@@ -165,13 +166,14 @@ class People:
 
     def _by_sound(self, words: str) -> str | None:
         """The name ``words`` sound like as a whole: the same consonant skeleton (the name's less a final
-        ``s`` counts too), spelt alike once transliterated (:data:`PERSON_SOUND_SIMILARITY`)."""
+        ``s`` counts too), spelt alike once transliterated (:data:`PERSON_SOUND_SIMILARITY`), credited at
+        least :data:`PERSON_PARTS_CREDITS` times."""
         # a katakana name keeps a hiragana particle glued to it (シャー・ルク・カーンの映画): not part of the name
         typed = _PARTICLE_AFTER_KATAKANA.sub("", unicodedata.normalize("NFC", words))
         key = sound_key(typed)
         if len(key) < PERSON_SOUND_MIN_KEY or _HAN.search(typed):  # pinyin is not how names are romanized
             return None
-        names = self._sound_index().get(key, [])
+        names = [n for n in self._sound_index().get(key, []) if self._credits.get(n, 0) >= PERSON_PARTS_CREDITS]
         if not names:
             return None
         best, spelling = self._best(_latin(typed), names)

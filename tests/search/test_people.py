@@ -66,6 +66,7 @@ def test_a_name_in_any_script_or_case_is_read_as_the_person(people: People, quer
     "الروابي دي",  # Ruby Dee: the article opens the word with a vowel
     "בין חרדית",  # Ian Hart
     "कभी अलविदा ना कहना",  # Anna Akana, Neha Khan
+    "기생충",  # "parasite" sounds like Ka Sang Cheung, credited once: only names credited twice are read by sound
     "周星驰的喜剧",  # Stephen Chow: Han characters are never read by sound, and the catalog has no Chinese names
 ])  # fmt: skip
 def test_ordinary_words_are_not_people(people: People, query: str) -> None:
