@@ -767,6 +767,10 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
         _take_like(_soft_fold(query), as_typed, _LIKE_SOFT)
         if as_typed:  # the title as typed (kana voicing, composed Hangul) finds it better than its fold
             out[0] = Constraint("like", as_typed[0].value, out[0].source, "boost")
+    if like:  # "series como narcos": the head of the like phrase still says which type is wanted
+        head = next(((w, v) for w in out[0].source.split() if (v := _TABLES["type"].lookup(w))), None)
+        if head is not None:
+            out.append(Constraint("type", head[1], head[0], "boost"))  # type: ignore[arg-type]
     text = _take_years(text, out)
     words = text.split()
     taken = [False] * len(words)

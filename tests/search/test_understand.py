@@ -38,8 +38,8 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
                                       ("genre", "comedy", "boost")}),
     ("scary for halloween", {("genre", "horror", "boost")}),
     ("something feel good", {("genre", "comedy", "boost")}),
-    ("movies like inception", {("like", "inception", "boost")}),
-    ("películas como amelie", {("like", "amelie", "boost")}),
+    ("movies like inception", {("like", "inception", "boost"), ("type", "movie", "boost")}),
+    ("películas como amelie", {("like", "amelie", "boost"), ("type", "movie", "boost")}),
     ("インセプションのような映画", {("like", "インセプション", "boost"), ("type", "movie", "boost")}),
     ("the matrix", set()),
     ("tom hanks", set()),
@@ -62,7 +62,9 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("películas familiares", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
     ("인셉션 같은 영화", {("like", "인셉션", "boost"), ("type", "movie", "boost")}),
     ("inception gibi filmler", {("like", "inception", "boost"), ("type", "movie", "boost")}),
-    ("korean movies like train to busan", {("like", "train to busan", "boost"), ("country", "South Korea", "boost")}),
+    ("korean movies like train to busan", {("like", "train to busan", "boost"), ("country", "South Korea", "boost"),
+                                           ("type", "movie", "boost")}),
+    ("series como narcos", {("like", "narcos", "boost"), ("type", "show", "boost")}),
     ("korean dramas", {("country", "South Korea", "boost"), ("genre", "drama", "boost"), ("type", "show", "boost")}),
     ("french dramas", {("country", "France", "boost"), ("genre", "drama", "boost")}),
     ("family movies", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
@@ -238,9 +240,12 @@ def test_a_kids_profile_stays_within_its_level_for_set_person_and_family_queries
 
 
 @pytest.mark.parametrize("query", ["톰 행크스 영화", "トム・ハンクスの映画", "トム・ハンクス"])
-def test_a_name_typed_in_another_script_is_read_by_sound(engine: SearchEngine, query: str) -> None:
-    assert ("person", "Tom Hanks") in {(c.kind, c.value) for c in engine.understand(query).constraints}
-    assert engine.search(query, limit=5).hits[0].title_id == engine.catalog.title_ids[3]  # Dragon Garden
+def test_a_name_credited_once_is_not_read_by_sound(engine: SearchEngine, query: str) -> None:
+    # the synthetic catalog credits Tom Hanks once (Dragon Garden): read by sound, a name credited once is far
+    # more often ordinary words (기생충 sounded like Ka Sang Cheung); the real catalog's Tom Hanks, credited
+    # many times, is read from the same queries (tests/search/test_scripts_realdata.py, test_people.py)
+    assert sum("Tom Hanks" in cast for cast in engine.catalog.cast) == 1
+    assert not engine.understand(query).of("person")
 
 
 @pytest.mark.parametrize("query", [
