@@ -60,31 +60,57 @@ def _short(text: str, limit: int = DESCRIPTION_CHARS) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:.") + "…"
 
 
-def _sorted_counts(pairs: Iterable[tuple[str, int]], limit: int | None = None) -> dict[str, int]:
-    ordered = sorted(((k, int(c)) for k, c in pairs if c > 0), key=lambda p: (-p[1], p[0]))
-    return dict(ordered[:limit] if limit else ordered)
+_LEVEL_NAMES = {level: name for name, level in MATURITY_LEVELS.items()}
 
 
-class _Codes:
-    """A multi-valued attribute as CSR codes (title -> value ids), for fast facet counts."""
+class _FacetCodes:
+    """Every facet attribute of every title as one CSR code table (title -> value ids in one code space),
+    so that the counts of all facets over a result set are one ``bincount``.
 
-    def __init__(self, values: Sequence[Sequence[str]]) -> None:
-        self.names = sorted({v for vals in values for v in vals})
-        code = {v: i for i, v in enumerate(self.names)}
-        lengths = np.asarray([len(set(vals)) for vals in values], dtype=np.int64)
+    ``attributes`` maps each facet name to its values per title (a title's repeated values count once);
+    each facet's value names are sorted, so a stable sort by count gives (count desc, name asc).
+    """
+
+    def __init__(self, attributes: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+        self.names: dict[str, list[Any]] = {}
+        self.spans: dict[str, tuple[int, int]] = {}
+        per_title: list[list[int]] = []
+        start = 0
+        for facet, values in attributes.items():
+            names = sorted({v for vals in values for v in vals})
+            code = {v: start + i for i, v in enumerate(names)}
+            if not per_title:
+                per_title = [[] for _ in values]
+            for codes, vals in zip(per_title, values, strict=True):
+                codes.extend(code[v] for v in dict.fromkeys(vals))
+            self.names[facet] = names
+            self.spans[facet] = (start, start + len(names))
+            start += len(names)
+        self.size = start
+        lengths = np.asarray([len(c) for c in per_title], dtype=np.int64)
         self.indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        self.codes = np.asarray([code[v] for vals in values for v in dict.fromkeys(vals)], dtype=np.int64)
+        self.codes = np.asarray([c for codes in per_title for c in codes], dtype=np.int64)
 
-    def count(self, positions: np.ndarray, limit: int | None = None) -> dict[str, int]:
+    def count(self, positions: np.ndarray) -> np.ndarray:
+        """``(size,)`` how many of ``positions`` carry each value (every facet's values side by side)."""
         starts, ends = self.indptr[positions], self.indptr[positions + 1]
         lengths = ends - starts
         total = int(lengths.sum())
         if total == 0:
-            return {}
+            return np.zeros(self.size, dtype=np.int64)
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        counts = np.bincount(self.codes[offsets], minlength=len(self.names))
-        nonzero = np.flatnonzero(counts)
-        return _sorted_counts(((self.names[i], int(counts[i])) for i in nonzero), limit)
+        return np.bincount(self.codes[offsets], minlength=self.size)
+
+    def present(self, counts: np.ndarray, facet: str, *, by_count: bool) -> list[tuple[Any, int]]:
+        """``(value, count)`` of ``facet``'s values present in ``counts``: most frequent first (ties by
+        value) when ``by_count``, else in value order."""
+        low, high = self.spans[facet]
+        own = counts[low:high]
+        nonzero = np.flatnonzero(own)
+        if by_count:
+            nonzero = nonzero[np.argsort(-own[nonzero], kind="stable")]
+        names = self.names[facet]
+        return [(names[i], c) for i, c in zip(nonzero.tolist(), own[nonzero].tolist(), strict=True)]
 
 
 class SearchCatalog:
@@ -149,15 +175,18 @@ class SearchCatalog:
         self.description_language_masks = self._masks([list(d) for d in self.descriptions])
         self.original_language_masks = self._masks([[lang] if lang else [] for lang in self.original_language])
         self.country_masks = self._masks(self.countries)
-        self._facet_codes = {
-            "genres": _Codes(self.genres),
-            "description_languages": _Codes([list(d) for d in self.descriptions]),
-            "original_languages": _Codes([[lang] if lang else [] for lang in self.original_language]),
-            "countries": _Codes(self.countries),
-        }
-        self._type_names = sorted(set(self.types.tolist()))
-        self._type_codes = np.asarray([self._type_names.index(t) for t in self.types.tolist()], dtype=np.int64)
-        self._decades = np.where(np.isnan(self.years), -1, np.nan_to_num(self.years, nan=0) // 10 * 10).astype(np.int64)
+        decades = np.where(np.isnan(self.years), -1, np.nan_to_num(self.years, nan=0) // 10 * 10).astype(np.int64)
+        self._facet_codes = _FacetCodes({
+            "types": [[t] for t in self.types.tolist()],
+            "genres": self.genres,
+            "description_languages": [list(d) for d in self.descriptions],
+            "original_languages": [[lang] if lang else [] for lang in self.original_language],
+            "countries": self.countries,
+            "decades": [[d] if d >= 0 else [] for d in decades.tolist()],
+            "maturity": [[lvl] for lvl in self.maturity_level.tolist()],
+        })  # fmt: skip
+        self._short_descriptions: dict[tuple[int, str], str] = {}
+        """Shortened descriptions already served, per ``(position, language)`` (at most one per text)."""
         self._country_fold = {fold(c): c for c in self.country_masks}
         self.type_values = sorted(set(self.types.tolist()) | {"movie", "show"})
 
@@ -274,18 +303,17 @@ class SearchCatalog:
     # -- facets and presentation ---------------------------------------------------------------
 
     def facets(self, positions: np.ndarray, *, top_countries: int = 20) -> dict[str, dict[str, int]]:
-        """Counts per filter value over ``positions`` (the filtered result set), most frequent first."""
-        pos = np.asarray(positions, dtype=np.int64)
+        """Counts per filter value over ``positions`` (the filtered result set): types, genres, languages and
+        countries most frequent first (ties by name; the ``top_countries`` first countries), decades and
+        maturity levels in their order."""
+        codes = self._facet_codes
+        counts = codes.count(np.asarray(positions, dtype=np.int64))
         out: dict[str, dict[str, int]] = {}
-        type_counts = np.bincount(self._type_codes[pos], minlength=len(self._type_names))
-        out["types"] = _sorted_counts((self._type_names[i], int(c)) for i, c in enumerate(type_counts.tolist()))
-        for name, codes in self._facet_codes.items():
-            out[name] = codes.count(pos, top_countries if name == "countries" else None)
-        decades, dcounts = np.unique(self._decades[pos], return_counts=True)
-        out["decades"] = {f"{d}s": int(c) for d, c in zip(decades.tolist(), dcounts.tolist(), strict=True) if d >= 0}
-        level_name = {v: k for k, v in MATURITY_LEVELS.items()}
-        levels, lcounts = np.unique(self.maturity_level[pos], return_counts=True)
-        out["maturity"] = {level_name[int(lv)]: int(c) for lv, c in zip(levels.tolist(), lcounts.tolist(), strict=True)}
+        for name in ("types", "genres", "description_languages", "original_languages", "countries"):
+            present = codes.present(counts, name, by_count=True)
+            out[name] = dict(present[:top_countries] if name == "countries" and top_countries else present)
+        out["decades"] = {f"{d}s": c for d, c in codes.present(counts, "decades", by_count=False)}
+        out["maturity"] = {_LEVEL_NAMES[lv]: c for lv, c in codes.present(counts, "maturity", by_count=False)}
         return out
 
     def display_title(self, position: int, languages: Sequence[str]) -> str:
@@ -300,7 +328,10 @@ class SearchCatalog:
         desc = self.descriptions[position]
         for lang in (*languages, "en", *sorted(desc)):
             if lang in desc:
-                return _short(desc[lang]), lang
+                short = self._short_descriptions.get((position, lang))
+                if short is None:
+                    short = self._short_descriptions[(position, lang)] = _short(desc[lang])
+                return short, lang
         return None, None
 
     def lexical_documents(self) -> LexicalDocuments:

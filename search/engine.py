@@ -454,9 +454,14 @@ class SearchEngine:
         if query_embedding is None:
             query_embedding = self.embed([query])[0]
         positions, scores, langs = self._dense_search(query_embedding, top, allowed, language)
-        titles = None if self.titles is None else self.titles.search(
-            query_embedding, top, allowed, None if language is None else language.script)
+        titles = None if self.titles is None else self._title_search(query_embedding, top, allowed, language)
         return _DenseResult(positions, scores, langs, titles, query_embedding)
+
+    def _title_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
+                      language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """The dense title channel (:meth:`search.dense.DenseTitles.search`) for a query in ``language``'s script."""
+        assert self.titles is not None
+        return self.titles.search(query_embedding, top, allowed, None if language is None else language.script)
 
     def _dense_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
@@ -795,40 +800,8 @@ class SearchEngine:
         marquee-ml:dev known-item Recall@10 0.600 vs 0.588 scaled by the share) and
         ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres).
 
-        A query naming a subject in another language (:attr:`Understanding.gloss`: 좀비 -> "zombie") is first
-        read again by the plot and title channels with the subject's English word after it (one more
-        encoding): e5-small puts 좀비 no nearer a zombie film than any other Korean word."""
-        if parsed.gloss and retrieved.text and "dense" in retrieved.channels and self.encoder is not None:
-            glossed = self.embed([f"{retrieved.text} {parsed.gloss}"])[0]
-            if retrieved.embedding is not None:
-                glossed = glossed + retrieved.embedding
-                glossed = (glossed / max(float(np.linalg.norm(glossed)), 1e-12)).astype(np.float32)
-            result = self._dense_channel(retrieved.text, glossed, top, allowed, retrieved.language)
-            retrieved.channels["dense"] = (result.positions, result.scores)
-            retrieved.dense_langs = dict(zip(result.positions.tolist(), result.langs, strict=True))
-            if result.titles is not None and "titles" in retrieved.channels:
-                t_pos, t_scores, t_strings = result.titles
-                retrieved.channels["titles"] = (t_pos, t_scores)
-                retrieved.title_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
-            retrieved.embedding = glossed
-        if parsed.moods and not retrieved.lexical.exact.any():
-            # "something to cry at" read as drama: "cry" and "something" are no title words (Boys Don't Cry,
-            # Something to Talk About); the names channel reads the words left, the title channel nothing,
-            # and the plot and intent channels the mood's reading instead of its words
-            if "dense" in retrieved.channels and self.encoder is not None:
-                reading = self.embed([parsed.mood_text])[0]
-                result = self._dense_channel(parsed.mood_text, reading, top, allowed, retrieved.language)
-                retrieved.channels["dense"] = (result.positions, result.scores)
-                retrieved.dense_langs = dict(zip(result.positions.tolist(), result.langs, strict=True))
-                retrieved.embedding = reading
-            topic = parsed.topic
-            if topic and "names" in retrieved.channels:
-                names = self._lexical(topic, retrieved.language).fields["names"]
-                retrieved.channels["names"] = _top_positive(names, allowed, top)
-            elif not topic:
-                retrieved.channels.pop("names", None)
-                retrieved.channels.pop("titles", None)
-                retrieved.title_strings = {}
+        First the channels that read the query again (:meth:`_read_again`)."""
+        self._read_again(parsed, retrieved, allowed, top)
         if parsed.of("person") and parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size:
             # the query was read as a name (سلمان خان: Salman Khan), not as a title that sounds like it (Solomon Kane)
             exact = retrieved.lexical.exact.copy()
@@ -870,6 +843,54 @@ class SearchEngine:
                     retrieved.channels.pop(literal, None)
                 retrieved.title_strings = {}
                 retrieved.dense_langs = {}
+
+    def _read_again(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
+        """The channels that read the query again after understanding it.
+
+        A query naming a subject in another language (:attr:`Understanding.gloss`: 좀비 -> "zombie") is read
+        again by the plot and title channels with the subject's English word after it (one more encoding):
+        e5-small puts 좀비 no nearer a zombie film than any other Korean word. A query naming a mood ("something
+        to cry at") is read by the plot channel as the mood's reading (:attr:`Understanding.mood_text`) when no
+        title matches it exactly. Each reading is computed only where it is kept: the mood's replaces the
+        plot channel and the embedding, so the gloss's then serves the title channel alone (nothing when the
+        mood also drops the title channel), and the mood's reading never searches the title channel."""
+        read_mood = bool(parsed.moods) and not retrieved.lexical.exact.any()
+        dense_reads = "dense" in retrieved.channels and self.encoder is not None
+        # the mood's reading below replaces the plot channel and the embedding, and drops the title channel
+        # when no topic is left: the gloss's reading is then not needed, or only for the title channel
+        gloss_titles = "titles" in retrieved.channels and self.titles is not None and not (read_mood and not parsed.topic)
+        if parsed.gloss and retrieved.text and dense_reads and (gloss_titles or not read_mood):
+            glossed = self.embed([f"{retrieved.text} {parsed.gloss}"])[0]
+            if retrieved.embedding is not None:
+                glossed = glossed + retrieved.embedding
+                glossed = (glossed / max(float(np.linalg.norm(glossed)), 1e-12)).astype(np.float32)
+            if not read_mood:
+                positions, scores, langs = self._dense_search(glossed, top, allowed, retrieved.language)
+                retrieved.channels["dense"] = (positions, scores)
+                retrieved.dense_langs = dict(zip(positions.tolist(), langs, strict=True))
+            if gloss_titles:
+                t_pos, t_scores, t_strings = self._title_search(glossed, top, allowed, retrieved.language)
+                retrieved.channels["titles"] = (t_pos, t_scores)
+                retrieved.title_strings = dict(zip(t_pos.tolist(), t_strings.tolist(), strict=True))
+            retrieved.embedding = glossed
+        if read_mood:
+            # "something to cry at" read as drama: "cry" and "something" are no title words (Boys Don't Cry,
+            # Something to Talk About); the names channel reads the words left, the title channel nothing,
+            # and the plot and intent channels the mood's reading instead of its words
+            if dense_reads:
+                reading = self.embed([parsed.mood_text])[0]
+                positions, scores, langs = self._dense_search(reading, top, allowed, retrieved.language)
+                retrieved.channels["dense"] = (positions, scores)
+                retrieved.dense_langs = dict(zip(positions.tolist(), langs, strict=True))
+                retrieved.embedding = reading
+            topic = parsed.topic
+            if topic and "names" in retrieved.channels:
+                names = self._lexical(topic, retrieved.language).fields["names"]
+                retrieved.channels["names"] = _top_positive(names, allowed, top)
+            elif not topic:
+                retrieved.channels.pop("names", None)
+                retrieved.channels.pop("titles", None)
+                retrieved.title_strings = {}
 
     def _topic_channels(self, parsed: Understanding, topic_embedding: np.ndarray, retrieved: Retrieved,
                         allowed: np.ndarray, top: int) -> None:  # fmt: skip

@@ -41,6 +41,8 @@ LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "da", "pl", "n
 
 SCRIPT_LANGUAGE: dict[str, str] = {"hangul": "ko", "thai": "th", "greek": "el", "hebrew": "he", "devanagari": "hi"}
 """Scripts that, among :data:`LANGUAGES`, only one language writes."""
+IDENTIFY_CACHE = 4096
+"""Texts whose identified language each :class:`LanguageIdentifier` keeps (repeated and retyped queries)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,14 @@ class LanguageIdentifier:
             builder = builder.with_preloaded_language_models()
         self.languages = tuple(languages)
         self._detector: LanguageDetector = builder.build()
+        self._identified = lru_cache(maxsize=IDENTIFY_CACHE)(self._identify)
 
     def identify(self, text: str) -> QueryLanguage:
-        """The language of ``text`` with the detector's confidence, and its script."""
+        """The language of ``text`` with the detector's confidence, and its script (the last
+        :data:`IDENTIFY_CACHE` texts' answers are kept: a repeated query costs no detection)."""
+        return self._identified(text)
+
+    def _identify(self, text: str) -> QueryLanguage:
         script = script_of(text)
         if script == "unknown":
             return QueryLanguage(None, 0.0, script)
