@@ -604,7 +604,8 @@ class SearchEngine:
         filters, understood = self._apply_understanding(parsed, filters)
         allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)
         top = max(self.fusion.candidates, offset + limit)
-        retrieved = self.retrieve(text, allowed, top, query_embedding)
+        # every title allowed (no filter, an adult viewer): the channels skip applying the mask
+        retrieved = self.retrieve(text, None if allowed.all() else allowed, top, query_embedding)
         if parsed is not None:
             self.intent_channels(parsed, retrieved, allowed, top)
         positions, scores, gate = self.fuse_retrieved(retrieved, allowed, self.fusion)

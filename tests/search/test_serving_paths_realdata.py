@@ -6,7 +6,8 @@ maturity (now one code table and one ``bincount`` for every facet); a shortened 
 for every hit (now kept per title and language); a query's language was detected again for every request
 (now the identifier keeps the last answers); a query with a foreign subject and a mood was read again by
 the plot and title channels for readings the mood's reading then replaced or dropped, and the mood's reading
-searched the title channel for nothing (now each reading is computed only where it is kept). The
+searched the title channel for nothing (now each reading is computed only where it is kept); the channels
+applied the allowed-titles mask when every title was allowed (now they are given none). The
 references below are those old paths (facets recounted from the catalog's own lists), kept here only as
 references.
 """
@@ -102,6 +103,13 @@ def _read_again_every_time(self: SearchEngine, parsed: Understanding, retrieved:
             retrieved.title_strings = {}
 
 
+def _retrieve_with_a_mask(self: SearchEngine, query: str, allowed: np.ndarray | None, top: int,
+                          query_embedding: np.ndarray | None, dense: bool = True) -> Retrieved:  # fmt: skip
+    """``SearchEngine.retrieve`` as ``search`` called it: with the mask even when every title is allowed."""
+    mask = np.ones(self.catalog.n, dtype=bool) if allowed is None else allowed
+    return SearchEngine.retrieve(self, query, mask, top, query_embedding, dense)
+
+
 class _Detector:
     """The identifier without its kept answers (every text detected again)."""
 
@@ -125,6 +133,7 @@ def engines(default_artifacts_dir: Path) -> tuple[SearchEngine, SearchEngine]:
     reference.catalog.description = types.MethodType(_description_cut_each_time, reference.catalog)  # type: ignore[method-assign]
     reference.language_identifier = _Detector(engine.language_identifier)  # type: ignore[assignment]
     reference._read_again = types.MethodType(_read_again_every_time, reference)  # type: ignore[method-assign]
+    reference.retrieve = types.MethodType(_retrieve_with_a_mask, reference)  # type: ignore[method-assign]
     return engine, reference
 
 
