@@ -392,6 +392,7 @@ class DenseTitles:
         self.texts = list(texts)
         self.n_titles = n_titles
         self._sound_keys: np.ndarray | None = None
+        self._by_text: dict[str, list[int]] | None = None
         self._scripts: np.ndarray | None = None
         self._shift: dict[str, np.ndarray] | None = None
 
@@ -427,7 +428,9 @@ class DenseTitles:
     def sound_matches(self, query_key: str, candidates: np.ndarray) -> np.ndarray:
         """The ``candidates`` (title positions) with a title string whose :func:`search.langid.sound_key`
         is ``query_key`` (or ``query_key`` without a final ``s``: Greek and Russian add case endings,
-        ``Τιτανικός``); empty for a key under :data:`MIN_SOUND_KEY` classes."""
+        ``Τιτανικός``), and every other title bearing such a string (a namesake the channels did not
+        propose: on the full scope タイタニック proposed Titanic 1943, not 1997); empty for a key under
+        :data:`MIN_SOUND_KEY` classes."""
         if len(query_key) < MIN_SOUND_KEY or candidates.size == 0:
             return np.empty(0, dtype=np.int64)
         if self._sound_keys is None:
@@ -436,8 +439,32 @@ class DenseTitles:
             self._sound_keys = np.asarray([sound_key(t) for t in self.texts], dtype=object)
         keys = {query_key, query_key[:-1]} if query_key.endswith("s") and len(query_key) > MIN_SOUND_KEY else {query_key}
         strings = np.flatnonzero(np.isin(self.positions, candidates))
-        hits = [int(self.positions[i]) for i in strings.tolist() if self._sound_keys[i] in keys]
-        return np.asarray(sorted(set(hits)), dtype=np.int64)
+        heard = {self.texts[i].casefold() for i in strings.tolist() if self._sound_keys[i] in keys}
+        if not heard:
+            return np.empty(0, dtype=np.int64)
+        # the title heard, under every title that bears it (Titanic 1943 proposed, Titanic 1997 meant)
+        return np.asarray(sorted({int(self.positions[i]) for text in heard for i in self._namesakes().get(text, ())}),
+                          dtype=np.int64)  # fmt: skip
+
+    def best_scores(self, query_embedding: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """``(m,)`` each title's best string score for the query (cosine, no script margin): a title the
+        channel's top did not reach can still be scored as the channel would (:meth:`sound_matches`)."""
+        q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+        out = np.full(positions.size, -np.inf, dtype=np.float32)
+        for k, position in enumerate(positions.tolist()):
+            rows = np.flatnonzero(self.positions == position)
+            if rows.size:
+                out[k] = float((self.vectors[rows] @ q).max())
+        return out
+
+    def _namesakes(self) -> dict[str, list[int]]:
+        """Case-folded title string -> the indices of the strings written so, built on first use."""
+        if self._by_text is None:
+            by_text: dict[str, list[int]] = {}
+            for i, text in enumerate(self.texts):
+                by_text.setdefault(text.casefold(), []).append(i)
+            self._by_text = by_text
+        return self._by_text
 
     def search(self, query_embedding: np.ndarray, top_k: int, allowed: np.ndarray | None = None,
                script: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip

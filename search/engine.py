@@ -147,6 +147,14 @@ SearchSystem = Literal["bm25", "dense", "hybrid"]
 
 
 
+NAMED_PRIOR = 1.0
+"""Weight of the popularity prior, on top of ``FusionConfig.prior``, among the titles in the exact and
+near-exact tiers (the query names them, spells them nearly, or sounds like them in another script,
+:meth:`SearchEngine._sounds_like`): on the full scope タイタニック sounds like Titanic (1943, 1953, 1997),
+Titanica, Aitanic and Titanic II, and the encoder put Aitanic nearest; a viewer typing Titanic means the one
+people watch."""
+
+
 def _usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -410,6 +418,8 @@ class SearchEngine:
                     [t_pos[:SOUND_CONFIRM_DEPTH], result.positions[:SOUND_CONFIRM_DEPTH],
                      channels["names"][0][:SOUND_CONFIRM_DEPTH]]))  # fmt: skip
         sounded = np.flatnonzero(lex.exact != heard) if lex.exact is not heard else np.empty(0, dtype=np.int64)
+        if sounded.size and embedding is not None and self.titles is not None and "titles" in channels:
+            channels["titles"] = self._with_namesakes(channels["titles"], sounded, embedding, allowed)
         return Retrieved(lexical=lex, channels=channels, dense_langs=dense_langs, language=language, sounded=sounded,
                          title_strings=best_strings, words=len(query.split()), embedding=embedding, text=query)  # fmt: skip
 
@@ -430,6 +440,22 @@ class SearchEngine:
             similarity[position] = max(value, similarity.get(position, 0.0))
         return LexicalScores(fields=fields, title_similarity=similarity, exact=np.maximum(lex.exact, other.exact),
                              coverage=max(lex.coverage, other.coverage), query=lex.query)  # fmt: skip
+
+    def _with_namesakes(self, channel: tuple[np.ndarray, np.ndarray], sounded: np.ndarray, embedding: np.ndarray,
+                        allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The title channel with the titles heard by sound that its top missed, scored as it scores them
+        (three titles named Titanic have the same string, so the same score: the prior then decides)."""
+        assert self.titles is not None
+        positions, scores = channel
+        missing = np.setdiff1d(sounded, positions)
+        if allowed is not None:
+            missing = missing[allowed[missing]]
+        if missing.size == 0:
+            return channel
+        positions = np.concatenate([positions, missing])
+        scores = np.concatenate([scores, self.titles.best_scores(embedding, missing)]).astype(np.float32)
+        order = np.lexsort((positions, -scores))
+        return positions[order], scores[order]
 
     def _sounds_like(self, query: str, language: QueryLanguage | None, lex: LexicalScores,
                      candidates: np.ndarray) -> LexicalScores:  # fmt: skip
@@ -495,8 +521,13 @@ class SearchEngine:
             keep = names_scores >= config.names_floor * float(names_scores[0])
             channels["names"] = (names_pos[keep], names_scores[keep])
         positions, scores = fuse(channels, weights, config)
-        if config.prior > 0 and positions.size:
-            scores = scores + config.prior * self._popularity_prior()[positions]
+        prior = self._prior_scores(config)
+        if prior is not None and positions.size:
+            scores = scores + prior[positions]
+            # among the titles the query names, spells nearly or sounds like, the one people watch
+            named = retrieved.lexical.exact[positions] > 0
+            if named.any():
+                scores = scores + NAMED_PRIOR * named * self._popularity_prior()[positions]
             order = np.lexsort((positions, -scores))
             positions, scores = positions[order], scores[order]
         return positions, scores, gate
@@ -513,10 +544,11 @@ class SearchEngine:
         return cls._confident(retrieved.language, config)
 
     @staticmethod
-    def exact_first(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray,
-                    allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def exact_first(positions: np.ndarray, scores: np.ndarray, exact: np.ndarray, allowed: np.ndarray | None,
+                    prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Exact (tier 2) and near-exact (tier 1) title matches first, each tier by fused score; a
-        tier's scores are lifted above every lower tier's, so the scores a client sees fall with rank."""
+        tier's scores are lifted above every lower tier's, so the scores a client sees fall with rank.
+        A tier title no channel proposed scores its ``prior`` (``(n,)``, :meth:`_prior_scores`; else 0)."""
         tier_pos = np.flatnonzero(exact > 0)
         if allowed is not None:
             tier_pos = tier_pos[allowed[tier_pos]]
@@ -524,7 +556,7 @@ class SearchEngine:
             return positions, scores
         missing = np.setdiff1d(tier_pos, positions, assume_unique=False)
         positions = np.concatenate([positions, missing])
-        scores = np.concatenate([scores, np.zeros(missing.size)])
+        scores = np.concatenate([scores, np.zeros(missing.size) if prior is None else prior[missing]])
         tiers = exact[positions].astype(np.int64)
         scores = scores + tiers * (float(scores.max()) - float(scores.min()) + 1.0)
         order = np.lexsort((positions, -scores, -tiers))
@@ -569,7 +601,7 @@ class SearchEngine:
             scores = self._intent_boost(parsed, pos, scores)
             order = np.lexsort((pos, -scores))
             pos, scores = pos[order], scores[order]
-        pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None)
+        pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None, self._prior_scores(config))
         return pos
 
     # -- the API -------------------------------------------------------------------------------
@@ -628,7 +660,8 @@ class SearchEngine:
             tail_scores = scores[depth:] - scores[depth:].max() + reranked.min() - 1.0 if positions.size > depth else scores[depth:]
             positions = np.concatenate([head[order], positions[depth:]])
             scores = np.concatenate([reranked[order], tail_scores])
-        positions, scores = self.exact_first(positions, scores, retrieved.lexical.exact, allowed)
+        positions, scores = self.exact_first(positions, scores, retrieved.lexical.exact, allowed,
+                                             self._prior_scores(self.fusion))  # fmt: skip
         # the hard invariant, checked once more on what leaves the engine
         keep = allowed[positions]
         positions, scores = positions[keep], scores[keep]
@@ -764,6 +797,10 @@ class SearchEngine:
                     credited.setdefault(name, []).append(position)
             self._credited = {name: np.asarray(p, dtype=np.int64) for name, p in credited.items()}
         return self._credited
+
+    def _prior_scores(self, config: FusionConfig) -> np.ndarray | None:
+        """``(n,)`` what the popularity prior adds to each title's fused score (``None`` when it is off)."""
+        return config.prior * self._popularity_prior() if config.prior > 0 else None
 
     def _popularity_prior(self) -> np.ndarray:
         """Popularity over the catalog's highest, ``(n,)`` (read-only), computed once."""

@@ -465,3 +465,19 @@ def test_plot_texts_headed_by_a_title_in_the_querys_script_lose_their_script_mar
     assert positions.tolist()[:2] == [1, 0] and scores[1] == pytest.approx(0.9 - margin, abs=1e-3)
     assert dense.search(query, 4, script="latin")[0].tolist()[0] == 0  # a Latin query: no margin
     assert dense.search_in_language(query, None, 4, script="hangul")[0].tolist()[0] == 1
+
+
+def test_a_title_heard_by_sound_brings_its_namesakes_the_channels_did_not_propose() -> None:
+    from search.dense import DenseTitles
+    from search.langid import sound_key
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(4, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # three films named Titanic (one proposed by the channels), and an unrelated title
+    titles = DenseTitles(vectors, np.arange(4), ["", "", "", ""], ["Titanic", "TITANIC", "Titanic", "Cat Night"], 4)
+    key = sound_key("タイタニック")
+    assert titles.sound_matches(key, np.asarray([0, 3])).tolist() == [0, 1, 2]
+    assert titles.sound_matches(key, np.asarray([3])).tolist() == []  # nothing proposed sounds like it
+    scores = titles.best_scores(vectors[2], np.asarray([2, 3]))
+    assert scores[0] == pytest.approx(1.0, abs=1e-5) and scores[1] < 1.0
