@@ -75,6 +75,11 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("menina órfã prodígio do xadrez nos anos 60", set()),
     ("a heist in the 1920s", set()),
     ("ein Mädchen in den 80ern", set()),
+    # ...but in a long tip-of-the-tongue post it is when the viewer saw the film or it came out
+    ("looking for a movie I saw as a kid sometime in the 2000s about a teen girl who hunts a diamond thief",
+     {("years", "2000-2009", "boost"), ("type", "movie", "boost")}),  # "as a kid": when, not for whom
+    ("a cartoon I watched when I was a kid about a dog", {("genre", "animation", "boost")}),
+    ("kids movie about a dog", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
     ("movies in the 90s", {("years", "1990-1999", "boost"), ("type", "movie", "boost")}),
     ("french comedies in the 90s", {("years", "1990-1999", "boost"), ("country", "France", "boost"),
                                     ("genre", "comedy", "boost")}),
