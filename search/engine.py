@@ -522,7 +522,7 @@ class SearchEngine:
             channels["names"] = (names_pos[keep], names_scores[keep])
         positions, scores = fuse(channels, weights, config)
         prior = self._prior_scores(config)
-        if prior is not None and positions.size:
+        if prior is not None and positions.size and retrieved.like_source is None:  # "like X": as similar serves
             scores = scores + prior[positions]
             # among the titles the query names, spells nearly or sounds like, the one people watch
             named = retrieved.lexical.exact[positions] > 0
@@ -567,8 +567,8 @@ class SearchEngine:
              understand: bool = True) -> list[str]:  # fmt: skip
         """Title ids, best first, for the offline comparison of ``bm25``, ``dense`` and ``hybrid``.
 
-        ``hybrid`` is what :meth:`search` serves (same truncation, fusion and exact-title tiers; no
-        filters, no profile). ``bm25`` ranks by the combined lexical score over all fields (weights
+        ``hybrid`` is what :meth:`search` serves an adult viewer without explicit filters (same truncation,
+        fusion, exact-title tiers and the query's own parsed filters, :meth:`parsed_allowed`; no profile). ``bm25`` ranks by the combined lexical score over all fields (weights
         ``lexical.config.field_weights``); ``dense`` by exact dense search alone (the hybrid's dense
         channel: title-only penalty and language centring included).
         """
@@ -583,26 +583,39 @@ class SearchEngine:
             emb = query_embedding if query_embedding is not None else self.embed([text])[0]
             pos, _, _ = self._dense_search(emb, top_k, None, self.identify(text))
         elif system == "hybrid":
-            retrieved = self.retrieve(text, None, max(cfg.candidates, top_k), query_embedding)
             parsed = self.understand(text) if understand else None
+            allowed = self.parsed_allowed(parsed)
+            retrieved = self.retrieve(text, allowed, max(cfg.candidates, top_k), query_embedding)
             if parsed is not None:
-                self.intent_channels(parsed, retrieved, np.ones(self.catalog.n, dtype=bool), max(cfg.candidates, top_k))
-            pos = self.hybrid_order(retrieved, parsed, cfg)[:top_k]
+                self.intent_channels(parsed, retrieved, np.ones(self.catalog.n, dtype=bool) if allowed is None
+                                     else allowed, max(cfg.candidates, top_k))  # fmt: skip
+            pos = self.hybrid_order(retrieved, parsed, cfg, allowed)[:top_k]
         else:
             raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
         return [self.catalog.title_ids[int(p)] for p in pos]
 
-    def hybrid_order(self, retrieved: Retrieved, parsed: Understanding | None, config: FusionConfig) -> np.ndarray:
-        """Positions, best first, of the unfiltered hybrid ranking from ``retrieved`` (its intent
-        channels already added for ``parsed``): fusion, the parsed constraints' boost, exact titles first.
-        :meth:`rank` and the fusion tuning (:func:`search.evaluate.tune_fusion`) share it."""
-        pos, scores, _ = self.fuse_retrieved(retrieved, None, config)
+    def hybrid_order(self, retrieved: Retrieved, parsed: Understanding | None, config: FusionConfig,
+                     allowed: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        """Positions, best first, of the hybrid ranking from ``retrieved`` (its intent channels already
+        added for ``parsed``) within ``allowed`` (:meth:`parsed_allowed`; ``None``: all): fusion, the parsed
+        constraints' boost, exact titles first. :meth:`rank` and the fusion tuning
+        (:func:`search.evaluate.tune_fusion`) share it."""
+        pos, scores, _ = self.fuse_retrieved(retrieved, allowed, config)
         if parsed is not None and pos.size:
             scores = self._intent_boost(parsed, pos, scores)
             order = np.lexsort((pos, -scores))
             pos, scores = pos[order], scores[order]
-        pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, None, self._prior_scores(config))
+        pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, allowed, self._prior_scores(config))
         return pos
+
+    def parsed_allowed(self, parsed: Understanding | None) -> np.ndarray | None:
+        """The titles :meth:`search` allows an adult viewer without explicit filters once the query's
+        explicit parsed constraints filter ("for kids", "before 2000"); ``None`` when that is every title."""
+        filters, _ = self._apply_understanding(parsed, SearchFilters())
+        if filters == SearchFilters():
+            return None
+        allowed = self.catalog.allowed_mask(self.catalog.normalize_filters(filters), Viewer().maturity_level)
+        return None if allowed.all() else allowed
 
     # -- the API -------------------------------------------------------------------------------
 

@@ -266,15 +266,16 @@ def tune_fusion(
     everything = np.ones(engine.catalog.n, dtype=bool)
     for i, q in enumerate(queries):
         text = truncate_query(q.text)[0]
-        r = engine.retrieve(text, None, top, query_embeddings[i])
         parsed = engine.understand(text)
-        engine.intent_channels(parsed, r, everything, top)
-        retrieved.append((r, parsed))
+        allowed = engine.parsed_allowed(parsed)
+        r = engine.retrieve(text, allowed, top, query_embeddings[i])
+        engine.intent_channels(parsed, r, everything if allowed is None else allowed, top)
+        retrieved.append((r, parsed, allowed))
     scored = []
     for config in grid:
         rankings = []
-        for r, parsed in retrieved:
-            pos = engine.hybrid_order(r, parsed, config)
+        for r, parsed, allowed in retrieved:
+            pos = engine.hybrid_order(r, parsed, config, allowed)
             rankings.append([engine.catalog.title_ids[int(p)] for p in pos[:MRR_DEPTH]])
         scored.append((config, evaluate_rankings(rankings, queries)))
     scored.sort(key=lambda item: -objective(item[1]))

@@ -79,6 +79,18 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("looking for a movie I saw as a kid sometime in the 2000s about a teen girl who hunts a diamond thief",
      {("years", "2000-2009", "boost"), ("type", "movie", "boost")}),  # "as a kid": when, not for whom
     ("a cartoon I watched when I was a kid about a dog", {("genre", "animation", "boost")}),
+    ("i think it came out between 2005 and 2010 and it was about a guy who wakes up in a hospital and the city "
+     "is empty", {("years", "2005-2010", "boost")}),  # a remembered range in a long post: a hint, not a filter
+    ("films between 2005 and 2010", {("years", "2005-2010", "filter"), ("type", "movie", "boost")}),
+    # a bare audience word asks for children's titles only beside a type or genre (or alone)
+    ("poor people play deadly versions of kids games for a huge cash prize", set()),  # Squid Game
+    ("gente endeudada juega juegos infantiles mortales por mucho dinero", set()),
+    ("一群欠债的人参加儿童游戏 输了就会死", set()),
+    ("kids", {("audience", "older_kids", "filter")}),
+    ("儿童电影", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
+    ("หนังเด็ก", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
+    ("어린이 영화", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
+    ("películas infantiles", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
     ("kids movie about a dog", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
     ("movies in the 90s", {("years", "1990-1999", "boost"), ("type", "movie", "boost")}),
     ("french comedies in the 90s", {("years", "1990-1999", "boost"), ("country", "France", "boost"),
