@@ -537,6 +537,8 @@ années 60", "nos anos 60", "in den 80ern"), as opposed to when the title came o
 "películas de los 80")."""
 
 
+_FOR = frozenset({"for", "para", "pour", "fur", "per", "dla", "для", "για"})
+"""Words for "for" that make the audience word one or two words later a request ("shows for little kids")."""
 _FOR_WHOM = frozenset(fold(w) for w in ("子供向け", "子ども向け", "للأطفال", "לילדים", "สำหรับเด็ก"))
 """One-word audience entries that say "for children" themselves (the others are plain nouns or adjectives)."""
 
@@ -550,7 +552,7 @@ def _names_an_audience(source: str, words: list[str]) -> bool:
     if " " in source or source in _FOR_WHOM or words == [source]:
         return True
     at = next((i for i, w in enumerate(words) if source in w), None)
-    if at is None:
+    if at is None or any(w in _FOR for w in words[max(0, at - 2):at]):  # "for (little) kids"
         return True
     glued = words[at].replace(source, "", 1)
     near = [glued] if glued else [words[j] for j in (at - 1, at + 1) if 0 <= j < len(words)]  # glued: what to

@@ -87,6 +87,8 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("gente endeudada juega juegos infantiles mortales por mucho dinero", set()),
     ("一群欠债的人参加儿童游戏 输了就会死", set()),
     ("kids", {("audience", "older_kids", "filter")}),
+    ("movies for young kids", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
+    ("películas para niños pequeños", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
     ("儿童电影", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
     ("หนังเด็ก", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
     ("어린이 영화", {("audience", "older_kids", "filter"), ("type", "movie", "boost")}),
