@@ -175,6 +175,9 @@ class DenseRetriever:
             return False
         import faiss
 
+        # one OpenMP thread: a parallel faiss search at load left OpenMP's threads competing with the
+        # encoder's for the rest of the process (search p50 16 -> 25 ms at concurrency 1 on 2 cores)
+        faiss_single_thread()
         refs = np.ascontiguousarray(references, dtype=np.float32)
         if refs.shape[0] > max_references:
             refs = refs[np.sort(np.random.default_rng(seed).choice(refs.shape[0], max_references, replace=False))]
