@@ -11,8 +11,9 @@ fixed lexicon (en, es, fr, de, it, pt, ja, ko, zh, ar, hi, ru, tr, th, el, he) a
   "90'lar"), "before 2000", "after 2010", "between 1990 and 2000", "recent", a bare year ("1999");
 * ``country``: nationality or language words ("french", "coreanas", "韓国", "한국", "bollywood",
   "turco", "российские") -> a catalog country;
-* ``audience``: "for kids", "para niños", "pour enfants", "子供向け" -> a maturity ceiling that filters;
-  "family" -> the same ceiling as a boost;
+* ``audience``: "for kids", "para niños", "pour enfants", "子供向け" -> a maturity ceiling that filters; a
+  bare "kids"/"infantiles"/儿童 only beside a type or genre word ("kids movies", 儿童电影), never the viewer's
+  age ("a movie I saw as a kid"); "family" before a type or a family genre -> the same ceiling as a boost;
 * ``person``: a cast or director name from the ``people`` gazetteer the caller passes (the engine's is
   :class:`search.people.People`: names in other scripts and inflected forms are read by sound); a run of
   words with a non-Latin word in it is a name only without function words ("фильмы с Киану Ривзом");
@@ -25,7 +26,9 @@ Matching is substring-free for spaced scripts: phrases sit on word boundaries; C
 Thai phrases match inside a word, since those scripts glue words together.
 
 Every constraint is soft (a boost) except the explicit ones: an audience ("for kids") and a year bound
-stated as one ("before 2000", "after 2010", "between 1990 and 2000") filter. :attr:`Understanding.share`
+stated as one ("before 2000", "after 2010", "between 1990 and 2000") filter, in a query of at most
+:data:`SETTING_MAX_WORDS` words (in a longer one they boost). There, a decade after "in", "dans les", "nos"...
+is when the story is set and no constraint. :attr:`Understanding.share`
 says how much of the query the constraints explain (by characters, function words not counted): the
 engine treats a query made only of constraints ("90s french comedy") as a request for the set of
 titles meeting them. The parse costs tens of microseconds (``benchmarks/understand.py``).
