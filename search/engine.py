@@ -584,11 +584,7 @@ class SearchEngine:
             pos, _, _ = self._dense_search(emb, top_k, None, self.identify(text))
         elif system == "hybrid":
             parsed = self.understand(text) if understand else None
-            allowed = self.parsed_allowed(parsed)
-            retrieved = self.retrieve(text, allowed, max(cfg.candidates, top_k), query_embedding)
-            if parsed is not None:
-                self.intent_channels(parsed, retrieved, np.ones(self.catalog.n, dtype=bool) if allowed is None
-                                     else allowed, max(cfg.candidates, top_k))  # fmt: skip
+            retrieved, allowed = self.retrieve_parsed(text, parsed, max(cfg.candidates, top_k), query_embedding)
             pos = self.hybrid_order(retrieved, parsed, cfg, allowed)[:top_k]
         else:
             raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
@@ -607,6 +603,17 @@ class SearchEngine:
             pos, scores = pos[order], scores[order]
         pos, _ = self.exact_first(pos, scores, retrieved.lexical.exact, allowed, self._prior_scores(config))
         return pos
+
+    def retrieve_parsed(self, text: str, parsed: Understanding | None, top: int,
+                        query_embedding: np.ndarray | None) -> tuple[Retrieved, np.ndarray | None]:  # fmt: skip
+        """:meth:`retrieve` within :meth:`parsed_allowed`, with ``parsed``'s intent channels added (``None``: no
+        understanding); returns the channels and the allowed mask. :meth:`rank` and the fusion tuning share it."""
+        allowed = self.parsed_allowed(parsed)
+        retrieved = self.retrieve(text, allowed, top, query_embedding)
+        if parsed is not None:
+            everything = np.ones(self.catalog.n, dtype=bool) if allowed is None else allowed
+            self.intent_channels(parsed, retrieved, everything, top)
+        return retrieved, allowed
 
     def parsed_allowed(self, parsed: Understanding | None) -> np.ndarray | None:
         """The titles :meth:`search` allows an adult viewer without explicit filters once the query's

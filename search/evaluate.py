@@ -263,13 +263,10 @@ def tune_fusion(
     objective = objective or (lambda m: (m["mrr"] + m["recall@10"]) / 2)
     top = max(max(c.candidates for c in grid), MRR_DEPTH)
     retrieved = []
-    everything = np.ones(engine.catalog.n, dtype=bool)
     for i, q in enumerate(queries):
         text = truncate_query(q.text)[0]
         parsed = engine.understand(text)
-        allowed = engine.parsed_allowed(parsed)
-        r = engine.retrieve(text, allowed, top, query_embeddings[i])
-        engine.intent_channels(parsed, r, everything if allowed is None else allowed, top)
+        r, allowed = engine.retrieve_parsed(text, parsed, top, query_embeddings[i])
         retrieved.append((r, parsed, allowed))
     scored = []
     for config in grid:
