@@ -16,6 +16,11 @@ of the scope (:func:`catalog_title_strings`) is embedded as a query (:data:`TITL
 and stored with the version (``title_strings-*.parquet`` and ``title_string_vectors-*.npy``, named
 and checksummed in the same manifest), so serving loads them instead of embedding them at start.
 
+Text hubness (search's plot-channel hub correction, :mod:`embeddings.hubness`): each text's mean cosine to
+its nearest title strings is measured once with the version (``text_hubness-*.npy``, named, checksummed and
+keyed in the manifest) instead of at every load. A version built before that, or a load with other
+references, computes it once and caches it beside the version (:meth:`IndexArtifacts.text_hubness`).
+
 Scopes (which titles are embedded):
   ``tiny`` (300 titles, for tests and smoke runs), ``netflix`` (8,807 titles),
   ``default`` (the Netflix catalog plus MovieLens titles with at least 10 ratings: 10,696 titles,
@@ -29,7 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +48,7 @@ import pandas as pd
 
 from data.catalog import as_lists
 from data.embedding_cache import EmbeddingCache, text_hash
+from embeddings.hubness import HubnessConfig, text_hubness
 
 if TYPE_CHECKING:
     from embeddings.index import FaissVectorIndex
@@ -51,6 +60,10 @@ SIDECAR_TEXTS = "texts-{digest}.parquet"
 SIDECAR_VECTORS = "title_vectors-{digest}.npy"
 SIDECAR_TITLE_STRINGS = "title_strings-{digest}.parquet"
 SIDECAR_TITLE_STRING_VECTORS = "title_string_vectors-{digest}.npy"
+SIDECAR_TEXT_HUBNESS = "text_hubness-{digest}.npy"
+HUBNESS_CACHE = "text_hubness-{version}-{key}.npz"
+"""A version's text hubness computed at load (built before it was stored, or other references / config):
+``key`` is the first 20 hex digits of :meth:`embeddings.hubness.HubnessConfig.key`."""
 TITLE_STRINGS_EMBEDDED_AS = "query"
 """Title strings are embedded as queries (e5's ``query:`` prefix on both sides of a symmetric task): a
 typed title meets a title string as one short text meets another. Measured on marquee-ml:dev
@@ -58,6 +71,8 @@ known-item titles, the dense title channel alone finds the title in its top 10 f
 query-embedded strings against 0.51 with passage-embedded ones (``Титаник``, ``טיטאניק``,
 ``Τιτανικός`` -> "Titanic" first instead of 99th, 18th, 31st)."""
 CHUNK = 256
+
+log = logging.getLogger(__name__)
 
 
 class JobError(Exception):
@@ -349,8 +364,45 @@ class IndexArtifacts:
     title_strings: TitleStringVectors | None = None
     """``None`` for a version built before title strings were embedded with the index."""
 
+    index_dir: Path | None = None
+    """Where the version was loaded from (:meth:`text_hubness` caches there); ``None``: nothing is cached."""
+
     def title_vector_map(self) -> dict[str, np.ndarray]:
         return dict(zip(self.title_ids, self.title_vectors, strict=True))
+
+    def text_hubness(self, vectors: np.ndarray, references: np.ndarray, config: HubnessConfig) -> np.ndarray:
+        """``(t,)`` float32 hubness of each index row (:func:`embeddings.hubness.text_hubness` of the index's
+        ``(t, d)`` row ``vectors`` over the ``(r, d)`` ``references``), as the version stored it when its
+        key (:meth:`~embeddings.hubness.HubnessConfig.key`) matches, else from this version's cache beside
+        it (:data:`HUBNESS_CACHE`), else computed now and cached there (atomically).
+
+        A stored sidecar that is missing or does not match its checksum raises ``IndexCorruptError``; a
+        cache file that cannot be read or names another version, key or row count is logged, recomputed
+        and replaced, never used. A cache that cannot be written (read-only folder) is logged."""
+        from embeddings.index_errors import IndexCorruptError
+
+        rows = int(self.index.ntotal)
+        key = config.key(references)
+        if self.index_dir is not None and self.manifest.get("text_hubness_key") == key:
+            path = self.index_dir / "sidecars" / str(self.manifest["text_hubness_sidecar"])
+            if not path.is_file():
+                raise IndexCorruptError(f"{path} is missing; expected the sidecar named in the index manifest")
+            if _digest(path.read_bytes()) != self.manifest.get("text_hubness_sha256"):
+                raise IndexCorruptError(f"{path} does not match its sha256 in the index manifest (corrupted or replaced)")
+            values = np.load(path, allow_pickle=False)
+            if values.shape != (rows,) or values.dtype != np.float32:
+                raise IndexCorruptError(f"{path} holds {values.dtype} {values.shape}; expected float32 ({rows},)")
+            return values
+        if self.index_dir is None:
+            return text_hubness(vectors, references, config)
+        path = self.index_dir / "sidecars" / HUBNESS_CACHE.format(version=self.version, key=key[:20])
+        expected = {"version": self.version, "key": key, "rows": rows}
+        cached = _read_hubness_cache(path, expected)
+        if cached is not None:
+            return cached
+        values = text_hubness(vectors, references, config)
+        _write_hubness_cache(path, values, expected)
+        return values
 
 
 @dataclass(frozen=True)
@@ -432,6 +484,16 @@ def build_index_version(
     strings_path = _write_sidecar(sidecar, SIDECAR_TITLE_STRINGS, lambda p: strings.to_parquet(p, index=False))
     string_vectors_path = _write_sidecar(sidecar, SIDECAR_TITLE_STRING_VECTORS,
                                          lambda p: np.save(p, string_vectors, allow_pickle=False))  # fmt: skip
+    hubness_fields: dict[str, str] = {}
+    rows = _row_vectors(index)
+    if rows is not None and len(string_vectors):
+        # measured on the index's own rows as search reads them back, over every title string of the scope
+        hub_config = HubnessConfig()
+        hubness = text_hubness(rows, string_vectors, hub_config)
+        hubness_path = _write_sidecar(sidecar, SIDECAR_TEXT_HUBNESS, lambda p: np.save(p, hubness, allow_pickle=False))
+        hubness_fields = {"text_hubness_sidecar": hubness_path.name,
+                          "text_hubness_sha256": _digest(hubness_path.read_bytes()),
+                          "text_hubness_key": hub_config.key(string_vectors)}  # fmt: skip
 
     store = IndexStore(index_dir)
     version_dir = store.write_version(index, {
@@ -451,6 +513,7 @@ def build_index_version(
         "title_string_vectors_sidecar": string_vectors_path.name,
         "title_string_vectors_sha256": _digest(string_vectors_path.read_bytes()),
         "title_strings_embedded_as": TITLE_STRINGS_EMBEDDED_AS,
+        **hubness_fields,
         "text_policy": "one passage per (title, description language); title-only when no description",
     })  # fmt: skip
     store.prune(keep=3)
@@ -465,6 +528,53 @@ def _write_sidecar(folder: Path, pattern: str, write: Callable[[Path], object]) 
     path = folder / pattern.format(digest=_digest(tmp.read_bytes())[:20])
     tmp.replace(path)
     return path
+
+
+def _read_hubness_cache(path: Path, expected: dict[str, Any]) -> np.ndarray | None:
+    """The hubness cached at ``path`` when it is readable, its metadata equals ``expected`` and its values
+    match their checksum; else ``None`` (a rejected file is logged with the reason)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            values = np.asarray(stored["hubness"])
+            meta = json.loads(str(stored["meta"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("%s cannot be read (%s): recomputing the texts' hubness", path, err)
+        return None
+    found = {k: meta.get(k) for k in expected} if isinstance(meta, dict) else meta
+    if found != expected:
+        log.warning("%s was computed for %s, not %s: recomputing the texts' hubness", path, found, expected)
+        return None
+    if values.dtype != np.float32 or values.shape != (expected["rows"],) or _digest(values.tobytes()) != meta.get("sha256"):
+        log.warning("%s holds %s %s that do not match its checksum: recomputing the texts' hubness",
+                    path, values.dtype, values.shape)  # fmt: skip
+        return None
+    return values
+
+
+def _write_hubness_cache(path: Path, values: np.ndarray, meta: dict[str, Any]) -> None:
+    """Write ``values`` and ``meta`` (with their checksum) to ``path`` through a temporary file in the same
+    folder, so a reader sees the old file or the whole new one."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{time.time_ns()}-{path.name}")
+    try:
+        with tmp.open("wb") as out:
+            np.savez(out, hubness=values, meta=np.asarray(json.dumps({**meta, "sha256": _digest(values.tobytes())})))
+        tmp.replace(path)
+    except OSError as err:
+        log.warning("cannot cache the texts' hubness at %s (%s): it will be computed again at the next load", path, err)
+        tmp.unlink(missing_ok=True)
+
+
+def _row_vectors(index: FaissVectorIndex) -> np.ndarray | None:
+    """``(t, d)`` the index's stored row vectors, ``None`` when it cannot give them back (an IVF index)."""
+    faiss_index = index.faiss_index
+    if faiss_index is None or not hasattr(faiss_index, "reconstruct_n"):
+        return None
+    try:
+        return np.asarray(faiss_index.reconstruct_n(0, int(faiss_index.ntotal)), dtype=np.float32)
+    except RuntimeError:
+        return None
 
 
 def load_index_artifacts(index_dir: Path, expected_model_fingerprint: str | None = None, *,
@@ -494,7 +604,7 @@ def load_index_artifacts(index_dir: Path, expected_model_fingerprint: str | None
     if vectors.shape[0] != len(title_ids):
         raise IndexCorruptError(f"{vec_path} has {vectors.shape[0]} rows; expected {len(title_ids)} titles")
     return IndexArtifacts(loaded.index, texts, title_ids, vectors, manifest, loaded.version,
-                          _load_title_strings(sidecar, manifest, vectors.shape[1]))  # fmt: skip
+                          _load_title_strings(sidecar, manifest, vectors.shape[1]), index_dir)  # fmt: skip
 
 
 def _load_title_strings(sidecar: Path, manifest: dict[str, Any], dim: int) -> TitleStringVectors | None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from embeddings.hubness import HUB_NEIGHBOURS, MAX_HUB_REFERENCES, HubnessConfig, HubnessSource, text_hubness
 from embeddings.index import faiss_single_thread, inner_products
 from embeddings.job import title_strings
 
@@ -27,11 +28,6 @@ DEFAULT_HUB_PENALTY = 0.5
 """How much of a text's hubness (:meth:`DenseRetriever.fit_hubness`) comes off its cosine. Chosen on
 marquee-ml:dev, full scope (53,095 titles), hybrid, from 0.5 / 0.75 / 1.0 / 1.5: Recall@10 0.601 -> 0.616,
 MRR 0.489 -> 0.524 at 0.5 (0.75: 0.610 / 0.527; 1.5 falls below none); default scope MRR 0.610 -> 0.624."""
-HUB_NEIGHBOURS = 10
-"""A text's hubness is its mean cosine to its this many nearest reference queries."""
-MAX_HUB_REFERENCES = 20_000
-"""At most this many reference queries (a seeded sample of the title strings) measure hubness, so the
-full scope (53k texts) fits in a few seconds at load."""
 DEFAULT_LANGUAGE_CENTERING = 0.5
 """See :meth:`DenseRetriever.centered` for how it was chosen (0.25-1.0 tried; 0.5 and 0.75 tie on
 cross-lingual recall, 0.5 costs same-language-only titles less)."""
@@ -159,7 +155,8 @@ class DenseRetriever:
         return counts
 
     def fit_hubness(self, references: np.ndarray, *, neighbours: int = HUB_NEIGHBOURS,
-                    max_references: int = MAX_HUB_REFERENCES, seed: int = 0) -> bool:  # fmt: skip
+                    max_references: int = MAX_HUB_REFERENCES, seed: int = 0,
+                    source: HubnessSource = text_hubness) -> bool:  # fmt: skip
         """Learn each text's hubness: its mean cosine to its ``neighbours`` nearest ``references``
         (``(r, d)`` query embeddings; the title strings, which are embedded as queries, in every language
         and script the catalog has), minus the median text's. Needs :meth:`fit_languages` first; returns
@@ -170,22 +167,18 @@ class DenseRetriever:
         the catalog barely uses (부산행 -> "Jacob Tingleff: Ulig", "DØD"). Subtracting ``hub_penalty``
         times a text's hubness from its cosine is the document side of cross-domain similarity local
         scaling (CSLS, Conneau et al. 2018; the query side is constant per query and cannot reorder).
+
+        ``source`` gives the mean cosines per index row (:mod:`embeddings.hubness`): computed here by
+        default (~1 s on the default scope, ~10 s on the full scope), or what the index version stored
+        (:meth:`embeddings.job.IndexArtifacts.text_hubness`), which is the same computation done once.
         """
         if self._stored is None or references.ndim != 2 or references.shape[0] == 0:
             return False
-        import faiss
-
-        # one OpenMP thread: a parallel faiss search at load left OpenMP's threads competing with the
-        # encoder's for the rest of the process (search p50 16 -> 25 ms at concurrency 1 on 2 cores)
-        faiss_single_thread()
-        refs = np.ascontiguousarray(references, dtype=np.float32)
-        if refs.shape[0] > max_references:
-            refs = refs[np.sort(np.random.default_rng(seed).choice(refs.shape[0], max_references, replace=False))]
         vectors, _ = self._stored
-        flat = faiss.IndexFlatIP(refs.shape[1])
-        flat.add(refs)
-        near, _ = flat.search(np.ascontiguousarray(vectors, dtype=np.float32), min(neighbours, refs.shape[0]))
-        by_row = near.mean(axis=1).astype(np.float32)
+        config = HubnessConfig(neighbours=neighbours, max_references=max_references, seed=seed)
+        by_row = np.asarray(source(vectors, references, config), dtype=np.float32)
+        if by_row.shape != (vectors.shape[0],):
+            raise ValueError(f"expected one hubness per index row ({vectors.shape[0]}); got shape {by_row.shape}")
         idx = self._lookup(np.asarray(self.index.ids, dtype=np.int64))
         known = idx >= 0
         hubness = np.zeros(self._ids.size, dtype=np.float32)

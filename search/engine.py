@@ -72,6 +72,7 @@ from search.understand import Constraint, Understanding
 from search.understand import understand as understand_query
 
 if TYPE_CHECKING:
+    from embeddings.hubness import HubnessSource
     from embeddings.job import TitleStringVectors
 
 log = logging.getLogger(__name__)
@@ -301,6 +302,7 @@ class SearchEngine:
         title_embedder: Callable[[list[str]], np.ndarray] | None = None,
         title_string_vectors: TitleStringVectors | None = None,
         similar: SimilarTitles | None = None,
+        text_hubness: HubnessSource | None = None,
     ) -> SearchEngine:
         """Build from the catalog's titles DataFrame and (optionally) a text index.
 
@@ -321,6 +323,8 @@ class SearchEngine:
                 once per string (slow the first time; rebuilding the index stores them). Neither:
                 no title channel.
             similar: "more like this" as served (:class:`SimilarTitles`) for "like <title>" queries.
+            text_hubness: the texts' hubness as the index version stores it
+                (:meth:`embeddings.job.IndexArtifacts.text_hubness`); ``None``: computed here.
         """
         if scope_title_ids is None and texts is not None:
             scope_title_ids = list(dict.fromkeys(texts["title_id"].astype(str).tolist()))
@@ -350,7 +354,10 @@ class SearchEngine:
             vectors = np.asarray(title_embedder(texts_s), dtype=np.float32)
             titles_channel = DenseTitles(vectors, positions_s, langs_s, texts_s, catalog.n)
         if dense is not None and titles_channel is not None and hub_penalty > 0:
-            dense.fit_hubness(titles_channel.vectors)
+            if text_hubness is None:
+                dense.fit_hubness(titles_channel.vectors)
+            else:
+                dense.fit_hubness(titles_channel.vectors, source=text_hubness)
         return cls(catalog, lexical, dense, encoder, fusion=fusion, reranker=reranker,
                    language_identifier=language_identifier or default_identifier(), titles=titles_channel,
                    similar=similar)  # fmt: skip

@@ -157,7 +157,8 @@ def _engine_from(own: Resources, artifacts: IndexArtifacts, resources: Resources
                                 reranker=_personal_reranker(resources),
                                 similar=None if resources is None else shared.served_similar(resources),
                                 title_string_vectors=artifacts.title_strings,
-                                title_embedder=shared.title_embedder(own))  # fmt: skip
+                                title_embedder=shared.title_embedder(own),
+                                text_hubness=artifacts.text_hubness)  # fmt: skip
     engine.search("warm up")  # first-call costs (imports, caches) are paid at start, not by a viewer
     return engine
 

@@ -47,6 +47,19 @@ def test_hubness_is_learnt_at_load_and_centred(engine: SearchEngine) -> None:
     assert float(hubness.max()) > 0.01 and float(hubness.min()) < -0.01  # texts differ in how central they sit
 
 
+def test_hubness_read_from_the_index_version_is_the_one_computed_at_load(engine: SearchEngine) -> None:
+    """The served engine reads the texts' hubness stored with (or cached beside) the index version
+    (:meth:`embeddings.job.IndexArtifacts.text_hubness`); computing it here gives the same values exactly."""
+    dense, titles = engine.dense, engine.titles
+    assert dense is not None and titles is not None and dense._hubness is not None
+    served = dense._hubness.copy()
+    try:
+        assert dense.fit_hubness(titles.vectors)
+        np.testing.assert_array_equal(dense._hubness, served)
+    finally:
+        dense._hubness = served
+
+
 def test_hub_texts_stop_crowding_unrelated_queries(engine: SearchEngine, default_artifacts_dir: Path) -> None:
     catalog_dir = default_artifacts_dir / "catalog"
     frame = read_titles(catalog_dir)
