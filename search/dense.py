@@ -118,6 +118,12 @@ class DenseRetriever:
         self._rows = self._row_masks()
         """With an index that filters by row (``search_rows``): each index row's title position (``-1``:
         no text or out of scope) and, per language, which rows hold it; ``None`` otherwise."""
+        self._lang_list: list[str] = [str(x) for x in self._langs.tolist()]
+        self._scoped = self._scoped_table()
+        """Text id -> index into the sorted arrays of a text in scope, ``-1`` otherwise; its last entry
+        answers every id outside ``0..max id`` (``None`` for sparse or repeated ids: :meth:`_lookup`)."""
+        self._script_masks: dict[str, np.ndarray] = {}
+        self._costs: tuple[tuple[float, float, int], np.ndarray | None, np.ndarray | None] | None = None
 
     def fit_languages(self, min_texts: int = MIN_LANGUAGE_TEXTS) -> dict[str, int]:
         """Learn one centroid per description language from the index's own vectors.
@@ -245,6 +251,38 @@ class DenseRetriever:
         by_lang = {str(lang): (row_langs == lang) & (idx >= 0) for lang in set(self._langs.tolist())}
         return row_positions, by_lang
 
+    def _scoped_table(self) -> np.ndarray | None:
+        """See :attr:`_scoped`: a table as long as the ids' range (at most four slots per text)."""
+        ids = self._ids
+        if ids.size == 0 or ids[0] < 0 or int(ids[-1]) > 4 * ids.size + 1024 or not bool(np.all(ids[1:] > ids[:-1])):
+            return None
+        table = np.full(int(ids[-1]) + 2, -1, dtype=np.int64)
+        scoped = np.flatnonzero(self._positions >= 0)
+        table[ids[scoped]] = scoped
+        return table
+
+    def _static_costs(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(t,)`` float32 what the title-only penalty and the hub correction take off each text's cosine
+        (``None``: nothing), computed once per penalty setting (the same products :meth:`search` took per
+        hit before; the penalties are public attributes, so a change recomputes them)."""
+        key = (self.title_only_penalty, self.hub_penalty, id(self._hubness))
+        costs = self._costs
+        if costs is None or costs[0] != key:
+            title = np.float32(self.title_only_penalty) * self._title_only if self.title_only_penalty else None
+            hub = (np.float32(self.hub_penalty) * self._hubness
+                   if self._hubness is not None and self.hub_penalty > 0 else None)  # fmt: skip
+            costs = (key, title, hub)
+            self._costs = costs
+        return costs[1], costs[2]
+
+    def _script_mask(self, script: str | None) -> np.ndarray:
+        """``(t,)`` texts headed by a title written in ``script``, computed once per script."""
+        mask = self._script_masks.get(script or "")
+        if mask is None:
+            mask = np.asarray(self._scripts == script, dtype=bool)
+            self._script_masks[script or ""] = mask
+        return mask
+
     def _lookup(self, ids: np.ndarray) -> np.ndarray:
         """Indices into the sorted text arrays of ``ids`` (``-1`` where unknown)."""
         idx = np.searchsorted(self._ids, ids)
@@ -332,28 +370,48 @@ class DenseRetriever:
         else:
             scores, ids = self.index.search(query, k_texts, allowed_ids=allowed_ids)
         scores, ids = scores[0], ids[0]
-        valid = ids >= 0
-        idx = self._lookup(ids[valid])
-        scores = scores[valid][idx >= 0]
-        idx = idx[idx >= 0]
-        positions = self._positions[idx]
-        in_scope = positions >= 0
-        positions, scores, idx = positions[in_scope], scores[in_scope], idx[in_scope]
+        table = self._scoped
+        if table is not None:  # one look-up: unknown ids, padding (-1) and texts out of scope drop together
+            idx = table[np.where((ids >= 0) & (ids < table.size - 1), ids, table.size - 1)]
+            keep = idx >= 0
+            scores, idx = scores[keep], idx[keep]
+            positions = self._positions[idx]
+        else:
+            valid = ids >= 0
+            idx = self._lookup(ids[valid])
+            scores = scores[valid][idx >= 0]
+            idx = idx[idx >= 0]
+            positions = self._positions[idx]
+            in_scope = positions >= 0
+            positions, scores, idx = positions[in_scope], scores[in_scope], idx[in_scope]
         margin = self.script_margin(query, script)
-        hub = self._hubness is not None and self.hub_penalty > 0
-        if self.title_only_penalty or margin or hub:
-            scores = scores - np.float32(self.title_only_penalty) * self._title_only[idx]
-            if hub:
-                assert self._hubness is not None
-                scores = scores - np.float32(self.hub_penalty) * self._hubness[idx]
+        title_cost, hub_cost = self._static_costs()
+        if title_cost is not None or hub_cost is not None or margin:
+            if title_cost is not None:
+                scores = scores - title_cost[idx]
+            if hub_cost is not None:
+                scores = scores - hub_cost[idx]
             if margin:
-                scores = scores - np.float32(margin) * (self._scripts[idx] == script)
+                scores = scores - np.float32(margin) * self._script_mask(script)[idx]
             resort = np.argsort(-scores, kind="stable")
             positions, scores, idx = positions[resort], scores[resort], idx[resort]
         # results are sorted by score: the first occurrence of a title is its maximum
-        _, first = np.unique(positions, return_index=True)
-        first = np.sort(first)[:top_k]
-        return positions[first], scores[first].astype(np.float32), [str(x) for x in self._langs[idx[first]]]
+        first = _first_of_each(positions)[:top_k]
+        langs = self._lang_list
+        return positions[first], scores[first].astype(np.float32), [langs[i] for i in idx[first].tolist()]
+
+
+def _first_of_each(positions: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct value of ``positions`` ``(m,)``, in order of
+    appearance (``np.unique(..., return_index=True)``'s indices, sorted, without its overhead)."""
+    if positions.size == 0:
+        return np.empty(0, dtype=np.int64)
+    order = np.argsort(positions, kind="stable")
+    ranked = positions[order]
+    lead = np.empty(ranked.size, dtype=bool)
+    lead[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=lead[1:])
+    return np.sort(order[lead])
 
 
 class DenseTitles:
@@ -484,8 +542,8 @@ class DenseTitles:
         if want == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64)
         head = np.argpartition(-scores, want - 1)[:want] if want < scores.size else np.arange(scores.size)
-        head = head[np.lexsort((head, -scores[head]))]
+        head = np.sort(head)  # best first, ties by string index: a stable sort of the index-ordered head
+        head = head[np.argsort(-scores[head], kind="stable")]
         head = head[np.isfinite(scores[head])]
-        _, first = np.unique(self.positions[head], return_index=True)
-        best = head[np.sort(first)][:top_k]
+        best = head[_first_of_each(self.positions[head])][:top_k]
         return self.positions[best], scores[best].astype(np.float32), best
