@@ -282,6 +282,8 @@ class SearchEngine:
         """Soft-constraint masks already computed (read-only arrays; see :meth:`_intent_mask`)."""
         self._prior: np.ndarray | None = None
         """Titles described in each language, relative to the best-covered language (English: 1)."""
+        self._prior_added: tuple[float, np.ndarray] | None = None
+        """``(config.prior, scores)`` of the last :meth:`_prior_scores` (read-only)."""
 
     @classmethod
     def build(
@@ -826,8 +828,17 @@ class SearchEngine:
         return self._credited
 
     def _prior_scores(self, config: FusionConfig) -> np.ndarray | None:
-        """``(n,)`` what the popularity prior adds to each title's fused score (``None`` when it is off)."""
-        return config.prior * self._popularity_prior() if config.prior > 0 else None
+        """``(n,)`` what the popularity prior adds to each title's fused score (``None`` when it is off),
+        read-only, computed once per prior weight (it was two catalog-sized products per query)."""
+        if config.prior <= 0:
+            return None
+        added = self._prior_added
+        if added is None or added[0] != config.prior:
+            scores = config.prior * self._popularity_prior()
+            scores.flags.writeable = False
+            added = (config.prior, scores)
+            self._prior_added = added
+        return added[1]
 
     def _popularity_prior(self) -> np.ndarray:
         """Popularity over the catalog's highest, ``(n,)`` (read-only), computed once."""

@@ -368,6 +368,8 @@ class LexicalIndex:
         self.string_lang = string_lang
         self.string_text = string_text
         self.string_keys = string_keys
+        self._string_words = [frozenset(key.split()) for key in string_keys]
+        """Each title string key's words (:meth:`matched_title_string`)."""
         self._key_to_titles: dict[str, list[int]] = {}
         for key, title in zip(string_keys, string_title, strict=True):
             bucket = self._key_to_titles.setdefault(key, [])
@@ -388,6 +390,8 @@ class LexicalIndex:
                     person_title.append(i)
                     own.append((name, frozenset(tokens), tokens[-1]))
             self.people.append(own)
+        self._people_words = [frozenset().union(*(parts for _, parts, _ in own)) for own in self.people]
+        """Every word of each title's people's names (:meth:`matched_people` skips a title sharing none)."""
         self._people = _FieldIndex(person_docs, np.asarray(person_title, dtype=np.int64), n, k1=cfg.k1,
                                    b=cfg.b.get("people", 0.3))  # fmt: skip
         self._content = _FieldIndex([tokenize(c) for c in documents.content], np.arange(n), n, k1=cfg.k1,
@@ -495,8 +499,9 @@ class LexicalIndex:
         top = docs[np.argpartition(-score, k - 1)[:k]] if score.size > k else docs
         out: dict[int, float] = {}
         near: set[int] = set()
-        for s in top.tolist():
-            sim, is_near = _similarity(key, self.string_keys[s])
+        candidates = top.tolist()
+        for s, (sim, is_near) in zip(candidates, _similarities(key, [self.string_keys[s] for s in candidates]),
+                                     strict=True):  # fmt: skip
             title = int(self.string_title[s])
             if sim > out.get(title, -1.0):
                 out[title] = sim
@@ -512,7 +517,7 @@ class LexicalIndex:
         best: tuple[int, tuple[str, str]] | None = None
         for s in range(int(self._string_start[title]), int(self._string_start[title + 1])):
             key = self.string_keys[s]
-            overlap = len(tokens & set(key.split()))
+            overlap = len(tokens & self._string_words[s])
             if key == parsed.key:
                 overlap += 1000
             if overlap and (best is None or overlap > best[0]):
@@ -522,6 +527,8 @@ class LexicalIndex:
     def matched_people(self, title: int, parsed: ParsedQuery) -> list[str]:
         """Names of ``title``'s cast/directors matched by the query: two of their words, the surname,
         or the whole query ("tom" names every Tom; "tom hanks" names only Tom Hanks)."""
+        if self._people_words[title].isdisjoint(parsed.all_tokens):
+            return []
         tokens = set(parsed.all_tokens)
         out = []
         for name, parts, surname in self.people[title]:
@@ -540,8 +547,48 @@ def max_edits(query_key: str) -> int:
     return 0 if len(query_key) < 4 else 1 if len(query_key) < 12 else 2
 
 
+def _similarities(query_key: str, title_keys: Sequence[str]) -> list[tuple[float, bool]]:
+    """:func:`_similarity` of ``query_key`` with each of ``title_keys``, the same values: rapidfuzz's
+    ``cdist`` compares the query with every key variant in one call per measure (one call per variant
+    and measure cost ~0.2 ms per query for the ~30 fuzzy candidates)."""
+    from rapidfuzz.distance import OSA, Indel
+    from rapidfuzz.process import cdist
+
+    if not title_keys:
+        return []
+    allowed = max_edits(query_key)
+    typed_chars = len(query_key)
+    owners: list[int] = []
+    variants: list[str] = []
+    for i, key in enumerate(title_keys):
+        head, _, rest = key.partition(" ")
+        owners.append(i)
+        variants.append(key)
+        if rest and head in _ARTICLES:
+            owners.append(i)
+            variants.append(rest)
+    longer = [j for j, v in enumerate(variants) if len(v) > typed_chars]
+    prefixes = [variants[j][:typed_chars] for j in longer]
+    whole = cdist([query_key], variants, scorer=Indel.normalized_similarity, dtype=np.float64)[0].tolist()
+    edits = cdist([query_key], variants, scorer=OSA.distance, score_cutoff=allowed, dtype=np.int64)[0].tolist()
+    if longer:
+        head_sims = cdist([query_key], prefixes, scorer=Indel.normalized_similarity, dtype=np.float64)[0].tolist()
+        head_edits = cdist([query_key], prefixes, scorer=OSA.distance, score_cutoff=allowed, dtype=np.int64)[0].tolist()
+    best = [0.0] * len(title_keys)
+    near = [False] * len(title_keys)
+    for j, i in enumerate(owners):
+        best[i] = max(best[i], 100.0 * whole[j])
+        near[i] = near[i] or edits[j] <= allowed
+    for m, j in enumerate(longer):
+        i = owners[j]
+        typed = typed_chars / len(variants[j])
+        best[i] = max(best[i], 100.0 * head_sims[m] * min(1.0, 0.4 + typed * 0.75))
+        near[i] = near[i] or (typed >= 0.6 and head_edits[m] <= allowed - 1)
+    return list(zip(best, near, strict=True))
+
+
 def _similarity(query_key: str, title_key_: str) -> tuple[float, bool]:
-    """Typo-tolerant similarity (0..100) of a folded query and a folded title key, and whether the
+    """The rule one pair at a time (:func:`_similarities` applies it to a batch). Typo-tolerant similarity (0..100) of a folded query and a folded title key, and whether the
     query is a near-exact match of the title.
 
     Similarity is the best rapidfuzz ratio of: the whole key; the key without a leading article

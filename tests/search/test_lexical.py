@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from search.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, tokenize
+from search.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, _similarities, _similarity, tokenize
 
 TITLES = [
     [("", "The Matrix")],
@@ -179,3 +181,17 @@ def test_foreign_function_words_are_no_title_evidence_in_a_short_query() -> None
     # exact titles read the whole query; a query of function words alone keeps them
     assert index.score("la casa de papel").exact[3] == 2
     assert index.score("de la").query.tokens == ("de", "la")
+
+
+_KEY_LETTERS = "abcdeilmnorst "
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=st.text(_KEY_LETTERS, min_size=1, max_size=16),
+       keys=st.lists(st.text(_KEY_LETTERS, max_size=24), max_size=12))  # fmt: skip
+def test_batched_fuzzy_similarity_is_the_one_pair_rule(query: str, keys: list[str]) -> None:
+    """The fuzzy candidates are verified in one batch (:func:`search.lexical._similarities`); each answer
+    is exactly the one-pair rule's (article-less keys, typed prefixes, near-exact edits included)."""
+    query = " ".join(query.split()) or "a"
+    keys = [*keys, "the " + query, query + "x", "le " + query[:-1] + "s", query[: max(1, len(query) - 1)]]
+    assert _similarities(query, keys) == [_similarity(query, k) for k in keys]
