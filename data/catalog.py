@@ -8,6 +8,9 @@ Resolution rules, in order (one real film = one catalog title):
    preferring the exact year, then a title with viewing history, then the smallest title id;
    Netflix shows (no other source has shows) and unmatched movies become titles of their own.
 
+A title's original language is TMDB-5000's, else the language of the TMDB language file holding it
+(``_file_language``): "french comedy" then finds Le Dîner de cons, known from MovieLens and the French file.
+
 Every title's maturity comes from ``data.normalize.title_maturity``: its Netflix US rating, else a rung inferred
 from its genres (never the kids rung), else adults-only; ``maturity_source`` says which ("rating", "inferred",
 "unknown") and ``maturity_known`` stays True for a rating only.
@@ -200,6 +203,15 @@ def _countries(values: list[str]) -> list[str]:
     return list(dict.fromkeys(_COUNTRY_ALIASES.get(v, v) for v in values if v))
 
 
+def _file_language(lang: dict[str, dict[str, Any]]) -> str | None:
+    """The original language of a title known from TMDB's language files only: the language of its one file.
+
+    Each file holds the popular films made in its language (they never share a film). Where TMDB-5000 also
+    gives the original language, it agrees with the file's for 3,235 of 3,252 films: en .998 (3,091), fr .89
+    (66 of 74), es .94 (30 of 32), it/de/pl/pt 1.0, da .83 (5 of 6)."""
+    return next(iter(lang)) if len(lang) == 1 else None
+
+
 def _title_row(ent: _Entity, ml_stats: dict[int, tuple[int, float]], tags: dict[int, list[str]]) -> dict[str, Any]:
     nf, ml, t5 = ent.records.get("netflix"), ent.records.get("movielens"), ent.records.get("tmdb5000")
     lang: dict[str, dict[str, Any]] = ent.records.get("lang", {})
@@ -231,7 +243,7 @@ def _title_row(ent: _Entity, ml_stats: dict[int, tuple[int, float]], tags: dict[
         "type": nf["type"] if nf is not None else "movie",
         "title": display,
         "original_title": t5["original_title"] if t5 is not None and t5["original_title"] else None,
-        "original_language": t5["original_language"] if t5 is not None else None,
+        "original_language": t5["original_language"] if t5 is not None else _file_language(lang),
         "localized_titles": localized,
         "year": int(year) if year is not None else None,
         "genres": sorted(genres),

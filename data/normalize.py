@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -135,6 +135,28 @@ def map_genres(labels: list[str], vocabulary: dict[str, tuple[str, ...]]) -> tup
         else:
             unknown.append(label)
     return sorted(genres), unknown
+
+
+# ---------------------------------------------------------------- countries by language
+
+NATIONAL_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "France": ("fr",), "South Korea": ("ko",), "Japan": ("ja",), "India": ("hi", "ta", "te", "ml", "kn", "bn", "mr"),
+    "Germany": ("de",), "Italy": ("it",), "Turkey": ("tr",), "China": ("zh", "cn"), "Thailand": ("th",),
+    "Russia": ("ru",), "Israel": ("he",), "Indonesia": ("id",), "Denmark": ("da",), "Sweden": ("sv",),
+    "Norway": ("no", "nb"), "Poland": ("pl",), "Netherlands": ("nl",), "Greece": ("el",),
+}  # fmt: skip
+"""Original languages spoken mainly in one country: a title whose countries are unknown (MovieLens-only and
+TMDB-language-file titles) but whose original language is one of these is that country's, for search's
+country constraint and for the evaluation's intent sets alike ("french film" finds Comme un chef, which has no
+country in the data)."""
+
+
+def of_country(countries: Sequence[str], original_language: str | None, country: str) -> bool:
+    """Whether a title is ``country``'s: listed among its ``countries``, or none listed and its original
+    language one of the country's own (:data:`NATIONAL_LANGUAGES`)."""
+    if country in countries:
+        return True
+    return not countries and bool(original_language) and original_language in NATIONAL_LANGUAGES.get(country, ())
 
 
 # ---------------------------------------------------------------- maturity ladder

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.errors import QueryFileError, TuningSetError
+from data.normalize import of_country
 
 GOLD_SOURCES = ("netflix", "tmdb", "movielens", "imdb")
 KINDS = ("plot", "cross-lingual", "title", "person", "intent")
@@ -58,7 +59,8 @@ class Intent:
     """Structured constraints of an intent query; ``None``/empty means unconstrained.
 
     ``genres``: every one must be among the title's genres (catalog vocabulary: ``comedy``,
-    ``horror``...); ``country``: among the title's countries; ``years``: inclusive range;
+    ``horror``...); ``country``: among the title's countries, or none listed and its original language the
+    country's own (:func:`data.normalize.of_country`); ``years``: inclusive range;
     ``maturity``: the title's known maturity is at most this level (``kids`` < ``older_kids`` <
     ``teens`` < ``adults``); ``person``: in the cast or among the directors (exact name).
     """
@@ -356,10 +358,11 @@ def intent_matches(title: Mapping[str, object], intent: Intent) -> bool:
         return False
     if intent.genres and not set(intent.genres) <= {str(g) for g in _as_list(title.get("genres"))}:
         return False
-    if intent.country is not None and intent.country not in {
-        str(c) for c in _as_list(title.get("countries"))
-    }:
-        return False
+    if intent.country is not None:
+        language = title.get("original_language")
+        countries = [str(c) for c in _as_list(title.get("countries"))]
+        if not of_country(countries, language if isinstance(language, str) else None, intent.country):
+            return False
     if intent.years is not None:
         year = title.get("year")
         if not isinstance(year, int | float) or year != year:  # NaN: unknown year never matches

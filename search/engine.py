@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from data.normalize import MATURITY_LEVELS
+from data.normalize import MATURITY_LEVELS, NATIONAL_LANGUAGES
 from data.queries import script_of
 from search.catalog import SearchCatalog
 from search.dense import (
@@ -128,18 +128,10 @@ Chosen on marquee-ml:dev: 4 and 6 give the same known-item Recall@10 0.562 (no l
 queries' 0.633 and Latin's 0.609 come back to what they were without the channel, titles keep 0.631)."""
 TITLE_REASON_MARGIN = 0.02
 """A title is said to match by its title's meaning when its title-channel cosine is this close to the best."""
-COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "France": ("fr",), "South Korea": ("ko",), "Japan": ("ja",), "India": ("hi", "ta", "te", "ml", "kn", "bn", "mr"),
-    "Germany": ("de",), "Italy": ("it",), "Turkey": ("tr",), "China": ("zh", "cn"), "Thailand": ("th",),
-    "Russia": ("ru",), "Israel": ("he",), "Indonesia": ("id",), "Denmark": ("da",), "Sweden": ("sv",),
-    "Norway": ("no", "nb"), "Poland": ("pl",), "Netherlands": ("nl",), "Greece": ("el",),
-}  # fmt: skip
-"""Original languages spoken mainly in one country: a title whose countries are unknown (MovieLens-only
-titles) but whose original language is one of these counts as that country's, one tier below the titles
-known to be from it ("french film" finds Comme un chef, which has no country in the data)."""
-PRIMARY_COUNTRY_TIER = 0.5
-"""In a set query with a country, the titles mainly of that country (:meth:`SearchEngine._primary`) rank
-above its co-productions: half a tier, so they stay below no title of a higher tier."""
+SET_NEIGHBOURS_BELOW = 20
+"""A set query matching fewer allowed titles than this (a page) is followed by the titles most like them
+(:meth:`SearchEngine._set_neighbours`), read from its best :data:`SET_NEIGHBOURS_FROM` members."""
+SET_NEIGHBOURS_FROM = 10
 RERANK_DEPTH = 100
 """A profile's re-ranker reorders the best ``max(RERANK_DEPTH, offset + limit)`` fused titles."""
 SYSTEMS: tuple[str, ...] = ("bm25", "dense", "hybrid")
@@ -748,7 +740,7 @@ class SearchEngine:
 
     def _intent_mask(self, constraint: Constraint, loose: bool = True) -> np.ndarray | None:
         """``(n,)`` titles a soft constraint favours (read-only); ``None`` when the catalog cannot tell.
-        ``loose``: a country also takes titles of unknown country in its language (:data:`COUNTRY_LANGUAGES`).
+        ``loose``: a country also takes titles of unknown country in its language (:data:`NATIONAL_LANGUAGES`).
 
         Each mask is computed once per (kind, value, loose) and kept (at most :data:`INTENT_MASK_CACHE`
         of them): a query reads its constraints' masks several times (channels, boost, set tiers)."""
@@ -774,7 +766,7 @@ class SearchEngine:
         cat = self.catalog
         if constraint.kind == "country":
             mask = cat.country_masks.get(constraint.value, np.zeros(cat.n, dtype=bool))
-            languages = COUNTRY_LANGUAGES.get(constraint.value, ()) if loose else ()
+            languages = NATIONAL_LANGUAGES.get(constraint.value, ()) if loose else ()
             if languages:
                 no_country = np.asarray([not c for c in cat.countries], dtype=bool)
                 mask = mask | (no_country & np.isin(cat.original_language, languages))
@@ -797,20 +789,23 @@ class SearchEngine:
 
     def _primary(self, parsed: Understanding) -> np.ndarray | None:
         """``(n,)`` titles mainly of every parsed country (``None``: no country parsed): the country is their
-        only one, or their original language is its own (:data:`COUNTRY_LANGUAGES`). A co-production merely
-        listing the country is not: "90s french comedy" ranked Waking Ned Devine and Primary Colors (France,
-        United Kingdom, United States; English) beside The Fifth Element and French-language comedies."""
+        only one, or their original language is its own (:data:`NATIONAL_LANGUAGES`), the countries being
+        listed or not. A co-production merely listing the country is not: "90s french comedy" ranked Waking
+        Ned Devine and Primary Colors (France, United Kingdom, United States; English) above Le Dîner de cons
+        (French, no country in the data)."""
         countries = [c.value for c in parsed.of("country") if c.effect == "boost"]
         if not countries:
             return None
         cat = self.catalog
 
         def compute(country: str) -> np.ndarray:
-            own = COUNTRY_LANGUAGES.get(country, ())
+            own = NATIONAL_LANGUAGES.get(country, ())
             mainly = np.asarray([list(c) == [country] for c in cat.countries], dtype=bool)
             if own:
-                mainly |= np.isin(cat.original_language, own)
-            return mainly & cat.country_masks.get(country, np.zeros(cat.n, dtype=bool))
+                listed = cat.country_masks.get(country, np.zeros(cat.n, dtype=bool))
+                unknown = np.asarray([not c for c in cat.countries], dtype=bool)
+                mainly |= np.isin(cat.original_language, own) & (listed | unknown)
+            return mainly
 
         mask = np.ones(cat.n, dtype=bool)
         for country in countries:
@@ -907,6 +902,8 @@ class SearchEngine:
                         text[pos] = (cos - lo) / (hi - lo) if hi > lo else 1.0
                         score = score + text
                 retrieved.channels["intent"] = _top_positive(np.where(match, score, 0.0), None, top)
+                if parsed.share >= INTENT_SET_SHARE:
+                    self._set_neighbours(retrieved, match, score, allowed, top)
         like = parsed.of("like")
         if like and self.dense is not None:
             best = self._like_title(like[0].value, retrieved.language)
@@ -919,6 +916,32 @@ class SearchEngine:
                     retrieved.channels.pop(literal, None)
                 retrieved.title_strings = {}
                 retrieved.dense_langs = {}
+
+    def _set_neighbours(self, retrieved: Retrieved, match: np.ndarray, score: np.ndarray, allowed: np.ndarray,
+                        top: int) -> None:  # fmt: skip
+        """A set query whose set is smaller than :data:`SET_NEIGHBOURS_BELOW` ("ταινίες του Γιώργου Λάνθιμου",
+        "현빈 드라마") is followed by the titles most like its members, as "movies like" ranks them
+        (:meth:`_like_scores`): the plot channel searches the mean of its best :data:`SET_NEIGHBOURS_FROM`
+        members' vectors instead of the query's words, which are
+        constraints only (read as a plot, a Greek or Korean name sat nearest Danish and Italian stubs), and the
+        title channel, which heard the name as titles (Lantana), is dropped. The members themselves still
+        rank first (:meth:`_intent_boost`)."""
+        members = np.flatnonzero(match)
+        if self.dense is None or members.size == 0 or members.size >= SET_NEIGHBOURS_BELOW:
+            return
+        best = members[np.lexsort((members, -score[members]))][:SET_NEIGHBOURS_FROM]
+        vectors = [v for v in (self.dense.title_vector(int(p)) for p in best) if v is not None]
+        if not vectors:
+            return
+        mean = np.mean(vectors, axis=0)
+        centroid = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        positions, cos, langs = self.dense.search(centroid, 2 * top, allowed)
+        scores = self._like_scores(positions, cos, best.tolist(), prior=False)
+        order = np.lexsort((positions, -scores))[:top]
+        retrieved.channels["dense"] = (positions[order], scores[order].astype(np.float32))
+        retrieved.dense_langs = {int(positions[i]): langs[i] for i in order}
+        retrieved.channels.pop("titles", None)
+        retrieved.title_strings = {}
 
     def _read_again(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
         """The channels that read the query again after understanding it.
@@ -989,19 +1012,11 @@ class SearchEngine:
         endpoint serves (:attr:`similar`, in its order: co-watch R@10 .40 vs .056 for content alone in
         ``marquee eval ranking``), then by content: cosine to ``vector`` (its text vectors' mean) plus
         shared genres, popularity and country/type (:data:`LIKE_GENRE_WEIGHT`)."""
-        cat = self.catalog
         pos, cos, _ = self.dense.search(vector, 2 * top, allowed)  # type: ignore[union-attr]
         if pos.size == 0:
             return pos, cos
         served = self._served_like(best, allowed, top)
-        genres = set(cat.genres[best]) - {"international"}
-        countries = set(cat.countries[best])
-        prior = cat.popularity[pos] / max(float(cat.popularity.max()), 1e-9)
-        shared = np.asarray([len(genres.intersection(cat.genres[int(p)])) / len(genres) if genres else 0.0
-                             for p in pos])  # fmt: skip
-        same = np.asarray([0.5 * bool(countries.intersection(cat.countries[int(p)])) + 0.5 * (cat.types[int(p)] == cat.types[best])
-                           for p in pos], dtype=np.float64)  # fmt: skip
-        scores = cos + LIKE_GENRE_WEIGHT * shared + LIKE_PRIOR_WEIGHT * prior + LIKE_SAME_WEIGHT * same
+        scores = self._like_scores(pos, cos, [best])
         if served.size:
             # the served neighbours above every content-only one, in their order
             rest = ~np.isin(pos, served)
@@ -1011,6 +1026,21 @@ class SearchEngine:
         scores = np.where(pos == best, scores.max() + 1.0, scores)
         order = np.lexsort((pos, -scores))[:top]
         return pos[order], scores[order].astype(np.float32)
+
+    def _like_scores(self, pos: np.ndarray, cos: np.ndarray, sources: Sequence[int], prior: bool = True) -> np.ndarray:
+        """How like the ``sources`` titles each of ``pos`` is: its cosine ``cos`` to them plus the share of
+        their genres it has, its popularity prior, and sharing a country and their type (the weights of
+        :data:`LIKE_GENRE_WEIGHT`)."""
+        cat = self.catalog
+        genres = {g for p in sources for g in cat.genres[p]} - {"international"}
+        countries = {c for p in sources for c in cat.countries[p]}
+        types = {cat.types[p] for p in sources}
+        popularity = self._popularity_prior()[pos] if prior else np.zeros(pos.size)
+        shared = np.asarray([len(genres.intersection(cat.genres[int(p)])) / len(genres) if genres else 0.0
+                             for p in pos])  # fmt: skip
+        same = np.asarray([0.5 * bool(countries.intersection(cat.countries[int(p)])) + 0.5 * (cat.types[int(p)] in types)
+                           for p in pos], dtype=np.float64)  # fmt: skip
+        return cos + LIKE_GENRE_WEIGHT * shared + LIKE_PRIOR_WEIGHT * popularity + LIKE_SAME_WEIGHT * same
 
     def _served_like(self, best: int, allowed: np.ndarray, top: int) -> np.ndarray:
         """Positions of the allowed titles :attr:`similar` serves for title ``best`` (best first)."""
@@ -1037,9 +1067,9 @@ class SearchEngine:
         """Fused scores raised by the share of soft constraints each title meets (at most ``INTENT_BOOST``
         of the best fused score, times the constraints' share of the query: a strong text match still
         beats a weak one that merely fits); for a query that asks for a set (:data:`INTENT_SET_SHARE`),
-        the titles meeting every constraint then move above all others, in their fused order (those
-        meeting a country only through their language, :data:`COUNTRY_LANGUAGES`, one tier lower; those
-        mainly of the country, :meth:`_primary`, half a tier higher)."""
+        the titles meeting every constraint then move above all others, in their fused order; with a
+        country, those mainly of it (:meth:`_primary`: its own production or its language) come first, then
+        the co-productions listing it."""
         soft = self._soft(parsed)
         if not soft:
             return scores
@@ -1049,10 +1079,9 @@ class SearchEngine:
         if parsed.share >= INTENT_SET_SHARE:
             loose, strict = self._match(parsed), self._match(parsed, loose=False)
             if loose is not None and strict is not None:
-                tier = strict[positions].astype(np.float64) + loose[positions]
                 primary = self._primary(parsed)
-                if primary is not None:
-                    tier = tier + PRIMARY_COUNTRY_TIER * (primary & strict)[positions]
+                second = strict if primary is None else primary
+                tier = loose[positions].astype(np.float64) + (loose & second)[positions]
                 scores = scores + tier * (float(scores.max()) - float(scores.min()) + 1.0)
         return scores
 

@@ -318,7 +318,9 @@ _STOPWORDS = frozenset(fold(w) for w in (  # noqa: SIM905
     "ve en iyi bir "
     "แนว เรื่อง ที่ สุด "
     "της του των και με τον την το τα για σε στο στη στην στον στα στις στους απο "
-    "של עם הכי"
+    "של עם הכי "
+    # "the works of": a filmography asks for the set of a person's titles, whatever the language
+    "filmography filmografia filmografía filmographie filmografie фильмография φιλμογραφία 작품 作品 ผลงาน أعمال"
 ).split())  # fmt: skip
 
 _DECADE_WORDS = {

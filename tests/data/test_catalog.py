@@ -24,6 +24,9 @@ def test_synthetic_catalog_resolves_entities(synthetic_data_dir: Path, tmp_path:
     assert set(amelie["description_languages"]) == {"en", "fr"}
     assert {"lang": "fr", "title": "Le Fabuleux Destin d'Amélie Poulain"} in list(amelie["localized_titles"])
     assert titles.loc["netflix:s2", "type"] == "show"
+    # known from one language file only: the file's language is the original one (TMDB-5000's wins elsewhere)
+    assert titles.loc["tmdb:500", "original_language"] == "fr" and titles.loc["tmdb:42", "original_language"] == "es"
+    assert titles.loc["tmdb:603", "original_language"] == "en"
     assert titles.loc["imdb:tt0099999", "maturity"] == "adults" and not titles.loc["imdb:tt0099999", "maturity_known"]
     assert result.manifest["history"]["events_mapped"] == 4
     events = read_events(tmp_path / "catalog")
@@ -81,3 +84,8 @@ def test_real_catalog_figures(real_catalog_dir: Path) -> None:
     assert titles["title_id"].is_unique
     netflix_ids = titles["netflix_id"].dropna()
     assert netflix_ids.is_unique and len(netflix_ids) == 8807
+    # French films known from MovieLens and the French language file (no TMDB-5000 record) are French-language
+    by_title = titles.drop_duplicates("title").set_index("title")
+    assert by_title.loc["The Dinner Game", "original_language"] == "fr"
+    assert by_title.loc["Delicatessen", "original_language"] == "fr"
+    assert titles["original_language"].notna().sum() > 40_000

@@ -112,6 +112,11 @@ def test_intent_matches_each_constraint() -> None:
     assert intent_matches(_title(), kids)
     assert not intent_matches(_title(maturity_level=2), kids)
     assert not intent_matches(_title(maturity_known=False), kids)
+    # no country in the data: French as the original language makes it French; another country's language not
+    assert intent_matches(_title(countries=[], original_language="fr"), french_90s_comedy)
+    for change in ({"countries": [], "original_language": "en"}, {"countries": [], "original_language": None},
+                   {"countries": ["Belgium"], "original_language": "fr"}):  # fmt: skip
+        assert not intent_matches(_title(**change), french_90s_comedy), change
     assert intent_matches(_title(), Intent(person="Jean-Pierre Jeunet"))
     assert not intent_matches(_title(), Intent(person="Jean-Pierre"))
     titles = [_title(title_id="netflix:s2"), _title(title_id="netflix:s1"), _title(title_id="x", type="show")]

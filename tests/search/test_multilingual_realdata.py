@@ -115,10 +115,32 @@ def test_titles_mainly_of_the_country_come_before_its_co_productions(client: Tes
     body = client.get("/v1/search", params={"q": query, "limit": 10}).json()
     assert ("country", country) in {(u["kind"], u["value"]) for u in body["understood"]}
     rows = [catalog.loc[hit["title_id"]] for hit in body["results"]]
-    in_set = [row for row in rows if country in list(row["countries"]) and (genre is None or genre in row["genres"])
-              and (years is None or years[0] <= row["year"] <= years[1])]  # fmt: skip
+    in_set = [row for row in rows
+              if (country in list(row["countries"]) or (not len(row["countries"]) and row["original_language"] == language))
+              and (genre is None or genre in row["genres"]) and (years is None or years[0] <= row["year"] <= years[1])]  # fmt: skip
     mainly = [list(row["countries"]) == [country] or row["original_language"] == language for row in in_set]
     # a co-production listing France (Waking Ned Devine: United Kingdom, France, United States in TMDB's order)
-    # is no more French than The Fifth Element; its only country, or its original language, says it is
+    # is no more French than The Fifth Element (France only) or Delicatessen (French, no country in the data);
+    # its only country, or its original language, says it is
     assert len(in_set) >= 4 and any(mainly), [row["title"] for row in in_set]
     assert mainly == sorted(mainly, reverse=True), [(row["title"], m) for row, m in zip(in_set, mainly, strict=True)]
+
+
+@pytest.mark.parametrize(("query", "person", "unwanted"), [
+    ("ταινίες του Γιώργου Λάνθιμου", "Yorgos Lanthimos", {"Green Lantern"}),
+    ("송중기 작품", "Song Joong-ki", {"Ghanchakkar", "Sangam"}),
+    ("현빈 드라마", "Hyun Bin", {"Be Kind Rewind"}),
+])  # fmt: skip
+def test_a_small_set_is_followed_by_titles_like_it(client: TestClient, catalog, query: str, person: str,  # type: ignore[no-untyped-def]
+                                                   unwanted: set[str]) -> None:  # fmt: skip
+    body = client.get("/v1/search", params={"q": query, "limit": 10}).json()
+    assert ("person", person) in {(u["kind"], u["value"]) for u in body["understood"]}
+    rows = [catalog.loc[hit["title_id"]] for hit in body["results"]]
+    credited = [person in list(row["cast"]) + list(row["directors"]) for row in rows]
+    assert 2 <= sum(credited) < 10 and credited[:2] == [True, True], [row["title"] for row in rows]
+    # after the person's titles: titles like them (their genres), not titles whose words sound like the name
+    # (before: Green Lantern after Lanthimos; "작품", "works", left the Korean query no set: Ghanchakkar, Sangam)
+    genres = {g for row, c in zip(rows, credited, strict=True) if c for g in row["genres"]} - {"international"}
+    rest = [row for row, c in zip(rows, credited, strict=True) if not c]
+    assert not unwanted & {row["title"] for row in rows}, [row["title"] for row in rows]
+    assert sum(bool(genres & set(row["genres"])) for row in rest) >= 0.8 * len(rest), [row["title"] for row in rest]

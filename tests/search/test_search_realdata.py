@@ -90,15 +90,14 @@ def test_an_exact_title_beats_the_constraints_it_spells(real: tuple[SearchEngine
 def _reference_mask(engine: SearchEngine, kind: str, value: str, loose: bool) -> np.ndarray | None:
     """A soft constraint's mask computed from the catalog's rows, as the engine did per query before it
     kept them (the person mask scanned every title's credits)."""
-    from data.normalize import MATURITY_LEVELS
-    from search.engine import COUNTRY_LANGUAGES
+    from data.normalize import MATURITY_LEVELS, NATIONAL_LANGUAGES
 
     cat = engine.catalog
     if kind == "genre":
         return cat.genre_masks.get(value, np.zeros(cat.n, dtype=bool))
     if kind == "country":
         mask = cat.country_masks.get(value, np.zeros(cat.n, dtype=bool))
-        languages = COUNTRY_LANGUAGES.get(value, ()) if loose else ()
+        languages = NATIONAL_LANGUAGES.get(value, ()) if loose else ()
         if languages:
             no_country = np.asarray([not c for c in cat.countries], dtype=bool)
             mask = mask | (no_country & np.isin(cat.original_language, languages))
