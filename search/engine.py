@@ -873,8 +873,10 @@ class SearchEngine:
 
         First the channels that read the query again (:meth:`_read_again`)."""
         self._read_again(parsed, retrieved, allowed, top)
-        if parsed.of("person") and parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size:
-            # the query was read as a name (سلمان خان: Salman Khan), not as a title that sounds like it (Solomon Kane)
+        if (parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size
+                and (parsed.of("person") or not parsed.topic)):  # fmt: skip
+            # the query was read as a name (سلمان خان: Salman Khan) or as constraints only (ταινίες τρόμου:
+            # horror films), not as a title that sounds like it (Solomon Kane, Tremors)
             exact = retrieved.lexical.exact.copy()
             exact[retrieved.sounded] = 0
             retrieved.lexical = replace(retrieved.lexical, exact=exact)
@@ -894,6 +896,9 @@ class SearchEngine:
                     # "film français sur un chef cuisinier": among French films, the words left decide
                     embedding = self.embed([parsed.encoded_topic])[0]
                     self._topic_channels(parsed, embedding, retrieved, allowed, top)
+                elif (parsed.share >= INTENT_SET_SHARE and not parsed.topic and not parsed.moods and parsed.reading
+                      and self.encoder is not None and "dense" in retrieved.channels):  # fmt: skip
+                    embedding = self._read_constraints(parsed, retrieved, allowed, top)
                 if embedding is not None and self.dense is not None:
                     pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)
                     if pos.size:
@@ -903,6 +908,13 @@ class SearchEngine:
                         score = score + text
                 retrieved.channels["intent"] = _top_positive(np.where(match, score, 0.0), None, top)
                 if parsed.share >= INTENT_SET_SHARE:
+                    if not parsed.topic:
+                        # every word is a constraint: the title and word channels would read "horror movies"
+                        # as The Amityville Horror and Scary Movie 5, "ταινίες τρόμου" as Tremors (a name is
+                        # still looked up in the credits: "films avec omar sy" keeps Lupin, a show)
+                        for literal in ("titles",) if parsed.of("person") else ("titles", "names", "content"):
+                            retrieved.channels.pop(literal, None)
+                        retrieved.title_strings = {}
                     self._set_neighbours(retrieved, match, score, allowed, top)
         like = parsed.of("like")
         if like and self.dense is not None:
@@ -916,6 +928,18 @@ class SearchEngine:
                     retrieved.channels.pop(literal, None)
                 retrieved.title_strings = {}
                 retrieved.dense_langs = {}
+
+    def _read_constraints(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> np.ndarray:
+        """For a query made only of constraints, the plot channel (and the order within the set) reads their
+        English words (:attr:`Understanding.reading`, one more encoding) instead of the query's: e5-small
+        put "ταινίες τρόμου" ("horror films") nearest Tremors and "Teefa in Trouble", so a Greek, Hebrew or
+        Korean viewer got another horror set than an English one. Returns the reading's embedding."""
+        embedding = self.embed([parsed.reading])[0]
+        positions, scores, langs = self._dense_search(embedding, top, allowed, None)
+        retrieved.channels["dense"] = (positions, scores)
+        retrieved.dense_langs = dict(zip(positions.tolist(), langs, strict=True))
+        retrieved.embedding = embedding
+        return embedding
 
     def _set_neighbours(self, retrieved: Retrieved, match: np.ndarray, score: np.ndarray, allowed: np.ndarray,
                         top: int) -> None:  # fmt: skip

@@ -97,6 +97,19 @@ class Understanding:
         return [c for c in self.constraints if c.kind == kind]
 
     @property
+    def reading(self) -> str:
+        """The genre, type and country constraints in English words ("horror movies", "drama series from
+        South Korea"): what a query made of nothing else means in any language. "" when it names no genre and
+        no country, or names a person."""
+        genres = [c.value for c in self.of("genre")]
+        countries = [c.value for c in self.of("country")]
+        if not (genres or countries) or self.of("person"):
+            return ""
+        kinds = [{"movie": "movies", "show": "series"}.get(c.value, c.value) for c in self.of("type")] or ["titles"]
+        origin = [f"from {' and '.join(countries)}"] if countries else []
+        return " ".join([*genres, *kinds, *origin])
+
+    @property
     def moods(self) -> list[Constraint]:
         """The genre constraints read from a mood or an occasion ("something to cry at", "feel good",
         "scary for halloween"), not from a genre's name: their words say how a film feels, not what it is

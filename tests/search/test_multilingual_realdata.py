@@ -144,3 +144,17 @@ def test_a_small_set_is_followed_by_titles_like_it(client: TestClient, catalog, 
     rest = [row for row, c in zip(rows, credited, strict=True) if not c]
     assert not unwanted & {row["title"] for row in rows}, [row["title"] for row in rows]
     assert sum(bool(genres & set(row["genres"])) for row in rest) >= 0.8 * len(rest), [row["title"] for row in rest]
+
+
+def test_a_set_query_gives_the_same_set_in_every_script(client: TestClient, catalog) -> None:  # type: ignore[no-untyped-def]
+    """"horror films" in six languages: the same horror films lead (the constraints' English reading orders
+    the set); before, the encoder read the Greek words near Tremors and the Hebrew ones near Animas."""
+    tops = {}
+    for query in ("horror movies", "películas de terror", "ταινίες τρόμου", "סרטי אימה", "공포 영화", "фильмы ужасов"):
+        body = client.get("/v1/search", params={"q": query, "limit": 5}).json()
+        assert ("genre", "horror") in {(u["kind"], u["value"]) for u in body["understood"]}, query
+        tops[query] = [hit["title_id"] for hit in body["results"]]
+        assert all("horror" in catalog.loc[t]["genres"] for t in tops[query]), query
+    english = set(tops["horror movies"])
+    for query, top in tops.items():
+        assert len(english & set(top)) >= 4, (query, [catalog.loc[t]["title"] for t in top])

@@ -135,6 +135,15 @@ def test_topic_is_what_the_query_says_beyond_its_constraints() -> None:
     assert understand("90s french comedy").topic == ""
 
 
+@pytest.mark.parametrize(("query", "reading"), [
+    ("ταινίες τρόμου", "horror movies"), ("סרטי אימה", "horror movies"), ("한국 드라마", "series from South Korea"),
+    ("90s french comedy", "comedy titles from France"), ("tom hanks comedies", ""), ("before 2000", ""),
+])  # fmt: skip
+def test_the_reading_says_the_constraints_in_english(query: str, reading: str) -> None:
+    people = {"tom hanks": "Tom Hanks"}
+    assert understand(query, people=lambda words: people.get(words)).reading == reading
+
+
 @pytest.mark.parametrize(("query", "typed"), [
     ("韓国のゾンビ映画 電車", "のゾンビ 電車"),  # fold() reads ゾンビ as ソンヒ: the encoder must not
     ("ผู้ชายกลับจากสงครามมาอยู่กับเมีย หนัง", "ผู้ชายกลับจาก มาอยู่กับเมีย"),  # Thai vowel and tone marks
