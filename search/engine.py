@@ -945,11 +945,11 @@ class SearchEngine:
                         top: int) -> None:  # fmt: skip
         """A set query whose set is smaller than :data:`SET_NEIGHBOURS_BELOW` ("ταινίες του Γιώργου Λάνθιμου",
         "현빈 드라마") is followed by the titles most like its members, as "movies like" ranks them
-        (:meth:`_like_scores`): the plot channel searches the mean of its best :data:`SET_NEIGHBOURS_FROM`
-        members' vectors instead of the query's words, which are
-        constraints only (read as a plot, a Greek or Korean name sat nearest Danish and Italian stubs), and the
-        title channel, which heard the name as titles (Lantana), is dropped. The members themselves still
-        rank first (:meth:`_intent_boost`)."""
+        (:meth:`_like_scores`, without the popularity prior): the plot channel searches the mean of its best
+        :data:`SET_NEIGHBOURS_FROM` members' vectors instead of the query's words, which are constraints only
+        (read as a plot, a Greek or Korean name sat nearest Danish and Italian stubs), and the title channel,
+        which heard the name as titles (Lantana), is dropped. The members themselves still rank first
+        (:meth:`_intent_boost`)."""
         members = np.flatnonzero(match)
         if self.dense is None or members.size == 0 or members.size >= SET_NEIGHBOURS_BELOW:
             return
@@ -1053,8 +1053,8 @@ class SearchEngine:
 
     def _like_scores(self, pos: np.ndarray, cos: np.ndarray, sources: Sequence[int], prior: bool = True) -> np.ndarray:
         """How like the ``sources`` titles each of ``pos`` is: its cosine ``cos`` to them plus the share of
-        their genres it has, its popularity prior, and sharing a country and their type (the weights of
-        :data:`LIKE_GENRE_WEIGHT`)."""
+        their genres it has, its popularity prior (when ``prior``), and sharing a country and their type (the
+        weights of :data:`LIKE_GENRE_WEIGHT`)."""
         cat = self.catalog
         genres = {g for p in sources for g in cat.genres[p]} - {"international"}
         countries = {c for p in sources for c in cat.countries[p]}
