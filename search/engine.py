@@ -934,8 +934,14 @@ class SearchEngine:
         English words (:attr:`Understanding.reading`, one more encoding) instead of the query's: e5-small
         put "ταινίες τρόμου" ("horror films") nearest Tremors and "Teefa in Trouble", so a Greek, Hebrew or
         Korean viewer got another horror set than an English one. Returns the reading's embedding."""
-        embedding = self.embed([parsed.reading])[0]
-        positions, scores, langs = self._dense_search(embedding, top, allowed, None)
+        return self._read_plot_as(parsed.reading, retrieved, allowed, top, None)
+
+    def _read_plot_as(self, text: str, retrieved: Retrieved, allowed: np.ndarray, top: int,
+                      language: QueryLanguage | None) -> np.ndarray:  # fmt: skip
+        """The plot channel and the query embedding replaced by ``text``'s (a mood's or the constraints'
+        reading, one more encoding) searched as a query in ``language``; returns its embedding."""
+        embedding = self.embed([text])[0]
+        positions, scores, langs = self._dense_search(embedding, top, allowed, language)
         retrieved.channels["dense"] = (positions, scores)
         retrieved.dense_langs = dict(zip(positions.tolist(), langs, strict=True))
         retrieved.embedding = embedding
@@ -1001,11 +1007,7 @@ class SearchEngine:
             # Something to Talk About); the names channel reads the words left, the title channel nothing,
             # and the plot and intent channels the mood's reading instead of its words
             if dense_reads:
-                reading = self.embed([parsed.mood_text])[0]
-                positions, scores, langs = self._dense_search(reading, top, allowed, retrieved.language)
-                retrieved.channels["dense"] = (positions, scores)
-                retrieved.dense_langs = dict(zip(positions.tolist(), langs, strict=True))
-                retrieved.embedding = reading
+                self._read_plot_as(parsed.mood_text, retrieved, allowed, top, retrieved.language)
             topic = parsed.topic
             if topic and "names" in retrieved.channels:
                 names = self._lexical(topic, retrieved.language).fields["names"]
