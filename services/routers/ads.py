@@ -451,13 +451,27 @@ def _int_param(name: str, value: str | None, low: int, high: int) -> int | None:
     return number
 
 
+def _int_list_param(name: str, value: str | None, high: int) -> list[int]:
+    """A comma-separated list of integers in [0, ``high``] (absent, empty or a macro: none); anything else
+    is a 400 rather than parts silently dropped."""
+    parts = _list_param(value)
+    if not all(p.isascii() and p.isdigit() and int(p) <= high for p in parts):
+        raise ProblemError(400, f"{name}={_param(value)!r}: expected comma-separated integers in [0, {high}]",
+                           slug="invalid-tag")  # fmt: skip
+    return [int(p) for p in parts]
+
+
 def _list_param(value: str | None) -> list[str]:
     text = _param(value)
     return [p.strip() for p in text.split(",") if p.strip()] if text else []
 
 
+MAX_GPP_SECTION = 99_999
+"""GPP section ids (IAB GPP ``gpp_sid``, e.g. ``2,6``: small integers) as documented: at most five digits."""
 MAX_FLOOR_CPM = 1e9
 MACRO_PATTERN = r"^[ \t]*(\[.*\]|%%.*)?[ \t]*$"
+GPP_SID_PATTERN = r"^[ \t]*[0-9]{1,5}([ \t]*,[ \t]*[0-9]{1,5})*[ \t]*$"
+"""``gpp_sid`` as documented: section ids, comma-separated (range checked by :func:`_int_list_param`)."""
 """An absent value as players send it: empty, or a macro left unexpanded ('[IFA]', '%%CACHEBUSTER%%')."""
 
 
@@ -466,7 +480,7 @@ def _int(low: int, high: int) -> dict[str, Any]:
 
 
 def _macro_or(schema: dict[str, Any]) -> WithJsonSchema:
-    """The documented schema of a numeric tag parameter: the number, or an unexpanded macro / nothing."""
+    """The documented schema of a numeric or list tag parameter: the value, or an unexpanded macro / nothing."""
     return WithJsonSchema({"anyOf": [schema, {"type": "string", "pattern": MACRO_PATTERN}]})
 
 
@@ -492,6 +506,7 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest 
     device_type = _int_param("device_type", params.get("device_type"), 1, 8)
     coppa, lmt = _int_param("coppa", params.get("coppa"), 0, 1), _int_param("lmt", params.get("lmt"), 0, 1)
     gdpr = _int_param("gdpr", params.get("gdpr"), 0, 1)
+    sid = _int_list_param("gpp_sid", params.get("gpp_sid"), MAX_GPP_SECTION)
     if min_dur > max_dur:  # every parameter valid, together unfillable: checked after all of them
         return None
     slot = SlotSpec("1", mimes, min_dur, max_dur, floor_cpm=floor)
@@ -506,7 +521,6 @@ def vast_tag_request(params: dict[str, str | None], *, now: float) -> AdRequest 
         _, level, known = maturity_of(rating)
         maturity = level if known else None
     uid, ifa = _param(params.get("uid")), _param(params.get("ifa"))
-    sid = [int(s) for s in _list_param(params.get("gpp_sid")) if s.isdigit()]
     return AdRequest(
         request_id=_param(params.get("cb")) or f"tag-{int(now * 1000)}", pods=(pod,), now=now,
         content=ContentContext(_param(params.get("content_id")), genres_of(_param(params.get("genre"))),
@@ -551,7 +565,8 @@ def vast_tag(
     gdpr_consent: Annotated[str | None, Query(description="[GDPRCONSENT] TCF v2 string.")] = None,
     us_privacy: Annotated[str | None, Query()] = None,
     gpp: Annotated[str | None, Query()] = None,
-    gpp_sid: Annotated[str | None, Query()] = None,
+    gpp_sid: Annotated[str | None, Query(description="[GPP_SID] GPP section ids, comma-separated."),
+                       _macro_or({"type": "string", "pattern": GPP_SID_PATTERN})] = None,
     lmt: Annotated[str | None, Query(description="[LIMITADTRACKING]"), _macro_or(_int(0, 1))] = None,
     bcat: Annotated[str | None, Query()] = None,
     badv: Annotated[str | None, Query()] = None,

@@ -202,6 +202,8 @@ def test_vast_tag_returns_a_valid_pod_and_tolerates_unexpanded_macros(client: Te
     ads = etree.fromstring(response.content).findall("v:Ad", NS)
     assert 1 <= len(ads) <= 3 and [int(a.get("sequence")) for a in ads] == list(range(1, len(ads) + 1))
     assert response.headers["x-marquee-regime"] == "personalized"
+    for sid in ("[GPP_SID]", "2", " 2 , 6 "):  # a macro is absent; section ids are read
+        assert client.get("/v1/ads/vast", params=params | {"gpp_sid": sid}).status_code == 200, sid
 
 
 @pytest.mark.parametrize("params", [{"floor": "999"}, {"min_duration": "40", "max_duration": "20"}])
@@ -213,7 +215,9 @@ def test_vast_tag_without_fill_is_an_empty_vast(client: TestClient, params: dict
 
 
 @pytest.mark.parametrize("params", [{"pod_duration": "soon"}, {"device_type": "12"}, {"floor": "-1"},
-                                    {"floor": "1e999"}])  # fmt: skip
+                                    {"floor": "1e999"}, {"gpp_sid": "false"}, {"gpp_sid": "2,x"},
+                                    {"gpp_sid": "123456"}, {"gpp_sid": "²"},
+                                    {"gpp_sid": "false", "min_duration": "40", "max_duration": "20"}])  # fmt: skip
 def test_vast_tag_rejects_bad_parameters_as_problems(client: TestClient, params: dict[str, str]) -> None:
     response = client.get("/v1/ads/vast", params={"key": "demo-decide-key"} | params)
     assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
