@@ -151,7 +151,7 @@ _GENRES: dict[str, str] = {
                "epouvante", "grusel*", "orrore", "paura", "medo", "ужас*", "хоррор*", "ホラー", "怖い", "恐怖",
                "鬼片", "공포", "호러", "رعب", "مرعب", "مرعبة", "डरावनी", "डरावना", "हॉरर", "हॉरर", "τρομου",
                "τρομος", "אימה", "ผี", "สยองขวัญ", "korku", "halloween", "scary for halloween"),
-    **_entries("drama", "drama", "dramas", "drame", "drames", "dramma", "drammi", "dramat*", "драма", "драмы",
+    **_entries("drama", "drama", "dramas", "drame", "drames", "dramma", "drammi", "dramat*", "dramen", "драма", "драмы",
                "драм", "剧情", "劇情", "دراما", "درامي", "درامية", "ड्रामा", "डरामा", "δραμα", "δραματα", "דרמה",
                "דרמות", "ดราม่า", "dram", "dramlar*", "to cry", "cry", "to cry at", "sad", "tearjerker*", "llorar",
                "pleurer", "weinen", "piangere", "chorar", "泣ける", "催泪", "슬픈", "грустн*"),
@@ -163,12 +163,13 @@ _GENRES: dict[str, str] = {
                "动作", "動作", "액션", "أكشن", "اكشن", "एक्शन", "δρασης", "אקשן", "แอ็คชั่น", "แอคชั่น", "action-packed"),
     **_entries("thriller", "thriller*", "suspense", "suspenso", "триллер*", "スリラー", "サスペンス", "惊悚", "驚悚",
                "스릴러", "إثارة", "اثارة", "थ्रिलर", "θριλερ", "מותחן", "מותחנים", "ระทึกขวัญ", "gerilim"),
-    **_entries("documentary", "documentar*", "documentaire*", "dokumentar*", "dokument*", "docu", "docuseries",
+    **_entries("documentary", "documentar*", "documental*", "documentaire*", "dokumentar*", "dokument*", "docu", "docuseries",
                "docs", "документальн*", "ドキュメンタリー", "纪录片", "紀錄片", "다큐", "다큐멘터리", "وثائقي", "وثائقية",
                "وثائقيات", "डॉक्यूमेंट्री", "डॉकयूमेंटरी", "वृत्तचित्र", "ντοκιμαντερ", "תיעודי", "תיעודיים",
                "สารคดี", "belgesel*"),
     **_entries("animation", "animation", "animated", "cartoon*", "animacion", "animado", "animados", "animadas",
                "dessin anime", "dessins animes", "zeichentrick*", "animationsfilm*", "animazione", "animati",
+               "cartoni animati", "cartone animato", "desenhos animados", "desenho animado", "dibujos animados",
                "мультфильм*", "мультик*", "анимаци*", "アニメーション", "动画", "動畫", "애니메이션", "رسوم متحركة",
                "كرتون", "एनिमेटेड", "एनिमेशन", "κινουμενα σχεδια", "אנימציה", "การ์ตูน", "animasyon*", "cizgi film"),
     **_entries("anime", "anime", "animes", "アニメ", "动漫", "動漫", "日漫", "애니", "أنمي", "انمي", "एनीमे",
@@ -177,7 +178,7 @@ _GENRES: dict[str, str] = {
                "ficcao cientifica", "фантастик*", "научная фантастика", "sf", "sf映画", "科幻", "공상과학", "sf 영화",
                "خيال علمي", "विज्ञान कथा", "साइंस फिक्शन", "επιστημονικης φαντασιας", "επιστημονικη φαντασια",
                "מדע בדיוני", "ไซไฟ", "bilim kurgu"),
-    **_entries("crime", "crime", "crimes", "policial", "policiaco", "policier*", "krimi*", "crimine", "poliziesc*",
+    **_entries("crime", "crime", "crimes", "policial*", "policiais", "policiac*", "policier*", "krimi*", "crimine", "poliziesc*",
                "криминал*", "犯罪", "범죄", "جريمة", "جرائم", "अपराध", "क्राइम", "αστυνομικ*", "פשע", "อาชญากรรม",
                "suc"),
     **_entries("war", "war", "guerra", "guerre", "krieg*", "wojenn*", "военн*", "о войне", "戦争", "战争", "戰爭",
@@ -278,7 +279,9 @@ _COUNTRIES: dict[str, str] = {
     **_entries("Argentina", "argentine", "argentinian", "argentin*", "аргентинск*", "アルゼンチン", "阿根廷", "아르헨티나"),
     **_entries("Philippines", "filipino", "philippine", "philippines", "filipin*", "philippin*", "フィリピン", "菲律宾",
                "필리핀", "فلبيني"),
-    **_entries("Belgium", "belgian", "belgium", "belg*", "бельгийск*"),
+    # no "belg*" stem: Turkish "belgesel" (documentary) starts with it
+    **_entries("Belgium", "belgian", "belgians", "belgium", "belge", "belges", "belga", "belgas", "belgi", "belgio",
+               "belgien", "belgisch*", "belgijsk*", "belcika*", "бельгийск*"),
     **_entries("Ireland", "irish", "ireland", "irland*", "irlandes*", "ирландск*"),
     **_entries("South Africa", "south african", "south africa", "sudafrican*", "sud-africain*", "sudafrikanisch*"),
     **_entries("Netherlands", "dutch", "netherlands", "holland*", "neerland*", "niederlandisch*", "olandes*",
@@ -387,6 +390,8 @@ _RECENT: dict[str, str] = _entries(
 )  # fmt: skip
 _GLUED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\u0e00-\u0e7f]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+_ELIDED = re.compile(r"(?:d|l|dell|dall|nell|all|sull|qu)['’]")
+"""A French or Italian elided article glued to the next word."""
 
 
 _HEAD = 3
@@ -428,6 +433,9 @@ class _Table:
         for stem, value in self._stems_by_head.get(word[:_HEAD], ()):
             if word.startswith(stem) and " " not in stem:
                 return value
+        elided = _ELIDED.match(word)  # "d'horreur", "d'azione", "l'animazione": the word after the article
+        if elided and len(word) > elided.end():
+            return self.lookup(word[elided.end():])
         return None
 
     def find(self, words: list[str], taken: list[bool]) -> list[tuple[str, str]]:
