@@ -886,6 +886,8 @@ class SearchEngine:
         if match is not None and (specific or (parsed.share >= INTENT_SET_SHARE and len(self._soft(parsed)) > 0
                                                and any(c.kind != "type" for c, _, _ in self._soft(parsed)))):
             match = match & allowed
+            if not match.any():
+                self._read_empty_set(parsed, retrieved, allowed, top)
             if match.any():
                 cat = self.catalog
                 prior = self._popularity_prior()
@@ -928,6 +930,20 @@ class SearchEngine:
                     retrieved.channels.pop(literal, None)
                 retrieved.title_strings = {}
                 retrieved.dense_langs = {}
+
+    def _read_empty_set(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
+        """A query made only of constraints that no allowed title meets (a kids profile asking for "horror
+        movies" or "ταινίες τρόμου") is answered as a set query would read it, among the titles it may see: the
+        plot channel reads the constraints' English words (:meth:`_read_constraints`) and the title, word and
+        description channels go, which read the words literally (the Queen's "home movies" documentary,
+        titles that sound like the query). A person's name is still looked up in the credits."""
+        if (parsed.share < INTENT_SET_SHARE or parsed.topic or parsed.moods or not parsed.reading
+                or self.encoder is None or "dense" not in retrieved.channels):  # fmt: skip
+            return
+        self._read_constraints(parsed, retrieved, allowed, top)
+        for literal in ("titles",) if parsed.of("person") else ("titles", "names", "content"):
+            retrieved.channels.pop(literal, None)
+        retrieved.title_strings = {}
 
     def _read_constraints(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> np.ndarray:
         """For a query made only of constraints, the plot channel (and the order within the set) reads their
