@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from data.normalize import MATURITY_LEVELS, NATIONAL_LANGUAGES, fold
+from data.normalize import MATURITY_LEVELS, NATIONAL_LANGUAGES
 from data.queries import script_of
 from search.catalog import SearchCatalog
 from search.dense import (
@@ -872,9 +872,8 @@ class SearchEngine:
         ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres).
 
         First the channels that read the query again (:meth:`_read_again`). A query with a topic and a type
-        word ("zombie movies") has its description channel read the query without its type words: the type is
-        read as the type (reddit-tomt:validation hybrid MRR .1265 -> .1274, R@10 .209 either way; without every
-        constraint word, as :meth:`_topic_channels` reads them: .1273)."""
+        word ("zombie movies") has its description channel read the topic only, as :meth:`_topic_channels`
+        does for the other constraints: the type is read as the type."""
         self._read_again(parsed, retrieved, allowed, top)
         if (parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size
                 and (parsed.of("person") or not parsed.topic)):  # fmt: skip
@@ -926,9 +925,7 @@ class SearchEngine:
         if (parsed.topic and parsed.of("type") and not topic_read and "content" in retrieved.channels
                 and parsed.share < INTENT_SET_SHARE):  # fmt: skip
             # "zombie movies": the type word is read as the type; in the descriptions it matched "home movies"
-            typed = {word for c in parsed.of("type") for word in c.source.split()}
-            lex = self.lexical.score(" ".join(w for w in fold(retrieved.text).split() if w not in typed),
-                                     fields=("content",))  # fmt: skip
+            lex = self.lexical.score(parsed.topic, fields=("content",))
             retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
         like = parsed.of("like")
         if like and self.dense is not None:
