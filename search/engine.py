@@ -888,7 +888,7 @@ class SearchEngine:
             match = match & allowed
             if not match.any():
                 self._read_empty_set(parsed, retrieved, allowed, top)
-            if match.any():
+            else:
                 cat = self.catalog
                 prior = self._popularity_prior()
                 weight = INTENT_PRIOR if parsed.share >= INTENT_SET_SHARE else INTENT_PRIOR_PARTIAL
@@ -898,8 +898,7 @@ class SearchEngine:
                     # "film français sur un chef cuisinier": among French films, the words left decide
                     embedding = self.embed([parsed.encoded_topic])[0]
                     self._topic_channels(parsed, embedding, retrieved, allowed, top)
-                elif (parsed.share >= INTENT_SET_SHARE and not parsed.topic and not parsed.moods and parsed.reading
-                      and self.encoder is not None and "dense" in retrieved.channels):  # fmt: skip
+                elif self._reads_constraints(parsed, retrieved):
                     embedding = self._read_constraints(parsed, retrieved, allowed, top)
                 if embedding is not None and self.dense is not None:
                     pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)
@@ -911,12 +910,7 @@ class SearchEngine:
                 retrieved.channels["intent"] = _top_positive(np.where(match, score, 0.0), None, top)
                 if parsed.share >= INTENT_SET_SHARE:
                     if not parsed.topic:
-                        # every word is a constraint: the title and word channels would read "horror movies"
-                        # as The Amityville Horror and Scary Movie 5, "ταινίες τρόμου" as Tremors (a name is
-                        # still looked up in the credits: "films avec omar sy" keeps Lupin, a show)
-                        for literal in ("titles",) if parsed.of("person") else ("titles", "names", "content"):
-                            retrieved.channels.pop(literal, None)
-                        retrieved.title_strings = {}
+                        self._drop_literal_channels(parsed, retrieved)
                     self._set_neighbours(retrieved, match, score, allowed, top)
         like = parsed.of("like")
         if like and self.dense is not None:
@@ -937,10 +931,21 @@ class SearchEngine:
         plot channel reads the constraints' English words (:meth:`_read_constraints`) and the title, word and
         description channels go, which read the words literally (the Queen's "home movies" documentary,
         titles that sound like the query). A person's name is still looked up in the credits."""
-        if (parsed.share < INTENT_SET_SHARE or parsed.topic or parsed.moods or not parsed.reading
-                or self.encoder is None or "dense" not in retrieved.channels):  # fmt: skip
-            return
-        self._read_constraints(parsed, retrieved, allowed, top)
+        if self._reads_constraints(parsed, retrieved):
+            self._read_constraints(parsed, retrieved, allowed, top)
+            self._drop_literal_channels(parsed, retrieved)
+
+    def _reads_constraints(self, parsed: Understanding, retrieved: Retrieved) -> bool:
+        """A query made only of constraints (no topic, no mood) with an English reading and a plot channel to
+        read it with (:meth:`_read_constraints`)."""
+        return (parsed.share >= INTENT_SET_SHARE and not parsed.topic and not parsed.moods and bool(parsed.reading)
+                and self.encoder is not None and "dense" in retrieved.channels)  # fmt: skip
+
+    @staticmethod
+    def _drop_literal_channels(parsed: Understanding, retrieved: Retrieved) -> None:
+        """Every word is a constraint: the title and word channels would read "horror movies" as The Amityville
+        Horror and Scary Movie 5, "ταινίες τρόμου" as Tremors; a name is still looked up in the credits ("films
+        avec omar sy" keeps Lupin, a show)."""
         for literal in ("titles",) if parsed.of("person") else ("titles", "names", "content"):
             retrieved.channels.pop(literal, None)
         retrieved.title_strings = {}

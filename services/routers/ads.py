@@ -470,9 +470,9 @@ MAX_GPP_SECTION = 99_999
 """GPP section ids (IAB GPP ``gpp_sid``, e.g. ``2,6``: small integers) as documented: at most five digits."""
 MAX_FLOOR_CPM = 1e9
 MACRO_PATTERN = r"^[ \t]*(\[.*\]|%%.*)?[ \t]*$"
+"""An absent value as players send it: empty, or a macro left unexpanded ('[IFA]', '%%CACHEBUSTER%%')."""
 GPP_SID_PATTERN = r"^[ \t]*[0-9]{1,5}([ \t]*,[ \t]*[0-9]{1,5})*[ \t]*$"
 """``gpp_sid`` as documented: section ids, comma-separated (range checked by :func:`_int_list_param`)."""
-"""An absent value as players send it: empty, or a macro left unexpanded ('[IFA]', '%%CACHEBUSTER%%')."""
 
 
 def _int(low: int, high: int) -> dict[str, Any]:
