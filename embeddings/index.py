@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -50,6 +50,7 @@ __all__ = [
     "FaissVectorIndex",
     "GpuUnavailableError",
     "HNSWIndex",
+    "HalfShortlist",
     "IVFIndex",
     "IndexCorruptError",
     "IndexKind",
@@ -66,6 +67,7 @@ __all__ = [
     "faiss_single_thread",
     "index_from_faiss",
     "inner_products",
+    "mask_selector",
 ]
 
 IndexKind = Literal["flat", "hnsw", "ivf"]
@@ -129,6 +131,19 @@ EXACT_GATHER_MAX_ROWS = 32_768
 BLAS_MIN_QUERIES = 20
 # faiss GPU indexes answer at most this many neighbours per query; larger top_k runs on the CPU copy.
 GPU_MAX_TOP_K = 2048
+# One query over at least this many vectors is answered from a float16 copy's shortlist, rescored in
+# float32 (:class:`HalfShortlist`): the scan reads half the memory. Same results as the float32 scan
+# (the shortlist is proved to hold the top k, else the float32 scan runs). Full scope, 53,431 texts, one
+# thread, p50 of 300 queries: the float32 scan for k=310 3.15 ms, the float16 scan for its shortlist of 652
+# 1.70 ms, the rescoring 0.05 ms. In the engine (plot and title channels), 300 queries of
+# benchmarks/search.py's mix with their embeddings given: p50 11.4 -> 9.5 ms, the same 300 pages.
+HALF_SHORTLIST_MIN_ROWS = 8_192
+# The shortlist holds HALF_SHORTLIST_FACTOR * k + HALF_SHORTLIST_EXTRA rows.
+HALF_SHORTLIST_FACTOR = 2
+HALF_SHORTLIST_EXTRA = 32
+# |float16-copy score - float32 score| <= 2**-11 * |q| * |x| (rounding each stored component) plus the
+# float32 sum's error (~d * 2**-24): below HALF_ERROR_BOUND * |q| for rows of norm <= 1 + NORM_TOLERANCE.
+HALF_ERROR_BOUND = 1e-3
 
 
 def _faiss() -> Any:
@@ -606,12 +621,58 @@ class ExactIndex(FaissVectorIndex):
         super().__init__(
             dim, faiss_index if faiss_index is not None else _faiss().IndexFlatIP(int(dim)), 1.0, 0
         )
+        self._half: HalfShortlist | None = None
+        self._half_lock = threading.Lock()
+
+    def _add_to_faiss(self, vectors: np.ndarray) -> None:
+        with self._half_lock:
+            self._half = None  # its view of the stored rows dies with the resize
+            self._cpu.add(vectors)
+
+    def _half_copy(self, n_queries: int) -> HalfShortlist | None:
+        """The float16 shortlist over the stored rows for a few queries over a large index, built on first use."""
+        if n_queries >= BLAS_MIN_QUERIES or self.ntotal < HALF_SHORTLIST_MIN_ROWS:
+            return None
+        with self._half_lock:
+            if self._half is None:
+                self._half = HalfShortlist(self._reconstruct_all())
+            return self._half
+
+    def _search_unfiltered(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        half = None if self._gpu is not None else self._half_copy(queries.shape[0])
+        if half is None:
+            return super()._search_unfiltered(queries, k)
+        return self._shortlisted(half, queries, k, None)
 
     def _scan_with_selector(
         self, queries: np.ndarray, k: int, selector: Any
     ) -> tuple[np.ndarray, np.ndarray]:
+        half = self._half_copy(queries.shape[0])
+        if half is not None:
+            return self._shortlisted(half, queries, k, selector)
         distances, labels = self._cpu.search(queries, k, params=_faiss().SearchParameters(sel=selector))
         return distances, labels
+
+    def _shortlisted(
+        self, half: HalfShortlist, queries: np.ndarray, k: int, selector: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's top ``k`` from ``half`` (the float32 scan where the shortlist cannot prove it)."""
+        distances = np.full((queries.shape[0], k), -np.inf, dtype=np.float32)
+        labels = np.full((queries.shape[0], k), -1, dtype=np.int64)
+        for i, query in enumerate(queries):
+            found = half.top(query, k, selector)
+            if found is None:
+                params = None if selector is None else _faiss().SearchParameters(sel=selector)
+                distances[i : i + 1], labels[i : i + 1] = self._cpu.search(query[None], k, params=params)
+                continue
+            rows, scores = found
+            distances[i, : rows.size], labels[i, : rows.size] = scores, rows
+        return distances, labels
+
+    def _reconstruct_all(self) -> np.ndarray:
+        """``(n, d)`` the stored rows, a view (no copy)."""
+        faiss = _faiss()
+        return faiss.rev_swig_ptr(self._cpu.get_xb(), self.ntotal * self._dim).reshape(self.ntotal, self._dim)
 
     def _search_subset_exact(
         self, queries: np.ndarray, k: int, positions: np.ndarray
@@ -625,11 +686,7 @@ class ExactIndex(FaissVectorIndex):
         return super()._search_subset_exact(queries, k, positions)
 
     def _reconstruct(self, positions: np.ndarray) -> np.ndarray:
-        faiss = _faiss()
-        matrix = faiss.rev_swig_ptr(self._cpu.get_xb(), self.ntotal * self._dim).reshape(
-            self.ntotal, self._dim
-        )
-        return np.ascontiguousarray(matrix[positions])
+        return np.ascontiguousarray(self._reconstruct_all()[positions])
 
 
 class HNSWIndex(FaissVectorIndex):
@@ -849,6 +906,62 @@ class IVFIndex(FaissVectorIndex):
         return distances, labels
 
 
+class HalfShortlist:
+    """The exact top rows of a float32 matrix for one query, found by scanning a float16 copy.
+
+    A single query's exact search reads every stored vector: its cost is the memory read. The float16
+    copy (``IndexScalarQuantizer``, ``QT_fp16``) halves it; its best ``HALF_SHORTLIST_FACTOR * k +
+    HALF_SHORTLIST_EXTRA`` rows are rescored in float32 (:func:`inner_products`, the kernel of the
+    float32 scan: same scores). The answer is the float32 scan's (ties aside) whenever the shortlist
+    proves it: a row left out scores at most the shortlist's lowest float16 score plus
+    :data:`HALF_ERROR_BOUND` ``* |q|`` in float32, so when the ``k``-th rescored row scores above that, no
+    row left out could have entered the top ``k``. Otherwise :meth:`top` returns ``None`` and the caller
+    scans in float32. The matrix is not copied (a view of faiss's storage is fine while it lives).
+    """
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        faiss = _faiss()
+        self._matrix = np.asarray(matrix, dtype=np.float32)
+        if self._matrix.ndim != 2 or not self._matrix.flags.c_contiguous:
+            raise InvalidVectorsError(f"expected a C-contiguous (n, d) float32 matrix; got shape {self._matrix.shape}")
+        n, dim = self._matrix.shape
+        self._index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        if n:
+            self._index.train(self._matrix[: min(n, 1024)])  # float16 needs no statistics; faiss wants the call
+            self._index.add(self._matrix)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._matrix.shape[0])
+
+    def top(self, query: np.ndarray, k: int, selector: Any = None,
+            adjust: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+        """``rows`` ``(m,)`` and float32 ``scores`` ``(m,)`` of the ``m = min(k, allowed rows)`` best rows,
+        best first (ties: lower row first); ``None`` when the shortlist cannot prove them.
+
+        ``selector``: a faiss ``IDSelector`` over rows (``None``: every row). ``adjust(rows, scores)``
+        may lower scores (never raise them; ``-inf`` drops a row) before the rows are ranked.
+        """
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        want = min(self.ntotal, HALF_SHORTLIST_FACTOR * k + HALF_SHORTLIST_EXTRA)
+        if want == 0 or k < 1:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        params = None if selector is None else _faiss().SearchParameters(sel=selector)
+        approx, found = self._index.search(q[None], want, params=params)
+        listed = found[0] >= 0
+        rows, approx_scores = found[0][listed], approx[0][listed]
+        scores = inner_products(q, self._matrix[rows])
+        if adjust is not None:
+            scores = np.asarray(adjust(rows, scores), dtype=np.float32)
+        order = np.lexsort((rows, -scores))
+        order = order[np.isfinite(scores[order])][:k]
+        if rows.size == want and want < self.ntotal:  # rows beyond the shortlist exist: prove it holds the top k
+            ceiling = float(approx_scores[-1]) + HALF_ERROR_BOUND * float(np.linalg.norm(q))
+            if order.size < k or not float(scores[order[-1]]) > ceiling:
+                return None
+        return rows[order], scores[order]
+
+
 def inner_products(query_embedding: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """``(n,)`` float32 inner products of one ``(d,)`` query with ``vectors`` ``(n, d)`` (C-contiguous
     float32), computed by faiss's single-threaded SIMD kernel (the scores an exact faiss search gives):
@@ -870,8 +983,12 @@ def _bitmap_selector(positions: np.ndarray, n_total: int) -> Any:
     """An ``IDSelectorBitmap`` over faiss positions (``O(1)`` membership; keeps its bitmap alive)."""
     mask = np.zeros(n_total, dtype=bool)
     mask[positions] = True
-    bitmap = np.packbits(mask, bitorder="little")
-    return _faiss().IDSelectorBitmap(bitmap)
+    return mask_selector(mask)
+
+
+def mask_selector(mask: np.ndarray) -> Any:
+    """An ``IDSelectorBitmap`` admitting the rows where the ``(n,)`` bool ``mask`` is true."""
+    return _faiss().IDSelectorBitmap(np.packbits(np.asarray(mask, dtype=bool), bitorder="little"))
 
 
 # ------------------------------------------------------------------------------------ CPU/GPU choice

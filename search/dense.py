@@ -5,13 +5,20 @@ the maximum over its texts (or strings)."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embeddings.hubness import HUB_NEIGHBOURS, MAX_HUB_REFERENCES, HubnessConfig, HubnessSource, text_hubness
-from embeddings.index import faiss_single_thread, inner_products
+from embeddings.index import (
+    HALF_SHORTLIST_MIN_ROWS,
+    HalfShortlist,
+    faiss_single_thread,
+    inner_products,
+    mask_selector,
+)
 from embeddings.job import title_strings
 
 if TYPE_CHECKING:
@@ -449,6 +456,18 @@ class DenseTitles:
         self._by_text: dict[str, list[int]] | None = None
         self._scripts: np.ndarray | None = None
         self._shift: dict[str, np.ndarray] | None = None
+        self._half: HalfShortlist | None = None
+        self._half_lock = threading.Lock()
+
+    def _half_copy(self) -> HalfShortlist | None:
+        """The float16 shortlist over the strings (:class:`embeddings.index.HalfShortlist`) when there are at
+        least :data:`embeddings.index.HALF_SHORTLIST_MIN_ROWS` of them, built on first use."""
+        if self.vectors.shape[0] < HALF_SHORTLIST_MIN_ROWS:
+            return None
+        with self._half_lock:
+            if self._half is None:
+                self._half = HalfShortlist(self.vectors)
+            return self._half
 
     @classmethod
     def from_index(cls, stored: TitleStringVectors, position: Mapping[str, int], n_titles: int) -> DenseTitles:
@@ -531,19 +550,33 @@ class DenseTitles:
         they are nearer to the query, on average, than the other strings (marquee-ml:dev known-item hits@10
         0.689 -> 0.696; 進撃の巨人 2nd -> 1st). An exact or near-exact title in that script is still found by
         the lexical and sound tiers."""
-        scores = inner_products(query_embedding, self.vectors)
         shift = self._shifts().get(script) if script is not None and script not in ("latin", "unknown") else None
-        margin = script_margin(query_embedding, shift)
-        if margin:
-            scores = np.where(self._script_mask(str(script)), scores - np.float32(margin), scores)
-        if allowed is not None:
-            scores = np.where(allowed[self.positions], scores, -np.inf)
-        want = min(scores.size, top_k * 4 + 16)
+        margin = np.float32(script_margin(query_embedding, shift))
+        in_script = self._script_mask(str(script)) if margin else None
+        want = min(self.vectors.shape[0], top_k * 4 + 16)
         if want == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64)
-        head = np.argpartition(-scores, want - 1)[:want] if want < scores.size else np.arange(scores.size)
-        head = np.sort(head)  # best first, ties by string index: a stable sort of the index-ordered head
-        head = head[np.argsort(-scores[head], kind="stable")]
-        head = head[np.isfinite(scores[head])]
-        best = head[_first_of_each(self.positions[head])][:top_k]
-        return self.positions[best], scores[best].astype(np.float32), best
+        found = None
+        half = self._half_copy()
+        if half is not None:
+            faiss_single_thread()  # the strings' best rows from a float16 scan, rescored (same rows and scores)
+            def lower(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+                return scores if in_script is None else np.where(in_script[rows], scores - margin, scores)
+
+            selector = None if allowed is None else mask_selector(allowed[self.positions])
+            found = half.top(query_embedding, want, selector, lower)
+        if found is not None:
+            head, head_scores = found
+        else:
+            scores = inner_products(query_embedding, self.vectors)
+            if in_script is not None:
+                scores = np.where(in_script, scores - margin, scores)
+            if allowed is not None:
+                scores = np.where(allowed[self.positions], scores, -np.inf)
+            head = np.argpartition(-scores, want - 1)[:want] if want < scores.size else np.arange(scores.size)
+            head = np.sort(head)  # best first, ties by string index: a stable sort of the index-ordered head
+            head = head[np.argsort(-scores[head], kind="stable")]
+            head = head[np.isfinite(scores[head])]
+            head_scores = scores[head]
+        first = _first_of_each(self.positions[head])[:top_k]
+        return self.positions[head[first]], head_scores[first].astype(np.float32), head[first]

@@ -18,6 +18,7 @@ from embeddings.index import (
     ExactIndex,
     FaissVectorIndex,
     GpuUnavailableError,
+    HalfShortlist,
     HNSWIndex,
     InvalidVectorsError,
     IVFIndex,
@@ -26,6 +27,7 @@ from embeddings.index import (
     choose_kind,
     choose_placement,
     inner_products,
+    mask_selector,
 )
 from embeddings.index_synthetic import SyntheticEmbeddings
 
@@ -446,6 +448,89 @@ def test_exact_index_matches_numpy_for_any_size_k_and_filter(
         np.testing.assert_allclose(scores[row, :expected_count], reference, atol=1e-5)
         assert set(got[row, :expected_count].tolist()) <= set(ids[candidates].tolist())
         assert len(set(got[row, :expected_count].tolist())) == expected_count
+
+
+def _float32_scan(vectors: np.ndarray, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                  lowered: np.ndarray | None = None, by: float = 0.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Rows and scores of the float32 scan's top ``k`` (best first, ties: lower row first)."""
+    scores = inner_products(query, vectors)
+    if lowered is not None:
+        scores = np.where(lowered, scores - np.float32(by), scores)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    order = np.lexsort((np.arange(scores.size), -scores))
+    order = order[np.isfinite(scores[order])][:k]
+    return order, scores[order]
+
+
+def test_single_queries_over_a_large_exact_index_answer_as_the_float32_scan(
+    catalog: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From HALF_SHORTLIST_MIN_ROWS vectors up, one query is answered from the float16 shortlist: same ids,
+    same float32 scores as the plain scan, unfiltered, through allowed ids and through an allowed-rows mask."""
+    monkeypatch.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 1000)
+    index = build_index(catalog["vectors"], catalog["ids"], kind="flat", use_gpu=False)
+    plain = build_index(catalog["vectors"], catalog["ids"], kind="flat", use_gpu=False)
+    rng = np.random.default_rng(5)
+    allowed_rows = rng.random(N_ITEMS) < 0.6
+    for query in catalog["queries"][:40]:
+        scores, ids = index.search(query[None], 100)
+        assert isinstance(index, ExactIndex) and index._half is not None  # the shortlist answered
+        with monkeypatch.context() as m:
+            m.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 10**9)
+            expected_scores, expected_ids = plain.search(query[None], 100)
+            expected_rows = plain.search_rows(query[None], 30, allowed_rows)
+        np.testing.assert_array_equal(ids, expected_ids)
+        np.testing.assert_array_equal(scores, expected_scores)
+        got_rows = index.search_rows(query[None], 30, allowed_rows)
+        np.testing.assert_array_equal(got_rows[1], expected_rows[1])
+        np.testing.assert_array_equal(got_rows[0], expected_rows[0])
+        assert set(got_rows[1][0].tolist()) <= set(catalog["ids"][allowed_rows].tolist())
+
+
+def test_the_half_shortlist_declines_what_float16_cannot_separate() -> None:
+    """Thousands of vectors a few 1e-5 apart round to the same float16 values: the shortlist cannot prove
+    its top k and says so (``None``); the exact index then scans in float32 and still gives the true top."""
+    rng = np.random.default_rng(3)
+    base = unit_rows(rng, 1, 64)[0]
+    vectors = base + 2e-5 * rng.standard_normal((3000, 64)).astype(np.float32)
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    half = HalfShortlist(vectors)
+    assert half.top(base, 10) is None
+    index = ExactIndex(64)
+    index.add(vectors, np.arange(3000))
+    index._half = half  # as if built for a large index
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 1)
+        scores, ids = index.search(base[None], 10)
+    rows, expected = _float32_scan(vectors, base, 10)
+    np.testing.assert_array_equal(scores[0], expected)
+    assert set(ids[0].tolist()) == set(rows.tolist())
+
+
+def test_the_half_shortlist_with_a_selector_and_lowered_rows_is_the_float32_scan() -> None:
+    """What the title channel asks: some rows lowered by a margin, others not allowed at all."""
+    rng = np.random.default_rng(9)
+    vectors = unit_rows(rng, 5000, 64)
+    half = HalfShortlist(vectors)
+    lowered = rng.random(5000) < 0.2
+    allowed = rng.random(5000) < 0.7
+    proved = 0
+    for query in unit_rows(rng, 30, 64):
+        found = half.top(query, 50, mask_selector(allowed),
+                         lambda rows, scores: np.where(lowered[rows], scores - np.float32(0.05), scores))  # fmt: skip
+        if found is None:
+            continue
+        proved += 1
+        rows, scores = found
+        expected_rows, expected_scores = _float32_scan(vectors, query, 50, allowed, lowered, 0.05)
+        np.testing.assert_array_equal(rows, expected_rows)
+        np.testing.assert_array_equal(scores, expected_scores)
+    assert proved >= 25  # random unit vectors are far apart: the shortlist almost always proves its answer
+    empty = HalfShortlist(np.zeros((0, 64), dtype=np.float32))
+    assert empty.top(vectors[0], 5)[0].size == 0
+    with pytest.raises(InvalidVectorsError, match="C-contiguous"):
+        HalfShortlist(vectors[:, :32])
 
 
 class TestBuilding:

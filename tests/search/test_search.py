@@ -442,6 +442,37 @@ def test_title_strings_in_the_querys_script_lose_their_script_margin() -> None:
     assert titles.search(query, 3, script="latin")[0].tolist()[0] == 0  # a Latin query: no margin
 
 
+def test_the_title_channel_answers_from_its_float16_shortlist_as_from_the_float32_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many title strings (a title has several, some in Hangul): the channel's float16 shortlist gives the same
+    titles, scores and strings as scoring every string in float32, with a script margin and an allowed mask."""
+    import search.dense as dense_module
+    from search.dense import DenseTitles, script_margin
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((6000, 32)).astype(np.float32)
+    vectors[::5, 0] += 2.0  # the Hangul strings share a direction the Hangul queries share too
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    positions = rng.integers(0, 2500, size=6000)
+    texts = ["반드시 잡는다" if i % 5 == 0 else f"Title {i}" for i in range(6000)]
+    titles = DenseTitles(vectors, positions, [""] * 6000, texts, 2500)
+    allowed = rng.random(2500) < 0.8
+    queries = rng.standard_normal((20, 32)).astype(np.float32)
+    queries[:, 0] += 2.0
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    assert min(script_margin(q, titles._shifts()["hangul"]) for q in queries) > 0.02  # the margin is at work
+    for query in queries:
+        for script, mask in (("latin", None), ("hangul", None), ("hangul", allowed)):
+            monkeypatch.setattr(dense_module, "HALF_SHORTLIST_MIN_ROWS", 10**9)
+            expected = titles.search(query, 40, mask, script)
+            monkeypatch.setattr(dense_module, "HALF_SHORTLIST_MIN_ROWS", 1000)
+            got = titles.search(query, 40, mask, script)
+            for a, b in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert titles._half is not None
+
+
 def test_plot_texts_headed_by_a_title_in_the_querys_script_lose_their_script_margin() -> None:
     from embeddings.index import build_index
     from search.dense import DenseRetriever
