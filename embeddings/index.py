@@ -135,9 +135,10 @@ GPU_MAX_TOP_K = 2048
 # float32 (:class:`HalfShortlist`): the scan reads half the memory. Same results as the float32 scan
 # (the shortlist is proved to hold the top k, else the float32 scan runs). Full scope, 53,431 texts, one
 # thread, p50 of 300 queries: the float32 scan for k=310 3.15 ms, the float16 scan for its shortlist of 652
-# 1.70 ms, the rescoring 0.05 ms. In the engine (plot and title channels), 300 queries of
-# benchmarks/search.py's mix with their embeddings given: p50 11.4 -> 9.5 ms, the same 300 pages.
-HALF_SHORTLIST_MIN_ROWS = 8_192
+# 1.70 ms, the rescoring 0.05 ms. Served (benchmarks/search.py, full scope, c1, two runs each beside the
+# float32 scans): search p50 22.8 / 23.0 -> 21.6 / 22.2 ms. Below this size the float16 scan's larger heap
+# costs what the smaller read saves (default scope, 10,908 texts: p50 +1.5 ms in-process), so it stays off.
+HALF_SHORTLIST_MIN_ROWS = 32_768
 # The shortlist holds HALF_SHORTLIST_FACTOR * k + HALF_SHORTLIST_EXTRA rows.
 HALF_SHORTLIST_FACTOR = 2
 HALF_SHORTLIST_EXTRA = 32

@@ -86,11 +86,6 @@ OVERLAP_MIN_CPUS = 4
 only with at least this many usable CPUs. The encoder uses two threads: on the 2-core CPU, lexical
 scoring beside it slowed the encoder (in-process p50 14.8 ms vs 13.0 ms encoding first, 150 queries),
 and a vector search beside it after the encoding saved nothing either."""
-SPLIT_SCANS_MIN_CPUS = 2
-"""With at least this many usable CPUs the title channel's scan runs in a helper thread beside the plot
-channel's (both release the GIL). Full scope, in-process, 300 queries of ``benchmarks/search.py``'s mix with
-their embeddings given, both scans from float16 shortlists: engine p50 9.5 -> 7.7 ms, same pages. On one
-CPU they run one after the other."""
 INTENT_BOOST = 0.5
 INTENT_MASK_CACHE = 4096
 """Soft-constraint masks kept per engine (one bool per title each: ~17 KB on the default scope)."""
@@ -269,9 +264,6 @@ class SearchEngine:
         self.overlap = _usable_cpus() >= OVERLAP_MIN_CPUS if overlap is None else overlap
         """Dense channel in a helper thread beside the lexical scoring (default: :data:`OVERLAP_MIN_CPUS`)."""
         self._executor: ThreadPoolExecutor | None = None
-        self._scanner: ThreadPoolExecutor | None = None
-        self.split_scans = _usable_cpus() >= SPLIT_SCANS_MIN_CPUS
-        """The title channel's scan beside the plot channel's (default: :data:`SPLIT_SCANS_MIN_CPUS`)."""
         self._pool_lock = threading.Lock()
         counts = {lang: int(mask.sum()) for lang, mask in catalog.description_language_masks.items()}
         most = max(counts.values(), default=0)
@@ -372,20 +364,12 @@ class SearchEngine:
                 self._executor = ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="search-encode")
             return self._executor
 
-    def _scan_pool(self) -> ThreadPoolExecutor:
-        """Threads for the title channel's scan; apart from :meth:`_pool` (whose threads wait on these)."""
-        with self._pool_lock:
-            if self._scanner is None:
-                self._scanner = ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="search-scan")
-            return self._scanner
-
     def close(self) -> None:
         """Stop the encoding threads (``Resources.close`` calls this at shutdown)."""
         with self._pool_lock:
-            for pool in (self._executor, self._scanner):
-                if pool is not None:
-                    pool.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._scanner = None
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
 
     def embed(self, queries: Sequence[str]) -> np.ndarray:
         """``(q, d)`` query embeddings (the encoder caches repeats)."""
@@ -496,21 +480,9 @@ class SearchEngine:
         """The plot channel and (when built) the title channel, from one query embedding."""
         if query_embedding is None:
             query_embedding = self.embed([query])[0]
-        titles: Future[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
-        if self.titles is not None and self.split_scans:
-            titles = self._scan_pool().submit(self._title_search, query_embedding, top, allowed, language)
-        try:
-            positions, scores, langs = self._dense_search(query_embedding, top, allowed, language)
-        except BaseException:
-            if titles is not None:
-                titles.cancel()
-            raise
-        title_hits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        if titles is not None:
-            title_hits = titles.result()
-        elif self.titles is not None:
-            title_hits = self._title_search(query_embedding, top, allowed, language)
-        return _DenseResult(positions, scores, langs, title_hits, query_embedding)
+        positions, scores, langs = self._dense_search(query_embedding, top, allowed, language)
+        titles = None if self.titles is None else self._title_search(query_embedding, top, allowed, language)
+        return _DenseResult(positions, scores, langs, titles, query_embedding)
 
     def _title_search(self, query_embedding: np.ndarray, top: int, allowed: np.ndarray | None,
                       language: QueryLanguage | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
