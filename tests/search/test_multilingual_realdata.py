@@ -176,3 +176,20 @@ def test_a_kids_profile_asking_for_a_genre_above_its_level_gets_one_answer_in_ev
     english = tops["horror movies"][:5]
     for query, top in tops.items():
         assert top[:5] == english, (query, [catalog.loc[t]["title"] for t in top[:5]])
+
+
+@pytest.mark.parametrize(("query", "word"), [("zombie movies", "zombie"), ("shark movies", "shark"),
+                                             ("dinosaur movies", "dinosaur")])  # fmt: skip
+def test_a_type_word_is_read_as_the_type_not_as_description_words(client: TestClient, catalog, query: str,  # type: ignore[no-untyped-def]
+                                                                  word: str) -> None:  # fmt: skip
+    """"zombie movies": "movies" is the type; the description words read the topic, so the films whose
+    description says "movie" (State and Main, a film crew; Scary Movie 2; the Queen's home movies for a kids
+    profile) no longer come up among the zombie and shark films."""
+    body = client.get("/v1/search", params={"q": query, "limit": 10}).json()
+    assert ("type", "movie") in {(u["kind"], u["value"]) for u in body["understood"]}
+    rows = [catalog.loc[hit["title_id"]] for hit in body["results"]]
+    about = [r["title"] for r in rows
+             if word in (r["title"] + " " + " ".join(d["text"] for d in r["descriptions"])).lower()]  # fmt: skip
+    assert len(about) >= 8, [r["title"] for r in rows]
+    kids = client.get("/v1/search", params={"q": query, "limit": 10, "profile_id": "demo:kids"}).json()
+    assert "netflix:s6682" not in {hit["title_id"] for hit in kids["results"]}
