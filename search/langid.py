@@ -114,7 +114,11 @@ def transliterate(text: str, script: str) -> str | None:
 
     if script == "devanagari":
         text = _devanagari_vowels(text)
-    latin = " ".join(anyascii(text).lower().split())
+    # anyascii writes aleph, ayin, hamza and soft signs as apostrophes: dropped, a word stays one word
+    # (פאודה -> "fvdh", not "f" + "vdh"); a word left with one letter is dropped too: as a token it only
+    # matched the initials in cast names (F. Murray Abraham for פאודה)
+    words = (word.replace("'", "") for word in anyascii(text).lower().split())
+    latin = " ".join(word for word in words if len(word) > 1)
     return latin if any(ch.isalpha() for ch in latin) else None
 
 

@@ -152,3 +152,15 @@ def test_sound_keys_confirm_only_candidates_and_only_long_enough_keys() -> None:
 def test_devanagari_is_transliterated_with_its_inherent_vowels(typed: str, latin: str) -> None:
     # anyascii alone writes दंगल "dmgl" and सलमान "slman": no title or name is spelt like that
     assert transliterate(typed, "devanagari") == latin
+
+
+@pytest.mark.parametrize(("typed", "script", "latin"), [
+    ("פאודה", "hebrew", "fvdh"), ("שאה רוק חאן", "hebrew", "sh rvk hn"), ("Очень странные дела", "cyrillic", "ochen strannye dela"),
+    ("книга и фильм", "cyrillic", "kniga film"),
+])  # fmt: skip
+def test_a_transliteration_keeps_each_word_whole_and_drops_one_letter_words(typed: str, script: str, latin: str) -> None:
+    # anyascii writes aleph and soft signs as apostrophes ("f'vdh"): the tokenizer split them into "f" and
+    # "vdh", and "f" matched every cast list with an F. in it (F. Murray Abraham for פאודה)
+    got = transliterate(typed, script)
+    assert got == latin
+    assert got is not None and all(len(word) > 1 for word in got.split())

@@ -193,3 +193,17 @@ def test_a_type_word_is_read_as_the_type_not_as_description_words(client: TestCl
     assert len(about) >= 8, [r["title"] for r in rows]
     kids = client.get("/v1/search", params={"q": query, "limit": 10, "profile_id": "demo:kids"}).json()
     assert "netflix:s6682" not in {hit["title_id"] for hit in kids["results"]}
+
+
+@pytest.mark.parametrize(("query", "first"), [("פאודה", "Fauda"), ("שאה רוק חאן", None), ("ترول", None)])
+def test_a_query_in_another_script_matches_no_cast_list_by_an_initial(client: TestClient, query: str,
+                                                                    first: str | None) -> None:  # fmt: skip
+    """The query's Latin transliteration once split into one-letter words ("f'vdh" -> "f", "vdh") that matched
+    cast initials: The Informant! (Thomas F. Wilson), Dead Man Down (F. Murray Abraham) came up for פאודה,
+    with no reason to show. Every title shown now has one."""
+    response = client.get("/v1/search", params={"q": query, "limit": 10})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert all(hit["matched"] for hit in results), [(hit["title"], hit["matched"]) for hit in results]
+    if first is not None:
+        assert results[0]["title"] == first
