@@ -1178,6 +1178,10 @@ class SearchEngine:
         source = retrieved.like_source
         if source is not None and position != source and np.any(retrieved.channels["like"][0] == position):
             reasons.append(MatchReason("like", cat.titles[source] or cat.display_title(source, title_languages)))
+        if not reasons and lex.fields.get("people") is not None and lex.fields["people"][position] > 0:
+            # nothing stronger explains it: the people field matched a word of a name (Lego Lee for "lego movie")
+            reasons.extend(MatchReason("person", name)
+                           for name in self.lexical.matched_people(position, lex.query, any_word=True))  # fmt: skip
         reasons.extend(MatchReason("language", lang) for lang in sorted(languages))
         description, desc_lang = cat.description(position, described)
         year = cat.years[position]

@@ -524,16 +524,17 @@ class LexicalIndex:
                 best = (overlap, (self.string_lang[s], self.string_text[s]))
         return best[1] if best else None
 
-    def matched_people(self, title: int, parsed: ParsedQuery) -> list[str]:
+    def matched_people(self, title: int, parsed: ParsedQuery, *, any_word: bool = False) -> list[str]:
         """Names of ``title``'s cast/directors matched by the query: two of their words, the surname,
-        or the whole query ("tom" names every Tom; "tom hanks" names only Tom Hanks)."""
+        or the whole query ("tom" names every Tom; "tom hanks" names only Tom Hanks). ``any_word``: every
+        name sharing a word with the query (what the people field scored: "lego movie" and Lego Lee)."""
         if self._people_words[title].isdisjoint(parsed.all_tokens):
             return []
         tokens = set(parsed.all_tokens)
         out = []
         for name, parts, surname in self.people[title]:
             hit = parts & tokens
-            if hit and (len(hit) >= min(2, len(parts)) or tokens <= parts or surname in hit):
+            if hit and (any_word or len(hit) >= min(2, len(parts)) or tokens <= parts or surname in hit):
                 out.append(name)
         return out
 

@@ -196,8 +196,8 @@ def test_a_type_word_is_read_as_the_type_not_as_description_words(client: TestCl
 
 
 @pytest.mark.parametrize(("query", "first"), [("פאודה", "Fauda"), ("שאה רוק חאן", None), ("ترول", None)])
-def test_a_query_in_another_script_matches_no_cast_list_by_an_initial(client: TestClient, query: str,
-                                                                    first: str | None) -> None:  # fmt: skip
+def test_every_title_shown_says_why_and_none_comes_from_a_cast_initial(client: TestClient, query: str,
+                                                                     first: str | None) -> None:  # fmt: skip
     """The query's Latin transliteration once split into one-letter words ("f'vdh" -> "f", "vdh") that matched
     cast initials: The Informant! (Thomas F. Wilson), Dead Man Down (F. Murray Abraham) came up for פאודה,
     with no reason to show. Every title shown now has one."""
@@ -207,3 +207,12 @@ def test_a_query_in_another_script_matches_no_cast_list_by_an_initial(client: Te
     assert all(hit["matched"] for hit in results), [(hit["title"], hit["matched"]) for hit in results]
     if first is not None:
         assert results[0]["title"] == first
+
+
+def test_a_title_found_by_a_word_of_a_name_names_that_person(client: TestClient) -> None:
+    """"lego movie": Love @ Seventeen comes up because its actor Lego Lee shares a word with the query; its
+    reasons were empty (they named only a person matched by two words, the surname or the whole query)."""
+    results = client.get("/v1/search", params={"q": "lego movie", "limit": 10}).json()["results"]
+    assert results[0]["title"] == "The Lego Movie"
+    lee = [hit for hit in results if hit["title"] == "Love @ Seventeen"]
+    assert lee and {"kind": "person", "detail": "Lego Lee"} in lee[0]["matched"]
