@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from embeddings.job import TitleStringVectors
 
 __all__ = ["DEFAULT_HUB_PENALTY", "DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "HUB_NEIGHBOURS",
-           "MAX_HUB_REFERENCES", "MIN_LANGUAGE_TEXTS", "MIN_SOUND_KEY",
+           "MAX_HUB_REFERENCES", "MIN_LANGUAGE_TEXTS", "MIN_LOANWORD_KEY", "MIN_SOUND_KEY",
            "SOUND_CONFIRM_DEPTH", "DenseRetriever", "DenseTitles", "script_margin", "script_shifts", "title_strings"]
 
 DEFAULT_TITLE_ONLY_PENALTY = 0.02
@@ -41,6 +41,9 @@ cross-lingual recall, 0.5 costs same-language-only titles less)."""
 MIN_LANGUAGE_TEXTS = 20
 MIN_SOUND_KEY = 3
 """Consonant classes a query's sound key needs before it may confirm a title (``tnk``: Titanic)."""
+MIN_LOANWORD_KEY = 4
+"""Consonant classes a title's loanword key (:func:`search.langid.sound_key`, ``loanword=True``) needs to
+confirm it: Terminator's ``tmnt`` may; Dunkirk's ``tnk`` would claim every タイタニック."""
 SOUND_CONFIRM_DEPTH = 10
 """A title sounding like the query is a near-exact match when the title, plot or names channel ranks
 it at most this deep (the encoder or the transliteration proposes, the sound confirms)."""
@@ -453,6 +456,7 @@ class DenseTitles:
         self.texts = list(texts)
         self.n_titles = n_titles
         self._sound_keys: np.ndarray | None = None
+        self._loanword_keys: np.ndarray = np.empty(0, dtype=object)
         self._by_text: dict[str, list[int]] | None = None
         self._scripts: np.ndarray | None = None
         self._shift: dict[str, np.ndarray] | None = None
@@ -510,9 +514,11 @@ class DenseTitles:
             from search.langid import sound_key
 
             self._sound_keys = np.asarray([sound_key(t) for t in self.texts], dtype=object)
+            self._loanword_keys = np.asarray([sound_key(t, loanword=True) for t in self.texts], dtype=object)
         keys = {query_key, query_key[:-1]} if query_key.endswith("s") and len(query_key) > MIN_SOUND_KEY else {query_key}
         strings = np.flatnonzero(np.isin(self.positions, candidates))
-        heard = {self.texts[i].casefold() for i in strings.tolist() if self._sound_keys[i] in keys}
+        heard = {self.texts[i].casefold() for i in strings.tolist()
+                 if self._sound_keys[i] in keys or (self._loanword_keys[i] in keys and len(query_key) >= MIN_LOANWORD_KEY)}  # fmt: skip
         if not heard:
             return np.empty(0, dtype=np.int64)
         # the title heard, under every title that bears it (Titanic 1943 proposed, Titanic 1997 meant)

@@ -921,8 +921,9 @@ class SearchEngine:
                     self._set_neighbours(retrieved, match, score, allowed, top)
         if (parsed.topic and parsed.of("type") and not topic_read and "content" in retrieved.channels
                 and parsed.share < INTENT_SET_SHARE):  # fmt: skip
-            # "zombie movies": the type word is read as the type; in the descriptions it matched "home movies"
-            lex = self.lexical.score(parsed.topic, fields=("content",))
+            # "zombie movies": the type word is read as the type; in the descriptions it matched "home movies".
+            # A subject's English word is read too ("films de noël": Christmas; "noel" alone: Noel Gallagher)
+            lex = self.lexical.score(parsed.glossed_topic, fields=("content",))
             retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
         like = parsed.of("like")
         if like and self.dense is not None:

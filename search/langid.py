@@ -192,7 +192,12 @@ _GREEK_DIGRAPHS = re.compile("|".join(_GREEK_STOPS))
 """Modern Greek spells b, d and g with two letters (Μπραντ Πιτ: Brad Pitt); anyascii reads them "mp", "nt"."""
 
 
-def sound_key(text: str) -> str:
+_NON_RHOTIC_R = re.compile(r"r+(?![aeiouy])")
+_SOFT_G = re.compile(r"g(?=[eiy])")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
+
+
+def sound_key(text: str, *, loanword: bool = False) -> str:
     """A consonant skeleton of ``text``'s Latin transliteration, for matching a title typed in another
     script to the title it sounds like: vowels, ``y`` and ``h`` dropped, consonants folded into
     classes (voiced with voiceless, ``l`` with ``r``), repeats collapsed, spaces ignored.
@@ -201,6 +206,13 @@ def sound_key(text: str) -> str:
     ``טיטאניק`` and ``Titanic`` all give ``tnk``; ``دانكيرك`` and ``Dunkirk`` give ``tnkrk``. Short keys
     collide easily: search only uses a key of at least three classes, and only to confirm a title the
     encoder already proposes (:meth:`search.dense.DenseTitles.sound_matches`).
+
+    ``loanword=True`` keys a Latin-script title as Japanese and Korean spell English loanwords: an ``r``
+    that no vowel follows is silent (Terminator: ターミネーター, ``tmnt``; Potter: ポッター) and ``g``
+    before ``e``/``i``/``y`` sounds ``j`` (Avengers: アベンジャーズ, 어벤져스, ``pns``), and a leading
+    "the"/"a"/"an" is not said (The Avengers). The plain key of those titles (``trmntr``, ``tpnkrs``)
+    matched no query typed in kana or Hangul. Such a key is shorter, so it collides more: Dunkirk's is
+    Titanic's ``tnk`` (:data:`search.dense.MIN_LOANWORD_KEY`).
     """
     from anyascii import anyascii
 
@@ -208,6 +220,8 @@ def sound_key(text: str) -> str:
         text = _devanagari_vowels(text)
     latin = anyascii(_GREEK_DIGRAPHS.sub(lambda m: _GREEK_STOPS[m.group(0)], text.lower().translate(_GEMINATION))).lower()
     latin = _SOFT_C.sub("s", latin.replace("tion", "sion"))  # Inception: "insepsion"
+    if loanword:
+        latin = _SOFT_G.sub("j", _NON_RHOTIC_R.sub("", _LEADING_ARTICLE.sub("", latin)))
     out: list[str] = []
     for ch in latin:
         if not ("a" <= ch <= "z"):

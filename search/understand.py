@@ -93,6 +93,14 @@ class Understanding:
         """``rest`` without function words ("sur un chef cuisinier" -> "chef cuisinier")."""
         return " ".join(w for w in self.rest.split() if w not in _STOPWORDS)
 
+    @property
+    def glossed_topic(self) -> str:
+        """What the description words read: the topic, then its subjects' English glosses; a subject told
+        apart from a name only by its accents (:data:`_TYPED_SUBJECTS`: Noël) is read as its gloss alone."""
+        typed = set(self.typed_topic.casefold().split())
+        names = {fold(word) for word in _TYPED_SUBJECTS if word in typed}
+        return " ".join([*(w for w in self.topic.split() if w not in names), self.gloss]).strip()
+
     def of(self, kind: Kind) -> list[Constraint]:
         return [c for c in self.constraints if c.kind == kind]
 
@@ -745,6 +753,9 @@ _SUBJECTS: dict[str, tuple[str, ...]] = {
               "चुड़ैल", "μαγισσ*", "מכשפ*", "แม่มด", "cadi*"),
     "ghost": ("fantasma*", "fantome*", "geist", "geister", "призрак*", "幽霊", "유령", "鬼魂", "شبح", "أشباح", "भूत",
               "φαντασμα*", "רוח רפאים", "ghost*"),
+    "christmas": ("navidad*", "navideñ*", "weihnacht*", "natale", "natalizi*", "natal", "natalin*", "julefilm*",
+                  "julen", "juleaften", "swiat bozego narodzenia", "swiateczn*", "рождеств*", "クリスマス", "크리스마스",
+                  "圣诞", "聖誕", "كريسماس", "عيد الميلاد", "क्रिसमस", "χριστουγενν*", "כריסמס", "חג המולד", "คริสต์มาส"),
 }  # fmt: skip
 """Subjects a viewer names in their own language, with the English words the encoder knows best: e5-small
 places ゾンビ and 좀비 no nearer to a zombie film than to Snowpiercer, while "zombie" finds Train to Busan.
@@ -770,10 +781,16 @@ def _subject_keys() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
 _SUBJECT_KEYS = _subject_keys()
 
 
-def _subject_glosses(folded: str) -> str:
-    """English glosses of the subjects named in ``folded`` (a folded query), when not written in English."""
+_TYPED_SUBJECTS: dict[str, str] = {"noël": "christmas"}
+"""Subject words told apart only by their accents, matched on the topic as typed: Noël is Christmas, Noel a
+name ("films de noël" read as words found Oasis: Supersonic and Noel Clarke's films; "noel fielding" is a person)."""
+
+
+def _subject_glosses(folded: str, typed: str = "") -> str:
+    """English glosses of the subjects named in ``folded`` (a folded query) or, for :data:`_TYPED_SUBJECTS`,
+    in ``typed`` (the same words as typed), when not written in English."""
     words = folded.split()
-    out: list[str] = []
+    out: list[str] = [gloss for word, gloss in _TYPED_SUBJECTS.items() if word in typed.casefold().split()]
     for gloss, keys in _SUBJECT_KEYS:
         for key, how in keys:
             if how == "span":
@@ -880,5 +897,6 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
         out = [c for c in out if not _is_setting(c, original)]
     if n_words > SETTING_MAX_WORDS:  # a remembered year or audience in a long post is a hint, not a rule
         out = [replace(c, effect="boost") if c.effect == "filter" else c for c in out]
-    return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest), _as_typed(query, topic),
-                         _subject_glosses(" ".join(topic)) if topic else "")  # fmt: skip
+    typed = _as_typed(query, topic)
+    return Understanding(tuple(out), rest, n_words, 1.0 if like else _share(original, rest), typed,
+                         _subject_glosses(" ".join(topic), typed) if topic else "")  # fmt: skip

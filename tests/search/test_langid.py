@@ -129,6 +129,29 @@ def test_a_title_typed_in_another_script_sounds_like_the_title(typed: str, title
     assert len(sound_key(title)) >= 3
 
 
+@pytest.mark.parametrize(("typed", "title"), [
+    ("ターミネーター", "The Terminator"), ("터미네이터", "The Terminator"), ("ジュラシック・パーク", "Jurassic Park"),
+    ("アベンジャーズ", "The Avengers"), ("어벤져스", "Avengers"), ("ハリー・ポッター", "Harry Potter"),
+])  # fmt: skip
+def test_a_loanword_sounds_like_the_english_title_without_its_silent_r(typed: str, title: str) -> None:
+    """Kana and Hangul spell English as a non-rhotic speaker says it: Terminator is ターミネーター."""
+    assert sound_key(typed) == sound_key(title, loanword=True) != sound_key(title)
+
+
+def test_a_short_loanword_key_confirms_nothing() -> None:
+    """Dunkirk said without its r is Titanic's ``tnk``: a loanword key confirms a title only from four classes."""
+    from search.dense import DenseTitles
+
+    texts = ["Dunkirk", "Titanic", "The Terminator"]
+    assert sound_key("Dunkirk", loanword=True) == sound_key("タイタニック") == "tnk"
+    vectors = np.eye(len(texts), 4, dtype=np.float32) + 0.01
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    channel = DenseTitles(vectors, np.arange(len(texts)), [""] * len(texts), texts, len(texts))
+    assert channel.sound_matches(sound_key("タイタニック"), np.arange(3)).tolist() == [1]
+    assert channel.sound_matches(sound_key("ターミネーター"), np.arange(3)).tolist() == [2]
+    assert channel.sound_matches(sound_key("ダンケルク"), np.arange(3)).tolist() == [0]
+
+
 def test_sound_keys_confirm_only_candidates_and_only_long_enough_keys() -> None:
     from search.dense import DenseTitles
 

@@ -216,3 +216,26 @@ def test_a_title_found_by_a_word_of_a_name_names_that_person(client: TestClient)
     assert results[0]["title"] == "The Lego Movie"
     lee = [hit for hit in results if hit["title"] == "Love @ Seventeen"]
     assert lee and {"kind": "person", "detail": "Lego Lee"} in lee[0]["matched"]
+
+
+@pytest.mark.parametrize("query", ["ターミネーター", "터미네이터"])
+def test_a_title_typed_as_a_loanword_finds_the_english_title_first(client: TestClient, query: str) -> None:
+    """ターミネーター sounded like TMNT (Teenage Mutant Ninja Turtles, ``tmnt``), not like The Terminator
+    (``trmntr``), and came first; kana and Hangul drop the r no vowel follows."""
+    results = client.get("/v1/search", params={"q": query, "limit": 5}).json()["results"]
+    assert results[0]["title"] == "The Terminator", [hit["title"] for hit in results]
+
+
+@pytest.mark.parametrize(("query", "profile"), [("películas de navidad", None), ("films de noël", None),
+                                                ("クリスマス映画", None), ("películas de navidad", "demo:kids")])  # fmt: skip
+def test_christmas_films_asked_for_in_other_languages_are_christmas_films(client: TestClient, catalog, query: str,  # type: ignore[no-untyped-def]
+                                                                         profile: str | None) -> None:  # fmt: skip
+    """"películas de navidad" put Happy New Year (a heist film) first; "films de noël" put Oasis: Supersonic
+    (Noel Gallagher) and films with a Noel in the cast first. Most of the first five are now about Christmas."""
+    params = {"q": query, "limit": 5, **({"profile_id": profile} if profile else {})}
+    rows = [catalog.loc[hit["title_id"]] for hit in client.get("/v1/search", params=params).json()["results"]]
+    words = ("christmas", "santa", "xmas", "navidad", "noël", "weihnacht")
+    about = [any(w in (r["title"] + " " + " ".join(d["text"] for d in r["descriptions"])).lower() for w in words)
+             for r in rows]  # fmt: skip
+    assert about[0] and sum(about) >= 4, [r["title"] for r in rows]
+    assert "Oasis: Supersonic" not in [r["title"] for r in rows]

@@ -301,6 +301,10 @@ def test_sound_never_reads_a_name_where_it_should_not(engine: SearchEngine, quer
     ("ταινία με καρχαρία", "shark"),
     ("zombie train korean movie", ""),  # already English: nothing to add
     ("90s french comedy", ""),
+    ("películas de navidad", "christmas"), ("Weihnachtsfilme", "christmas"), ("クリスマス映画", "christmas"),
+    ("크리스마스 영화", "christmas"), ("рождественские фильмы", "christmas"), ("films de Noël", "christmas"),
+    ("noel fielding", ""),  # Noël is Christmas, Noel a name
+    ("les films de noel", ""),  # without its accent the word is the name
 ])  # fmt: skip
 def test_subjects_named_in_another_language_get_their_english_words(query: str, gloss: str) -> None:
     parsed = understand(query)
@@ -322,3 +326,12 @@ def test_moods_are_genres_read_from_how_a_film_feels(query: str, moods: list[tup
     parsed = understand(query)
     assert [(c.value, c.source) for c in parsed.moods] == moods
     assert parsed.mood_text == text
+
+
+@pytest.mark.parametrize(("query", "read"), [
+    ("films de noël", "christmas"),  # the accented subject is read as its gloss alone ("noel" is a name)
+    ("películas de navidad", "navidad christmas"),
+    ("zombie movies", "zombie"),
+])  # fmt: skip
+def test_the_description_words_read_the_topic_with_its_subjects_glosses(query: str, read: str) -> None:
+    assert understand(query).glossed_topic == read
