@@ -691,7 +691,8 @@ class SearchEngine:
         query_language = self.detected_language(retrieved, self.fusion)
         # descriptions in the viewer's languages, else in the query's language; titles in the viewer's
         described = viewer.languages or ((query_language,) if query_language else ())
-        hits = [self._hit(int(p), float(s), retrieved, viewer.languages, described)
+        people = [c.value for c in parsed.of("person")] if parsed is not None else []
+        hits = [self._hit(int(p), float(s), retrieved, viewer.languages, described, people)
                 for p, s in zip(page, page_scores, strict=True)]  # fmt: skip
         return SearchPage(query=text, query_truncated=truncated, total=int(positions.size), offset=offset,
                           limit=limit, hits=hits, facets=self.catalog.facets(positions), lexical_gate=gate,
@@ -917,7 +918,7 @@ class SearchEngine:
                 retrieved.channels["intent"] = _top_positive(np.where(match, score, 0.0), None, top)
                 if parsed.share >= INTENT_SET_SHARE:
                     if not parsed.topic:
-                        self._drop_literal_channels(parsed, retrieved)
+                        self._drop_literal_channels(parsed, retrieved, allowed, top)
                     self._set_neighbours(retrieved, match, score, allowed, top)
         if (parsed.topic and parsed.of("type") and not topic_read and "content" in retrieved.channels
                 and parsed.share < INTENT_SET_SHARE):  # fmt: skip
@@ -946,7 +947,7 @@ class SearchEngine:
         titles that sound like the query). A person's name is still looked up in the credits."""
         if self._reads_constraints(parsed, retrieved):
             self._read_constraints(parsed, retrieved, allowed, top)
-            self._drop_literal_channels(parsed, retrieved)
+            self._drop_literal_channels(parsed, retrieved, allowed, top)
 
     def _reads_constraints(self, parsed: Understanding, retrieved: Retrieved) -> bool:
         """A query made only of constraints (no topic, no mood) with an English reading and a plot channel to
@@ -954,14 +955,22 @@ class SearchEngine:
         return (parsed.share >= INTENT_SET_SHARE and not parsed.topic and not parsed.moods and bool(parsed.reading)
                 and self.encoder is not None and "dense" in retrieved.channels)  # fmt: skip
 
-    @staticmethod
-    def _drop_literal_channels(parsed: Understanding, retrieved: Retrieved) -> None:
+    def _drop_literal_channels(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> None:
         """Every word is a constraint: the title and word channels would read "horror movies" as The Amityville
         Horror and Scary Movie 5, "ταινίες τρόμου" as Tremors; a name is still looked up in the credits ("films
-        avec omar sy" keeps Lupin, a show)."""
-        for literal in ("titles",) if parsed.of("person") else ("titles", "names", "content"):
+        avec omar sy" keeps Lupin, a show), as the name the query was read as, on the titles crediting it: "톰
+        크루즈", transliterated "tom keuruju", matched every Tom (three Tom Segura specials after Tom Cruise's
+        films), and "Tom Cruise" read as words The Cruise."""
+        people = [c.value for c in parsed.of("person")]
+        for literal in ("titles",) if people else ("titles", "names", "content"):
             retrieved.channels.pop(literal, None)
         retrieved.title_strings = {}
+        if people and "names" in retrieved.channels:
+            credited = np.zeros(self.catalog.n, dtype=bool)
+            for name in people:
+                credited[self._credits().get(name, np.empty(0, dtype=np.int64))] = True
+            names = self.lexical.score(" ".join(people), fields=("title", "people")).fields["names"]
+            retrieved.channels["names"] = _top_positive(np.where(credited, names, 0.0), allowed, top)
 
     def _read_constraints(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> np.ndarray:
         """For a query made only of constraints, the plot channel (and the order within the set) reads their
@@ -1146,7 +1155,10 @@ class SearchEngine:
         return scores
 
     def _hit(self, position: int, score: float, retrieved: Retrieved, title_languages: Sequence[str],
-             described: Sequence[str]) -> SearchHit:  # fmt: skip
+             described: Sequence[str], people: Sequence[str] = ()) -> SearchHit:  # fmt: skip
+        """One result and why it came up. ``people``: the names the query was read as (understanding), named
+        on every title they are credited on ("том хэнкс": Cloud Atlas says Tom Hanks; the query's own words
+        match no credit in another script)."""
         cat = self.catalog
         lex = retrieved.lexical
         reasons: list[MatchReason] = []
@@ -1167,7 +1179,8 @@ class SearchEngine:
                 reasons.append(MatchReason("title", f"similar: {self.titles.texts[string]}"))
                 if self.titles.langs[string] not in ("", "original", "en", "und"):
                     languages.add(self.titles.langs[string])
-        for name in self.lexical.matched_people(position, lex.query):
+        credited = [name for name in people if name in cat.cast[position] or name in cat.directors[position]]
+        for name in dict.fromkeys([*credited, *self.lexical.matched_people(position, lex.query)]):
             reasons.append(MatchReason("person", name))
         dense_lang = retrieved.dense_langs.get(position)
         if dense_lang:

@@ -239,3 +239,24 @@ def test_christmas_films_asked_for_in_other_languages_are_christmas_films(client
              for r in rows]  # fmt: skip
     assert about[0] and sum(about) >= 4, [r["title"] for r in rows]
     assert "Oasis: Supersonic" not in [r["title"] for r in rows]
+
+
+@pytest.mark.parametrize(("query", "person"), [("톰 크루즈", "Tom Cruise"), ("том хэнкс", "Tom Hanks"),
+                                               ("シャー・ルク・カーン", "Shah Rukh Khan")])  # fmt: skip
+def test_a_name_typed_in_another_script_is_named_on_every_title_crediting_it(client: TestClient, catalog, query: str,  # type: ignore[no-untyped-def]
+                                                                             person: str) -> None:  # fmt: skip
+    """The reasons named a person only when the query's own words matched the credits, which Hangul or
+    Cyrillic never do: Cloud Atlas came up for "том хэнкс" saying only "description". And the credits were
+    read in the query's transliteration ("tom keuruju"), so every Tom came after Tom Cruise's two films
+    (three Tom Segura specials, with no reason at all)."""
+    body = client.get("/v1/search", params={"q": query, "limit": 8}).json()
+    assert ("person", person) in {(u["kind"], u["value"]) for u in body["understood"]}
+    credited = 0
+    for hit in body["results"]:
+        row = catalog.loc[hit["title_id"]]
+        named = {"kind": "person", "detail": person} in hit["matched"]
+        assert named == (person in {*row["cast"], *row["directors"]}), (hit["title"], hit["matched"])
+        assert hit["matched"], hit["title"]
+        credited += named
+    assert credited >= 2
+    assert not [hit["title"] for hit in body["results"] if hit["title"].startswith("Tom Segura")]
