@@ -116,6 +116,10 @@ _READINGS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
 """Letters whose Latin reading varies, by script: the word is also read with each replaced."""
 
 
+_NAME_DOTS = re.compile("[\u30fb\uff65\u00b7]+")
+"""Katakana middle dots (full and half width) and the Latin middle dot between a name's words."""
+
+
 class People:
     """The cast/director names of a catalog, for reading query words as a person.
 
@@ -148,7 +152,9 @@ class People:
         if words.isascii():
             return None
         latin = _latin(words)
-        return self._names.get(" ".join(latin.split())) or self._by_parts(words) or self._by_sound(words)
+        # katakana writes a foreign name's words apart with a middle dot (ジョニー・デップ): read them as words
+        spaced = _NAME_DOTS.sub(" ", words).strip()
+        return self._names.get(" ".join(latin.split())) or self._by_parts(spaced) or self._by_sound(words)
 
     def _sound_index(self) -> dict[str, list[str]]:
         """:func:`search.langid.sound_key` of each name -> the names, built on first use; a key ending in
@@ -156,11 +162,11 @@ class People:
         if self._sounds is None:
             index: dict[str, list[str]] = {}
             for name in dict.fromkeys(self._names.values()):
-                key = sound_key(name)
-                if len(key) >= PERSON_SOUND_MIN_KEY:
-                    index.setdefault(key, []).append(name)
-                    if key.endswith("s") and len(key) > PERSON_SOUND_MIN_KEY:
-                        index.setdefault(key[:-1], []).append(name)
+                for key in dict.fromkeys([sound_key(name), sound_key(name, loanword=True)]):
+                    if len(key) >= PERSON_SOUND_MIN_KEY:
+                        index.setdefault(key, []).append(name)
+                        if key.endswith("s") and len(key) > PERSON_SOUND_MIN_KEY:
+                            index.setdefault(key[:-1], []).append(name)
             self._sounds = index
         return self._sounds
 
@@ -188,10 +194,11 @@ class People:
                 parts = folded.split()
                 if not 2 <= len(parts) <= 4 or self._credits.get(name, 0) < PERSON_PARTS_CREDITS:
                     continue
-                keys = [sound_key(part) for part in parts]
-                if not all(keys) or sum(map(len, keys)) < PERSON_SOUND_MIN_KEY:
-                    continue
-                index.setdefault(tuple(keys), []).append(name)
+                # as spelt, and as kana and Hangul spell it (Morgan Freeman: モーガン・フリーマン, no r)
+                for loanword in (False, True):
+                    keys = tuple(sound_key(part, loanword=loanword) for part in parts)
+                    if all(keys) and sum(map(len, keys)) >= PERSON_SOUND_MIN_KEY and name not in index.get(keys, ()):
+                        index.setdefault(keys, []).append(name)
             self._parts = index
         return self._parts
 

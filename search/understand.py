@@ -677,9 +677,11 @@ words: "films with X" is short; a plot ("... गाँव वाले क्र
 
 
 def _take_people(words: list[str], taken: list[bool], people: Callable[[str], str | None],
-                 out: list[Constraint]) -> None:  # fmt: skip
+                 out: list[Constraint], query: str = "") -> None:  # fmt: skip
     """Longest runs of 2-4 free words that ``people`` resolves to a name; a single word only in a script
-    other than Latin, where a name is often typed as one word (``송중기``, ``シャー・ルク・カーン``)."""
+    other than Latin, where a name is often typed as one word (``송중기``, ``シャー・ルク・カーン``). A run in
+    another script is looked up as typed in ``query``: folding drops the kana voicing marks a name is heard
+    by (ブラッド・ピット folds to フラット・ヒット, which sounds like no one)."""
     for n in range(min(4, len(words)), 0, -1):
         for i in range(len(words) - n + 1):
             if any(taken[i : i + n]) or (n == 1 and words[i].isascii()):
@@ -689,7 +691,11 @@ def _take_people(words: list[str], taken: list[bool], people: Callable[[str], st
                 continue  # a name read by sound has no function word in it ("с киану ривзом": Jose Guns Alves)
             source = " ".join(words[i : i + n])
             name = people(source)
+            typed = "" if source.isascii() else _as_typed(query, words[i : i + n])
+            if name is None and typed and typed != source:
+                name = people(typed)
             if name is not None:
+                source = typed or source
                 out.append(Constraint("person", name, source, "boost"))
                 for j in range(i, i + n):
                     taken[j] = True
@@ -888,7 +894,7 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
             and any(c.kind == "genre" and c.value == "drama" and c.source in ("drama", "dramas") for c in out)):  # fmt: skip
         out.append(Constraint("type", "show", next(c.source for c in out if c.kind == "genre" and c.value == "drama"), "boost"))
     if people is not None and not like:
-        _take_people(words, taken, people, out)
+        _take_people(words, taken, people, out, query)
     rest = " ".join(w for w, t in zip(words, taken, strict=True) if not t)
     if like:
         rest = ""  # "movies like <title>": the title is the whole request

@@ -68,6 +68,10 @@ PEOPLE: list[tuple[str, str, str]] = [
     ("hangul", "아담 샌들러", "Adam Sandler"),
     ("cjk", "シャー・ルク・カーンの映画", "Shah Rukh Khan"),
     ("cjk", "トム・ハンクスの映画", "Tom Hanks"),
+    ("cjk", "ブラッド・ピット", "Brad Pitt"),  # voicing marks: folded, ブラッド・ピット was フラット・ヒット
+    ("cjk", "ジョニー・デップ", "Johnny Depp"),  # the middle dot parts the name's words
+    ("cjk", "モーガン・フリーマン", "Morgan Freeman"),  # no r in モーガン: the loanword key
+    ("hangul", "안젤리나 졸리", "Angelina Jolie"),
     ("devanagari", "शाहरुख खान की फिल्में", "Shah Rukh Khan"),
     ("devanagari", "अक्षय कुमार की फिल्में", "Akshay Kumar"),
     ("arabic", "أحمد حلمي", "Ahmed Helmy"),
