@@ -71,3 +71,21 @@ def test_a_name_in_any_script_or_case_is_read_as_the_person(people: People, quer
 ])  # fmt: skip
 def test_ordinary_words_are_not_people(people: People, query: str) -> None:
     assert persons(query, people) == []
+
+
+@pytest.mark.parametrize(("query", "person"), [
+    ("brad pit movies", "Brad Pitt"), ("tom hank", "Tom Hanks"), ("jonny depp films", "Johnny Depp"),
+    ("morgan freman", "Morgan Freeman"), ("keanu reves", "Keanu Reeves"), ("mery streep", "Meryl Streep"),
+    ("nicholas cage", "Nicolas Cage"), ("denzel washingtn", "Denzel Washington"),
+    ("leonardo di caprio", "Leonardo DiCaprio"),  # the name's words run together
+])  # fmt: skip
+def test_a_misspelt_name_is_read_as_the_person(people: People, query: str, person: str) -> None:
+    assert persons(query, people) == [person]
+
+
+@pytest.mark.parametrize("query", ["the crown", "star wars", "stranger things", "money heist", "dark night",
+                                   "good will hunting", "omar si", "charlie and the chocolate factory"])  # fmt: skip
+def test_words_near_no_name_are_no_one(people: People, query: str) -> None:
+    """A near spelling needs eight letters or more, the name's first or last word as it is spelt, and a
+    person credited twice: titles and ordinary words stay what they are."""
+    assert persons(query, people) == []

@@ -81,6 +81,8 @@ PEOPLE: list[tuple[str, str, str]] = [
     ("thai", "หนังของโทนี่ จา", "Tony Jaa"),
     ("hebrew", "סדרות עם ליאור רז", "Lior Raz"),
     ("latin", "cem yılmaz'ın filmleri", "Cem Yılmaz"),  # Turkish case suffix
+    ("latin", "brad pit movies", "Brad Pitt"),  # misspelt: Brad Paisley's Comedy Rodeo and The Money Pit came first
+    ("latin", "leonardo di caprio", "Leonardo DiCaprio"),
 ]
 
 
