@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from features import FeatureStore
     from ranking.page import PageBuilder
-    from ranking.rows import RankerScorer
+    from ranking.rows import RankerScorer, TileInfo
 
 log = logging.getLogger("marquee.pages")
 
@@ -78,7 +78,7 @@ class TileModel(BaseModel):
     description_language: str | None = Field(default=None, description="Language of ``description``.")
 
 
-def tile_model(tile: Any) -> TileModel:
+def tile_model(tile: TileInfo) -> TileModel:
     """A :class:`ranking.rows.TileInfo` as the API model."""
     return TileModel(**tile.as_dict)
 

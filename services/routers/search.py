@@ -25,7 +25,8 @@ from services.state import Resources
 
 if TYPE_CHECKING:
     from embeddings.job import IndexArtifacts
-    from search.engine import Reranker, SearchEngine
+    from search.engine import Reranker, SearchEngine, SearchPage
+    from search.request import SearchFilters, Viewer
 
 log = logging.getLogger("marquee.search")
 
@@ -237,7 +238,7 @@ def refine_openapi(schema: dict[str, Any], resources: Resources) -> None:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _engine(request: Request) -> Any:
+def _engine(request: Request) -> SearchEngine:
     resources: Resources | None = getattr(request.app.state, "resources", None)
     engine = resources.peek("search") if resources is not None else None
     if engine is None:
@@ -246,7 +247,7 @@ def _engine(request: Request) -> Any:
     return engine
 
 
-def _viewer(request: Request, profile_id: str | None, lang: str | None) -> Any:
+def _viewer(request: Request, profile_id: str | None, lang: str | None) -> Viewer:
     """The viewer of a request: maturity ceiling and languages from the profile (event store first)."""
     from search.request import Viewer
 
@@ -299,7 +300,7 @@ def _run(request: Request, body: SearchRequest) -> Response:
     return _json_response(page, body.profile_id)
 
 
-def _empty_year_range(engine: Any, body: SearchRequest, filters: Any, viewer: Any) -> Response:
+def _empty_year_range(engine: SearchEngine, body: SearchRequest, filters: SearchFilters, viewer: Viewer) -> Response:
     """``year_min`` above ``year_max`` selects no title: an empty page (each value is valid on its own, so
     this is not an error), with the other filters still checked and the facet names of a normal page."""
     from dataclasses import replace
@@ -310,7 +311,7 @@ def _empty_year_range(engine: Any, body: SearchRequest, filters: Any, viewer: An
     return _json_response(empty, body.profile_id)
 
 
-def _json_response(page: Any, profile_id: str | None) -> Response:
+def _json_response(page: SearchPage, profile_id: str | None) -> Response:
     """The :class:`SearchResponse` document, serialised directly (the engine's values are already plain
     and checked; building and re-validating the pydantic models cost ~0.8 ms of a ~15 ms request)."""
     doc = {
