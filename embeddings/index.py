@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -51,6 +52,7 @@ __all__ = [
     "GpuUnavailableError",
     "HNSWIndex",
     "HalfShortlist",
+    "LazyHalfShortlist",
     "IVFIndex",
     "IndexCorruptError",
     "IndexKind",
@@ -622,22 +624,15 @@ class ExactIndex(FaissVectorIndex):
         super().__init__(
             dim, faiss_index if faiss_index is not None else _faiss().IndexFlatIP(int(dim)), 1.0, 0
         )
-        self._half: HalfShortlist | None = None
-        self._half_lock = threading.Lock()
+        self._half = LazyHalfShortlist(self._reconstruct_all)
 
     def _add_to_faiss(self, vectors: np.ndarray) -> None:
-        with self._half_lock:
-            self._half = None  # its view of the stored rows dies with the resize
+        with self._half.changing():
             self._cpu.add(vectors)
 
     def _half_copy(self, n_queries: int) -> HalfShortlist | None:
-        """The float16 shortlist over the stored rows for a few queries over a large index, built on first use."""
-        if n_queries >= BLAS_MIN_QUERIES or self.ntotal < HALF_SHORTLIST_MIN_ROWS:
-            return None
-        with self._half_lock:
-            if self._half is None:
-                self._half = HalfShortlist(self._reconstruct_all())
-            return self._half
+        """The float16 shortlist over the stored rows, for fewer than :data:`BLAS_MIN_QUERIES` queries."""
+        return None if n_queries >= BLAS_MIN_QUERIES else self._half.get(self.ntotal)
 
     def _search_unfiltered(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         half = None if self._gpu is not None else self._half_copy(queries.shape[0])
@@ -961,6 +956,33 @@ class HalfShortlist:
             if order.size < k or not float(scores[order[-1]]) > ceiling:
                 return None
         return rows[order], scores[order]
+
+
+class LazyHalfShortlist:
+    """A :class:`HalfShortlist` over ``rows()`` built on first use, only over at least
+    :data:`HALF_SHORTLIST_MIN_ROWS` rows (below that its larger heap costs what the smaller read saves);
+    :meth:`changing` drops it while the rows change (its view of them dies with a resize)."""
+
+    def __init__(self, rows: Callable[[], np.ndarray]) -> None:
+        self._rows = rows
+        self._half: HalfShortlist | None = None
+        self._lock = threading.Lock()
+
+    def get(self, n_rows: int) -> HalfShortlist | None:
+        """The shortlist over the ``n_rows`` current rows, or ``None`` when they are too few."""
+        if n_rows < HALF_SHORTLIST_MIN_ROWS:
+            return None
+        with self._lock:
+            if self._half is None:
+                self._half = HalfShortlist(self._rows())
+            return self._half
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold off every build while the rows change, and drop the shortlist over the old ones."""
+        with self._lock:
+            self._half = None
+            yield
 
 
 def inner_products(query_embedding: np.ndarray, vectors: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ the maximum over its texts (or strings)."""
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +12,8 @@ import numpy as np
 
 from embeddings.hubness import HUB_NEIGHBOURS, MAX_HUB_REFERENCES, HubnessConfig, HubnessSource, text_hubness
 from embeddings.index import (
-    HALF_SHORTLIST_MIN_ROWS,
     HalfShortlist,
+    LazyHalfShortlist,
     faiss_single_thread,
     inner_products,
     mask_selector,
@@ -460,18 +459,11 @@ class DenseTitles:
         self._by_text: dict[str, list[int]] | None = None
         self._scripts: np.ndarray | None = None
         self._shift: dict[str, np.ndarray] | None = None
-        self._half: HalfShortlist | None = None
-        self._half_lock = threading.Lock()
+        self._half = LazyHalfShortlist(lambda: self.vectors)
 
     def _half_copy(self) -> HalfShortlist | None:
-        """The float16 shortlist over the strings (:class:`embeddings.index.HalfShortlist`) when there are at
-        least :data:`embeddings.index.HALF_SHORTLIST_MIN_ROWS` of them, built on first use."""
-        if self.vectors.shape[0] < HALF_SHORTLIST_MIN_ROWS:
-            return None
-        with self._half_lock:
-            if self._half is None:
-                self._half = HalfShortlist(self.vectors)
-            return self._half
+        """The float16 shortlist over the strings (:class:`embeddings.index.LazyHalfShortlist`)."""
+        return self._half.get(self.vectors.shape[0])
 
     @classmethod
     def from_index(cls, stored: TitleStringVectors, position: Mapping[str, int], n_titles: int) -> DenseTitles:

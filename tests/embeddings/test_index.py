@@ -475,7 +475,7 @@ def test_single_queries_over_a_large_exact_index_answer_as_the_float32_scan(
     allowed_rows = rng.random(N_ITEMS) < 0.6
     for query in catalog["queries"][:40]:
         scores, ids = index.search(query[None], 100)
-        assert isinstance(index, ExactIndex) and index._half is not None  # the shortlist answered
+        assert isinstance(index, ExactIndex) and index._half._half is not None  # the shortlist answered
         with monkeypatch.context() as m:
             m.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 10**9)
             expected_scores, expected_ids = plain.search(query[None], 100)
@@ -499,10 +499,10 @@ def test_the_half_shortlist_declines_what_float16_cannot_separate() -> None:
     assert half.top(base, 10) is None
     index = ExactIndex(64)
     index.add(vectors, np.arange(3000))
-    index._half = half  # as if built for a large index
     with pytest.MonkeyPatch.context() as m:
         m.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 1)
         scores, ids = index.search(base[None], 10)
+    assert index._half._half is not None  # the shortlist was built, declined, and the float32 scan answered
     rows, expected = _float32_scan(vectors, base, 10)
     np.testing.assert_array_equal(scores[0], expected)
     assert set(ids[0].tolist()) == set(rows.tolist())

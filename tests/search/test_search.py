@@ -447,7 +447,7 @@ def test_the_title_channel_answers_from_its_float16_shortlist_as_from_the_float3
 ) -> None:
     """Many title strings (a title has several, some in Hangul): the channel's float16 shortlist gives the same
     titles, scores and strings as scoring every string in float32, with a script margin and an allowed mask."""
-    import search.dense as dense_module
+    import embeddings.index as index_module
     from search.dense import DenseTitles, script_margin
 
     rng = np.random.default_rng(4)
@@ -464,13 +464,13 @@ def test_the_title_channel_answers_from_its_float16_shortlist_as_from_the_float3
     assert min(script_margin(q, titles._shifts()["hangul"]) for q in queries) > 0.02  # the margin is at work
     for query in queries:
         for script, mask in (("latin", None), ("hangul", None), ("hangul", allowed)):
-            monkeypatch.setattr(dense_module, "HALF_SHORTLIST_MIN_ROWS", 10**9)
+            monkeypatch.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 10**9)
             expected = titles.search(query, 40, mask, script)
-            monkeypatch.setattr(dense_module, "HALF_SHORTLIST_MIN_ROWS", 1000)
+            monkeypatch.setattr(index_module, "HALF_SHORTLIST_MIN_ROWS", 1000)
             got = titles.search(query, 40, mask, script)
             for a, b in zip(got, expected, strict=True):
                 np.testing.assert_array_equal(a, b)
-    assert titles._half is not None
+    assert titles._half._half is not None  # the float16 copy was built and used
 
 
 def test_plot_texts_headed_by_a_title_in_the_querys_script_lose_their_script_margin() -> None:
