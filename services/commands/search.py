@@ -32,14 +32,14 @@ def _read_queries(settings: Settings, spec: str) -> list[Any]:
 def _engine_and_queries(spec: str, limit_queries: int | None) -> tuple[Any, list[Any], int, dict[str, Any]]:
     from data.catalog import read_titles
     from search.evaluate import resolve_queries, source_id_index
-    from services.routers.search import load_search_engine
+    from services.routers.search import load_served_search_engine
 
     settings = get_settings()
     raw = _read_queries(settings, spec)
     if limit_queries is not None:
         raw = raw[:limit_queries]  # the first N in file order: deterministic, the same for every system
     with console.status("loading catalog, encoder and index"):
-        engine = load_search_engine(settings)
+        engine = load_served_search_engine(settings)
     titles = engine.catalog.title_ids
     frame = read_titles(settings.catalog_dir)
     by_source = source_id_index(frame["title_id"].astype(str).tolist(), frame["source_ids"].tolist())
@@ -112,13 +112,13 @@ def _eval_breakdown(spec: str, by: list[str], systems: list[str], as_json: bool)
     from data.errors import DataError
     from data.queries import read_queries
     from search.evaluate import run_breakdown, source_id_index
-    from services.routers.search import load_search_engine
+    from services.routers.search import load_served_search_engine
 
     settings = get_settings()
     try:
         raw = read_queries(spec, settings.catalog_dir)
         with console.status("loading catalog, encoder and index"):
-            engine = load_search_engine(settings)
+            engine = load_served_search_engine(settings)
         frame = read_titles(settings.catalog_dir)
         by_source = source_id_index(frame["title_id"].astype(str).tolist(), frame["source_ids"].tolist())
         started = time.perf_counter()

@@ -150,6 +150,17 @@ def load_search_engine(settings: Settings, resources: Resources | None = None) -
     return _engine_from(own, shared.index(own), resources)
 
 
+def load_served_search_engine(settings: Settings) -> SearchEngine:
+    """The engine as the API serves a viewer without a profile, for offline evaluation: its own resources
+    with the pages area's builder loaded, so "movies like <title>" ranks with the ``similar`` endpoint's
+    neighbours as served (:func:`load_search_engine` alone has none)."""
+    from services.routers.pages import load_page_builder
+
+    resources = Resources(settings)
+    resources.get("pages", lambda: load_page_builder(resources))
+    return load_search_engine(settings, resources)
+
+
 def _engine_from(own: Resources, artifacts: IndexArtifacts, resources: Resources | None) -> SearchEngine:
     from search.engine import SearchEngine
 

@@ -55,3 +55,19 @@ def test_like_queries_keep_the_maturity_ceiling(client: TestClient) -> None:
         body = client.get("/v1/search", params={"q": query, "limit": 20, "max_maturity": "kids"}).json()
         assert body["results"], query
         assert {hit["maturity"] for hit in body["results"]} == {"kids"}, query
+
+
+def test_the_evaluation_engine_ranks_like_queries_as_the_api_serves_them(client: TestClient, default_artifacts_dir: Path,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    """``marquee eval search`` builds its engine with :func:`load_served_search_engine`: "movies like
+    inception" ranks there as ``GET /v1/search`` serves it (the CLI's engine had no "more like this", so its
+    like queries fell back to content neighbours)."""
+    from services.routers.search import load_search_engine, load_served_search_engine
+
+    settings = Settings(artifacts_dir=default_artifacts_dir, events_db=tmp_path / "events.db")
+    engine = load_served_search_engine(settings)
+    for query, _, _ in LIKE:
+        served = [h["title_id"] for h in client.get("/v1/search", params={"q": query, "limit": 10}).json()["results"]]
+        assert engine.rank(query, "hybrid", top_k=10) == served, query
+    bare = load_search_engine(settings)  # without the pages area: no served neighbours
+    assert any(bare.rank(q, "hybrid", top_k=10) != engine.rank(q, "hybrid", top_k=10) for q, _, _ in LIKE)
