@@ -91,6 +91,9 @@ INTENT_MASK_CACHE = 4096
 """Soft-constraint masks kept per engine (one bool per title each: ~17 KB on the default scope)."""
 """A title meeting every soft parsed constraint (the type aside) gains this share of the best fused
 score, times the share of the query's words that are constraint words."""
+UNDERSTOOD_REASONS = frozenset({"genre", "years", "country", "audience"})
+"""The understood constraints a hit names when it meets them (a type is met by nearly every hit; a person
+and a "like" title have reasons of their own)."""
 INTENT_SET_SHARE = 0.75
 """A query whose constraint words make up at least this share of it (:attr:`Understanding.share`:
 "90s french comedy", "日本のホラー映画", "tom hanks" yes; "film français sur un chef" no) asks for a
@@ -692,7 +695,10 @@ class SearchEngine:
         # descriptions in the viewer's languages, else in the query's language; titles in the viewer's
         described = viewer.languages or ((query_language,) if query_language else ())
         people = [c.value for c in parsed.of("person")] if parsed is not None else []
-        hits = [self._hit(int(p), float(s), retrieved, viewer.languages, described, people)
+        met = [] if parsed is None else [(c, mask) for c in parsed.constraints  # a filter is met by every hit
+                                         if c.kind in UNDERSTOOD_REASONS and c.effect == "boost"
+                                         and (mask := self._intent_mask(c)) is not None]  # fmt: skip
+        hits = [self._hit(int(p), float(s), retrieved, viewer.languages, described, people, met)
                 for p, s in zip(page, page_scores, strict=True)]  # fmt: skip
         return SearchPage(query=text, query_truncated=truncated, total=int(positions.size), offset=offset,
                           limit=limit, hits=hits, facets=self.catalog.facets(positions), lexical_gate=gate,
@@ -1155,10 +1161,13 @@ class SearchEngine:
         return scores
 
     def _hit(self, position: int, score: float, retrieved: Retrieved, title_languages: Sequence[str],
-             described: Sequence[str], people: Sequence[str] = ()) -> SearchHit:  # fmt: skip
+             described: Sequence[str], people: Sequence[str] = (),
+             met: Sequence[tuple[Constraint, np.ndarray]] = ()) -> SearchHit:  # fmt: skip
         """One result and why it came up. ``people``: the names the query was read as (understanding), named
         on every title they are credited on ("том хэнкс": Cloud Atlas says Tom Hanks; the query's own words
-        match no credit in another script)."""
+        match no credit in another script). ``met``: the understood constraints of
+        :data:`UNDERSTOOD_REASONS` with their masks, named on every title meeting them ("old movies":
+        Grease said nothing)."""
         cat = self.catalog
         lex = retrieved.lexical
         reasons: list[MatchReason] = []
@@ -1196,6 +1205,7 @@ class SearchEngine:
             # nothing stronger explains it: the people field matched a word of a name (Lego Lee for "lego movie")
             reasons.extend(MatchReason("person", name)
                            for name in self.lexical.matched_people(position, lex.query, any_word=True))  # fmt: skip
+        reasons.extend(MatchReason("understood", f"{c.kind}: {c.value}") for c, mask in met if mask[position])
         reasons.extend(MatchReason("language", lang) for lang in sorted(languages))
         description, desc_lang = cat.description(position, described)
         year = cat.years[position]

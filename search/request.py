@@ -8,7 +8,7 @@ from typing import Literal
 from data.normalize import MATURITY_LEVELS
 from search.errors import EmptyQueryError
 
-MatchKind = Literal["title", "person", "description", "language", "like"]
+MatchKind = Literal["title", "person", "description", "language", "like", "understood"]
 """Why a title matched (see :class:`MatchReason`); the HTTP schema reads its values from here."""
 
 __all__ = [
@@ -59,14 +59,15 @@ class Viewer:
 
 @dataclass(frozen=True)
 class MatchReason:
-    """Why a title matched: ``kind`` is title | person | description | language | like.
+    """Why a title matched: ``kind`` is title | person | description | language | like | understood.
 
     ``title``: the query matches one of its titles (detail: "exact", "near-exact" or "words", plus
     the matched title); ``person``: a cast or director name (detail: the name); ``description``: the
     meaning of the query is close to its description (detail: the description's language) or its
     words appear in it; ``language``: it matched through a text in another language than English
     (detail: that language); ``like``: it is among the titles most like the one a "like <title>" query
-    names (detail: that title).
+    names (detail: that title); ``understood``: it meets a genre, era, country or audience the query was
+    read as (detail: ``kind: value`` as in the response's ``understood``, e.g. ``years: -1979``).
     """
 
     kind: MatchKind

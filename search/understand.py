@@ -396,6 +396,22 @@ _RECENT: dict[str, str] = _entries(
     "novos", "novas", "новые", "новинки", "свежие", "最近", "最新", "新作", "新しい", "최신", "최근", "حديثة",
     "جديدة", "नई", "नए", "νεες", "חדשים", "חדשות", "ใหม่", "yeni",
 )  # fmt: skip
+OLD_BEFORE = 1980
+"""A classic, vintage or black-and-white title is one from before this year (a soft constraint, ``-1979``)."""
+_CLASSIC: dict[str, str] = _entries(
+    "classic", "classic", "classics", "vintage", "black and white", "black & white", "clasic*", "classiq*",
+    "klassik*", "classici", "classiche", "classicos", "classicas", "классическ*", "名作", "クラシック", "고전",
+    "经典", "經典", "كلاسيكي", "كلاسيكية", "क्लासिक", "κλασικ*", "קלאסי", "קלאסיים", "קלאסיות", "คลาสสิก",
+    "klasik", "blanco y negro", "noir et blanc", "schwarzweiss", "schwarz-weiss", "bianco e nero", "preto e branco",
+    "черно-бел*", "白黒", "흑백", "黑白", "ασπρομαυρ*", "ขาวดำ", "siyah beyaz",
+)  # fmt: skip
+_OLD: dict[str, str] = _entries(
+    "classic", "old", "older", "oldies", "antigu*", "viej*", "vieux", "vieilles", "anciens", "anciennes", "alte",
+    "alten", "vecchi", "vecchie", "velhos", "velhas", "старые", "старых", "старое", "古い", "昔の", "옛날", "오래된",
+    "قديمة", "قديم", "पुरानी", "पुराने", "παλιες", "παλια", "ישנים", "ישנות", "eski",
+)  # fmt: skip
+"""Words that mean "old" only next to a type word ("old movies", "películas antiguas", "古い映画"): alone
+they are title words (Old Boy, The Old Guard, No Country for Old Men)."""
 _GLUED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\u0e00-\u0e7f]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _ELIDED = re.compile(r"(?:d|l|dell|dall|nell|all|sull|qu)['’]")
@@ -483,7 +499,9 @@ _COMPOUND_HEADS = {"filme": "movie", "filmen": "movie", "films": "movie", "film"
 """German (and Dutch, Scandinavian) compounds: "Kriegsfilme" = "Krieg(s)" + "filme"."""
 
 _TABLES = {"audience": _Table(_AUDIENCE), "family": _Table(_FAMILY), "country": _Table(_COUNTRIES),
-           "genre": _Table(_GENRES), "type": _Table(_TYPES), "recent": _Table(_RECENT)}  # fmt: skip
+           "genre": _Table(_GENRES), "type": _Table(_TYPES), "recent": _Table(_RECENT),
+           "classic": _Table(_CLASSIC), "old": _Table(_OLD),
+           "old glued": _Table({k: v for k, v in _OLD.items() if _GLUED.search(k)})}  # fmt: skip
 
 _LIKE = ["movies like", "films like", "shows like", "series like", "something like", "anything like", "similar to",
          "like", "peliculas como", "peliculas parecidas a", "parecidas a", "parecidos a", "parecida a",
@@ -674,6 +692,23 @@ def _take_compounds(words: list[str], taken: list[bool], out: list[Constraint]) 
 PEOPLE_MAX_WORDS = 6
 """Words typed in another script are looked up as a name (by sound) only in a query of at most this many
 words: "films with X" is short; a plot ("... गाँव वाले क्रिकेट मैच खेलते हैं") names no one by sound."""
+
+
+def _take_old(words: list[str], taken: list[bool], out: list[Constraint]) -> None:
+    """"classic", "vintage", "black and white" anywhere, or an "old" word next to a type word ("old movies",
+    "películas antiguas", "古い映画"), read as titles from before :data:`OLD_BEFORE` (soft)."""
+    found = _TABLES["classic"].find(words, taken)[:1]
+    if not found and _TABLES["type"].find(list(words), list(taken)):  # (copies: the type is read later)
+        for i, word in enumerate(words):
+            if not taken[i] and _TABLES["old"].lookup(word) is not None and any(
+                    0 <= j < len(words) and _TABLES["type"].lookup(words[j]) for j in (i - 1, i + 1)):  # fmt: skip
+                taken[i] = True
+                found = [("old", word)]
+                break
+        else:  # glued scripts: 古い映画, 옛날 영화 (a type word anywhere in the query)
+            found = _TABLES["old glued"].find(words, taken)[:1]
+    for _value, source in found:
+        out.append(Constraint("years", f"-{OLD_BEFORE - 1}", source, "boost"))
 
 
 def _take_people(words: list[str], taken: list[bool], people: Callable[[str], str | None],
@@ -882,6 +917,8 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
     if not any(c.kind == "years" for c in out):
         for _value, source in _TABLES["recent"].find(words, taken)[:1]:
             out.append(Constraint("years", f"{now_year - 4}-", source, "boost"))
+    if not any(c.kind == "years" for c in out):
+        _take_old(words, taken, out)
     _take_compounds(words, taken, out)
     for kind in ("country", "genre", "type"):
         seen = {c.value for c in out if c.kind == kind}

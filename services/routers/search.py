@@ -52,7 +52,8 @@ class MatchReasonModel(BaseModel):
         "description: the query's meaning is close to its description (detail: the description's "
         "language) or its words appear there ('words'); language: it matched through a text in that "
         "non-English language; like: it is among the titles most like the one a 'like <title>' query names "
-        "(detail: that title)."
+        "(detail: that title); understood: it meets a genre, era, country or audience the query was read as "
+        "(detail: 'kind: value' as in understood, e.g. 'years: -1979')."
     )
     detail: str
 

@@ -260,3 +260,23 @@ def test_a_name_typed_in_another_script_is_named_on_every_title_crediting_it(cli
         credited += named
     assert credited >= 2
     assert not [hit["title"] for hit in body["results"] if hit["title"].startswith("Tom Segura")]
+
+
+@pytest.mark.parametrize("query", ["old movies", "películas antiguas", "古い映画", "classic horror"])
+def test_old_movies_are_old_and_say_so(client: TestClient, query: str) -> None:
+    """"old movies" read only "movies" (a page of recent popular films); the era is now understood, most of
+    the first ten are from before 1980, and each of those names it (Grease came up with no reason at all)."""
+    body = client.get("/v1/search", params={"q": query, "limit": 10}).json()
+    assert ("years", "-1979") in {(u["kind"], u["value"]) for u in body["understood"]}
+    old = [hit for hit in body["results"] if hit["year"] is not None and hit["year"] < 1980]
+    assert len(old) >= 7, [(hit["title"], hit["year"]) for hit in body["results"]]
+    for hit in old:
+        assert {"kind": "understood", "detail": "years: -1979"} in hit["matched"], hit
+    assert all(hit["matched"] for hit in body["results"])
+
+
+def test_each_hit_of_an_intent_query_names_the_constraints_it_meets(client: TestClient, catalog) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/v1/search", params={"q": "korean horror", "limit": 10}).json()
+    for hit in body["results"]:
+        row = catalog.loc[hit["title_id"]]
+        assert ({"kind": "understood", "detail": "genre: horror"} in hit["matched"]) == ("horror" in row["genres"])

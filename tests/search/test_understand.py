@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pytest
 
@@ -335,3 +337,21 @@ def test_moods_are_genres_read_from_how_a_film_feels(query: str, moods: list[tup
 ])  # fmt: skip
 def test_the_description_words_read_the_topic_with_its_subjects_glosses(query: str, read: str) -> None:
     assert understand(query).glossed_topic == read
+
+
+@pytest.mark.parametrize(("query", "source"), [
+    ("old movies", "old"), ("classic horror", "classic"), ("old black and white movies", "black and white"),
+    ("películas antiguas", "antiguas"), ("films classiques", "classiques"), ("старые фильмы", "старые"),
+    ("古い映画", "古い"), ("옛날 영화", "옛날"), ("黑白电影", "黑白"), ("eski filmler", "eski"),
+])  # fmt: skip
+def test_classic_and_old_titles_are_read_as_an_era(query: str, source: str) -> None:
+    parsed = understand(query)
+    assert [(c.value, unicodedata.normalize("NFC", c.source), c.effect) for c in parsed.of("years")] == [
+        ("-1979", source, "boost")]
+
+
+@pytest.mark.parametrize("query", ["old boy", "the old guard", "no country for old men", "old school",
+                                   "ซีรีส์เกาหลีแนวโรแมนติก"])  # fmt: skip
+def test_old_without_a_type_word_is_a_title_word(query: str) -> None:
+    """"old" alone is a title word (Old Boy, The Old Guard); only next to a type word is it an era."""
+    assert not understand(query).of("years")
