@@ -1174,7 +1174,9 @@ class SearchEngine:
         languages: set[str] = set()
         tier = int(lex.exact[position])
         matched = self.lexical.matched_title_string(position, lex.query)
-        if tier or (matched is not None and lex.fields["title"][position] > 0):
+        # the title field also scores a completion of the last word ("aft": Aftershock) and the words of a
+        # transliteration ("kuch kuch hota hay"), which name no title string of the query's own words
+        if tier or lex.fields["title"][position] > 0:
             how = {2: "exact", 1: "near-exact"}.get(tier, "words")
             title_text = matched[1] if matched else cat.titles[position]
             reasons.append(MatchReason("title", f"{how}: {title_text}"))
@@ -1201,6 +1203,14 @@ class SearchEngine:
         source = retrieved.like_source
         if source is not None and position != source and np.any(retrieved.channels["like"][0] == position):
             reasons.append(MatchReason("like", cat.titles[source] or cat.display_title(source, title_languages)))
+        if not reasons and string is not None and self.titles is not None:
+            # nothing else explains it: the title channel brought it, below its near-best titles
+            reasons.append(MatchReason("title", f"similar: {self.titles.texts[string]}"))
+        elif not reasons and (dense_lang == "" or lex.title_similarity.get(position, 0.0) > 0):
+            # the plot channel matched its title-only text (no description: language ""), or the names
+            # channel its title spelt nearly like the query ("der untergang": The Deer Hunter)
+            how = "similar" if dense_lang == "" else "spelt like"
+            reasons.append(MatchReason("title", f"{how}: {cat.titles[position]}"))
         if not reasons and lex.fields.get("people") is not None and lex.fields["people"][position] > 0:
             # nothing stronger explains it: the people field matched a word of a name (Lego Lee for "lego movie")
             reasons.extend(MatchReason("person", name)
