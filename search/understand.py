@@ -884,7 +884,7 @@ def _subject_glosses(folded: str, typed: str = "") -> str:
                 found = key if key in words else None
             if found is not None:
                 english = gloss.split()
-                if found not in english and found.removesuffix("s") not in english and gloss not in out:
+                if found not in english and found.removesuffix("s") not in english and found not in gloss and gloss not in out:
                     out.append(gloss)
                 break
     return " ".join(out)
