@@ -869,24 +869,67 @@ _TYPED_SUBJECTS: dict[str, str] = {"noël": "christmas"}
 name ("films de noël" read as words found Oasis: Supersonic and Noel Clarke's films; "noel fielding" is a person)."""
 
 
+class _SubjectIndex:
+    """:data:`_SUBJECT_KEYS` indexed as :class:`_Table` indexes its phrases: whole words in a dict, stems by
+    their first letters, glued and several-word phrases checked only when the query has such text. Walking
+    every phrase of every subject per query cost more than the rest of the understanding together."""
+
+    def __init__(self, subjects: Sequence[tuple[str, tuple[tuple[str, str], ...]]]) -> None:
+        self.glosses = [gloss for gloss, _ in subjects]
+        self.words: dict[str, list[tuple[int, int]]] = {}
+        self.stems: dict[str, list[tuple[str, int, int]]] = {}
+        self.short_stems: list[tuple[str, int, int]] = []
+        self.glued: list[tuple[str, int, int]] = []
+        self.spaced: list[tuple[str, int, int]] = []
+        for index, (_gloss, keys) in enumerate(subjects):
+            for order, (key, how) in enumerate(keys):
+                if how == "word":
+                    self.words.setdefault(key, []).append((index, order))
+                elif how == "prefix":
+                    entry = (key, index, order)
+                    if len(key) >= _HEAD:
+                        self.stems.setdefault(key[:_HEAD], []).append(entry)
+                    else:
+                        self.short_stems.append(entry)
+                else:
+                    (self.glued if _GLUED.search(key) else self.spaced).append((key, index, order))
+
+    def first_matches(self, folded: str) -> dict[int, str]:
+        """Subject index -> what its first phrase (in :data:`_SUBJECTS` order) found in ``folded``: the
+        phrase, or for a stem the first query word starting with it."""
+        best: dict[int, tuple[int, str]] = {}
+
+        def offer(index: int, order: int, found: str) -> None:
+            if index not in best or order < best[index][0]:
+                best[index] = (order, found)
+
+        words = folded.split()
+        for word in dict.fromkeys(words):
+            for index, order in self.words.get(word, ()):
+                offer(index, order, word)
+        for word in words:  # in query order: a stem's first word wins its order
+            for stem, index, order in (*self.stems.get(word[:_HEAD], ()), *self.short_stems):
+                if word.startswith(stem):
+                    offer(index, order, word)
+        for phrases, present in ((self.glued, bool(_GLUED.search(folded))), (self.spaced, " " in folded)):
+            for key, index, order in phrases if present else ():
+                if key in folded:
+                    offer(index, order, key)
+        return {index: found for index, (_order, found) in sorted(best.items())}
+
+
+_SUBJECT_INDEX = _SubjectIndex(_SUBJECT_KEYS)
+
+
 def _subject_glosses(folded: str, typed: str = "") -> str:
     """English glosses of the subjects named in ``folded`` (a folded query) or, for :data:`_TYPED_SUBJECTS`,
-    in ``typed`` (the same words as typed), when not written in English."""
-    words = folded.split()
+    in ``typed`` (the same words as typed), when not written in English (a subject's first phrase found decides)."""
     out: list[str] = [gloss for word, gloss in _TYPED_SUBJECTS.items() if word in typed.casefold().split()]
-    for gloss, keys in _SUBJECT_KEYS:
-        for key, how in keys:
-            if how == "span":
-                found = key if key in folded else None
-            elif how == "prefix":
-                found = next((w for w in words if w.startswith(key)), None)
-            else:
-                found = key if key in words else None
-            if found is not None:
-                english = gloss.split()
-                if found not in english and found.removesuffix("s") not in english and found not in gloss and gloss not in out:
-                    out.append(gloss)
-                break
+    for index, found in _SUBJECT_INDEX.first_matches(folded).items():
+        gloss = _SUBJECT_INDEX.glosses[index]
+        english = gloss.split()
+        if found not in english and found.removesuffix("s") not in english and found not in gloss and gloss not in out:
+            out.append(gloss)
     return " ".join(out)
 
 
