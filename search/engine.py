@@ -694,7 +694,8 @@ class SearchEngine:
         query_language = self.detected_language(retrieved, self.fusion)
         # descriptions in the viewer's languages, else in the query's language; titles in the viewer's
         described = viewer.languages or ((query_language,) if query_language else ())
-        people = [c.value for c in parsed.of("person")] if parsed is not None else []
+        people = [] if parsed is None else [(c.value, mask) for c in parsed.of("person")
+                                            if (mask := self._intent_mask(c)) is not None]  # fmt: skip
         met = [] if parsed is None else [(c, mask) for c in parsed.constraints  # a filter is met by every hit
                                          if c.kind in UNDERSTOOD_REASONS and c.effect == "boost"
                                          and (mask := self._intent_mask(c)) is not None]  # fmt: skip
@@ -967,15 +968,16 @@ class SearchEngine:
         avec omar sy" keeps Lupin, a show), as the name the query was read as, on the titles crediting it: "톰
         크루즈", transliterated "tom keuruju", matched every Tom (three Tom Segura specials after Tom Cruise's
         films), and "Tom Cruise" read as words The Cruise."""
-        people = [c.value for c in parsed.of("person")]
+        people = parsed.of("person")
         for literal in ("titles",) if people else ("titles", "names", "content"):
             retrieved.channels.pop(literal, None)
         retrieved.title_strings = {}
         if people and "names" in retrieved.channels:
             credited = np.zeros(self.catalog.n, dtype=bool)
-            for name in people:
-                credited[self._credits().get(name, np.empty(0, dtype=np.int64))] = True
-            names = self.lexical.score(" ".join(people), fields=("title", "people")).fields["names"]
+            for mask in (self._intent_mask(person) for person in people):
+                if mask is not None:
+                    credited |= mask
+            names = self.lexical.score(" ".join(c.value for c in people), fields=("title", "people")).fields["names"]
             retrieved.channels["names"] = _top_positive(np.where(credited, names, 0.0), allowed, top)
 
     def _read_constraints(self, parsed: Understanding, retrieved: Retrieved, allowed: np.ndarray, top: int) -> np.ndarray:
@@ -1161,10 +1163,10 @@ class SearchEngine:
         return scores
 
     def _hit(self, position: int, score: float, retrieved: Retrieved, title_languages: Sequence[str],
-             described: Sequence[str], people: Sequence[str] = (),
+             described: Sequence[str], people: Sequence[tuple[str, np.ndarray]] = (),
              met: Sequence[tuple[Constraint, np.ndarray]] = ()) -> SearchHit:  # fmt: skip
-        """One result and why it came up. ``people``: the names the query was read as (understanding), named
-        on every title they are credited on ("том хэнкс": Cloud Atlas says Tom Hanks; the query's own words
+        """One result and why it came up. ``people``: the names the query was read as (understanding) with
+        the titles crediting them (:meth:`_intent_mask`), named on every title they are credited on ("том хэнкс": Cloud Atlas says Tom Hanks; the query's own words
         match no credit in another script). ``met``: the understood constraints of
         :data:`UNDERSTOOD_REASONS` with their masks, named on every title meeting them ("old movies":
         Grease said nothing)."""
@@ -1190,7 +1192,7 @@ class SearchEngine:
                 reasons.append(MatchReason("title", f"similar: {self.titles.texts[string]}"))
                 if self.titles.langs[string] not in ("", "original", "en", "und"):
                     languages.add(self.titles.langs[string])
-        credited = [name for name in people if name in cat.cast[position] or name in cat.directors[position]]
+        credited = [name for name, mask in people if mask[position]]
         for name in dict.fromkeys([*credited, *self.lexical.matched_people(position, lex.query)]):
             reasons.append(MatchReason("person", name))
         dense_lang = retrieved.dense_langs.get(position)
