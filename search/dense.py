@@ -5,6 +5,7 @@ the maximum over its texts (or strings)."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +124,13 @@ class DenseRetriever:
         self._language_names: list[str] = []
         self._language_centroids: np.ndarray | None = None
         self.main_language: str | None = None
+        self._level_shifts: np.ndarray | None = None
+        """``(L, d)`` each text language's mean vector minus the main language's (title-only texts are a
+        language ``""`` here), learnt by :meth:`fit_languages`; see :meth:`levels`."""
+        self._level_rows: np.ndarray | None = None
+        """``(r,)`` each index row's row in :attr:`_level_shifts` (0: no shift)."""
+        self._levelled: Any = None
+        self._levelled_lock = threading.Lock()
         self._stored: tuple[np.ndarray, np.ndarray] | None = None
         self._rows = self._row_masks()
         """With an index that filters by row (``search_rows``): each index row's title position (``-1``:
@@ -167,7 +175,49 @@ class DenseRetriever:
             self._language_names = names
             self._language_centroids = np.stack(centroids).astype(np.float32)
             self.main_language = max(counts, key=lambda lang: counts[lang])
+            self._fit_levels(vectors, langs, min_texts)
         return counts
+
+    def _fit_levels(self, vectors: np.ndarray, langs: np.ndarray, min_texts: int) -> None:
+        """Learn :attr:`_level_shifts`: every text language with ``min_texts`` texts (title-only texts
+        included, as ``""``) gets its mean vector minus the main language's; the others none."""
+        main = vectors[langs == self.main_language].mean(axis=0)
+        known = sorted(lang for lang in {str(x) for x in langs.tolist()} if int((langs == lang).sum()) >= min_texts)
+        shifts = [np.zeros_like(main)] + [vectors[langs == lang].mean(axis=0) - main for lang in known]
+        self._level_shifts = np.stack(shifts).astype(np.float32)
+        row_of = {lang: i + 1 for i, lang in enumerate(known)}
+        self._level_rows = np.asarray([row_of.get(str(lang), 0) for lang in langs.tolist()], dtype=np.int64)
+        self._levelled = None
+
+    def _levelled_vectors(self) -> np.ndarray | None:
+        """``(r, d)`` the index's rows each moved by its language's level shift, in the index's row
+        order, computed on the first levelled query: ``q . (v - s)`` is the levelled score, so one
+        exact scan ranks every text as :meth:`levels` says, whatever the shifts' sizes."""
+        with self._levelled_lock:
+            if self._levelled is None and self._stored is not None and self._level_shifts is not None:
+                assert self._level_rows is not None
+                vectors, _ = self._stored
+                self._levelled = np.ascontiguousarray(vectors - self._level_shifts[self._level_rows], dtype=np.float32)
+            return self._levelled
+
+    def _levelled_search(self, query: np.ndarray, k: int, allowed_rows: np.ndarray | None,
+                         allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+        """``(scores, ids)`` ``(1, m)`` the top ``k`` texts by levelled score (:meth:`_levelled_vectors`),
+        among ``allowed_rows`` (a mask over the index's rows) or ``allowed_ids``; ``None`` before
+        :meth:`fit_languages` has learnt the levels."""
+        vectors = self._levelled_vectors()
+        if vectors is None:
+            return None
+        ids = np.asarray(self.index.ids, dtype=np.int64)
+        scores = inner_products(query, vectors)
+        if allowed_rows is None and allowed_ids is not None:
+            allowed_rows = np.isin(ids, allowed_ids)
+        if allowed_rows is not None:
+            scores = np.where(allowed_rows, scores, -np.inf).astype(np.float32)
+        k = min(k, int(np.isfinite(scores).sum()))
+        top = np.argpartition(-scores, k - 1)[:k] if 0 < k < scores.size else np.flatnonzero(np.isfinite(scores))
+        top = top[np.lexsort((top, -scores[top]))]
+        return scores[top][None], ids[top][None]
 
     def fit_hubness(self, references: np.ndarray, *, neighbours: int = HUB_NEIGHBOURS,
                     max_references: int = MAX_HUB_REFERENCES, seed: int = 0,
@@ -313,7 +363,8 @@ class DenseRetriever:
         without a centroid, or ``None``, is the plain :meth:`search`. ``script``: the query's (see :meth:`search`).
         """
         if language is None or not self.centres(language):
-            return self.search(query_embedding, top_k, allowed, script=script)
+            return self.search(query_embedding, top_k, allowed, script=script,
+                               level=self.levels(language, script))  # fmt: skip
         own = self.search(query_embedding, top_k, allowed, only_language=language, script=script)
         other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language,
                             script=script)  # fmt: skip
@@ -327,9 +378,31 @@ class DenseRetriever:
         kept = kept[np.lexsort((positions[kept], -scores[kept]))][:top_k]
         return positions[kept], scores[kept].astype(np.float32), [langs[i] for i in kept.tolist()]
 
+    def levels(self, language: str | None, script: str | None) -> bool:
+        """Whether :meth:`search` levels the description languages for a query in ``language`` (``None``:
+        undecided) and ``script``: for a query in a language with no centroid of its own (Korean,
+        Turkish...) or in a script other than Latin, never for the main language's.
+
+        The encoder scores a text in one language against a query in another on that pair's own scale:
+        for a Chinese, Korean or Hebrew plot the French, Spanish and Danish texts sat at the English
+        ones' level or above, so the junk of seven languages hid the one English description that
+        tells the story (一群欠债的人参加儿童游戏 输了就会死: Squid Game's English text ranks 24th among
+        the English texts, nowhere in the top 100 of all). Levelled, each text loses the query's
+        product with its language's mean vector minus the main language's (the mean score a language
+        gets, one product per language), so the languages compete on what their texts say.
+        Measured on marquee-ml:dev's 35 cross-lingual queries in scripts other than Latin (full
+        scope, plot channel alone): Recall@10 14 -> 19, found in the top 100 21 -> 28; plots in a
+        language with a centroid lose to it (French queries for French texts, 13 -> 8 of 20),
+        which is why those keep :meth:`centered`."""
+        if self._level_shifts is None or language == self.main_language:
+            return False
+        if script not in (None, "latin", "unknown"):
+            return True
+        return language is not None and language not in self._language_names
+
     def search(self, query_embedding: np.ndarray, top_k: int, allowed: np.ndarray | None = None, *,
                only_language: str | None = None, except_language: str | None = None,
-               script: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+               script: str | None = None, level: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
         """Top titles for one query.
 
         Args:
@@ -338,6 +411,7 @@ class DenseRetriever:
             allowed: ``(n,)`` bool mask of allowed titles, or ``None`` for all.
             only_language / except_language: score only the texts in / not in this language.
             script: the query's script: texts headed by a title in it lose :meth:`script_margin`.
+            level: the description languages are levelled for this query (:meth:`levels`).
 
         Returns:
             ``positions`` ``(m,)``, ``scores`` ``(m,)`` (cosine, best first, ``m <= top_k``) and the
@@ -374,7 +448,10 @@ class DenseRetriever:
         k_texts = min(k_texts, max(self.index.ntotal, 1))
         if self.single_thread:
             faiss_single_thread()
-        if allowed_rows is not None:
+        found = self._levelled_search(query, k_texts, allowed_rows, allowed_ids) if level else None
+        if found is not None:
+            scores, ids = found
+        elif allowed_rows is not None:
             scores, ids = self.index.search_rows(query, k_texts, allowed_rows)
         else:
             scores, ids = self.index.search(query, k_texts, allowed_ids=allowed_ids)

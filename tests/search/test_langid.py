@@ -45,15 +45,23 @@ def engine() -> SearchEngine:
 
 
 def test_a_language_without_a_centroid_never_moves_the_query(engine: SearchEngine) -> None:
+    """Only a confident language with a centroid moves (centres) the query; a script other than Latin or a
+    known language without a centroid levels the description languages instead (the query as encoded,
+    :meth:`search.dense.DenseRetriever.levels`); an undecided or unsure Latin query is the plain search."""
     assert engine.dense is not None and "ja" not in engine.dense._language_names
     q = engine.embed(["robot city war"])[0]
     plain = engine._dense_search(q, 20, None, None)
-    for language in (QueryLanguage("ja", 1.0, "cjk"), QueryLanguage("fr", 0.2, "latin"),
-                     QueryLanguage(None, 0.0, "unknown")):  # fmt: skip
-        moved = engine._dense_search(q, 20, None, language)
-        assert np.array_equal(moved[0], plain[0]) and np.array_equal(moved[1], plain[1])
+    for language in (QueryLanguage("fr", 0.2, "latin"), QueryLanguage(None, 0.0, "unknown"),
+                     QueryLanguage("en", 1.0, "latin")):  # fmt: skip
+        same = engine._dense_search(q, 20, None, language)
+        assert np.array_equal(same[0], plain[0]) and np.array_equal(same[1], plain[1])
+    levelled = engine.dense.search(q, 20, level=True)
+    assert not np.array_equal(levelled[1], plain[1])
+    for language in (QueryLanguage("ja", 1.0, "cjk"), QueryLanguage(None, 0.0, "cjk"), QueryLanguage("tr", 0.9, "latin")):
+        found = engine._dense_search(q, 20, None, language)
+        assert np.array_equal(found[0], levelled[0]) and np.allclose(found[1], levelled[1])
     centred = engine._dense_search(q, 20, None, QueryLanguage("fr", 0.9, "latin"))
-    assert not np.array_equal(centred[1], plain[1])
+    assert not np.array_equal(centred[1], plain[1]) and not np.array_equal(centred[1], levelled[1])
 
 
 def test_descriptions_follow_the_query_language_when_the_viewer_names_none(engine: SearchEngine) -> None:

@@ -397,10 +397,10 @@ def test_centring_never_moves_a_query_away_from_texts_in_its_own_language() -> N
     everywhere = sum(int(engine.dense.search(engine.dense.centered(q, "fr"), 1)[0][0]) == i
                      for q, i in zip(queries, french, strict=True))  # fmt: skip
     assert split == len(french) > everywhere
-    # an English query, or a language without a centroid, is the plain search
+    # an English query, or an undecided one, is the plain search
     q = engine.embed(["robot city war"])[0]
     plain = engine.dense.search(q, 10)
-    for language in ("en", "ja", None):
+    for language in ("en", None):
         found = engine.dense.search_in_language(q, language, 10)
         assert np.array_equal(found[0], plain[0]) and np.array_equal(found[1], plain[1])
 
@@ -496,6 +496,45 @@ def test_plot_texts_headed_by_a_title_in_the_querys_script_lose_their_script_mar
     assert positions.tolist()[:2] == [1, 0] and scores[1] == pytest.approx(0.9 - margin, abs=1e-3)
     assert dense.search(query, 4, script="latin")[0].tolist()[0] == 0  # a Latin query: no margin
     assert dense.search_in_language(query, None, 4, script="hangul")[0].tolist()[0] == 1
+
+
+def test_levelling_lets_a_query_in_a_language_without_texts_reach_the_main_languages_plot() -> None:
+    """A query in a language the catalog has no texts in (Korean) sits nearer, on average, to every
+    Danish text than to the English ones, whatever they say: plain, the Danish texts lead; levelled
+    (each text loses the query's product with its language's mean minus the main language's), the
+    English plot the query tells comes first and the English texts keep their cosines."""
+    from embeddings.index import build_index
+    from search.dense import DenseRetriever
+
+    rng = np.random.default_rng(7)
+    dim, n_en, n_da = 16, 60, 30
+    danish = np.zeros(dim, dtype=np.float32)
+    danish[0] = 1.0  # the Danish texts' shared direction (their language signature)
+    english = rng.normal(size=(n_en, dim)).astype(np.float32)
+    english[:, 0] = 0.0
+    others = rng.normal(size=(n_da, dim)).astype(np.float32) * 0.3 + 1.2 * danish
+    vectors = np.concatenate([english, others])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    langs = ["en"] * n_en + ["da"] * n_da
+    ids = np.arange(n_en + n_da) * 5 + 3
+    index = build_index(vectors, ids, kind="flat", use_gpu=False)
+    dense = DenseRetriever(index, ids, np.arange(n_en + n_da), langs, n_en + n_da)
+    dense.fit_languages()
+    assert dense.main_language == "en"
+    query = vectors[4] + 2.0 * danish  # the story of English text 4, said in a language near Danish
+    query /= np.linalg.norm(query)
+    plain = dense.search(query, 5)
+    assert plain[0][0] >= n_en and plain[2][0] == "da"
+    levelled = dense.search(query, 5, level=True)
+    assert levelled[0][0] == 4 and levelled[2][0] == "en"
+    assert levelled[1][0] == pytest.approx(float(vectors[4] @ query), abs=1e-5)  # the main language keeps its cosine
+    allowed = np.ones(n_en + n_da, dtype=bool)
+    allowed[4] = False
+    assert 4 not in dense.search(query, 5, allowed, level=True)[0].tolist()  # filters hold
+    # who is levelled: another script, or a language without a centroid; never the main language
+    assert dense.levels("ko", "hangul") and dense.levels(None, "cjk") and dense.levels("tr", "latin")
+    assert not dense.levels("en", "latin") and not dense.levels(None, "latin") and not dense.levels("da", "latin")
+    assert np.array_equal(dense.search_in_language(query, "ko", 5, script="hangul")[0], levelled[0])
 
 
 def test_a_title_heard_by_sound_brings_its_namesakes_the_channels_did_not_propose() -> None:
