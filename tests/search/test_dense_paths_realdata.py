@@ -54,7 +54,7 @@ def _merged_in_python(self: DenseRetriever, query_embedding: np.ndarray, languag
                       script: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """``DenseRetriever.search_in_language`` as it was: the two searches merged in a Python loop."""
     if language is None or not self.centres(language):
-        return self.search(query_embedding, top_k, allowed, script=script)
+        return self.search(query_embedding, top_k, allowed, script=script, level=self.levels(language, script))
     own = self.search(query_embedding, top_k, allowed, only_language=language, script=script)
     other = self.search(self.centered(query_embedding, language), top_k, allowed, except_language=language,
                         script=script)  # fmt: skip
