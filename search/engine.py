@@ -951,10 +951,29 @@ class SearchEngine:
         movies" or "ταινίες τρόμου") is answered as a set query would read it, among the titles it may see: the
         plot channel reads the constraints' English words (:meth:`_read_constraints`) and the title, word and
         description channels go, which read the words literally (the Queen's "home movies" documentary,
-        titles that sound like the query). A person's name is still looked up in the credits."""
+        titles that sound like the query). A person's name is still looked up in the credits.
+
+        A query made only of constraints naming people none of whose titles are allowed (a kids profile asking
+        for "brad pitt" or "tom cruise movies") is answered with nothing: read as a set, it listed Brad
+        Hyland's and Brad Garrett's kids titles as Brad Pitt's; the page is empty and ``understood`` still
+        names the person, so an app can say none of their titles is available here."""
+        if self._names_no_allowed_title(parsed, allowed):
+            retrieved.channels.clear()
+            retrieved.title_strings, retrieved.dense_langs = {}, {}
+            retrieved.lexical = replace(retrieved.lexical, exact=np.zeros_like(retrieved.lexical.exact))
+            retrieved.sounded = np.empty(0, dtype=np.int64)
+            return
         if self._reads_constraints(parsed, retrieved):
             self._read_constraints(parsed, retrieved, allowed, top)
             self._drop_literal_channels(parsed, retrieved, allowed, top)
+
+    def _names_no_allowed_title(self, parsed: Understanding, allowed: np.ndarray) -> bool:
+        """The query is only constraints, some of them people, and no allowed title credits any of them."""
+        people = parsed.of("person")
+        if not people or parsed.topic or parsed.moods or parsed.share < INTENT_SET_SHARE:
+            return False
+        masks = [self._intent_mask(person) for person in people]
+        return not any(mask is not None and bool((mask & allowed).any()) for mask in masks)
 
     def _reads_constraints(self, parsed: Understanding, retrieved: Retrieved) -> bool:
         """A query made only of constraints (no topic, no mood) with an English reading and a plot channel to

@@ -279,6 +279,28 @@ def test_a_kids_profile_stays_within_its_level_for_set_person_and_family_queries
         assert all(h.maturity == "kids" for h in page.hits), query
 
 
+def test_a_kids_profile_asking_for_someone_it_may_not_watch_gets_an_empty_page(engine: SearchEngine) -> None:
+    """Tom Segura is credited on Love only (adults): a kids profile asking for him gets no title (not
+    another Tom's kids titles read as his), the chip still names him; an adult gets Love; Tom Hanks's kids
+    title stays on the kids page."""
+    cast = engine.catalog.cast
+    segura = [i for i, c in enumerate(cast) if "Tom Segura" in c]
+    assert [engine.catalog.maturity[i] for i in segura] == ["adults"]
+    assert any("Tom" in name and name != "Tom Segura" for i, c in enumerate(cast) for name in c
+               if engine.catalog.maturity[i] == "kids")  # fmt: skip
+    kid = Viewer(profile_id="k", maturity_level=MATURITY_LEVELS["kids"])
+    for query in ("tom segura", "tom segura movies"):
+        page = engine.search(query, viewer=kid, limit=20)
+        assert page.hits == [] and page.total == 0, [h.display_title for h in page.hits]
+        assert ("person", "Tom Segura") in {(u.kind, u.value) for u in page.understood}
+        adult = engine.search(query, limit=20)
+        assert adult.hits and adult.hits[0].display_title == "Love"
+    hanks = engine.search("tom hanks", viewer=kid, limit=20)
+    assert hanks.hits[0].display_title == "Dragon Garden"
+    # a person with a topic is no set query: the topic still finds kids titles
+    assert engine.search("tom segura dragon garden", viewer=kid, limit=20).hits
+
+
 @pytest.mark.parametrize("query", ["톰 행크스 영화", "トム・ハンクスの映画", "トム・ハンクス"])
 def test_a_name_credited_once_is_not_read_by_sound(engine: SearchEngine, query: str) -> None:
     # the synthetic catalog credits Tom Hanks once (Dragon Garden): read by sound, a name credited once is far
