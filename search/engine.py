@@ -884,7 +884,9 @@ class SearchEngine:
         does for the other constraints: the type is read as the type, and descriptions saying "movie" (the
         Queen's home movies for a kids profile, State and Main's film crew) stop matching it. marquee-ml:dev
         unchanged on both scopes; reddit-tomt:validation hybrid MRR / R@10 .1265 / .209 -> .1273 / .209
-        (default scope), .0605 / .1058 -> .0607 / .1032 (full scope)."""
+        (default scope), .0605 / .1058 -> .0607 / .1032 (full scope). Likewise a query with a topic and a type
+        or genre word has its names channel read the topic only (marquee-ml:dev and reddit-tomt:validation
+        unchanged on both scopes)."""
         self._read_again(parsed, retrieved, allowed, top)
         if (parsed.share >= INTENT_SET_SHARE and retrieved.sounded.size
                 and (parsed.of("person") or not parsed.topic)):  # fmt: skip
@@ -933,6 +935,13 @@ class SearchEngine:
             # A subject's English word is read too ("films de noël": Christmas; "noel" alone: Noel Gallagher)
             lex = self.lexical.score(parsed.glossed_topic, fields=("content",))
             retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
+        if (parsed.topic and (parsed.of("type") or parsed.of("genre")) and parsed.share < INTENT_SET_SHARE
+                and "names" in retrieved.channels and not retrieved.lexical.exact.any()):  # fmt: skip
+            # "stephen king horror": the genre word is read as the genre; as a title word it put The Amityville
+            # Horror and Little Shop of Horrors above the Stephen King adaptations the descriptions name (a title
+            # the query spells exactly keeps the whole query: "horror story" is Horror Story)
+            names = self._lexical(parsed.topic, retrieved.language).fields["names"]
+            retrieved.channels["names"] = _top_positive(names, allowed, top)
         like = parsed.of("like")
         if like and self.dense is not None:
             best = self._like_title(like[0].value, retrieved.language)

@@ -81,6 +81,21 @@ def test_intent_queries_answer_with_their_set_on_the_real_catalog(real: tuple[Se
     assert sum(intent_matches(by_id[h.title_id], wanted) for h in off) < len(top)
 
 
+def test_a_genre_word_beside_a_topic_is_read_as_the_genre_not_as_title_words(real: tuple[SearchEngine, object]) -> None:
+    """"stephen king horror": Stephen King writes, he is credited on none of these titles, and their
+    descriptions, viewers' tags or localized titles name him (Stephen King's Silver Bullet); "horror" is the genre, not a title word (The Amityville Horror,
+    Little Shop of Horrors came first). A title the query spells exactly keeps its words ("horror story")."""
+    engine, _ = real
+    page = engine.search("stephen king horror", limit=5)
+    for hit in page.hits[:3]:
+        position = engine.catalog.position[hit.title_id]
+        described = " ".join([*engine.catalog.descriptions[position].values(), engine.catalog.extra_text[position],
+                              *(title for _, title in engine.catalog.title_variants[position])])  # fmt: skip
+        assert "stephen king" in described.lower() and "horror" not in hit.display_title.lower(), hit.display_title
+    assert ("genre", "horror") in {(u.kind, u.value) for u in page.understood}
+    assert engine.search("horror story", limit=1).hits[0].display_title == "Horror Story"
+
+
 def test_an_exact_title_beats_the_constraints_it_spells(real: tuple[SearchEngine, object]) -> None:
     engine, _ = real
     assert engine.search("The French Connection", limit=1).hits[0].display_title == "The French Connection"
