@@ -129,8 +129,11 @@ class DenseRetriever:
         language ``""`` here), learnt by :meth:`fit_languages`; see :meth:`levels`."""
         self._level_rows: np.ndarray | None = None
         """``(r,)`` each index row's row in :attr:`_level_shifts` (0: no shift)."""
-        self._levelled: Any = None
+        self._levelled: np.ndarray | None = None
         self._levelled_lock = threading.Lock()
+        self._levelled_half = LazyHalfShortlist(self._levelled_rows)
+        """A float16 shortlist over the levelled vectors (:class:`embeddings.index.HalfShortlist`: the same
+        top texts and scores as the float32 scan, or ``None`` and the scan runs)."""
         self._stored: tuple[np.ndarray, np.ndarray] | None = None
         self._rows = self._row_masks()
         """With an index that filters by row (``search_rows``): each index row's title position (``-1``:
@@ -200,6 +203,11 @@ class DenseRetriever:
                 self._levelled = np.ascontiguousarray(vectors - self._level_shifts[self._level_rows], dtype=np.float32)
             return self._levelled
 
+    def _levelled_rows(self) -> np.ndarray:
+        vectors = self._levelled_vectors()
+        assert vectors is not None
+        return vectors
+
     def _levelled_search(self, query: np.ndarray, k: int, allowed_rows: np.ndarray | None,
                          allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
         """``(scores, ids)`` ``(1, m)`` the top ``k`` texts by levelled score (:meth:`_levelled_vectors`),
@@ -209,9 +217,15 @@ class DenseRetriever:
         if vectors is None:
             return None
         ids = np.asarray(self.index.ids, dtype=np.int64)
-        scores = inner_products(query, vectors)
         if allowed_rows is None and allowed_ids is not None:
             allowed_rows = np.isin(ids, allowed_ids)
+        half = self._levelled_half.get(vectors.shape[0])
+        if half is not None:
+            found = half.top(query, k, None if allowed_rows is None else mask_selector(allowed_rows))
+            if found is not None:
+                rows, best = found
+                return best[None], ids[rows][None]
+        scores = inner_products(query, vectors)
         if allowed_rows is not None:
             scores = np.where(allowed_rows, scores, -np.inf).astype(np.float32)
         k = min(k, int(np.isfinite(scores).sum()))

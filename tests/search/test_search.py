@@ -537,6 +537,43 @@ def test_levelling_lets_a_query_in_a_language_without_texts_reach_the_main_langu
     assert np.array_equal(dense.search_in_language(query, "ko", 5, script="hangul")[0], levelled[0])
 
 
+def test_the_levelled_float16_shortlist_ranks_as_the_float32_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over :data:`embeddings.index.HALF_SHORTLIST_MIN_ROWS` texts the levelled search reads a float16 copy and
+    rescores its shortlist: the same titles and scores as scanning the levelled vectors in float32, with
+    and without allowed titles."""
+    from embeddings.index import HALF_SHORTLIST_MIN_ROWS, build_index
+    from search.dense import DenseRetriever
+
+    rng = np.random.default_rng(3)
+    n, dim = HALF_SHORTLIST_MIN_ROWS + 500, 16
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    langs = ["en", "fr", "da", ""]
+    text_langs = [langs[i % 4] for i in range(n)]
+    vectors[np.asarray(text_langs) == "da", 0] += 2.0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(n) * 2 + 1
+    dense = DenseRetriever(build_index(vectors, ids, kind="flat", use_gpu=False), ids, np.arange(n) // 2, text_langs,
+                           (n + 1) // 2)  # fmt: skip
+    dense.fit_languages()
+    allowed = rng.random((n + 1) // 2) < 0.3
+    queries = rng.normal(size=(5, dim)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    shortlist = dense._levelled_half.get(n)
+    assert shortlist is not None
+    proven = []
+    top = shortlist.top
+    monkeypatch.setattr(shortlist, "top", lambda *a, **k: proven.append(top(*a, **k)) or proven[-1])
+    half = [[dense.search(q, 50, a, level=True) for a in (None, allowed)] for q in queries]
+    assert len(proven) == 10 and sum(p is not None for p in proven) >= 8  # the shortlist answered
+    monkeypatch.setattr(dense._levelled_half, "get", lambda n_rows: None)
+    scan = [[dense.search(q, 50, a, level=True) for a in (None, allowed)] for q in queries]
+    for got, want in zip(half, scan, strict=True):
+        for (g_pos, g_scores, _), (w_pos, w_scores, _) in zip(got, want, strict=True):
+            assert np.array_equal(g_pos, w_pos)
+            np.testing.assert_allclose(g_scores, w_scores, rtol=0, atol=1e-6)
+    assert not np.array_equal(half[0][0][0], dense.search(queries[0], 50)[0])  # levelling reorders
+
+
 def test_a_title_heard_by_sound_brings_its_namesakes_the_channels_did_not_propose() -> None:
     from search.dense import DenseTitles
     from search.langid import sound_key
