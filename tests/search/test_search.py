@@ -560,9 +560,14 @@ def test_the_levelled_float16_shortlist_ranks_as_the_float32_scan(monkeypatch: p
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     shortlist = dense._levelled_half.get(n)
     assert shortlist is not None
-    proven = []
+    proven: list[object] = []
     top = shortlist.top
-    monkeypatch.setattr(shortlist, "top", lambda *a, **k: proven.append(top(*a, **k)) or proven[-1])
+
+    def counted(*args: object, **kwargs: object) -> object:
+        proven.append(top(*args, **kwargs))  # type: ignore[arg-type]
+        return proven[-1]
+
+    monkeypatch.setattr(shortlist, "top", counted)
     half = [[dense.search(q, 50, a, level=True) for a in (None, allowed)] for q in queries]
     assert len(proven) == 10 and sum(p is not None for p in proven) >= 8  # the shortlist answered
     monkeypatch.setattr(dense._levelled_half, "get", lambda n_rows: None)
