@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
 from types import MappingProxyType
@@ -130,6 +131,17 @@ _NAME_DOTS = re.compile("[\u30fb\uff65\u00b7]+")
 """Katakana middle dots (full and half width) and the Latin middle dot between a name's words."""
 
 
+
+@dataclass(frozen=True)
+class _Spellings:
+    """The names :meth:`People._by_spelling` may read a misspelling as."""
+
+    by_start: dict[tuple[str, int], tuple[list[str], list[str]]]
+    """(The first two letters, the length) of a name written without spaces -> (those spellings, their names),
+    most credited first."""
+    name_ends: frozenset[str]
+    """Each name's first word as ``<word`` and last word as ``word>`` (a misspelling keeps one of them)."""
+
 class People:
     """The cast/director names of a catalog, for reading query words as a person.
 
@@ -148,8 +160,7 @@ class People:
         self._credits = credits
         self._sounds: dict[str, list[str]] | None = None
         self._parts: dict[tuple[str, ...], list[str]] | None = None
-        self._spellings: dict[tuple[str, int], tuple[list[str], list[str]]] | None = None
-        self._name_ends: set[str] = set()
+        self._spellings: _Spellings | None = None
 
     def __contains__(self, folded: str) -> bool:
         return folded in self._names
@@ -168,9 +179,9 @@ class People:
         spaced = _NAME_DOTS.sub(" ", words).strip()
         return self._names.get(" ".join(latin.split())) or self._by_parts(spaced) or self._by_sound(words)
 
-    def _spelling_index(self) -> dict[tuple[str, int], tuple[list[str], list[str]]]:
-        """(The first two letters, the length) of a name written without spaces -> (those spellings, their
-        names), most credited first; names credited less than :data:`PERSON_PARTS_CREDITS` times are left out."""
+    def _spelling_index(self) -> _Spellings:
+        """The names credited at least :data:`PERSON_PARTS_CREDITS` times, as :class:`_Spellings`, built on
+        first use."""
         if self._spellings is None:
             index: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
             ends: set[str] = set()
@@ -183,7 +194,7 @@ class People:
                     names.append(name)
                     parts = folded.split()
                     ends.update((f"<{parts[0]}", f"{parts[-1]}>"))
-            self._spellings, self._name_ends = index, ends
+            self._spellings = _Spellings(index, frozenset(ends))
         return self._spellings
 
     def _by_spelling(self, words: str) -> str | None:
@@ -199,7 +210,7 @@ class People:
         if not 2 <= len(parts) <= 4 or not compact.isalpha() or len(compact) < min(PERSON_SPELLING_EDITS) - 1:
             return None
         index = self._spelling_index()
-        if f"<{parts[0]}" not in self._name_ends and f"{parts[-1]}>" not in self._name_ends:
+        if f"<{parts[0]}" not in index.name_ends and f"{parts[-1]}>" not in index.name_ends:
             return None  # a misspelt name keeps its first or last word ("brad pit", "mery streep")
         most = max(PERSON_SPELLING_EDITS.values())
         best: tuple[int, int, str] | None = None  # (edits, -credits, name)
@@ -207,7 +218,7 @@ class People:
             allowed = max((e for size, e in PERSON_SPELLING_EDITS.items() if length >= size), default=0)
             if not allowed or abs(length - len(compact)) > allowed:
                 continue
-            spellings, names = index.get((compact[:2], length), ([], []))
+            spellings, names = index.by_start.get((compact[:2], length), ([], []))
             found = extractOne(compact, spellings, scorer=OSA.distance, score_cutoff=allowed)
             if found is not None:
                 candidate = (int(found[1]), -self._credits.get(names[found[2]], 0), names[found[2]])
