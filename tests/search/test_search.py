@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data.normalize import GENRES, MATURITY_LEVELS
-from search.engine import SearchEngine
+from search.engine import TITLE_CHANNEL_MAX_WORDS, SearchEngine
 from search.errors import EmptyQueryError, InvalidFilterError, UnknownFilterValueError
 from search.fusion import FusionConfig
 from search.request import MAX_QUERY_CHARS, SearchFilters, Viewer, truncate_query
@@ -577,6 +577,24 @@ def test_the_levelled_float16_shortlist_ranks_as_the_float32_scan(monkeypatch: p
             assert np.array_equal(g_pos, w_pos)
             np.testing.assert_allclose(g_scores, w_scores, rtol=0, atol=1e-6)
     assert not np.array_equal(half[0][0][0], dense.search(queries[0], 50)[0])  # levelling reorders
+
+
+@pytest.mark.parametrize(("query", "words"), [
+    ("the matrix", 2), ("流浪地球", 2), ("哪吒之魔童降世", 4), ("一群欠债的人参加儿童游戏 输了就会死", 9),
+    ("ฉลาดเกมส์โกง", 3), ("韓国のゾンビ映画 電車", 5), ("부산행", 1), ("Netflix のドラマ", 3),
+])  # fmt: skip
+def test_query_words_count_the_letters_of_scripts_written_without_spaces(query: str, words: int) -> None:
+    from search.engine import query_words
+
+    assert query_words(query) == words
+
+
+def test_a_long_chinese_plot_is_no_title_query(engine: SearchEngine) -> None:
+    """A Chinese or Thai plot is one or two space-separated runs: counted by its letters it is a plot, and the
+    dense title channel stays out of its fusion; a short Chinese title keeps it."""
+    plot = engine.retrieve("一群欠债的人参加儿童游戏 输了就会死", None, 20, None)
+    title = engine.retrieve("流浪地球", None, 20, None)
+    assert plot.words > TITLE_CHANNEL_MAX_WORDS >= title.words
 
 
 def test_a_title_heard_by_sound_brings_its_namesakes_the_channels_did_not_propose() -> None:
