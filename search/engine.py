@@ -1229,7 +1229,8 @@ class SearchEngine:
             reasons.append(MatchReason("title", f"{how}: {title_text}"))
             if matched and matched[0] not in ("", "original", "en", "und"):
                 languages.add(matched[0])
-        string = retrieved.title_strings.get(position)
+        # the title channel's titles explain nothing for a plot: it does not weigh in (TITLE_CHANNEL_MAX_WORDS)
+        string = retrieved.title_strings.get(position) if retrieved.words <= TITLE_CHANNEL_MAX_WORDS else None
         if string is not None and self.titles is not None and not reasons:
             t_pos, t_scores = retrieved.channels["titles"]
             # the title channel's near-best titles only: below that, every title is somewhat "similar"
