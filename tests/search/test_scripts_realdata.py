@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from search.engine import SearchEngine
 from services.app import create_app
 from services.settings import Settings
 
@@ -147,3 +148,29 @@ def test_the_issues_french_film_about_a_chef_is_a_french_film_about_a_chef(clien
     first = read_titles(default_artifacts_dir / "catalog").set_index("title_id").loc[body["results"][0]["title_id"]]
     described = " ".join(d["text"] for d in first["descriptions"]).lower()
     assert first["type"] == "movie" and "France" in list(first["countries"]) and "chef" in described, first["title"]
+
+
+@pytest.fixture(scope="module")
+def served_engine(default_artifacts_dir: Path) -> SearchEngine:
+    from services.routers.search import load_search_engine
+
+    return load_search_engine(Settings(artifacts_dir=default_artifacts_dir))
+
+
+@pytest.mark.parametrize("query", ["一群欠债的人参加儿童游戏 输了就会死", "孤児院の子どもたちが自分たちは鬼の食料だと知って脱走する",
+                                   "ผู้ชายกลับจากสงครามมาอยู่กับเมีย ไม่รู้ว่าเมียตายไปแล้ว"])  # fmt: skip
+def test_a_plot_written_without_spaces_is_no_title_query(served_engine: SearchEngine, query: str) -> None:
+    """Chinese, Japanese and Thai plots are one or two space-separated runs; counted by their letters they are
+    plots, so the title channel neither ranks their hits nor explains them ("similar: Rogue Warfare" for the
+    Chinese plot): a hit says "similar" only where the plot channel matched its title-only text."""
+    from search.engine import TITLE_CHANNEL_MAX_WORDS, query_words
+
+    engine = served_engine
+    assert query_words(query) > TITLE_CHANNEL_MAX_WORDS
+    page = engine.search(query, limit=20)
+    retrieved = engine.retrieve(query, None, engine.fusion.candidates, None)
+    assert page.hits and "titles" in retrieved.channels  # the channel ran; it may not speak
+    for hit in page.hits:
+        assert hit.reasons, hit.display_title
+        if any(r.kind == "title" and r.detail.startswith("similar: ") for r in hit.reasons):
+            assert retrieved.dense_langs.get(engine.catalog.position[hit.title_id]) == "", hit.display_title
