@@ -998,8 +998,15 @@ class SearchEngine:
         people = parsed.of("person")
         if not people or parsed.topic or parsed.moods or parsed.share < INTENT_SET_SHARE:
             return False
-        masks = [self._intent_mask(person) for person in people]
-        return not any(mask is not None and bool((mask & allowed).any()) for mask in masks)
+        return not bool((self._people_mask(people) & allowed).any())
+
+    def _people_mask(self, people: Sequence[Constraint]) -> np.ndarray:
+        """``(n,)`` the titles crediting any of ``people`` (their :meth:`_intent_mask` together)."""
+        credited = np.zeros(self.catalog.n, dtype=bool)
+        for mask in (self._intent_mask(person) for person in people):
+            if mask is not None:
+                credited |= mask
+        return credited
 
     def _reads_constraints(self, parsed: Understanding, retrieved: Retrieved) -> bool:
         """A query made only of constraints (no topic, no mood) with an English reading and a plot channel to
@@ -1018,10 +1025,7 @@ class SearchEngine:
             retrieved.channels.pop(literal, None)
         retrieved.title_strings = {}
         if people and "names" in retrieved.channels:
-            credited = np.zeros(self.catalog.n, dtype=bool)
-            for mask in (self._intent_mask(person) for person in people):
-                if mask is not None:
-                    credited |= mask
+            credited = self._people_mask(people)
             names = self.lexical.score(" ".join(c.value for c in people), fields=("title", "people")).fields["names"]
             retrieved.channels["names"] = _top_positive(np.where(credited, names, 0.0), allowed, top)
 
