@@ -34,6 +34,26 @@ def test_linear_normalises_bm25_by_its_best_and_cosine_by_min_max() -> None:
         assert s == pytest.approx(expected[p])
 
 
+def test_a_flat_plot_channel_speaks_in_proportion_to_its_span() -> None:
+    # cosines spanning 0.02 (a guess) against a clear content match: with plain min-max the guess's
+    # top (title 1) gets the full dense weight and outvotes the content channel's best (title 3)
+    dense = ch([1, 2, 3], [0.84, 0.83, 0.82])
+    content = ch([3, 1], [9.0, 2.0])
+    weights = {"dense": 1.0, "content": 1.0}
+    plain, plain_scores = fuse({"dense": dense, "content": content}, weights, FusionConfig(dense_span_floor=0.0))
+    assert plain.tolist()[0] == 1
+    assert plain_scores[0] == pytest.approx(1.0 + 2.0 / 9.0)
+    floored, scores = fuse({"dense": dense, "content": content}, weights, FusionConfig(dense_span_floor=0.04))
+    assert floored.tolist() == [3, 1, 2]
+    expected = {1: 0.02 / 0.04 + 2.0 / 9.0, 2: 0.01 / 0.04, 3: 1.0}
+    for p, s in zip(floored.tolist(), scores.tolist(), strict=True):
+        assert s == pytest.approx(expected[p], abs=1e-5)
+    # a list spanning more than the floor is plain min-max; the floor is the plot channel's alone
+    wide = {"dense": ch([1, 2], [0.9, 0.5]), "titles": ch([1, 2], [0.81, 0.8])}
+    _, wide_scores = fuse(wide, {"dense": 1.0, "titles": 1.0}, FusionConfig(dense_span_floor=0.04))
+    assert wide_scores.tolist() == pytest.approx([2.0, 0.0])
+
+
 def test_zero_weight_drops_a_channel() -> None:
     positions, _ = fuse({"dense": ch([1], [0.5]), "names": ch([2], [3.0])}, {"dense": 1.0, "names": 0.0},
                         FusionConfig())  # fmt: skip
@@ -70,7 +90,8 @@ def test_gated_weights_silence_names_and_let_dense_yield() -> None:
 
 @pytest.mark.parametrize("bad", [
     {"method": "max"}, {"weights": {"bm25": 1.0}}, {"weights": {"dense": -1.0}}, {"gate_low": 0.7, "gate_high": 0.5},
-    {"rrf_k": 0.0}, {"candidates": 0}, {"dense_yield": 1.5}, {"prior": -0.1},
+    {"rrf_k": 0.0}, {"candidates": 0}, {"dense_yield": 1.5}, {"prior": -0.1}, {"dense_span_floor": -0.01},
+    {"dense_span_floor": 2.0},
 ])  # fmt: skip
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(ValueError):
