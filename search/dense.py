@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from embeddings.job import TitleStringVectors
 
 __all__ = ["DEFAULT_HUB_PENALTY", "DEFAULT_LANGUAGE_CENTERING", "DEFAULT_TITLE_ONLY_PENALTY", "HUB_NEIGHBOURS",
-           "MAX_HUB_REFERENCES", "MIN_LANGUAGE_TEXTS", "MIN_LOANWORD_KEY", "MIN_SOUND_KEY",
+           "MAX_HUB_REFERENCES", "MIN_LANGUAGE_TEXTS", "MIN_HEARD_KEY", "MIN_LOANWORD_KEY", "MIN_SOUND_KEY",
            "SOUND_CONFIRM_DEPTH", "DenseRetriever", "DenseTitles", "script_margin", "script_shifts", "title_strings"]
 
 DEFAULT_TITLE_ONLY_PENALTY = 0.02
@@ -47,6 +47,14 @@ confirm it: Terminator's ``tmnt`` may; Dunkirk's ``tnk`` would claim every タ�
 SOUND_CONFIRM_DEPTH = 10
 """A title sounding like the query is a near-exact match when the title, plot or names channel ranks
 it at most this deep (the encoder or the transliteration proposes, the sound confirms)."""
+MIN_HEARD_KEY = 6
+"""Consonant classes a query's sound key needs to match a title no channel proposed (any title string of
+the scope): لا كاسا دي بابيل (``rkstpr``) is La casa de papel, which neither the encoder nor the
+transliteration's BM25 ranked in its top 200. Over the full scope's title strings a key of six classes
+is shared by 1.23 strings on average (three classes: 11.3); on marquee-ml:dev all 7 of the 98 queries in
+other scripts with such a key matched their own title (Itaewon Class, Tonari no Totoro, Kabhi Khushi
+Kabhie Gham...). Not for a query with Han ideographs: pinyin skeletons collide (三城记, a Chinese title of
+A Tale of Three Cities, keys as Once a Thief; 2 of the catalog's 22 such Han titles met another title)."""
 """A description language needs this many texts in the index to get a centroid (for centring)."""
 
 
@@ -585,13 +593,15 @@ class DenseTitles:
             self._shift = script_shifts(self.vectors, self._string_scripts())
         return self._shift
 
-    def sound_matches(self, query_key: str, candidates: np.ndarray) -> np.ndarray:
-        """The ``candidates`` (title positions) with a title string whose :func:`search.langid.sound_key`
-        is ``query_key`` (or ``query_key`` without a final ``s``: Greek and Russian add case endings,
-        ``Τιτανικός``), and every other title bearing such a string (a namesake the channels did not
-        propose: on the full scope タイタニック proposed Titanic 1943, not 1997); empty for a key under
-        :data:`MIN_SOUND_KEY` classes."""
-        if len(query_key) < MIN_SOUND_KEY or candidates.size == 0:
+    def sound_matches(self, query_key: str, candidates: np.ndarray | None) -> np.ndarray:
+        """The ``candidates`` (title positions; ``None``: every title) with a title string whose
+        :func:`search.langid.sound_key` is ``query_key`` (or ``query_key`` without a final ``s``: Greek
+        and Russian add case endings, ``Τιτανικός``), and every other title bearing such a string (a
+        namesake the channels did not propose: on the full scope タイタニック proposed Titanic 1943, not
+        1997); empty for a key under :data:`MIN_SOUND_KEY` classes, or under :data:`MIN_HEARD_KEY` with
+        ``candidates`` ``None``."""
+        floor = MIN_SOUND_KEY if candidates is not None else MIN_HEARD_KEY
+        if len(query_key) < floor or (candidates is not None and candidates.size == 0):
             return np.empty(0, dtype=np.int64)
         if self._sound_keys is None:
             from search.langid import sound_key
@@ -599,7 +609,8 @@ class DenseTitles:
             self._sound_keys = np.asarray([sound_key(t) for t in self.texts], dtype=object)
             self._loanword_keys = np.asarray([sound_key(t, loanword=True) for t in self.texts], dtype=object)
         keys = {query_key, query_key[:-1]} if query_key.endswith("s") and len(query_key) > MIN_SOUND_KEY else {query_key}
-        strings = np.flatnonzero(np.isin(self.positions, candidates))
+        strings = (np.arange(self.positions.size) if candidates is None
+                   else np.flatnonzero(np.isin(self.positions, candidates)))  # fmt: skip
         heard = {self.texts[i].casefold() for i in strings.tolist()
                  if self._sound_keys[i] in keys or (self._loanword_keys[i] in keys and len(query_key) >= MIN_LOANWORD_KEY)}  # fmt: skip
         if not heard:

@@ -47,6 +47,7 @@ from search.dense import (
     DEFAULT_HUB_PENALTY,
     DEFAULT_LANGUAGE_CENTERING,
     DEFAULT_TITLE_ONLY_PENALTY,
+    MIN_HEARD_KEY,
     SOUND_CONFIRM_DEPTH,
     DenseRetriever,
     DenseTitles,
@@ -54,7 +55,14 @@ from search.dense import (
 )
 from search.errors import InvalidFilterError
 from search.fusion import FusionConfig, fuse, gated_weights
-from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key, transliterate
+from search.langid import (
+    LanguageIdentifier,
+    QueryLanguage,
+    default_identifier,
+    has_ideographs,
+    sound_key,
+    transliterate,
+)
 from search.lexical import LexicalConfig, LexicalIndex, LexicalScores
 from search.people import People
 from search.request import (
@@ -481,10 +489,14 @@ class SearchEngine:
     def _sounds_like(self, query: str, language: QueryLanguage | None, lex: LexicalScores,
                      candidates: np.ndarray) -> LexicalScores:  # fmt: skip
         """A title typed in another script (``تيتانيك``, ``タイタニック``) is a near-exact match of a title
-        the encoder proposes (``candidates``) when the two sound alike (:func:`search.langid.sound_key`)."""
+        the encoder proposes (``candidates``) when the two sound alike (:func:`search.langid.sound_key`);
+        a key of :data:`search.dense.MIN_HEARD_KEY` classes, in a query without Han ideographs, needs
+        no proposal."""
         if self.titles is None or language is None or language.script in ("latin", "unknown"):
             return lex
-        matches = self.titles.sound_matches(sound_key(query), candidates)
+        key = sound_key(query)
+        anywhere = len(key) >= MIN_HEARD_KEY and not has_ideographs(query)
+        matches = self.titles.sound_matches(key, None if anywhere else candidates)
         if matches.size == 0:
             return lex
         exact = lex.exact.copy()

@@ -33,7 +33,8 @@ from data.queries import script_of
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "sound_key", "transliterate"]
+__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "has_ideographs", "sound_key",
+           "transliterate"]
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "da", "pl", "nl", "sv", "tr",
                               "ru", "uk", "el", "he", "ar", "fa", "hi", "th", "ja", "ko", "zh")  # fmt: skip
@@ -123,6 +124,7 @@ def transliterate(text: str, script: str) -> str | None:
 
 
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+_IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _DEVANAGARI_CONSONANTS = frozenset(chr(c) for c in range(0x0915, 0x093A))
 _DEVANAGARI_VOWEL_SIGNS = frozenset(chr(c) for c in (*range(0x093E, 0x094E), 0x0962, 0x0963))
 """Dependent vowel signs and the virama (U+094D): a consonant followed by one has no inherent "a"."""
@@ -195,6 +197,12 @@ _GREEK_DIGRAPHS = re.compile("|".join(_GREEK_STOPS))
 _NON_RHOTIC_R = re.compile(r"r+(?![aeiouy])")
 _SOFT_G = re.compile(r"g(?=[eiy])")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
+
+
+def has_ideographs(text: str) -> bool:
+    """Whether ``text`` holds a Han ideograph (Chinese, or the kanji of Japanese): its transliteration is
+    a reading (pinyin), not how a foreign title is spelt."""
+    return _IDEOGRAPHS.search(text) is not None
 
 
 def sound_key(text: str, *, loanword: bool = False) -> str:

@@ -175,6 +175,24 @@ def test_sound_keys_confirm_only_candidates_and_only_long_enough_keys() -> None:
     assert channel.sound_matches("tnk", np.empty(0, dtype=np.int64)).size == 0
 
 
+def test_a_long_key_is_heard_with_no_title_proposed_and_han_never_is() -> None:
+    """Six consonant classes match any title string, proposed or not; a shorter key still needs a proposal."""
+    from search.dense import MIN_HEARD_KEY, DenseTitles
+    from search.langid import has_ideographs
+
+    texts = ["La casa de papel", "Babel", "Titanic", "Casa de papel"]
+    vectors = np.eye(len(texts), 4, dtype=np.float32) + 0.01
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    channel = DenseTitles(vectors, np.arange(len(texts)), [""] * len(texts), texts, len(texts))
+    heard = sound_key("لا كاسا دي بابيل")
+    assert heard == sound_key("La casa de papel") and len(heard) >= MIN_HEARD_KEY
+    assert channel.sound_matches(heard, None).tolist() == [0]  # "Casa de papel" sounds otherwise (no "la")
+    assert channel.sound_matches(heard, np.asarray([1])).tolist() == []  # with candidates, only those
+    assert channel.sound_matches(sound_key("تيتانيك"), None).tolist() == []  # tnk: too short to need no proposal
+    assert has_ideographs("三城记") and has_ideographs("千と千尋の神隠し")
+    assert not has_ideographs("となりのトトロ") and not has_ideographs("لا كاسا دي بابيل") and not has_ideographs("Titanic")
+
+
 @pytest.mark.parametrize(("typed", "latin"), [
     ("दंगल", "dangal"), ("सलमान खान", "salman khan"), ("अक्षय कुमार", "akshay kumar"), ("कमल", "kamal"),
     ("शाहरुख खान", "shahrukh khan"), ("ज़िंदगी ना मिलेगी दोबारा", "zindagi na milegi dobara"),

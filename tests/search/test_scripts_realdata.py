@@ -41,6 +41,8 @@ QUERIES: list[tuple[str, str, str]] = [
     ("arabic", "انترستلر", "Interstellar"),
     ("arabic", "مدرسة الروابي للبنات", "AlRawabi School for Girls"),
     ("arabic", "الهيبة", "Al Hayba"),
+    ("arabic", "لا كاسا دي بابيل", "La casa de papel"),  # heard with no channel proposing it (MIN_HEARD_KEY)
+    ("arabic", "بريكنغ باد", "Breaking Bad"),
     ("devanagari", "थ्री इडियट्स", "3 Idiots"),
     ("devanagari", "ज़िंदगी ना मिलेगी दोबारा", "Zindagi Na Milegi Dobara"),
     ("cyrillic", "Титаник", "Titanic"),
