@@ -343,6 +343,5 @@ class SearchCatalog:
             own.extend(self.title_variants[i])
             strings.append([s for s in own if s[1]])
         people = [self.cast[i] + self.directors[i] for i in range(self.n)]
-        content = [" ".join([" ".join(self.genres[i]), *self.descriptions[i].values(), self.extra_text[i]])
-                   for i in range(self.n)]  # fmt: skip
-        return LexicalDocuments(title_strings=strings, people=people, content=content)
+        content = [" ".join([" ".join(self.genres[i]), self.extra_text[i]]) for i in range(self.n)]
+        return LexicalDocuments(title_strings=strings, people=people, content=content, descriptions=self.descriptions)

@@ -455,7 +455,7 @@ class SearchEngine:
     def _lexical(self, query: str, language: QueryLanguage | None) -> LexicalScores:
         """Lexical evidence; for a query in a non-Latin script, title and people matches of its Latin
         transliteration count too (per title, the better of the two; content stays the query's)."""
-        lex = self.lexical.score(query)
+        lex = self.lexical.score(query, language=self._confident(language, self.fusion))
         latin = None if language is None else transliterate(query, language.script)
         if latin is None:
             return lex
@@ -608,7 +608,7 @@ class SearchEngine:
         text, _ = truncate_query(query)
         cfg = config or self.fusion
         if system == "bm25":
-            lex = self.lexical.score(text)
+            lex = self.lexical.score(text, language=self._confident(self.identify(text), cfg))
             pos, _ = _top_positive(lex.combined(self.lexical.config.field_weights), None, top_k)
         elif system == "dense":
             if self.dense is None:
@@ -962,7 +962,8 @@ class SearchEngine:
                 and parsed.share < INTENT_SET_SHARE):  # fmt: skip
             # "zombie movies": the type word is read as the type; in the descriptions it matched "home movies".
             # A subject's English word is read too ("films de noël": Christmas; "noel" alone: Noel Gallagher)
-            lex = self.lexical.score(parsed.glossed_topic, fields=("content",))
+            lex = self.lexical.score(parsed.glossed_topic, fields=("content",),
+                                     language=self._confident(retrieved.language, self.fusion))  # fmt: skip
             retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
         if (parsed.topic and (parsed.of("type") or parsed.of("genre")) and parsed.share < INTENT_SET_SHARE
                 and "names" in retrieved.channels and not retrieved.lexical.exact.any()):  # fmt: skip
@@ -1137,7 +1138,7 @@ class SearchEngine:
         over the French films about a chef). The plot channel keeps the whole query: read on the topic
         alone, marquee-ml:dev known-item hits@10 fell 0.689 -> 0.683; content and titles on the topic: 0.689,
         with "film français sur un chef cuisinier" finding Maacher Jhol 2nd instead of 3rd."""
-        lex = self.lexical.score(parsed.topic, fields=("content",))
+        lex = self.lexical.score(parsed.topic, fields=("content",), language=self._confident(retrieved.language, self.fusion))
         retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
         if self.titles is not None and "titles" in retrieved.channels:
             t_pos, t_scores, t_strings = self.titles.search(topic_embedding, top, allowed)

@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.lexical import LexicalConfig, LexicalDocuments, LexicalIndex, _similarities, _similarity, tokenize
+from search.lexical import (
+    LexicalConfig,
+    LexicalDocuments,
+    LexicalIndex,
+    _similarities,
+    _similarity,
+    stem,
+    tokenize,
+)
 
 TITLES = [
     [("", "The Matrix")],
@@ -135,6 +143,32 @@ def test_content_field_scores_descriptions(index: LexicalIndex) -> None:
     scores = index.score("hacker simulation")
     assert top(scores.fields["content"], 1) == [0]
     assert scores.combined({"content": 1.0})[0] == scores.fields["content"][0]
+
+
+def test_stems_are_taken_in_each_language_of_folded_words() -> None:
+    assert stem(["magicians", "obsessed"], "en") == stem(["magician", "obsession"], "en") == ["magician", "obsess"]
+    assert stem(tokenize("émeutes"), "fr") == stem(tokenize("émeute"), "fr") == ["emeut"]
+    assert stem(["historias"], "es") == stem(["historia"], "es")
+    assert stem(["magicians"], None) == stem(["magicians"], "en")  # undecided: the catalog's main language
+    assert stem(["magicians", "dzieci"], "pl") == ["magicians", "dzieci"]  # no Polish stemmer: words stay whole
+    assert stem([], "fr") == []
+
+
+def test_content_matches_a_word_in_another_form_in_the_query_language() -> None:
+    # a plot in the plural finds the description in the singular, each read by its own language's stemmer
+    descriptions = [{"en": "a magician's rivalry with another magician"}, {"fr": "trois copains après une émeute"},
+                    {"en": "two friends open a bakery"}]  # fmt: skip
+    docs = LexicalDocuments([[("", "The Prestige")], [("", "La Haine")], [("", "Bread")]], [["Hugh Jackman"], [], []],
+                            ["thriller", "drame", "comedy"], descriptions)  # fmt: skip
+    lex = LexicalIndex(docs)
+    assert top(lex.score("two rival magicians", language="en").fields["content"], 1) == [0]
+    assert top(lex.score("des émeutes en banlieue", language="fr").fields["content"], 1) == [1]
+    joined = [f"{c} {' '.join(d.values())}" for c, d in zip(docs.content, descriptions, strict=True)]
+    # descriptions given as one English text: an English plural still meets its singular
+    as_english = LexicalIndex(LexicalDocuments(docs.title_strings, docs.people, joined))
+    assert top(as_english.score("magicians").fields["content"], 1) == [0]
+    with pytest.raises(ValueError, match="one entry per title"):
+        LexicalDocuments(docs.title_strings, docs.people, docs.content, descriptions[:2])
 
 
 def test_empty_and_symbol_only_queries_score_nothing(index: LexicalIndex) -> None:
