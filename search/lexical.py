@@ -216,7 +216,7 @@ class ParsedQuery:
     all_tokens: tuple[str, ...]
     """Every token of the query, in order."""
     is_long: bool
-    content_tokens: tuple[str, ...] = ()
+    content_tokens: tuple[str, ...]
     """:attr:`tokens` stemmed in the query's language (:func:`stem`), for the content field."""
 
 
