@@ -10,16 +10,19 @@ The pipeline for one query (``n`` titles in the index scope, ``d`` embedding dim
    free) searched in the FAISS index over catalog texts (one per title and description language),
    a title scoring the maximum over its texts. ``names``: BM25 over titles, localized titles, cast
    and directors, typo-tolerant and prefix-aware (:mod:`search.lexical`). ``content``: BM25 over
-   descriptions, genres, keywords and tags.
+   descriptions, genres, keywords and tags, each description stemmed in its language and the query in
+   its own (:func:`search.lexical.stem`).
 3. **Fusion** (:mod:`search.fusion`): a weighted sum of per-channel normalised scores (``linear``,
-   the default; weighted RRF is the alternative), with a gate that silences the names channel when
+   the default, the plot channel's cosines over a span of at least ``dense_span_floor``; weighted RRF
+   is the alternative), with a gate that silences the names channel when
    the query's lexical coverage is weak and lets dense yield when the query is a title or a name.
 4. **Exact and near-exact title matches first**: a title whose folded title (any language) equals
    the query comes first, then titles within :func:`search.lexical.max_edits` typos of the query
    (optimal string alignment: none under 4 characters, 1 under 12, else 2; or a title being typed);
    a query in a non-Latin script is also near-exact for a title among the channels' first
    :data:`search.dense.SOUND_CONFIRM_DEPTH` that sounds like it (:func:`search.langid.sound_key`:
-   ``تيتانيك``, ``타이타닉``, ``タイタニック`` -> Titanic).
+   ``تيتانيك``, ``타이타닉``, ``タイタニック`` -> Titanic), or for any title when the key is long enough
+   (:data:`search.dense.MIN_HEARD_KEY`: ``لا كاسا دي بابيل`` -> La casa de papel).
 5. **Personal re-ranking** (optional): with a profile, a :class:`Reranker` may reorder the
    fused scores (exact-title tiers stay first).
 
