@@ -182,7 +182,9 @@ def _engine_for_version(resources: Resources, version: str) -> SearchEngine:
 
     artifacts = load_index_artifacts(resources.settings.index_dir, shared.encoder(resources).fingerprint,
                                      version=version)  # fmt: skip
-    return _engine_from(resources, artifacts, resources)
+    engine = _engine_from(resources, artifacts, resources)
+    engine.warm()
+    return engine
 
 
 def _serving_version(resources: Resources) -> str | None:
@@ -197,12 +199,14 @@ def _personal_reranker(resources: Resources | None) -> Reranker | None:
 
 
 def startup(resources: Resources) -> None:
-    """Load the engine once (catalog, encoder and index are shared with the other areas), then watch the
-    index store: a newly activated version is served without a restart (:mod:`services.index_watch`)."""
+    """Load the engine once (catalog, encoder and index are shared with the other areas) and warm it
+    (:meth:`search.engine.SearchEngine.warm`), then watch the index store: a newly activated version is
+    warmed and served without a restart (:mod:`services.index_watch`)."""
     from services.index_watch import IndexWatcher
 
     settings = resources.settings
-    resources.get("search", lambda: load_search_engine(settings, resources))
+    engine = resources.get("search", lambda: load_search_engine(settings, resources))
+    log.info("search warmed in %.1f s", engine.warm())
     shared.catalog_profiles(resources)
     if settings.index_watch_s > 0:
         watcher = IndexWatcher(settings.index_dir, _serving_version(resources),

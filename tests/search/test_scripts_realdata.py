@@ -176,3 +176,31 @@ def test_a_plot_written_without_spaces_is_no_title_query(served_engine: SearchEn
         assert hit.reasons, hit.display_title
         if any(r.kind == "title" and r.detail.startswith("similar: ") for r in hit.reasons):
             assert retrieved.dense_langs.get(engine.catalog.position[hit.title_id]) == "", hit.display_title
+
+
+def test_the_served_engine_is_warmed_at_start(default_artifacts_dir: Path) -> None:
+    """The first query in another script reads tables built at start (:meth:`SearchEngine.warm`), not
+    built for it: the title strings' scripts and sound keys and the people's sound keys and name parts.
+    A fresh app: the module's client has searched in every script already."""
+    from search.engine import WARM_QUERIES
+
+    app = create_app(Settings(artifacts_dir=default_artifacts_dir), areas=("search",))
+    with TestClient(app):
+        engine = app.state.resources.peek("search")
+        assert isinstance(engine, SearchEngine) and engine.titles is not None
+        assert engine.titles._sound_keys is not None and engine.titles._scripts is not None
+        people = engine._gazetteer
+        assert people is not None and people._sounds is not None and people._parts is not None
+        searched: list[str] = []
+        original = engine.search
+
+        def spy(query: str, **kwargs: object) -> object:
+            searched.append(query)
+            return original(query, **kwargs)  # type: ignore[arg-type]
+
+        engine.search = spy  # type: ignore[method-assign]
+        try:
+            assert engine.warm() >= 0.0
+        finally:
+            del engine.search
+        assert searched == list(WARM_QUERIES)
