@@ -39,6 +39,7 @@ DEFAULT_LANGUAGE_CENTERING = 0.5
 """See :meth:`DenseRetriever.centered` for how it was chosen (0.25-1.0 tried; 0.5 and 0.75 tie on
 cross-lingual recall, 0.5 costs same-language-only titles less)."""
 MIN_LANGUAGE_TEXTS = 20
+"""A description language needs this many texts in the index to get a centroid (for centring)."""
 MIN_SOUND_KEY = 3
 """Consonant classes a query's sound key needs before it may confirm a title (``tnk``: Titanic)."""
 MIN_LOANWORD_KEY = 4
@@ -55,7 +56,6 @@ is shared by 1.23 strings on average (three classes: 11.3); on marquee-ml:dev al
 other scripts with such a key matched their own title (Itaewon Class, Tonari no Totoro, Kabhi Khushi
 Kabhie Gham...). Not for a query with Han ideographs: pinyin skeletons collide (三城记, a Chinese title of
 A Tale of Three Cities, keys as Once a Thief; 2 of the catalog's 22 such Han titles met another title)."""
-"""A description language needs this many texts in the index to get a centroid (for centring)."""
 
 
 def script_shifts(vectors: np.ndarray, scripts: np.ndarray) -> dict[str, np.ndarray]:
@@ -553,7 +553,7 @@ class DenseTitles:
         self.langs = list(langs)
         self.texts = list(texts)
         self.n_titles = n_titles
-        self._sound_keys: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None
+        self._sounds: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None
         self._by_text: dict[str, list[int]] | None = None
         self._scripts: np.ndarray | None = None
         self._shift: dict[str, np.ndarray] | None = None
@@ -621,7 +621,7 @@ class DenseTitles:
         """Each :func:`search.langid.sound_key` of the title strings (plain, loanword) -> the strings bearing
         it, built on first use: a key heard with no proposal is looked up, not scanned for (a scan of the
         full scope's 54,770 strings took 15.6 ms a query)."""
-        index = self._sound_keys
+        index = self._sounds
         if index is None:
             from search.langid import sound_key
 
@@ -630,7 +630,7 @@ class DenseTitles:
             for i, text in enumerate(self.texts):
                 plain.setdefault(sound_key(text), []).append(i)
                 loanword.setdefault(sound_key(text, loanword=True), []).append(i)
-            index = self._sound_keys = (plain, loanword)
+            index = self._sounds = (plain, loanword)
         return index
 
     def best_scores(self, query_embedding: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -158,6 +158,8 @@ def query_words(text: str) -> int:
         per = UNSPACED_LETTERS_PER_WORD.get(script_of(run))
         words += max(1, math.ceil(sum(ch.isalpha() for ch in run) / per)) if per else 1
     return words
+
+
 TITLE_REASON_MARGIN = 0.02
 """A title is said to match by its title's meaning when its title-channel cosine is this close to the best."""
 SET_NEIGHBOURS_BELOW = 20
@@ -468,7 +470,7 @@ class SearchEngine:
         latin = None if language is None else transliterate(query, language.script)
         if latin is None:
             return lex
-        other = self.lexical.score(latin)
+        other = self.lexical.score(latin, fields=("title", "people"))  # the description words stay the query's
         fields = dict(lex.fields)
         for name in ("title", "people", "names"):
             if name in fields and name in other.fields:
@@ -981,7 +983,7 @@ class SearchEngine:
             # "zombie movies": the type word is read as the type; in the descriptions it matched "home movies".
             # A subject's English word is read too ("films de noël": Christmas; "noel" alone: Noel Gallagher)
             lex = self.lexical.score(parsed.glossed_topic, fields=("content",),
-                                     language=self._confident(retrieved.language, self.fusion))  # fmt: skip
+                                     language=self.detected_language(retrieved, self.fusion))  # fmt: skip
             retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
         if (parsed.topic and (parsed.of("type") or parsed.of("genre")) and parsed.share < INTENT_SET_SHARE
                 and "names" in retrieved.channels and not retrieved.lexical.exact.any()):  # fmt: skip
@@ -1156,7 +1158,7 @@ class SearchEngine:
         over the French films about a chef). The plot channel keeps the whole query: read on the topic
         alone, marquee-ml:dev known-item hits@10 fell 0.689 -> 0.683; content and titles on the topic: 0.689,
         with "film français sur un chef cuisinier" finding Maacher Jhol 2nd instead of 3rd."""
-        lex = self.lexical.score(parsed.topic, fields=("content",), language=self._confident(retrieved.language, self.fusion))
+        lex = self.lexical.score(parsed.topic, fields=("content",), language=self.detected_language(retrieved, self.fusion))
         retrieved.channels["content"] = _top_positive(lex.fields["content"], allowed, top)
         if self.titles is not None and "titles" in retrieved.channels:
             t_pos, t_scores, t_strings = self.titles.search(topic_embedding, top, allowed)

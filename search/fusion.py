@@ -4,8 +4,9 @@ Each channel is a ranked list of candidate title positions with scores; :func:`f
 union of the candidates with one fused score each, best first. The served method is ``linear``
 (the :class:`FusionConfig` default): a weighted sum of per-channel normalised scores (0 where a
 channel misses), BM25 divided by the channel's best score and cosine min-max normalised over the
-channel's candidates (the plot channel's range counted as at least ``dense_span_floor``). Weighted reciprocal rank fusion (``rrf``: ``sum_c w_c / (k + rank_c)``, rank
-from 1, ties sharing a rank: :func:`competition_ranks`) is kept as the offline alternative.
+channel's candidates (the plot channel's range counted as at least ``dense_span_floor``). Weighted
+reciprocal rank fusion (``rrf``: ``sum_c w_c / (k + rank_c)``, rank from 1, ties sharing a rank:
+:func:`competition_ranks`) is kept as the offline alternative.
 
 The names channel (title and people BM25) is gated (:func:`gated_weights`): its weight is
 multiplied by :func:`lexical_gate` of the query's lexical coverage (share of the query's IDF mass the best title or

@@ -188,7 +188,7 @@ def test_the_served_engine_is_warmed_at_start(default_artifacts_dir: Path) -> No
     with TestClient(app):
         engine = app.state.resources.peek("search")
         assert isinstance(engine, SearchEngine) and engine.titles is not None
-        assert engine.titles._sound_keys is not None and engine.titles._scripts is not None
+        assert engine.titles._sounds is not None and engine.titles._scripts is not None
         people = engine._gazetteer
         assert people is not None and people._sounds is not None and people._parts is not None
         searched: list[str] = []
