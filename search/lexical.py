@@ -607,6 +607,15 @@ def max_edits(query_key: str) -> int:
     return 0 if len(query_key) < 4 else 1 if len(query_key) < 12 else 2
 
 
+_NUMBER = re.compile(r"\d+")
+
+
+def same_numbers(query_key: str, key: str) -> bool:
+    """Whether ``query_key`` and ``key`` hold the same numbers in the same order: a typo never changes one
+    (``2001`` is one swap from ``2010``, ``1917`` one from ``1971``, and neither is a near-exact match)."""
+    return _NUMBER.findall(query_key) == _NUMBER.findall(key)
+
+
 def _similarities(query_key: str, title_keys: Sequence[str]) -> list[tuple[float, bool]]:
     """:func:`_similarity` of ``query_key`` with each of ``title_keys``, the same values: rapidfuzz's
     ``cdist`` compares the query with every key variant in one call per measure (one call per variant
@@ -638,12 +647,12 @@ def _similarities(query_key: str, title_keys: Sequence[str]) -> list[tuple[float
     near = [False] * len(title_keys)
     for j, i in enumerate(owners):
         best[i] = max(best[i], 100.0 * whole[j])
-        near[i] = near[i] or edits[j] <= allowed
+        near[i] = near[i] or (edits[j] <= allowed and same_numbers(query_key, variants[j]))
     for m, j in enumerate(longer):
         i = owners[j]
         typed = typed_chars / len(variants[j])
         best[i] = max(best[i], 100.0 * head_sims[m] * min(1.0, 0.4 + typed * 0.75))
-        near[i] = near[i] or (typed >= 0.6 and head_edits[m] <= allowed - 1)
+        near[i] = near[i] or (typed >= 0.6 and head_edits[m] <= allowed - 1 and same_numbers(query_key, prefixes[m]))
     return list(zip(best, near, strict=True))
 
 
@@ -657,7 +666,8 @@ def _similarity(query_key: str, title_key_: str) -> tuple[float, bool]:
     typos (insertion, deletion, substitution or swap of neighbours: optimal string alignment) away
     from the key (or the article-less key), or one typo fewer from the typed prefix once 60% of the
     title is typed: "matrx" and "strnger things" are near-exact, "stranger
-    thi" is, "toy story" is not near-exact for "tokyo story" (two edits in nine letters).
+    thi" is, "toy story" is not near-exact for "tokyo story" (two edits in nine letters). A typo
+    never changes a number (:func:`same_numbers`): "2001" is not near-exact for "2010".
     """
     from rapidfuzz.distance import OSA, Indel
 
@@ -668,11 +678,12 @@ def _similarity(query_key: str, title_key_: str) -> tuple[float, bool]:
     near = False
     for key in keys:
         best = max(best, 100.0 * Indel.normalized_similarity(query_key, key))
-        near = near or OSA.distance(query_key, key, score_cutoff=allowed) <= allowed
+        near = near or (OSA.distance(query_key, key, score_cutoff=allowed) <= allowed and same_numbers(query_key, key))
         if len(key) > len(query_key):
             typed = len(query_key) / len(key)
             prefix = key[: len(query_key)]
             best = max(best, 100.0 * Indel.normalized_similarity(query_key, prefix) * min(1.0, 0.4 + typed * 0.75))
             # one typo fewer on a prefix: "comedy" is not "comedi(an)" being typed
-            near = near or (typed >= 0.6 and OSA.distance(query_key, prefix, score_cutoff=allowed) <= allowed - 1)
+            near = near or (typed >= 0.6 and OSA.distance(query_key, prefix, score_cutoff=allowed) <= allowed - 1
+                            and same_numbers(query_key, prefix))  # fmt: skip
     return best, near

@@ -30,6 +30,9 @@ def test_titles_typos_and_people_on_the_real_catalog(real: tuple[SearchEngine, o
     assert engine.search("The Matrix", limit=1).hits[0].title_id == "tmdb:603"
     assert engine.search("matrx", limit=1).hits[0].title_id == "tmdb:603"
     assert engine.search("stranger thi", limit=1).hits[0].display_title == "Stranger Things"
+    # a typo never changes a number: "2001" is not a misspelt "2010" (2010: The Year We Make Contact)
+    top = [h.display_title for h in engine.search("2001", limit=3).hits]
+    assert top[0].startswith("2001") and "2010: The Year We Make Contact" not in top, top
     top = engine.search("tom hanks", limit=5).hits
     assert all(any(r.kind == "person" and r.detail == "Tom Hanks" for r in h.reasons) for h in top[:2])
 
