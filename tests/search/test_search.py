@@ -205,10 +205,17 @@ def test_out_of_range_requests_are_rejected(engine: SearchEngine, kwargs: dict, 
         engine.search("dog", **kwargs)
 
 
-@pytest.mark.parametrize("query", ["", "   ", "\n\t "])
+@pytest.mark.parametrize("query", ["", "   ", "\n\t ", "???", "...", " - ", "#", "¿?", "!!! !!!", "«»", "、。"])
 def test_empty_queries_are_rejected(engine: SearchEngine, query: str) -> None:
+    """Blank queries, and queries of punctuation alone, which no title or text can match."""
     with pytest.raises(EmptyQueryError):
         engine.search(query)
+
+
+@pytest.mark.parametrize("query", ["2001", "👻", "$", "M*A*S*H", "¿matrix?", "#alive", "ゾンビ"])
+def test_a_letter_digit_or_symbol_is_enough_to_search(engine: SearchEngine, query: str) -> None:
+    assert truncate_query(query) == (query, False)
+    engine.search(query, limit=1)
 
 
 def test_long_queries_are_truncated_at_a_word_boundary(engine: SearchEngine) -> None:
@@ -312,8 +319,10 @@ class _Rerank:
 def test_no_title_above_the_viewers_maturity_ever(engine: SearchEngine, titles: pd.DataFrame, query: str,
                                                   filters: SearchFilters, level: int, offset: int,
                                                   rerank: bool) -> None:  # fmt: skip
-    if not query.strip():
-        return
+    try:
+        truncate_query(query)
+    except EmptyQueryError:
+        return  # blank, or punctuation alone: rejected before any title is read
     viewer = Viewer(profile_id="p", maturity_level=level)
     searcher = engine
     if rerank:  # a re-ranker that would love adult titles cannot smuggle one in
