@@ -79,6 +79,7 @@ from search.request import (
     SearchPage,
     Understood,
     Viewer,
+    searchable,
     truncate_query,
 )
 from search.understand import Constraint, Understanding
@@ -705,6 +706,10 @@ class SearchEngine:
             raise InvalidFilterError(f"offset={offset} is out of range; expected 0..{MAX_OFFSET}")
         viewer = viewer or Viewer()
         filters = self.catalog.normalize_filters(filters or SearchFilters())
+        if not searchable(text):  # punctuation alone matches nothing (search.request.searchable)
+            return SearchPage(query=text, query_truncated=truncated, total=0, offset=offset, limit=limit, hits=[],
+                              facets=self.catalog.facets(np.empty(0, dtype=np.int64)), lexical_gate=0.0,
+                              query_language=None, understood=())  # fmt: skip
         parsed = self.understand(text) if understand else None
         filters, understood = self._apply_understanding(parsed, filters)
         allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)

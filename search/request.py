@@ -23,6 +23,7 @@ __all__ = [
     "SearchPage",
     "Understood",
     "Viewer",
+    "searchable",
     "truncate_query",
 ]
 
@@ -118,21 +119,24 @@ class Understood:
 
 
 _SEARCHABLE = frozenset("LNS")
-"""Unicode general categories a query needs one character of: letters, numbers and symbols (an emoji such
-as 👻 or 🎄 finds titles through the encoder). A query of punctuation alone ("???", "...", "#") matched
-nothing and answered arbitrary titles."""
+"""Unicode general categories of the characters a query can match by: letters, numbers and symbols (an
+emoji such as 👻 or 🎄 finds titles through the encoder)."""
+
+
+def searchable(text: str) -> bool:
+    """Whether ``text`` holds a letter, number or symbol (:data:`_SEARCHABLE`). A query of punctuation or
+    control characters alone ("???", "...", "#") matches nothing: it answers an empty page, where it used
+    to answer arbitrary titles (the request is valid, so it is no 422)."""
+    return any(unicodedata.category(char)[0] in _SEARCHABLE for char in text)
 
 
 def truncate_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> tuple[str, bool]:
-    """Strip and collapse whitespace; cut to ``max_chars`` at a word boundary. Raises on an empty query
-    and on one of punctuation alone (:data:`_SEARCHABLE`)."""
+    """Strip and collapse whitespace; cut to ``max_chars`` at a word boundary. Raises on empty."""
     if not isinstance(query, str):
         raise EmptyQueryError(f"query must be a string; got {type(query).__name__}")
     text = " ".join(query.split())
     if not text:
         raise EmptyQueryError("query is empty or whitespace only; expected at least one visible character")
-    if not any(unicodedata.category(char)[0] in _SEARCHABLE for char in text):
-        raise EmptyQueryError(f"query {text[:40]!r} has only punctuation; expected a letter, digit or symbol to search for")
     if len(text) <= max_chars:
         return text, False
     cut = text[:max_chars]
