@@ -718,6 +718,8 @@ class SearchEngine:
         retrieved = self.retrieve(text, None if allowed.all() else allowed, top, query_embedding)
         if parsed is not None:
             self.intent_channels(parsed, retrieved, allowed, top)
+            if retrieved.like_source is None:  # "like <words>" named no title: no chip claims it did
+                understood = tuple(u for u in understood if u.kind != "like")
         positions, scores, gate = self.fuse_retrieved(retrieved, allowed, self.fusion)
         if parsed is not None and positions.size:
             scores = self._intent_boost(parsed, positions, scores)

@@ -262,8 +262,8 @@ def test_movies_like_a_title_answer_with_its_neighbours(engine: SearchEngine) ->
     assert like_pos[0] == matrix and "names" not in retrieved.channels  # the words "movies like" are no evidence
     for query in ("películas como the matrix", "films comme the matrix"):
         assert engine.search(query, limit=1).hits[0].title_id == engine.catalog.title_ids[matrix]
-    unknown = engine.search("movies like zzqqxx", limit=5)  # nothing named: no like channel, no error
-    assert ("like", "zzqqxx") in {(u.kind, u.value) for u in unknown.understood}
+    unknown = engine.search("movies like zzqqxx", limit=5)  # nothing named: no like channel, no error,
+    assert {(u.kind, u.value) for u in unknown.understood} == {("type", "movie")}  # and no chip for a title it is not
 
 
 def test_an_explicit_year_filter_wins_over_a_parsed_bound(engine: SearchEngine) -> None:
