@@ -56,8 +56,20 @@ EXPORT_SCHEMA = pa.schema([
 ])  # fmt: skip
 """Columns of :meth:`SqlEventStore.export_parquet` (the file training reads)."""
 
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+"""A language code as profiles and events store it: ISO 639-1 or 639-3, lowercase ("en", "fil")."""
+LANGUAGE_TAG_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
+"""A language tag as a request may give it, shaped like BCP 47 (``de-AT``, ``pt_BR``, ``zh-Hant-TW``): only
+its language subtag is read (:func:`language_subtag`)."""
+
+
+def language_subtag(tag: str) -> str:
+    """The lowercase language subtag of a tag (:data:`LANGUAGE_TAG_PATTERN`): ``de-AT`` -> ``de``."""
+    return tag.strip().lower().replace("_", "-").split("-")[0]
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+"""A country code as profiles give it: ISO 3166-1 alpha-2, uppercase ("KR")."""
+_COUNTRY = re.compile(COUNTRY_PATTERN)
 _MAX_ID = 200
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from data.events import language_subtag
 from ranking.row_messages import GENRE_ORDER, LANGUAGE_ORDER, MESSAGES
 
 __all__ = [
@@ -197,7 +198,7 @@ def resolve_ui_language(requested: str | None, fallback: str | None = None) -> s
     else English. Region subtags are ignored (``fr-CA`` -> ``fr``)."""
     for candidate in (requested, fallback):
         if candidate:
-            base = candidate.strip().lower().replace("_", "-").split("-")[0]
+            base = language_subtag(candidate)
             if base in UI_LANGUAGES:
                 return base
     return DEFAULT_UI_LANGUAGE

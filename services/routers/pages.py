@@ -21,6 +21,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
+from data.events import COUNTRY_PATTERN, LANGUAGE_PATTERN, LANGUAGE_TAG_PATTERN
 from data.normalize import GENRES, MaturityName, MaturitySource
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
@@ -42,8 +43,6 @@ MAX_PER_ROW = 50
 MAX_LIKED = 20
 MAX_SIMILAR = 100
 MAX_ID = 200  # mirror data.events._MAX_ID
-LANGUAGE_PATTERN = r"^[a-z]{2,3}$"  # mirror data.events._LANGUAGE / _COUNTRY: the schema is the validation
-COUNTRY_PATTERN = r"^[A-Z]{2}$"
 _GENRE = "|".join(re.escape(g) for g in GENRES)
 _GENRE_LIST = rf"^[ ]*({_GENRE})?[ ]*(,[ ]*({_GENRE})?[ ]*)*$"
 """Comma-separated known genres (``data.normalize.GENRES``); empty pieces are ignored."""
@@ -263,7 +262,8 @@ def get_page(
     rows: Annotated[int, Query(ge=1, le=MAX_ROWS, description=f"Rows on the page, 1..{MAX_ROWS}.")] = 10,
     per_row: Annotated[int, Query(ge=1, le=MAX_PER_ROW, description=f"Titles per row, 1..{MAX_PER_ROW}.")] = 20,
     language: Annotated[
-        str | None, Query(description="UI language of row titles (18 languages, e.g. en, fr, ja, ar); default: the profile's.")
+        str | None, Query(pattern=LANGUAGE_TAG_PATTERN,
+                          description="UI language of row titles (18 languages, e.g. en, fr, ja, ar); default: the profile's.")
     ] = None,  # fmt: skip
     liked_genres: Annotated[
         list[Annotated[str, Field(pattern=_GENRE_LIST)]] | None,
@@ -354,7 +354,8 @@ def get_similar(
     profile_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID,
                                             description="Personalise (maturity, unwatched, model).")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description=f"Titles to return, 1..{MAX_SIMILAR}.")] = 20,
-    language: Annotated[str | None, Query(description="Language for display titles.")] = None,
+    language: Annotated[str | None, Query(pattern=LANGUAGE_TAG_PATTERN,
+                                                            description="Language for display titles (e.g. fr, pt-BR).")] = None,
 ) -> SimilarResponse:
     builder, features = _loaded(request)
     viewer = _viewer(builder, features, profile_id, [], [], None)[0] if profile_id else None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from data.events import LANGUAGE_TAG_PATTERN, language_subtag
 from data.normalize import MaturityName
 from search.request import MatchKind
 from search.understand import Kind as UnderstoodKind
@@ -126,7 +127,8 @@ class SearchRequest(BaseModel):
     q: str = Field(min_length=1, pattern=VISIBLE,
                    description=f"The query, any language; longer than {MAX_QUERY_CHARS} characters is truncated.")
     profile_id: str | None = None
-    lang: str | None = Field(default=None, description="Preferred language for titles and descriptions.")
+    lang: str | None = Field(default=None, pattern=LANGUAGE_TAG_PATTERN,
+                             description="Preferred language for titles and descriptions (e.g. en, fr, pt-BR).")
     types: list[Annotated[str, Field(pattern=TYPE_LIST)]] = Field(default_factory=list, description="movie | show")
     genres: list[str] = Field(default_factory=list)
     year_min: Annotated[int, Field(ge=1800, le=2200), INTEGRAL] | None = Field(default=None)
@@ -267,7 +269,7 @@ def _viewer(request: Request, profile_id: str | None, lang: str | None) -> Viewe
     """The viewer of a request: maturity ceiling and languages from the profile (event store first)."""
     from search.request import Viewer
 
-    langs: tuple[str, ...] = (lang,) if lang else ()
+    langs: tuple[str, ...] = (language_subtag(lang),) if lang else ()
     if profile_id is None:
         return Viewer(languages=langs)
     resources: Resources = request.app.state.resources
@@ -374,7 +376,8 @@ def search_get(
                             description=f"The query, any language; cut to {MAX_QUERY_CHARS} characters.",
                             openapi_examples=_Q_EXAMPLES)],  # fmt: skip
     profile_id: Annotated[str | None, Query(examples=["demo:kids"])] = None,
-    lang: Annotated[str | None, Query(description="Preferred language for titles and descriptions.")] = None,
+    lang: Annotated[str | None, Query(pattern=LANGUAGE_TAG_PATTERN,
+                                      description="Preferred language for titles and descriptions (e.g. en, fr, pt-BR).")] = None,
     type: Annotated[list[Annotated[str, Field(pattern=TYPE_LIST)]] | None,
                     Query(description="movie | show (repeat or comma-separate).")] = None,  # fmt: skip
     genre: Annotated[list[str] | None, Query(description="Any of these genres (repeat or comma-separate).")] = None,

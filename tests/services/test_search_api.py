@@ -150,6 +150,22 @@ def test_a_query_of_punctuation_alone_answers_no_titles(client: TestClient, q: s
         assert body["total"] == 0 and body["results"] == [] and body["understood"] == []
 
 
+@pytest.mark.parametrize("lang", ["english", "x", "fr--", "日本語", "en US"])
+def test_a_malformed_language_is_422(client: TestClient, lang: str) -> None:
+    """``lang`` is a language tag (data.events.LANGUAGE_TAG_PATTERN); "english" used to pass unread."""
+    for response in (client.get("/v1/search", params={"q": "amelie", "lang": lang}),
+                     client.post("/v1/search", json={"q": "amelie", "lang": lang})):  # fmt: skip
+        body = problem(response, 422)
+        assert body["type"].endswith("/validation") and "lang" in body["errors"][0]["loc"]
+    assert client.get("/v1/search", params={"q": "amelie", "lang": "fr"}).status_code == 200
+
+
+def test_a_language_tag_with_a_region_reads_its_language(client: TestClient) -> None:
+    for lang in ("fr", "fr-CA", "FR_ca"):
+        hit = client.get("/v1/search", params={"q": "amelie", "lang": lang, "limit": 1}).json()["results"][0]
+        assert hit["description_language"] == "fr", (lang, hit)
+
+
 def test_missing_query_is_422(client: TestClient) -> None:
     problem(client.get("/v1/search"), 422)
     problem(client.post("/v1/search", json={}), 422)
