@@ -62,15 +62,16 @@ LANGUAGE_TAG_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
 """A language tag as a request may give it, shaped like BCP 47 (``de-AT``, ``pt_BR``, ``zh-Hant-TW``): only
 its language subtag is read (:func:`language_subtag`)."""
 
-
-def language_subtag(tag: str) -> str:
-    """The lowercase language subtag of a tag (:data:`LANGUAGE_TAG_PATTERN`): ``de-AT`` -> ``de``."""
-    return tag.strip().lower().replace("_", "-").split("-")[0]
 _LANGUAGE = re.compile(LANGUAGE_PATTERN)
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 """A country code as profiles give it: ISO 3166-1 alpha-2, uppercase ("KR")."""
 _COUNTRY = re.compile(COUNTRY_PATTERN)
 _MAX_ID = 200
+
+
+def language_subtag(tag: str) -> str:
+    """The lowercase language subtag of a tag (:data:`LANGUAGE_TAG_PATTERN`): ``de-AT`` -> ``de``."""
+    return tag.strip().lower().replace("_", "-").split("-")[0]
 
 
 class EventStoreError(DataError):

@@ -466,15 +466,16 @@ class LexicalIndex:
         if is_long:
             kept = [t for t in distinct if t not in self._stopwords and len(t) > 1]
             distinct = kept or distinct
+        stems: dict[str, str] = dict(zip(distinct, stem(distinct, language), strict=True))  # once per query
+        if is_long:
             if len(distinct) > cfg.max_query_terms:
                 # keep the rarest tokens: highest IDF across title/people/content
-                stems: dict[str, str] = dict(zip(distinct, stem(distinct, language), strict=True))
                 distinct.sort(key=lambda t: -max(self._content.token_idf(stems[t]), self._title.token_idf(t)))
                 distinct = distinct[: cfg.max_query_terms]
         else:
             distinct = [t for t in distinct if t not in FUNCTION_WORDS] or distinct
         return ParsedQuery(folded=folded, key=title_key(query), tokens=tuple(distinct), all_tokens=all_tokens,
-                           is_long=is_long, content_tokens=tuple(dict.fromkeys(stem(distinct, language))))  # fmt: skip
+                           is_long=is_long, content_tokens=tuple(dict.fromkeys(stems[t] for t in distinct)))  # fmt: skip
 
     def score(self, query: str | ParsedQuery, *, fields: Sequence[str] = FIELDS,
               language: str | None = None) -> LexicalScores:  # fmt: skip

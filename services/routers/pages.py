@@ -355,7 +355,7 @@ def get_similar(
                                             description="Personalise (maturity, unwatched, model).")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description=f"Titles to return, 1..{MAX_SIMILAR}.")] = 20,
     language: Annotated[str | None, Query(pattern=LANGUAGE_TAG_PATTERN,
-                                                            description="Language for display titles (e.g. fr, pt-BR).")] = None,
+                                          description="Language for display titles (e.g. fr, pt-BR).")] = None,
 ) -> SimilarResponse:
     builder, features = _loaded(request)
     viewer = _viewer(builder, features, profile_id, [], [], None)[0] if profile_id else None
