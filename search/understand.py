@@ -179,11 +179,11 @@ _GENRES: dict[str, str] = {
                "dessin anime", "dessins animes", "zeichentrick*", "animationsfilm*", "animazione", "animati",
                "cartoni animati", "cartone animato", "desenhos animados", "desenho animado", "dibujos animados",
                "мультфильм*", "мультик*", "анимаци*", "アニメーション", "动画", "動畫", "애니메이션", "رسوم متحركة",
-               "كرتون", "एनिमेटेड", "एनिमेशन", "κινουμενα σχεδια", "אנימציה", "การ์ตูน", "animasyon*", "cizgi film"),
+               "كرتون", "एनिमेटेड", "एनिमेशन", "कार्टून", "κινουμενα σχεδια", "κινουμενων σχεδιων", "אנימציה", "מצויר*", "การ์ตูน", "animasyon*", "cizgi film"),
     **_entries("anime", "anime", "animes", "アニメ", "动漫", "動漫", "日漫", "애니", "أنمي", "انمي", "एनीमे",
                "аниме", "אנימה", "อนิเมะ"),
     **_entries("sci-fi", "sci-fi", "science fiction", "scifi", "ciencia ficcion", "science-fiction", "fantascienza",
-               "ficcao cientifica", "фантастик*", "научная фантастика", "sf", "sf映画", "科幻", "공상과학", "sf 영화",
+               "ficcao cientifica", "фантастик*", "научная фантастика", "sf", "sf映画", "科幻", "공상과학",
                "خيال علمي", "विज्ञान कथा", "साइंस फिक्शन", "επιστημονικης φαντασιας", "επιστημονικη φαντασια",
                "מדע בדיוני", "ไซไฟ", "bilim kurgu"),
     **_entries("crime", "crime", "crimes", "policial*", "policiais", "policiac*", "policier*", "krimi*", "crimine", "poliziesc*",
@@ -310,19 +310,21 @@ _COUNTRIES: dict[str, str] = {
 _AUDIENCE: dict[str, str] = _entries(
     "older_kids", "for kids", "for children", "kids", "kid", "children", "childrens", "children's", "para ninos",
     "infantil*", "pour enfants", "pour les enfants", "fur kinder", "kinderfilm*", "per bambini", "dla dzieci",
-    "para criancas", "для детей", "детск*", "子供向け", "子ども向け", "キッズ", "儿童", "兒童", "少儿", "어린이",
-    "아이들", "للأطفال", "اطفال", "أطفال", "बच्चों", "बच्चों के लिए", "για παιδια", "παιδικ*", "לילדים",
+    "para criancas", "для детей", "детск*", "子供向け", "子ども向け", "子供用", "キッズ", "儿童", "兒童", "少儿", "适合孩子",
+    "适合儿童", "给孩子", "어린이", "아이들", "아이들을 위한", "아이를 위한", "어린이를 위한", "어린이용", "للأطفال", "اطفال", "أطفال", "बच्चों", "बच्चों के लिए", "για παιδια", "παιδικ*", "לילדים",
     "สำหรับเด็ก", "เด็ก", "cocuklar icin", "cocuk*",
 )  # fmt: skip
 _FAMILY: dict[str, str] = _entries(
     "older_kids", "family-friendly", "family friendly", "for the family", "for the whole family", "familiar",
     "familiares", "para toda la familia", "para la familia", "pour toute la famille", "en famille", "familial*",
     "fur die ganze familie", "familienfilm*", "per tutta la famiglia", "per famiglie", "para toda a familia",
-    "семейн*", "ファミリー向け", "家族向け", "合家欢", "가족영화", "가족 영화", "عائلي", "عائلية", "पारिवारिक",
+    "семейн*", "ファミリー向け", "家族向け", "合家欢", "가족영화", "عائلي", "عائلية", "पारिवारिक",
     "οικογενειακ*", "משפחתי*", "หนังครอบครัว", "aile filmi", "aile filmleri",
 )  # fmt: skip
 """Family audience words that are adjectives or set phrases: the nouns ("familia", "family") are plot
 words as often ("a family moves into..."); bare "family" counts only before a type or genre word."""
+_FAMILY_NOUNS = frozenset(fold(w) for w in ("family", "가족"))
+"""Bare family nouns that read as an audience before a type or genre word ("family movies", "가족 영화")."""
 _FAMILY_GENRES = frozenset({"adventure", "animation", "children", "comedy", "family", "fantasy", "musical", "music"})
 """Genres after which bare "family" reads as an audience ("family comedy"); before the others it names the
 story's subject: a family drama or thriller is about a family ("mafia family drama": The Godfather)."""
@@ -367,14 +369,17 @@ def _folded_alternation(words: list[str]) -> str:
 
 
 _DECADE_SUFFIX = _folded_alternation(["s", "'s", "’s", "er", "ern", "er jahre", "er-jahre", "年代", "년대", "'lar",
-                                      "'ler", "lar", "ler", "'li yillar", "li yillar", "-х", "-е", "х", "е",
+                                      "'ler", "lar", "ler", "'ların", "'lerin", "ların", "lerin", "'lardan", "'lerden", "'li yillar", "li yillar", "-х", "-е", "х", "е",
                                       "के दशक", "का दशक", "दशक", "η δεκαετια"])  # fmt: skip
 _DECADE_PREFIX_WORDS = _folded_alternation(["anos", "annees", "anni", "lata", "годов", "годы", "годах", "decada de",
                                             "década de los", "years", "de los", "dos anos", "δεκαετια του",
+                                            "δεκαετιας του", "שנות ה", "משנות ה", "בשנות ה",
                                             "عقد", "سنوات ال", "الـ"])  # fmt: skip
 _YEAR_RE = r"((?:19|20)\d\d)"
 _DECADE = re.compile(rf"(?<![\d\w])(?:(19|20)?([0-9])0)\s*(?:{_DECADE_SUFFIX})(?!\w)")
-_DECADE_PREFIX = re.compile(rf"(?<!\w)(?:{_DECADE_PREFIX_WORDS})\s+(?:(19|20))?([0-9])0(?!\d)")
+_DECADE_PREFIX = re.compile(rf"(?<!\w)(?:{_DECADE_PREFIX_WORDS})(?:\s+|\s*[-\u05be]\s*|(?<=ה))['’]?(?:(19|20))?([0-9])0(?!\d)")
+_DECADE_GLUED = re.compile(rf"(?<!\d)(?:(19|20)?([0-9])0)\s*(?:{_folded_alternation(['年代', '년대'])})")
+"""A decade in a script written without spaces: nothing needs to end it ("90年代のフランス映画", "90년대의")."""
 _BETWEEN = re.compile(rf"(?<!\w)(?:between|entre|zwischen|tra il|tra|от|между|بين|से)?\s*{_YEAR_RE}\s*"
                       rf"(?:-|–|to|and|y|a|et|und|bis|e|до|и|و|से|~|〜|到|至)\s*{_YEAR_RE}(?!\d)")
 _BEFORE_WORDS = _folded_alternation(["以前", "之前", "이전", "قبل", "से पहले", "öncesi", "den önce", "πριν το", "לפני"])
@@ -423,8 +428,8 @@ _HEAD = 3
 
 
 class _Table:
-    """A phrase table folded once: word n-grams looked up in a dict, stems by prefix, and phrases of
-    glued scripts (CJK, kana, Hangul, Thai) by substring."""
+    """A phrase table folded once: word n-grams looked up in a dict, stems by prefix, and one-word phrases
+    of glued scripts (CJK, kana, Hangul, Thai) by substring."""
 
     def __init__(self, table: Mapping[str, str]) -> None:
         self.words: dict[str, str] = {}
@@ -433,7 +438,7 @@ class _Table:
         for phrase, value in table.items():
             stem = phrase.endswith("*")
             key = " ".join(fold(phrase.rstrip("*")).split())
-            if _GLUED.search(key):
+            if _GLUED.search(key) and " " not in key:  # a spaced phrase ("아이들을 위한") is looked up by words
                 self.glued.append((key, value))
             elif stem:
                 self.stems.append((key, value))
@@ -560,7 +565,7 @@ def _take_years(text: str, out: list[Constraint]) -> str:
             text = text[: match.start()] + " " + text[match.end():]
     if any(c.kind == "years" for c in out):
         return text
-    for regex in (_DECADE_PREFIX, _DECADE):
+    for regex in (_DECADE_PREFIX, _DECADE, _DECADE_GLUED):
         match = regex.search(text)
         if match:
             century = match.group(1) or ("20" if match.group(2) in "012" else "19")
@@ -591,7 +596,8 @@ années 60", "nos anos 60", "in den 80ern"), as opposed to when the title came o
 
 _FOR = frozenset({"for", "para", "pour", "fur", "per", "dla", "для", "για"})
 """Words for "for" that make the audience word one or two words later a request ("shows for little kids")."""
-_FOR_WHOM = frozenset(fold(w) for w in ("子供向け", "子ども向け", "للأطفال", "לילדים", "สำหรับเด็ก"))
+_FOR_WHOM = frozenset(fold(w) for w in ("子供向け", "子ども向け", "子供用", "适合孩子", "适合儿童", "给孩子", "للأطفال",
+                                          "לילדים", "สำหรับเด็ก"))
 """One-word audience entries that say "for children" themselves (the others are plain nouns or adjectives)."""
 
 
@@ -994,9 +1000,9 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
         for _value, source in _TABLES["family"].find(words, taken)[:1]:
             out.append(Constraint("audience", "older_kids", source, "boost"))
         for i, word in enumerate(words[:-1]):  # "family movies", "family comedy"; not "(mafia) family drama"
-            if word == "family" and not taken[i] and not any(c.kind == "audience" for c in out) and (
-                    _TABLES["type"].lookup(words[i + 1])
-                    or _TABLES["genre"].lookup(words[i + 1]) in _FAMILY_GENRES):  # fmt: skip
+            if word in _FAMILY_NOUNS and not taken[i] and not any(c.kind == "audience" for c in out) and (
+                    _TABLES["type"].find([words[i + 1]], [False])
+                    or any(genre in _FAMILY_GENRES for genre, _ in _TABLES["genre"].find([words[i + 1]], [False]))):  # fmt: skip
                 out.append(Constraint("audience", "older_kids", word, "boost"))
                 taken[i] = True
     if not any(c.kind == "years" for c in out):
