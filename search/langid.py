@@ -33,8 +33,8 @@ from data.queries import script_of
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "has_ideographs", "sound_key",
-           "transliterate"]
+__all__ = ["LANGUAGES", "LanguageIdentifier", "QueryLanguage", "default_identifier", "hangul_loanword", "has_ideographs",
+           "sound_key", "transliterate"]
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "da", "pl", "nl", "sv", "tr",
                               "ru", "uk", "el", "he", "ar", "fa", "hi", "th", "ja", "ko", "zh")  # fmt: skip
@@ -121,6 +121,36 @@ def transliterate(text: str, script: str) -> str | None:
     words = (word.replace("'", "") for word in anyascii(text).lower().split())
     latin = " ".join(word for word in words if len(word) > 1)
     return latin if any(ch.isalpha() for ch in latin) else None
+
+
+_HANGUL_INITIALS = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p", "h")
+_HANGUL_VOWELS = ("a", "a", "ya", "yae", "o", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu",
+                  "", "ui", "i")  # fmt: skip
+_HANGUL_FINALS = ("", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t", "t",
+                  "ng", "t", "t", "k", "t", "p", "t")  # fmt: skip
+_HANGUL_EU, _HANGUL_SILENT, _HANGUL_RIEUL, _HANGUL_FINAL_RIEUL = 18, 11, 5, 8
+
+
+def hangul_loanword(text: str) -> str:
+    """``text`` with each Hangul syllable spelt as Korean writes an English loanword or name (``브래드 피트``
+    -> ``brad pit``, ``맷 데이먼`` -> ``mat deimon``; anyascii: ``beulaedeu piteu``, ``maes deimeon``): the
+    vowel ㅡ after a consonant is the one Korean inserts between consonants (silent), ㅐ and ㅓ are English
+    "a" and "o", ㄹ opens a syllable as "r" ("l" after a final ㄹ), a final ㅅ is "t". Other characters are
+    kept."""
+    out: list[str] = []
+    final: int | None = None
+    for ch in text:
+        code = ord(ch) - 0xAC00
+        if not 0 <= code < 11172:
+            out.append(ch)
+            final = None
+            continue
+        initial, vowel, this_final = code // 588, (code % 588) // 28, code % 28
+        onset = "l" if initial == _HANGUL_RIEUL and final == _HANGUL_FINAL_RIEUL else _HANGUL_INITIALS[initial]
+        nucleus = "eu" if vowel == _HANGUL_EU and initial == _HANGUL_SILENT else _HANGUL_VOWELS[vowel]
+        out.append(onset + nucleus + _HANGUL_FINALS[this_final])
+        final = this_final
+    return "".join(out)
 
 
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")

@@ -15,7 +15,8 @@ or more, in this order:
    ``Ривзом`` -> Ривз, Greek genitive ``Λάνθιμου`` -> Λάνθιμος), a particle glued before it dropped (Thai
    ``ของ`` "of", Hebrew and Arabic one-letter prefixes) and the letters whose Latin reading varies read
    both ways (Greek ``γ`` before a front vowel as ``g`` or ``y``, Thai ``จ`` as ``ch`` or ``j``, Hebrew
-   ``ו`` as ``v`` or a vowel, Cyrillic ``дж`` as ``j``...): ``Киану Ривзом`` -> Keanu Reeves,
+   ``ו`` as ``v`` or a vowel, Cyrillic ``дж`` as ``j``, Hangul also as Korean spells a loanword:
+   :func:`search.langid.hangul_loanword`): ``Киану Ривзом`` -> Keanu Reeves, ``브래드 피트`` -> Brad Pitt,
    ``Γιώργου Λάνθιμου`` -> Yorgos Lanthimos, ``โทนี่ จา`` -> Tony Jaa, ``ליאור רז`` -> Lior Raz,
    ``Μπραντ Πιτ`` -> Brad Pitt. A name's words are also keyed as kana and Hangul spell English
    (:func:`search.langid.sound_key` with ``loanword=True``: モーガン -> Morgan), and katakana's middle dot
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
@@ -46,7 +47,7 @@ from types import MappingProxyType
 
 from data.normalize import fold
 from data.queries import script_of
-from search.langid import _GREEK_DIGRAPHS, _GREEK_STOPS, sound_key, transliterate
+from search.langid import _GREEK_DIGRAPHS, _GREEK_STOPS, hangul_loanword, sound_key, transliterate
 
 __all__ = ["PERSON_PARTS_CREDITS", "PERSON_PARTS_SPELLING", "PERSON_SOUND_MIN_KEY", "PERSON_SPELLING_EDITS", "PERSON_SOUND_SIMILARITY", "PERSON_SOUND_SPELLING", "People"]
 
@@ -105,7 +106,11 @@ _PREFIXES: dict[str, tuple[str, ...]] = {
     "arabic": ("و", "ب", "ل"),  # and, with, for
 }
 """Particles glued before a word, by script: a typed word is read with and without one."""
-_READINGS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+def _hangul_as_loanword(match: re.Match[str]) -> str:
+    return hangul_loanword(match.group(0))
+
+
+_READINGS: dict[str, tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]] = {
     # Джонни Депп, Хэнкс: дж is English "j", х stands for "h" (anyascii: "dzh", "kh")
     "cyrillic": ((re.compile("дж"), "j"), (re.compile("дж"), "g"), (re.compile("х"), "h")),
     # Γιώργος is Yorgos as often as Giorgos (γ before a front vowel sounds "y"); Τζόνι Ντεπ, Τζάκι Τσαν,
@@ -123,8 +128,12 @@ _READINGS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
     # و after a letter is the vowel u/o (توم: Tom); Arabic has no p: ب writes it in foreign names (بيت: Pitt);
     # an alef opens a word with a vowel (إمام: Emam; anyascii writes nothing)
     "arabic": ((re.compile(r"(?<=[\u0621-\u064a])و"), "u"), (re.compile("ب"), "p"), (re.compile("^[اأإآ]"), "a")),
+    # Hangul spells an English name with a silent ㅡ between consonants and ㄹ for r (브래드 피트: Brad Pitt;
+    # anyascii "beulaedeu piteu"): also read as a loanword (search.langid.hangul_loanword)
+    "hangul": ((re.compile("[\uac00-\ud7a3]+"), _hangul_as_loanword),),
 }  # fmt: skip
-"""Letters whose Latin reading varies, by script: the word is also read with each replaced."""
+"""Letters whose Latin reading varies, by script: the word is also read with each replaced (by the Latin
+letters, or what a function of the match gives; ``""``: Greek's stops)."""
 
 
 _NAME_DOTS = re.compile("[\u30fb\uff65\u00b7]+")

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from search.engine import SearchEngine
-from search.langid import LanguageIdentifier, QueryLanguage, default_identifier, sound_key, transliterate
+from search.langid import (
+    LanguageIdentifier,
+    QueryLanguage,
+    default_identifier,
+    hangul_loanword,
+    sound_key,
+    transliterate,
+)
 from tests.search.search_synthetic import ConceptEncoder, build_engine
 
 
@@ -201,6 +208,15 @@ def test_a_long_key_is_heard_with_no_title_proposed_and_han_never_is() -> None:
 def test_devanagari_is_transliterated_with_its_inherent_vowels(typed: str, latin: str) -> None:
     # anyascii alone writes दंगल "dmgl" and सलमान "slman": no title or name is spelt like that
     assert transliterate(typed, "devanagari") == latin
+
+
+@pytest.mark.parametrize(("typed", "latin"), [
+    ("브래드 피트", "brad pit"), ("맷 데이먼", "mat deimon"), ("톰 행크스", "tom hangks"), ("샌들러", "sandllo"),
+    ("아이언맨", "aionman"), ("Brad 피트!", "Brad pit!"),
+])  # fmt: skip
+def test_hangul_is_read_as_korean_spells_a_loanword(typed: str, latin: str) -> None:
+    # anyascii: "beulaedeu piteu", "maes deimeon": the inserted ㅡ ("eu") and ㄹ as "l" spell no English name
+    assert hangul_loanword(typed) == latin
 
 
 @pytest.mark.parametrize(("typed", "script", "latin"), [

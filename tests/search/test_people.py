@@ -47,6 +47,10 @@ def persons(query: str, people: People) -> list[str]:
     ("براد بيت", "Brad Pitt"),  # ب writes "p"
     ("توم هانكس", "Tom Hanks"),  # و inside a word is a vowel
     ("송중기 작품", "Song Joong-ki"),  # read as one word (unchanged)
+    # Hangul spells English names as loanwords: a silent ㅡ between consonants, ㄹ for r, ㅅ for a final t
+    ("브래드 피트", "Brad Pitt"), ("브래드 피트 영화", "Brad Pitt"), ("맷 데이먼", "Matt Damon"),
+    ("키아누 리브스", "Keanu Reeves"), ("애덤 샌들러", "Adam Sandler"), ("드웨인 존슨", "Dwayne Johnson"),
+    ("니콜라스 케이지", "Nicolas Cage"),
     ("शाहरुख खान की फिल्में", "Shah Rukh Khan"),
 ])  # fmt: skip
 def test_a_name_in_any_script_or_case_is_read_as_the_person(people: People, query: str, person: str) -> None:
