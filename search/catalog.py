@@ -17,7 +17,7 @@ import numpy as np
 from data.normalize import GENRES, MATURITY_LEVELS, fold
 from search.errors import InvalidFilterError, UnknownFilterValueError
 from search.lexical import LexicalDocuments
-from search.request import SearchFilters
+from search.request import RUNTIME_MAX, RUNTIME_MIN, SearchFilters
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,15 @@ def _count(cell: Any) -> float:
     except (TypeError, ValueError):
         return 0.0
     return 0.0 if math.isnan(value) or value < 0 else value
+
+
+def _minutes(cell: Any) -> float:
+    """A running time in minutes; NaN when unknown or not positive."""
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        return math.nan
+    return value if value > 0 else math.nan
 
 
 def _short(text: str, limit: int = DESCRIPTION_CHARS) -> str:
@@ -129,6 +138,8 @@ class SearchCatalog:
         self.types = np.asarray([str(r.get("type") or "movie") for r in records], dtype=object)
         years = [r.get("year") for r in records]
         self.years = np.asarray([np.nan if y is None else float(y) for y in years], dtype=np.float64)
+        self.runtimes = np.asarray([_minutes(r.get("duration_minutes")) for r in records], dtype=np.float64)
+        """Running time in minutes (NaN: unknown; series have seasons, not a running time)."""
         self.maturity_level = np.asarray([int(r.get("maturity_level", 3)) for r in records], dtype=np.int8)
         level_name = {v: k for k, v in MATURITY_LEVELS.items()}
         self.maturity = [str(r.get("maturity") or level_name[int(lvl)]) for r, lvl in zip(records, self.maturity_level, strict=True)]
@@ -272,7 +283,15 @@ class SearchCatalog:
             raise InvalidFilterError(
                 f"year_min={filters.year_min} is above year_max={filters.year_max}; expected year_min <= year_max"
             )
+        for name, minutes in (("runtime_min", filters.runtime_min), ("runtime_max", filters.runtime_max)):
+            if minutes is not None and not (RUNTIME_MIN <= minutes <= RUNTIME_MAX):
+                raise InvalidFilterError(f"{name}={minutes} is out of range; expected minutes in {RUNTIME_MIN}..{RUNTIME_MAX}")
+        if (filters.runtime_min is not None and filters.runtime_max is not None
+                and filters.runtime_min > filters.runtime_max):  # fmt: skip
+            raise InvalidFilterError(f"runtime_min={filters.runtime_min} is above runtime_max={filters.runtime_max}; "
+                                     "expected runtime_min <= runtime_max")  # fmt: skip
         return SearchFilters(types=types, genres=genres, year_min=filters.year_min, year_max=filters.year_max,
+                             runtime_min=filters.runtime_min, runtime_max=filters.runtime_max,
                              description_languages=dlangs, original_languages=olangs, countries=countries,
                              max_maturity=max_maturity)  # fmt: skip
 
@@ -298,6 +317,10 @@ class SearchCatalog:
             mask &= self.years >= filters.year_min  # unknown years (NaN) never pass a year filter
         if filters.year_max is not None:
             mask &= self.years <= filters.year_max
+        if filters.runtime_min is not None:
+            mask &= self.runtimes >= filters.runtime_min  # unknown running times (NaN) never pass
+        if filters.runtime_max is not None:
+            mask &= self.runtimes <= filters.runtime_max
         return mask
 
     # -- facets and presentation ---------------------------------------------------------------

@@ -105,7 +105,7 @@ INTENT_MASK_CACHE = 4096
 """Soft-constraint masks kept per engine (one bool per title each: ~17 KB on the default scope)."""
 """A title meeting every soft parsed constraint (the type aside) gains this share of the best fused
 score, times the share of the query's words that are constraint words."""
-UNDERSTOOD_REASONS = frozenset({"genre", "years", "country", "audience"})
+UNDERSTOOD_REASONS = frozenset({"genre", "years", "country", "audience", "runtime"})
 """The understood constraints a hit names when it meets them (a type is met by nearly every hit; a person
 and a "like" title have reasons of their own)."""
 INTENT_SET_SHARE = 0.75
@@ -783,6 +783,13 @@ class SearchEngine:
                     filters = replace(filters, year_min=int(low) if low else None, year_max=int(high) if high else None)
                 else:
                     effect = "boost"
+            elif effect == "filter" and c.kind == "runtime":
+                low, _, high = c.value.partition("-")
+                if filters.runtime_min is None and filters.runtime_max is None:
+                    filters = replace(filters, runtime_min=int(low) if low else None,
+                                      runtime_max=int(high) if high else None)  # fmt: skip
+                else:
+                    effect = "boost"
             out.append(Understood(c.kind, c.value, c.source, effect))
         return filters, tuple(out)
 
@@ -812,7 +819,7 @@ class SearchEngine:
         if constraint.kind == "genre":
             mask = cat.genre_masks.get(constraint.value)
             return mask if mask is not None else self._cached_mask(("genre", "", False), lambda: np.zeros(cat.n, dtype=bool))
-        if constraint.kind not in ("country", "type", "audience", "person", "years"):
+        if constraint.kind not in ("country", "type", "audience", "person", "years", "runtime"):
             return None
         key = (constraint.kind, constraint.value, loose and constraint.kind == "country")
         return self._cached_mask(key, lambda: self._compute_mask(constraint, loose))
@@ -843,12 +850,13 @@ class SearchEngine:
             mask = np.zeros(cat.n, dtype=bool)
             mask[self._credits().get(constraint.value, np.empty(0, dtype=np.int64))] = True
             return mask
-        low, _, high = constraint.value.partition("-")  # years
-        mask = ~np.isnan(cat.years)
+        low, _, high = constraint.value.partition("-")  # years, runtime: a range, either end open
+        values = cat.runtimes if constraint.kind == "runtime" else cat.years
+        mask = ~np.isnan(values)
         if low:
-            mask &= cat.years >= int(low)
+            mask &= values >= int(low)
         if high:
-            mask &= cat.years <= int(high)
+            mask &= values <= int(high)
         return mask
 
     def _primary(self, parsed: Understanding) -> np.ndarray | None:
@@ -1310,13 +1318,14 @@ class SearchEngine:
         reasons.extend(MatchReason("understood", f"{c.kind}: {c.value}") for c, mask in met if mask[position])
         reasons.extend(MatchReason("language", lang) for lang in sorted(languages))
         description, desc_lang = cat.description(position, described)
-        year = cat.years[position]
+        year, runtime = cat.years[position], cat.runtimes[position]
         return SearchHit(
             title_id=cat.title_ids[position],
             display_title=cat.display_title(position, title_languages),
             year=None if np.isnan(year) else int(year),
             type=str(cat.types[position]),
             maturity=cat.maturity[position],
+            runtime_minutes=None if np.isnan(runtime) else int(runtime),
             description=description,
             description_language=desc_lang,
             score=round(score, 6),

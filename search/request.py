@@ -17,6 +17,8 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_OFFSET",
     "MAX_QUERY_CHARS",
+    "RUNTIME_MAX",
+    "RUNTIME_MIN",
     "MatchReason",
     "SearchFilters",
     "SearchHit",
@@ -34,6 +36,8 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 MAX_OFFSET = 900
 """``offset + limit`` never exceeds 1,000: deeper pages of a relevance ranking are noise."""
+RUNTIME_MIN, RUNTIME_MAX = 1, 1000
+"""A running-time bound (``runtime_min``, ``runtime_max``, "under 90 minutes") is this many minutes."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class SearchFilters:
     genres: tuple[str, ...] = ()
     year_min: int | None = None
     year_max: int | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    """Running time bounds in minutes (a title of unknown running time, a series, never passes one)."""
     description_languages: tuple[str, ...] = ()
     original_languages: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
@@ -85,6 +92,7 @@ class SearchHit:
     year: int | None
     type: str
     maturity: str
+    runtime_minutes: int | None
     description: str | None
     description_language: str | None
     score: float

@@ -18,15 +18,18 @@ fixed lexicon (en, es, fr, de, it, pt, ja, ko, zh, ar, hi, ru, tr, th, el, he) a
   :class:`search.people.People`: names in other scripts and inflected forms are read by sound); a run of
   words with a non-Latin word in it is a name only without function words ("фильмы с Киану Ривзом");
 * ``like``: "like <title>", "similar to <title>", "como <title>", "<title>のような", "<title> 같은" ->
-  the title text.
+  the title text;
+* ``runtime``: a running time bound in minutes or hours ("under 90 minutes", "less than 2 hours", "menos de
+  90 minutos", "moins de 2 heures", "90分以内", "2시간 이상", "90 मिनट से कम") -> ``-90`` (at most) or ``120-``
+  (at least) minutes.
 
 Inflected languages are matched by stems (``российск*`` matches российские, российский...), German
 compounds by their head ("Kriegsfilme" -> war + movie), Arabic words with or without the article.
 Matching is substring-free for spaced scripts: phrases sit on word boundaries; CJK, kana, Hangul and
 Thai phrases match inside a word, since those scripts glue words together.
 
-Every constraint is soft (a boost) except the explicit ones: an audience ("for kids") and a year bound
-stated as one ("before 2000", "after 2010", "between 1990 and 2000") filter, in a query of at most
+Every constraint is soft (a boost) except the explicit ones: an audience ("for kids"), a year bound
+stated as one ("before 2000", "after 2010", "between 1990 and 2000") and a running time bound filter, in a query of at most
 :data:`SETTING_MAX_WORDS` words (in a longer one they boost). There, a decade after "in", "dans les", "nos"...
 is when the story is set and no constraint. :attr:`Understanding.share`
 says how much of the query the constraints explain (by characters, function words not counted): the
@@ -43,10 +46,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from data.normalize import fold
+from search.request import RUNTIME_MAX, RUNTIME_MIN
 
 __all__ = ["Constraint", "Understanding", "understand"]
 
-Kind = Literal["type", "genre", "years", "country", "audience", "person", "like"]
+Kind = Literal["type", "genre", "years", "country", "audience", "person", "like", "runtime"]
 Effect = Literal["filter", "boost"]
 
 
@@ -154,15 +158,19 @@ _GENRES: dict[str, str] = {
                "コメディー", "お笑い", "笑える", "喜剧", "喜劇", "搞笑", "코미디", "웃긴", "كوميدي", "كوميدية",
                "كوميديا", "مضحك", "مضحكة", "कॉमेडी", "कोमेडी", "हास्य", "मज़ेदार", "κωμωδι*", "αστει*", "קומדי*",
                "קומדיה", "הומור", "ตลก", "komik", "feel good", "feel-good", "feelgood", "lighthearted", "heartwarming",
-               "uplifting", "to laugh", "para reir", "pour rire", "zum lachen", "da ridere"),
+               "uplifting", "to laugh", "para reir", "pour rire", "zum lachen", "da ridere", "para sentirse bien",
+               "qui font du bien", "qui fait du bien", "gute laune", "gute-laune*", "che fanno stare bene",
+               "хорошего настроения", "힐링", "心温まる", "ほっこり", "מצחיק*"),
     **_entries("horror", "horror*", "scary", "creepy", "spooky", "terror", "terrorific*", "terreur", "horreur",
                "epouvante", "grusel*", "orrore", "paura", "medo", "ужас*", "хоррор*", "ホラー", "怖い", "恐怖",
                "鬼片", "공포", "호러", "رعب", "مرعب", "مرعبة", "डरावनी", "डरावना", "हॉरर", "हॉरर", "τρομου",
-               "τρομος", "אימה", "ผี", "สยองขวัญ", "korku", "halloween", "scary for halloween"),
+               "τρομος", "אימה", "ผี", "สยองขวัญ", "korku", "halloween", "scary for halloween", "страшн*", "무서운",
+               "хэллоуин", "ハロウィン", "할로윈", "万圣节"),
     **_entries("drama", "drama", "dramas", "drame", "drames", "dramma", "drammi", "dramat*", "dramen", "драма", "драмы",
                "драм", "剧情", "劇情", "دراما", "درامي", "درامية", "ड्रामा", "डरामा", "δραμα", "δραματα", "דרמה",
                "דרמות", "ดราม่า", "dram", "dramlar*", "to cry", "cry", "to cry at", "sad", "tearjerker*", "llorar",
-               "pleurer", "weinen", "piangere", "chorar", "泣ける", "催泪", "슬픈", "грустн*"),
+               "pleurer", "weinen", "piangere", "chorar", "泣ける", "催泪", "슬픈", "грустн*", "感人", "感動", "감동",
+               "трогательн*"),
     **_entries("romance", "romance", "romances", "romantic", "romantik*", "romantic*", "romantiq*", "romantis*",
                "romanti*", "love story", "love stories", "date night", "мелодрам*", "романтич*", "恋愛", "ラブストーリー",
                "ロマンス", "爱情", "愛情", "浪漫", "로맨스", "로맨틱", "멜로", "رومانسي", "رومانسية", "रोमांस",
@@ -550,6 +558,71 @@ def _strip_like_title(title: str) -> str:
     return title
 
 
+_RUNTIME_NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
+_MINUTE_UNITS = ["min", "mins", "minute", "minutes", "minuto", "minutos", "minuten", "minuti", "minut", "minuty",
+                 "минут", "минуты", "минуту", "мин", "λεπτα", "λεπτων", "λεπτο", "דקות", "דקה", "دقيقة", "دقائق",
+                 "मिनट", "dakika", "dakikadan", "dk", "分", "分钟", "分鐘", "분", "นาที"]  # fmt: skip
+_HOUR_UNITS = ["h", "hr", "hrs", "hour", "hours", "hora", "horas", "heure", "heures", "stunde", "stunden", "ora", "ore",
+               "час", "часа", "часов", "ωρα", "ωρες", "ωρων", "שעה", "שעות", "ساعة", "ساعات", "घंटे", "घंटा", "saat",
+               "saatten", "時間", "小时", "小時", "시간", "ชั่วโมง"]  # fmt: skip
+_AT_MOST_BEFORE = ["under", "less than", "shorter than", "below", "at most", "up to", "no more than", "no longer than",
+                   "not more than", "within", "max", "maximum", "menos de", "de menos de", "moins de", "de moins de",
+                   "unter", "weniger als", "kurzer als", "hochstens", "bis zu", "meno di", "sotto i", "sotto", "entro",
+                   "ate", "меньше", "короче", "не больше", "не более", "до", "κατω απο", "λιγοτερο απο", "εως",
+                   "פחות מ", "מתחת ל", "עד", "أقل من", "اقل من", "ไม่เกิน", "น้อยกว่า", "不超过", "少于", "不到", "最多"]  # fmt: skip
+_AT_MOST_AFTER = ["以内", "以下", "未満", "이내", "이하", "미만", "से कम", "kisa", "kısa", "az", "or less", "or shorter",
+                  "o menos", "ou moins", "oder weniger", "o meno", "ou menos", "или меньше"]  # fmt: skip
+_AT_LEAST_BEFORE = ["over", "more than", "longer than", "at least", "above", "mas de", "plus de", "de plus de", "uber",
+                    "mehr als", "langer als", "mindestens", "piu di", "oltre", "mais de", "pelo menos", "больше",
+                    "длиннее", "дольше", "более", "πανω απο", "περισσοτερο απο", "יותר מ", "أكثر من", "اكثر من",
+                    "มากกว่า", "เกิน", "超过", "多于", "至少"]  # fmt: skip
+_AT_LEAST_AFTER = ["以上", "이상", "से ज्यादा", "से अधिक", "uzun", "fazla", "or more", "or longer", "o mas", "ou plus",
+                   "oder mehr", "o piu", "ou mais", "или больше"]  # fmt: skip
+
+
+def _runtime_pattern(before: list[str], after: list[str]) -> re.Pattern[str]:
+    """A bound: a word before the number ("under 90 min") or after its unit ("90分以内"); spaced-script
+    words and units sit on word boundaries, glued-script ones anywhere ("หนังไม่เกิน90นาที")."""
+
+    def bounded(words: list[str]) -> str:
+        spaced = [w for w in words if not _GLUED.search(w)]
+        glued = [w for w in words if _GLUED.search(w)]
+        parts = [rf"(?<!\w)(?:{_folded_alternation(spaced)})(?!\w)"] if spaced else []
+        return "|".join(parts + ([f"(?:{_folded_alternation(glued)})"] if glued else []))
+
+    def opening(words: list[str]) -> str:  # a word before the number: no boundary needed after it
+        spaced = [w for w in words if not _GLUED.search(w)]
+        glued = [w for w in words if _GLUED.search(w)]
+        return "|".join(([rf"(?<!\w)(?:{_folded_alternation(spaced)})"] if spaced else [])
+                        + ([f"(?:{_folded_alternation(glued)})"] if glued else []))  # fmt: skip
+
+    unit = rf"(?P<unit>{bounded(_MINUTE_UNITS + _HOUR_UNITS)})"
+    return re.compile(rf"(?:{opening(before)})\s*[-\u05be]?\s*{_RUNTIME_NUMBER}\s*{unit}"
+                      rf"|(?<![\d.,]){_RUNTIME_NUMBER}\s*(?P<unit2>{bounded(_MINUTE_UNITS + _HOUR_UNITS)})\s*"
+                      rf"(?:{bounded(after)})")  # fmt: skip
+
+
+_AT_MOST = _runtime_pattern(_AT_MOST_BEFORE, _AT_MOST_AFTER)
+_AT_LEAST = _runtime_pattern(_AT_LEAST_BEFORE, _AT_LEAST_AFTER)
+_HOURS = frozenset(fold(u) for u in _HOUR_UNITS)
+
+
+def _take_runtime(text: str, out: list[Constraint]) -> str:
+    """A running time bound ("under 90 minutes", "2시간 이상") out of ``text``; returns what is left. A bound
+    outside :data:`search.request.RUNTIME_MIN` .. :data:`search.request.RUNTIME_MAX` minutes is no bound."""
+    for regex, at_most in ((_AT_MOST, True), (_AT_LEAST, False)):
+        match = regex.search(text)
+        if match is None:
+            continue
+        number = match.group(1) or match.group(3)
+        unit = match.group("unit") or match.group("unit2")
+        minutes = round(float(number.replace(",", ".")) * (60 if unit in _HOURS else 1))
+        if RUNTIME_MIN <= minutes <= RUNTIME_MAX:
+            out.append(Constraint("runtime", f"-{minutes}" if at_most else f"{minutes}-", match.group(0).strip(), "filter"))
+            return text[: match.start()] + " " + text[match.end():]
+    return text
+
+
 def _take_years(text: str, out: list[Constraint]) -> str:
     """Year constraints (a range, a bound, a decade, a year) out of ``text``; returns what is left."""
     match = _BETWEEN.search(text)
@@ -757,7 +830,9 @@ MOOD_WORDS: frozenset[str] = frozenset(fold(w) for w in (
     "drole", "droles", "lustig*", "смешн*", "笑える", "웃긴", "مضحك", "مضحكة", "मज़ेदार", "αστει*", "scary", "creepy",
     "spooky", "halloween", "scary for halloween", "怖い", "مرعب", "مرعبة", "to cry", "cry", "to cry at", "sad",
     "tearjerker*", "llorar", "pleurer", "weinen", "piangere", "chorar", "泣ける", "催泪", "슬픈", "грустн*",
-    "date night", "action-packed",
+    "date night", "action-packed", "para sentirse bien", "qui font du bien", "qui fait du bien", "gute laune",
+    "gute-laune*", "che fanno stare bene", "хорошего настроения", "힐링", "心温まる", "ほっこり", "מצחיק*", "страшн*",
+    "무서운", "хэллоуин", "ハロウィン", "할로윈", "万圣节", "感人", "感動", "감동", "трогательн*",
 ))  # fmt: skip
 """The words of :data:`_GENRES` that name a mood or an occasion rather than a genre (a trailing "*": a
 stem). A query reading them as a genre must not also match them as title words (:attr:`Understanding.moods`)."""
@@ -989,6 +1064,7 @@ def understand(query: str, *, now_year: int = 2021, people: Callable[[str], str 
         head = next(((w, v) for w in out[0].source.split() if (v := _TABLES["type"].lookup(w))), None)
         if head is not None:
             out.append(Constraint("type", head[1], head[0], "boost"))  # type: ignore[arg-type]
+    text = _take_runtime(text, out)
     text = _take_years(text, out)
     words = text.split()
     taken = [False] * len(words)

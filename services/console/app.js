@@ -55,7 +55,8 @@ const FACET_PARAM = {types: "type", genres: "genre", decades: "decade", maturity
                      description_languages: "description_language", original_languages: "original_language",
                      countries: "country"};
 // understood kinds (search.understand): "like" has no filter form and is dropped when understanding is off
-const CHIP_PARAM = {type: "type", genre: "genre", years: "years", country: "country", audience: "max_maturity"};
+const CHIP_PARAM = {type: "type", genre: "genre", years: "years", country: "country", audience: "max_maturity",
+                    runtime: "runtime"};
 
 const $ = (id) => document.getElementById(id);
 const state = {lang: "en", filters: [], understand: true, seq: 0, previousRows: null, lastPageProfile: null};
@@ -119,6 +120,10 @@ function searchParams() {
       const [low, high] = f.value.split("-");
       if (low) p.set("year_min", low);
       if (high) p.set("year_max", high);
+    } else if (f.param === "runtime") {  // minutes: '-90' or '120-'
+      const [low, high] = f.value.split("-");
+      if (low) p.set("runtime_min", low);
+      if (high) p.set("runtime_max", high);
     } else if (f.param === "decade") {
       const start = parseInt(f.value, 10);
       if (!Number.isNaN(start)) { p.set("year_min", String(start)); p.set("year_max", String(start + 9)); }
@@ -207,7 +212,8 @@ function renderResults(results) {
     el("h3", {class: "title", text: h.title}),
     el("p", {class: "meta"}, el("span", {class: "year", text: h.year ?? "—"}), " · ",
        el("span", {class: "type", text: h.type}), " · ",
-       el("span", {class: `maturity m-${h.maturity}`, text: h.maturity})),
+       el("span", {class: `maturity m-${h.maturity}`, text: h.maturity}),
+       h.runtime_minutes ? el("span", {class: "runtime", text: ` · ${h.runtime_minutes} min`}) : null),
     h.description ? el("p", {class: "description", lang: h.description_language || ""},
       el("span", {class: "lang", text: (h.description_language || "").toUpperCase()}), " ", h.description) : null,
     el("p", {class: "why"}, el("b", {text: `${t("why")}: `}),

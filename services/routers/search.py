@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from data.events import LANGUAGE_TAG_PATTERN, language_subtag
 from data.normalize import MaturityName
-from search.request import MatchKind
+from search.request import RUNTIME_MAX, RUNTIME_MIN, MatchKind
 from search.understand import Kind as UnderstoodKind
 from services import resources as shared
 from services.body_limit import INTEGRAL, JsonInt
@@ -78,6 +78,8 @@ class SearchResult(BaseModel):
     year: int | None = Field(examples=[1999])
     type: Literal["movie", "show"] | str = Field(examples=["movie"])
     maturity: str = Field(examples=["adults"])
+    runtime_minutes: int | None = Field(description="Running time in minutes (none for a series or when unknown).",
+                                        examples=[136])
     description: str | None = Field(description="Short description (at most about 240 characters) in the "
                                     "viewer's best language.")  # fmt: skip
     description_language: str | None = Field(examples=["en"])
@@ -133,14 +135,18 @@ class SearchRequest(BaseModel):
     genres: list[str] = Field(default_factory=list)
     year_min: Annotated[int, Field(ge=1800, le=2200), INTEGRAL] | None = Field(default=None)
     year_max: Annotated[int, Field(ge=1800, le=2200), INTEGRAL] | None = Field(default=None)
+    runtime_min: Annotated[int, Field(ge=RUNTIME_MIN, le=RUNTIME_MAX), INTEGRAL] | None = Field(
+        default=None, description="At least this many minutes long (titles of unknown running time, series, never pass).")
+    runtime_max: Annotated[int, Field(ge=RUNTIME_MIN, le=RUNTIME_MAX), INTEGRAL] | None = Field(
+        default=None, description="At most this many minutes long (titles of unknown running time, series, never pass).")
     description_languages: list[str] = Field(default_factory=list)
     original_languages: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
     max_maturity: MaturityName | None = Field(default=None, description="kids | older_kids | teens | adults")
     limit: JsonInt = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: JsonInt = Field(default=0, ge=0, le=MAX_OFFSET)
-    understand: bool = Field(default=True, description="Read type, genres, era, country, audience and 'like "
-                             "<title>' from the query (false: the words are only searched).")  # fmt: skip
+    understand: bool = Field(default=True, description="Read type, genres, era, country, audience, running time "
+                             "and 'like <title>' from the query (false: the words are only searched).")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ startup
@@ -308,22 +314,28 @@ def _run(request: Request, body: SearchRequest) -> Response:
     viewer = _viewer(request, body.profile_id, body.lang)
     filters = SearchFilters(
         types=_split(body.types), genres=_split(body.genres), year_min=body.year_min, year_max=body.year_max,
-        description_languages=_split(body.description_languages), original_languages=_split(body.original_languages),
+        runtime_min=body.runtime_min, runtime_max=body.runtime_max, description_languages=_split(body.description_languages), original_languages=_split(body.original_languages),
         countries=_split(body.countries), max_maturity=body.max_maturity,
     )  # fmt: skip
-    if body.year_min is not None and body.year_max is not None and body.year_min > body.year_max:
-        return _empty_year_range(engine, body, filters, viewer)
+    if _empty_range(body.year_min, body.year_max) or _empty_range(body.runtime_min, body.runtime_max):
+        return _empty_range_page(engine, body, filters, viewer)
     page = engine.search(body.q, filters=filters, viewer=viewer, limit=body.limit, offset=body.offset,
                          understand=body.understand)  # fmt: skip
     return _json_response(page, body.profile_id)
 
 
-def _empty_year_range(engine: SearchEngine, body: SearchRequest, filters: SearchFilters, viewer: Viewer) -> Response:
-    """``year_min`` above ``year_max`` selects no title: an empty page (each value is valid on its own, so
-    this is not an error), with the other filters still checked and the facet names of a normal page."""
+def _empty_range(low: int | None, high: int | None) -> bool:
+    return low is not None and high is not None and low > high
+
+
+def _empty_range_page(engine: SearchEngine, body: SearchRequest, filters: SearchFilters, viewer: Viewer) -> Response:
+    """``year_min`` above ``year_max`` (or ``runtime_min`` above ``runtime_max``) selects no title: an empty page
+    (each value is valid on its own, so this is not an error), with the other filters still checked and the
+    facet names of a normal page."""
     from dataclasses import replace
 
-    probe = engine.search(body.q, filters=replace(filters, year_min=None, year_max=None), viewer=viewer, limit=1)
+    probe = engine.search(body.q, filters=replace(filters, year_min=None, year_max=None, runtime_min=None,
+                                                  runtime_max=None), viewer=viewer, limit=1)  # fmt: skip
     empty = replace(probe, hits=[], total=0, limit=body.limit, offset=body.offset,
                     facets={name: {} for name in probe.facets})  # fmt: skip
     return _json_response(empty, body.profile_id)
@@ -338,7 +350,7 @@ def _json_response(page: SearchPage, profile_id: str | None) -> Response:
         "understood": [{"kind": u.kind, "value": u.value, "source": u.source, "effect": u.effect} for u in page.understood],
         "total": page.total, "limit": page.limit, "offset": page.offset,
         "results": [{"title_id": h.title_id, "title": h.display_title, "year": h.year, "type": h.type,
-                     "maturity": h.maturity, "description": h.description,
+                     "maturity": h.maturity, "runtime_minutes": h.runtime_minutes, "description": h.description,
                      "description_language": h.description_language, "score": h.score,
                      "matched": [{"kind": r.kind, "detail": r.detail} for r in h.reasons]}
                     for h in page.hits],
@@ -383,6 +395,10 @@ def search_get(
     genre: Annotated[list[str] | None, Query(description="Any of these genres (repeat or comma-separate).")] = None,
     year_min: Annotated[int | None, Query(ge=1800, le=2200)] = None,
     year_max: Annotated[int | None, Query(ge=1800, le=2200)] = None,
+    runtime_min: Annotated[int | None, Query(ge=RUNTIME_MIN, le=RUNTIME_MAX,
+                                             description="At least this many minutes long (series never pass).")] = None,
+    runtime_max: Annotated[int | None, Query(ge=RUNTIME_MIN, le=RUNTIME_MAX,
+                                             description="At most this many minutes long (series never pass).")] = None,
     description_language: Annotated[list[str] | None, Query(description="Has a description in any of these.")] = None,
     original_language: Annotated[list[str] | None, Query()] = None,
     country: Annotated[list[str] | None, Query(description="Produced in any of these countries.")] = None,
@@ -397,7 +413,8 @@ def search_get(
     """
     # already validated by the Query declarations above; model_construct skips a second validation
     body = SearchRequest.model_construct(q=q, profile_id=profile_id, lang=lang, types=type or [], genres=genre or [],
-                                         year_min=year_min, year_max=year_max, description_languages=description_language or [],
+                                         year_min=year_min, year_max=year_max, runtime_min=runtime_min,
+                                         runtime_max=runtime_max, description_languages=description_language or [],
                                          original_languages=original_language or [], countries=country or [],
                                          max_maturity=max_maturity, limit=limit, offset=offset,
                                          understand=understand)  # fmt: skip

@@ -150,6 +150,7 @@ def synthetic_titles(n: int = 240, seed: int = 0) -> pd.DataFrame:
             "original_language": "fr" if "fr" in desc_langs else ("es" if "es" in desc_langs else "en"),
             "localized_titles": [{"lang": "en", "title": title}],
             "year": float(1960 + (i * 7) % 60) if i % 13 else np.nan,
+            "duration_minutes": None if i % 5 == 1 or i % 9 == 0 else 60 + (i * 17) % 100,
             "genres": sorted({GENRES[(i * 3) % len(GENRES)], GENRES[(i * 5 + 1) % len(GENRES)]}),
             "cast": cast,
             "directors": [f"{rng.choice(FIRST)} {rng.choice(LAST)}"],

@@ -287,3 +287,30 @@ def test_each_hit_of_an_intent_query_names_the_constraints_it_meets(client: Test
     for hit in body["results"]:
         row = catalog.loc[hit["title_id"]]
         assert ({"kind": "understood", "detail": "genre: horror"} in hit["matched"]) == ("horror" in row["genres"])
+
+
+@pytest.mark.parametrize(("query", "profile", "low", "high", "genre"), [
+    ("short horror under 90 minutes", None, None, 90, "horror"),
+    ("películas de terror de menos de 90 minutos", None, None, 90, "horror"),
+    ("90分以内のアニメ映画", None, None, 90, "anime"),
+    ("2시간 이상 영화", None, 120, None, None),
+    ("movies over 3 hours", None, 180, None, None),
+    ("movies under 90 minutes", "demo:kids", None, 90, None),
+])  # fmt: skip
+def test_a_running_time_asked_for_bounds_every_title(client: TestClient, catalog, query: str, profile: str | None,  # type: ignore[no-untyped-def]
+                                                     low: int | None, high: int | None, genre: str | None) -> None:  # fmt: skip
+    """"short horror under 90 minutes" read only "horror" (An Hour and a Half, a train-crash drama, came first);
+    the bound is now a filter in every language, each hit shows its running time, and the set's genre leads."""
+    params = {"q": query, "limit": 10, **({"profile_id": profile} if profile else {})}
+    body = client.get("/v1/search", params=params).json()
+    bound = f"{low or ''}-{high or ''}"
+    assert ("runtime", bound, "filter") in {(u["kind"], u["value"], u["effect"]) for u in body["understood"]}
+    assert len(body["results"]) == 10
+    for hit in body["results"]:
+        minutes = hit["runtime_minutes"]
+        assert minutes is not None and (low is None or minutes >= low) and (high is None or minutes <= high), hit
+        assert minutes == catalog.loc[hit["title_id"]]["duration_minutes"]
+        if profile == "demo:kids":
+            assert hit["maturity"] == "kids"
+    if genre is not None:
+        assert sum(genre in catalog.loc[hit["title_id"]]["genres"] for hit in body["results"]) >= 8

@@ -7,9 +7,9 @@ import unicodedata
 import numpy as np
 import pytest
 
-from data.normalize import MATURITY_LEVELS
+from data.normalize import MATURITY_LEVELS, fold
 from search.engine import SearchEngine
-from search.request import SearchFilters, Viewer
+from search.request import SearchFilters, SearchPage, Viewer
 from search.understand import understand
 from tests.search.search_synthetic import build_engine
 
@@ -129,6 +129,27 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("适合孩子的动画片", {("audience", "older_kids", "filter"), ("genre", "animation", "boost"), ("type", "movie", "boost")}),
     ("가족 영화", {("audience", "older_kids", "boost"), ("type", "movie", "boost")}),
     ("sf 영화", {("genre", "sci-fi", "boost"), ("type", "movie", "boost")}),
+    # a running time bound, in minutes or hours, before the number or after its unit
+    ("short horror under 90 minutes", {("runtime", "-90", "filter"), ("genre", "horror", "boost")}),
+    ("movies less than 2 hours", {("runtime", "-120", "filter"), ("type", "movie", "boost")}),
+    ("comedies 100 min or less", {("runtime", "-100", "filter"), ("genre", "comedy", "boost")}),
+    ("películas de menos de 90 minutos", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("films de moins de 2 heures", {("runtime", "-120", "filter"), ("type", "movie", "boost")}),
+    ("Filme unter 90 Minuten", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("фильмы больше 2 часов", {("runtime", "120-", "filter"), ("type", "movie", "boost")}),
+    ("ταινίες κάτω από 90 λεπτά", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("סרטים של פחות מ-90 דקות", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("أفلام أقل من 90 دقيقة", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("90 मिनट से कम की फिल्में", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("หนังไม่เกิน 90 นาที", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("90 dakikadan kısa filmler", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("90分以内の映画", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("不超过90分钟的电影", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
+    ("2시간 이상 영화", {("runtime", "120-", "filter"), ("type", "movie", "boost")}),
+    ("movies over 2.5 hours", {("runtime", "150-", "filter"), ("type", "movie", "boost")}),
+    ("comedy under 1,5 h", {("runtime", "-90", "filter"), ("genre", "comedy", "boost")}),
+    ("24 hours", set()),  # a duration with no bound is a title or a plot word
+    ("over 9000 minutes", set()),  # outside 1..1000 minutes: no bound
     # words that only look like constraints
     ("a family moves into a haunted house", set()),
     ("la vida de una empleada en una familia de clase media", set()),
@@ -234,6 +255,25 @@ def test_years_filter_and_understanding_off(engine: SearchEngine) -> None:
     off = engine.search("dragon before 2000", limit=50, understand=False)
     assert off.understood == ()
     assert any(h.year is None or h.year >= 2000 for h in off.hits)
+
+
+def test_a_running_time_bound_filters_and_an_explicit_one_wins(engine: SearchEngine) -> None:
+    runtimes = engine.catalog.runtimes
+
+    def minutes(page: SearchPage) -> list[float]:
+        return [float(runtimes[engine.catalog.position[h.title_id]]) for h in page.hits]
+
+    page = engine.search("dragon under 90 minutes", limit=50)
+    assert ("runtime", "-90", "filter") in {(u.kind, u.value, u.effect) for u in page.understood}
+    assert page.hits and all(m <= 90 for m in minutes(page))  # unknown running times (NaN) fail the comparison
+    assert all(h.runtime_minutes is not None and h.runtime_minutes <= 90 for h in page.hits)
+    explicit = engine.search("dragon under 90 minutes", filters=SearchFilters(runtime_min=120), limit=50)
+    assert ("runtime", "boost") in {(u.kind, u.effect) for u in explicit.understood}
+    assert explicit.hits and all(m >= 120 for m in minutes(explicit))
+    off = engine.search("dragon under 90 minutes", limit=50, understand=False)
+    assert off.understood == () and any(not m <= 90 for m in minutes(off))
+    kid = Viewer(profile_id="k", maturity_level=MATURITY_LEVELS["kids"])
+    assert all(h.maturity == "kids" for h in engine.search("movies over 2 hours", viewer=kid, limit=50).hits)
 
 
 def test_a_parsed_genre_lifts_titles_of_that_genre(engine: SearchEngine) -> None:
@@ -365,6 +405,13 @@ def test_subjects_named_in_another_language_get_their_english_words(query: str, 
     ("feel good movies", [("comedy", "feel good")], "a funny, light-hearted, feel-good story"),
     ("películas para llorar", [("drama", "llorar")], "a sad, moving, emotional story"),
     ("sad korean dramas", [("drama", "sad")], "a sad, moving, emotional story"),
+    ("películas para sentirse bien", [("comedy", "para sentirse bien")], "a funny, light-hearted, feel-good story"),
+    ("films qui font du bien", [("comedy", "qui font du bien")], "a funny, light-hearted, feel-good story"),
+    ("фильмы для хорошего настроения", [("comedy", "хорошего настроения")], "a funny, light-hearted, feel-good story"),
+    ("страшные фильмы на хэллоуин", [("horror", "страшные")], "a scary, frightening horror story"),
+    ("무서운 영화", [("horror", fold("무서운"))], "a scary, frightening horror story"),
+    ("感人的电影", [("drama", "感人")], "a sad, moving, emotional story"),
+    ("סרטים מצחיקים", [("comedy", "מצחיקים")], "a funny, light-hearted, feel-good story"),
     ("90s french comedy", [], ""),  # a genre's name is no mood
     ("horror movies", [], ""),
 ])  # fmt: skip

@@ -165,12 +165,35 @@ def test_understood_query_shows_removable_intent_chips(page: Any, server: str, t
     wait_for_status_change(tab, "#search-status", before)
     # understanding is off now; the other understood constraints stay, as explicit filters
     assert tab.locator(".chip.off").count() == 1 and tab.locator(".chip.understood").count() == 0
-    as_filter = {"type": "type", "genre": "genre", "years": "years", "country": "country", "audience": "max_maturity"}
+    as_filter = {"type": "type", "genre": "genre", "years": "years", "country": "country", "audience": "max_maturity",
+                 "runtime": "runtime"}
     kept = [(as_filter[u["kind"]], u["value"]) for u in body["understood"][1:] if u["kind"] in as_filter]
     chips = tab.locator(".chip.filter").all()
     assert [(c.get_attribute("data-param"), c.get_attribute("data-value")) for c in chips] == kept
     assert texts(tab, ".tile.result h3") != shown
     screenshot(tab, tmp_path, "search-understood")
+
+
+def test_a_running_time_chip_stays_a_filter_and_each_tile_shows_its_minutes(page: Any, tmp_path: Path) -> None:
+    query = "horror under 90 minutes"
+    tab = page
+    tab.locator("#q").press_sequentially(query, delay=30)
+    wait_for_results(tab, query)
+    assert [c.get_attribute("data-kind") for c in tab.locator(".chip.understood").all()] == ["runtime", "genre"]
+
+    def minutes() -> list[int]:
+        shown = texts(tab, ".tile.result .runtime")
+        assert len(shown) == tab.locator(".tile.result").count() > 0, shown
+        return [int(re.search(r"(\d+) min", text).group(1)) for text in shown]  # type: ignore[union-attr]
+
+    assert all(m <= 90 for m in minutes())
+    before = tab.inner_text("#search-status")
+    tab.locator('.chip.understood[data-kind="genre"] .x').click()  # drop the genre: the bound stays, as a filter
+    wait_for_status_change(tab, "#search-status", before)
+    chips = tab.locator(".chip.filter").all()
+    assert [(c.get_attribute("data-param"), c.get_attribute("data-value")) for c in chips] == [("runtime", "-90")]
+    assert all(m <= 90 for m in minutes())
+    screenshot(tab, tmp_path, "search-runtime")
 
 
 # ------------------------------------------------------------------------------------------ (2) home page

@@ -194,6 +194,26 @@ def test_an_empty_year_range_is_an_empty_page_not_an_error(client: TestClient) -
     problem(client.get("/v1/search", params={"q": "dog", "year_min": 1700}), 422)  # out of the documented range
 
 
+def test_running_time_bounds_filter_and_are_checked(client: TestClient) -> None:
+    body = client.get("/v1/search", params={"q": "dog", "runtime_max": 100, "limit": 50}).json()
+    assert body["results"] and all(r["runtime_minutes"] is not None and r["runtime_minutes"] <= 100
+                                   for r in body["results"])  # fmt: skip
+    body = client.post("/v1/search", json={"q": "dog", "runtime_min": 120, "limit": 50}).json()
+    assert body["results"] and all(r["runtime_minutes"] >= 120 for r in body["results"])
+    # a parsed bound is a filter, reported as one; the request's own bound wins over it
+    body = client.get("/v1/search", params={"q": "dog under 90 minutes", "limit": 50}).json()
+    assert {"kind": "runtime", "value": "-90", "source": "under 90 minutes", "effect": "filter"} in body["understood"]
+    assert body["results"] and all(r["runtime_minutes"] <= 90 for r in body["results"])
+    body = client.get("/v1/search", params={"q": "dog under 90 minutes", "runtime_min": 120, "limit": 50}).json()
+    assert ("runtime", "boost") in {(u["kind"], u["effect"]) for u in body["understood"]}
+    assert body["results"] and all(r["runtime_minutes"] >= 120 for r in body["results"])
+    empty = client.get("/v1/search", params={"q": "dog", "runtime_min": 120, "runtime_max": 90})
+    assert empty.status_code == 200 and empty.json()["total"] == 0  # each bound valid: together they select nothing
+    for params in ({"runtime_max": 0}, {"runtime_min": 1001}, {"runtime_max": "long"}):
+        problem(client.get("/v1/search", params={"q": "dog", **params}), 422)
+    problem(client.post("/v1/search", json={"q": "dog", "runtime_max": 90.5}), 422)
+
+
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"offset": 901}, {"limit": "many"}])
 def test_limit_and_offset_bounds(client: TestClient, params: dict[str, Any]) -> None:
     problem(client.get("/v1/search", params={"q": "dog", **params}), 422)
