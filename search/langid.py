@@ -12,7 +12,9 @@ Script: :func:`data.queries.script_of` (the script most of the letters are writt
 a script only one supported language uses (Hangul, Thai, Greek, Hebrew, Devanagari...) is that
 language with full confidence whatever the detector would add.
 
-:func:`transliterate` gives a Latin spelling of a query in another script, for lexical title matching.
+:func:`transliterate` gives a Latin spelling of a query in another script, for lexical title matching;
+:func:`hangul_loanword` spells Hangul as Korean writes an English name or loanword (for reading names);
+:func:`sound_key` is the consonant skeleton both are matched by.
 
 Search uses the language for three things only, each safe when it is ``None``: the content
 channel's weight (BM25 over descriptions in that language), the language centring of the dense

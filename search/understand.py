@@ -29,9 +29,9 @@ Matching is substring-free for spaced scripts: phrases sit on word boundaries; C
 Thai phrases match inside a word, since those scripts glue words together.
 
 Every constraint is soft (a boost) except the explicit ones: an audience ("for kids"), a year bound
-stated as one ("before 2000", "after 2010", "between 1990 and 2000") and a running time bound filter, in a query of at most
-:data:`SETTING_MAX_WORDS` words (in a longer one they boost). There, a decade after "in", "dans les", "nos"...
-is when the story is set and no constraint. :attr:`Understanding.share`
+stated as one ("before 2000", "after 2010", "between 1990 and 2000") and a running time bound filter, in a
+query of at most :data:`SETTING_MAX_WORDS` words (in a longer one they boost). There, a decade after "in",
+"dans les", "nos"... is when the story is set and no constraint. :attr:`Understanding.share`
 says how much of the query the constraints explain (by characters, function words not counted): the
 engine treats a query made only of constraints ("90s french comedy") as a request for the set of
 titles meeting them. The parse costs tens of microseconds (``benchmarks/understand.py``).
@@ -187,7 +187,8 @@ _GENRES: dict[str, str] = {
                "dessin anime", "dessins animes", "zeichentrick*", "animationsfilm*", "animazione", "animati",
                "cartoni animati", "cartone animato", "desenhos animados", "desenho animado", "dibujos animados",
                "мультфильм*", "мультик*", "анимаци*", "アニメーション", "动画", "動畫", "애니메이션", "رسوم متحركة",
-               "كرتون", "एनिमेटेड", "एनिमेशन", "कार्टून", "κινουμενα σχεδια", "κινουμενων σχεδιων", "אנימציה", "מצויר*", "การ์ตูน", "animasyon*", "cizgi film"),
+               "كرتون", "एनिमेटेड", "एनिमेशन", "कार्टून", "κινουμενα σχεδια", "κινουμενων σχεδιων", "אנימציה", "מצויר*",
+               "การ์ตูน", "animasyon*", "cizgi film"),
     **_entries("anime", "anime", "animes", "アニメ", "动漫", "動漫", "日漫", "애니", "أنمي", "انمي", "एनीमे",
                "аниме", "אנימה", "อนิเมะ"),
     **_entries("sci-fi", "sci-fi", "science fiction", "scifi", "ciencia ficcion", "science-fiction", "fantascienza",
@@ -319,7 +320,8 @@ _AUDIENCE: dict[str, str] = _entries(
     "older_kids", "for kids", "for children", "kids", "kid", "children", "childrens", "children's", "para ninos",
     "infantil*", "pour enfants", "pour les enfants", "fur kinder", "kinderfilm*", "per bambini", "dla dzieci",
     "para criancas", "для детей", "детск*", "子供向け", "子ども向け", "子供用", "キッズ", "儿童", "兒童", "少儿", "适合孩子",
-    "适合儿童", "给孩子", "어린이", "아이들", "아이들을 위한", "아이를 위한", "어린이를 위한", "어린이용", "للأطفال", "اطفال", "أطفال", "बच्चों", "बच्चों के लिए", "για παιδια", "παιδικ*", "לילדים",
+    "适合儿童", "给孩子", "어린이", "아이들", "아이들을 위한", "아이를 위한", "어린이를 위한", "어린이용", "للأطفال", "اطفال",
+    "أطفال", "बच्चों", "बच्चों के लिए", "για παιδια", "παιδικ*", "לילדים",
     "สำหรับเด็ก", "เด็ก", "cocuklar icin", "cocuk*",
 )  # fmt: skip
 _FAMILY: dict[str, str] = _entries(
@@ -377,7 +379,8 @@ def _folded_alternation(words: list[str]) -> str:
 
 
 _DECADE_SUFFIX = _folded_alternation(["s", "'s", "’s", "er", "ern", "er jahre", "er-jahre", "年代", "년대", "'lar",
-                                      "'ler", "lar", "ler", "'ların", "'lerin", "ların", "lerin", "'lardan", "'lerden", "'li yillar", "li yillar", "-х", "-е", "х", "е",
+                                      "'ler", "lar", "ler", "'ların", "'lerin", "ların", "lerin", "'lardan", "'lerden",
+                                      "'li yillar", "li yillar", "-х", "-е", "х", "е",
                                       "के दशक", "का दशक", "दशक", "η δεκαετια"])  # fmt: skip
 _DECADE_PREFIX_WORDS = _folded_alternation(["anos", "annees", "anni", "lata", "годов", "годы", "годах", "decada de",
                                             "década de los", "years", "de los", "dos anos", "δεκαετια του",
@@ -584,22 +587,16 @@ def _runtime_pattern(before: list[str], after: list[str]) -> re.Pattern[str]:
     """A bound: a word before the number ("under 90 min") or after its unit ("90分以内"); spaced-script
     words and units sit on word boundaries, glued-script ones anywhere ("หนังไม่เกิน90นาที")."""
 
-    def bounded(words: list[str]) -> str:
+    def words_of(words: list[str], end: str) -> str:  # ``end``: what must follow a spaced-script word
         spaced = [w for w in words if not _GLUED.search(w)]
         glued = [w for w in words if _GLUED.search(w)]
-        parts = [rf"(?<!\w)(?:{_folded_alternation(spaced)})(?!\w)"] if spaced else []
-        return "|".join(parts + ([f"(?:{_folded_alternation(glued)})"] if glued else []))
-
-    def opening(words: list[str]) -> str:  # a word before the number: no boundary needed after it
-        spaced = [w for w in words if not _GLUED.search(w)]
-        glued = [w for w in words if _GLUED.search(w)]
-        return "|".join(([rf"(?<!\w)(?:{_folded_alternation(spaced)})"] if spaced else [])
+        return "|".join(([rf"(?<!\w)(?:{_folded_alternation(spaced)}){end}"] if spaced else [])
                         + ([f"(?:{_folded_alternation(glued)})"] if glued else []))  # fmt: skip
 
-    unit = rf"(?P<unit>{bounded(_MINUTE_UNITS + _HOUR_UNITS)})"
-    return re.compile(rf"(?:{opening(before)})\s*[-\u05be]?\s*{_RUNTIME_NUMBER}\s*{unit}"
-                      rf"|(?<![\d.,]){_RUNTIME_NUMBER}\s*(?P<unit2>{bounded(_MINUTE_UNITS + _HOUR_UNITS)})\s*"
-                      rf"(?:{bounded(after)})")  # fmt: skip
+    units, opening, closing = (words_of(_MINUTE_UNITS + _HOUR_UNITS, r"(?!\w)"), words_of(before, ""),
+                               words_of(after, r"(?!\w)"))  # fmt: skip
+    return re.compile(rf"(?:{opening})\s*[-\u05be]?\s*{_RUNTIME_NUMBER}\s*(?P<unit>{units})"
+                      rf"|(?<![\d.,]){_RUNTIME_NUMBER}\s*(?P<unit2>{units})\s*(?:{closing})")  # fmt: skip
 
 
 _AT_MOST = _runtime_pattern(_AT_MOST_BEFORE, _AT_MOST_AFTER)
