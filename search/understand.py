@@ -561,7 +561,10 @@ def _strip_like_title(title: str) -> str:
     return title
 
 
-_RUNTIME_NUMBER = r"(\d{1,3}(?:[.,]\d{1,2})?)"
+_NUMBER_WORDS = {"an": 1, "a": 1, "one": 1, "una": 1, "une": 1, "einer": 1, "uma": 1, "two": 2, "dos": 2, "deux": 2,
+                 "zwei": 2, "due": 2, "duas": 2, "three": 3, "tres": 3, "trois": 3, "drei": 3, "tre": 3}  # fmt: skip
+"""Numbers written as words, read only before an hour unit ("under an hour", "moins de deux heures")."""
+_RUNTIME_NUMBER = rf"(\d{{1,3}}(?:[.,]\d{{1,2}})?|(?<!\w)(?:{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})(?!\w))"
 _MINUTE_UNITS = ["min", "mins", "minute", "minutes", "minuto", "minutos", "minuten", "minuti", "minut", "minuty",
                  "минут", "минуты", "минуту", "мин", "λεπτα", "λεπτων", "λεπτο", "דקות", "דקה", "دقيقة", "دقائق",
                  "मिनट", "dakika", "dakikadan", "dk", "分", "分钟", "分鐘", "분", "นาที"]  # fmt: skip
@@ -613,7 +616,10 @@ def _take_runtime(text: str, out: list[Constraint]) -> str:
             continue
         number = match.group(1) or match.group(3)
         unit = match.group("unit") or match.group("unit2")
-        minutes = round(float(number.replace(",", ".")) * (60 if unit in _HOURS else 1))
+        if number in _NUMBER_WORDS and unit not in _HOURS:  # "under a minute" is no running time anyone asks for
+            continue
+        value = _NUMBER_WORDS[number] if number in _NUMBER_WORDS else float(number.replace(",", "."))
+        minutes = round(value * (60 if unit in _HOURS else 1))
         if RUNTIME_MIN <= minutes <= RUNTIME_MAX:
             out.append(Constraint("runtime", f"-{minutes}" if at_most else f"{minutes}-", match.group(0).strip(), "filter"))
             return text[: match.start()] + " " + text[match.end():]

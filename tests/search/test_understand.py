@@ -148,6 +148,9 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     ("2시간 이상 영화", {("runtime", "120-", "filter"), ("type", "movie", "boost")}),
     ("movies over 2.5 hours", {("runtime", "150-", "filter"), ("type", "movie", "boost")}),
     ("comedy under 1,5 h", {("runtime", "-90", "filter"), ("genre", "comedy", "boost")}),
+    ("documentaries under an hour", {("runtime", "-60", "filter"), ("genre", "documentary", "boost")}),
+    ("films de moins de deux heures", {("runtime", "-120", "filter"), ("type", "movie", "boost")}),
+    ("movies under a minute", {("type", "movie", "boost")}),  # a number word counts only before hours
     ("24 hours", set()),  # a duration with no bound is a title or a plot word
     ("over 9000 minutes", set()),  # outside 1..1000 minutes: no bound
     # words that only look like constraints
