@@ -66,7 +66,8 @@ _LANGUAGE = re.compile(LANGUAGE_PATTERN)
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 """A country code as profiles give it: ISO 3166-1 alpha-2, uppercase ("KR")."""
 _COUNTRY = re.compile(COUNTRY_PATTERN)
-_MAX_ID = 200
+MAX_ID = 200
+"""The longest profile or title id an event, a profile or a request may carry (characters)."""
 
 
 def language_subtag(tag: str) -> str:
@@ -124,8 +125,8 @@ class ViewingEvent:
         out = []
         for name in ("event_id", "profile_id", "title_id"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not value or len(value) > _MAX_ID:
-                out.append(f"{name}={value!r}: expected a non-empty string of at most {_MAX_ID} characters")
+            if not isinstance(value, str) or not value or len(value) > MAX_ID:
+                out.append(f"{name}={value!r}: expected a non-empty string of at most {MAX_ID} characters")
         if self.kind not in EVENT_KINDS:
             out.append(f"kind={self.kind!r}: expected one of {', '.join(EVENT_KINDS)}")
         if not _finite(self.timestamp) or self.timestamp < 0:
@@ -166,8 +167,8 @@ class Profile:
     def validate(self) -> Profile:
         """Return self when valid, else raise :class:`InvalidProfileError` naming every problem."""
         problems = []
-        if not isinstance(self.profile_id, str) or not self.profile_id or len(self.profile_id) > _MAX_ID:
-            problems.append(f"profile_id={self.profile_id!r}: expected a non-empty string of at most {_MAX_ID} chars")
+        if not isinstance(self.profile_id, str) or not self.profile_id or len(self.profile_id) > MAX_ID:
+            problems.append(f"profile_id={self.profile_id!r}: expected a non-empty string of at most {MAX_ID} chars")
         if self.maturity not in MATURITY_LEVELS:
             problems.append(f"maturity={self.maturity!r}: expected one of {', '.join(MATURITY_LEVELS)}")
         if not self.languages or any(not _LANGUAGE.match(str(x)) for x in self.languages):

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from data.events import MAX_ID
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
 from services.state import Resources
@@ -44,9 +45,9 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(strict=True)  # JSON types as documented: no "5" for 5, no false for 0
 
-    event_id: str = Field(min_length=1, max_length=200, description="Client-chosen id; makes retries idempotent.")
-    profile_id: str = Field(min_length=1, max_length=200)
-    title_id: str = Field(min_length=1, max_length=200, examples=["tmdb:603"])
+    event_id: str = Field(min_length=1, max_length=MAX_ID, description="Client-chosen id; makes retries idempotent.")
+    profile_id: str = Field(min_length=1, max_length=MAX_ID)
+    title_id: str = Field(min_length=1, max_length=MAX_ID, examples=["tmdb:603"])
     timestamp: float = Field(description="Unix seconds when it happened (client clock).")
     kind: str = Field(description="play | progress | complete | rating", examples=["play"])
     position_s: float | None = Field(default=None, description="Playback position in seconds.")
@@ -135,7 +136,7 @@ def post_events(request: Request, body: Annotated[EventBatchRequest, Body()]) ->
 @router.get("/v1/profiles/{profile_id}/features", response_model=ProfileFeaturesResponse,
             summary="The features the ranker reads for a profile (reflects events up to this request).")  # fmt: skip
 def get_profile_features(
-    request: Request, profile_id: Annotated[str, Path(min_length=1, max_length=200)]
+    request: Request, profile_id: Annotated[str, Path(min_length=1, max_length=MAX_ID)]
 ) -> ProfileFeaturesResponse:
     from features import GENRES, LANGUAGES
 

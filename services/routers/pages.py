@@ -21,7 +21,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from data.events import COUNTRY_PATTERN, LANGUAGE_PATTERN, LANGUAGE_TAG_PATTERN
+from data.events import COUNTRY_PATTERN, LANGUAGE_PATTERN, LANGUAGE_TAG_PATTERN, MAX_ID
 from data.normalize import GENRES, MaturityName, MaturitySource
 from services import resources as shared
 from services.errors import ProblemError, problem_responses
@@ -42,11 +42,10 @@ MAX_ROWS = 30  # mirror ranking.page.MAX_ROWS / MAX_PER_ROW (import-free module 
 MAX_PER_ROW = 50
 MAX_LIKED = 20
 MAX_SIMILAR = 100
-MAX_ID = 200  # mirror data.events._MAX_ID
 _GENRE = "|".join(re.escape(g) for g in GENRES)
 _GENRE_LIST = rf"^[ ]*({_GENRE})?[ ]*(,[ ]*({_GENRE})?[ ]*)*$"
 """Comma-separated known genres (``data.normalize.GENRES``); empty pieces are ignored."""
-ProfileId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="Any id up to 200 characters.")]
+ProfileId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description=f"Any id up to {MAX_ID} characters.")]
 
 
 # ------------------------------------------------------------------------------------------ models
