@@ -943,6 +943,14 @@ class SearchEngine:
         marquee-ml:dev known-item Recall@10 0.600 vs 0.588 scaled by the share) and
         ``like`` (the titles closest in meaning to the title named in "like <title>", sharing its genres).
 
+        A query of constraints only whose non-type constraints all filter ("kids movies", "movies over 3 hours")
+        gets the ``intent`` channel too, over what the filters allow. When such a query has no words to read
+        (no topic, mood, person or English reading: "90s movies", "películas de los 80"), the set is ordered by
+        the popularity prior alone and the plot channel, which read the same constraint words, is dropped:
+        "movies over 3 hours" led with Elephants Dream 4 Hour, "90s movies" with Hot Shots!. marquee-ml:dev
+        hybrid unchanged but for one Thai title read as constraints (เด็กใหม่: rank 76 -> beyond 100);
+        reddit-tomt:validation unchanged on both scopes.
+
         First the channels that read the query again (:meth:`_read_again`). A query with a topic and a type
         word ("zombie movies") has its description channel read the topic only, as :meth:`_topic_channels`
         does for the other constraints: the type is read as the type, and descriptions saying "movie" (the
@@ -963,8 +971,15 @@ class SearchEngine:
         match = self._match(parsed)
         topic_read = False
         specific = any(c.kind not in ("type", "genre") for c, _, _ in self._soft(parsed))
-        if match is not None and (specific or (parsed.share >= INTENT_SET_SHARE and len(self._soft(parsed)) > 0
-                                               and any(c.kind != "type" for c, _, _ in self._soft(parsed)))):
+        # constraints only, the non-type ones all filters ("kids movies", "movies over 3 hours"): the set is what
+        # the filters allow (of the type asked for), not the titles whose words say "kids" or "hours"
+        filtered_set = (parsed.share >= INTENT_SET_SHARE and not parsed.topic and not parsed.of("like")
+                        and any(c.effect == "filter" for c in parsed.constraints))  # fmt: skip
+        if match is None and filtered_set:
+            match = np.ones(self.catalog.n, dtype=bool)
+        if match is not None and (specific or filtered_set or (
+                parsed.share >= INTENT_SET_SHARE and len(self._soft(parsed)) > 0
+                and any(c.kind != "type" for c, _, _ in self._soft(parsed)))):  # fmt: skip
             match = match & allowed
             if not match.any():
                 self._read_empty_set(parsed, retrieved, allowed, top)
@@ -981,6 +996,13 @@ class SearchEngine:
                     topic_read = True
                 elif self._reads_constraints(parsed, retrieved):
                     embedding = self._read_constraints(parsed, retrieved, allowed, top)
+                elif (parsed.share >= INTENT_SET_SHARE and not parsed.topic and not parsed.moods
+                      and not parsed.of("person") and not parsed.of("like")):  # fmt: skip
+                    # constraints only, none with words to read ("movies over 3 hours", "películas de los 80"): the
+                    # query's own words found Elephants Dream 4 Hour; popularity orders the set, and the plot
+                    # channel, which read the same words, has nothing to add
+                    embedding = None
+                    retrieved.channels.pop("dense", None)
                 if embedding is not None and self.dense is not None:
                     pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)
                     if pos.size:

@@ -314,3 +314,25 @@ def test_a_running_time_asked_for_bounds_every_title(client: TestClient, catalog
             assert hit["maturity"] == "kids"
     if genre is not None:
         assert sum(genre in catalog.loc[hit["title_id"]]["genres"] for hit in body["results"]) >= 8
+
+
+@pytest.mark.parametrize(("query", "in_set"), [
+    ("90s movies", lambda r: r["type"] == "movie" and 1990 <= r["year"] <= 1999),
+    ("películas de los 80", lambda r: r["type"] == "movie" and 1980 <= r["year"] <= 1989),
+    ("movies over 3 hours", lambda r: r["type"] == "movie" and r["duration_minutes"] >= 180),
+    ("2시간 이상 영화", lambda r: r["type"] == "movie" and r["duration_minutes"] >= 120),
+    ("kids movies", lambda r: r["type"] == "movie" and r["maturity"] in ("kids", "older_kids")),
+])  # fmt: skip
+def test_a_query_of_constraints_only_leads_with_the_best_known_titles_of_its_set(  # type: ignore[no-untyped-def]
+        client: TestClient, catalog, query: str, in_set) -> None:  # fmt: skip
+    """With no word left to read, the query's own words ordered the set: "movies over 3 hours" led with
+    Elephants Dream 4 Hour and "kids movies" with Spy Kids, "películas de los 80" with Flashdance and "90s
+    movies" with Hot Shots!. The best-known titles of the set now come first (MovieLens and TMDB votes)."""
+    hits = client.get("/v1/search", params={"q": query, "limit": 10}).json()["results"]
+    rows = [catalog.loc[hit["title_id"]] for hit in hits]
+    assert len(rows) == 10 and all(in_set(r) for r in rows), [r["title"] for r in rows]
+    members = catalog[[bool(in_set(r)) for _, r in catalog.iterrows()]]
+    votes = members["vote_count"].fillna(0) + members["ml_rating_count"].fillna(0)
+    well_known = votes.quantile(0.9)
+    first = [float((r["vote_count"] or 0) + (r["ml_rating_count"] or 0)) for r in rows[:5]]
+    assert all(v >= well_known for v in first), ([r["title"] for r in rows[:5]], first, well_known)
