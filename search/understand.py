@@ -576,14 +576,14 @@ _AT_MOST_BEFORE = ["under", "less than", "shorter than", "below", "at most", "up
                    "unter", "weniger als", "kurzer als", "hochstens", "bis zu", "meno di", "sotto i", "sotto", "entro",
                    "ate", "меньше", "короче", "не больше", "не более", "до", "κατω απο", "λιγοτερο απο", "εως",
                    "פחות מ", "מתחת ל", "עד", "أقل من", "اقل من", "ไม่เกิน", "น้อยกว่า", "不超过", "少于", "不到", "最多"]  # fmt: skip
-_AT_MOST_AFTER = ["以内", "以下", "未満", "이내", "이하", "미만", "से कम", "kisa", "kısa", "az", "or less", "or shorter",
-                  "o menos", "ou moins", "oder weniger", "o meno", "ou menos", "или меньше"]  # fmt: skip
+_AT_MOST_AFTER = ["以内", "以下", "未満", "이내", "이하", "미만", "से कम", "kisa", "kısa", "az"]
 _AT_LEAST_BEFORE = ["over", "more than", "longer than", "at least", "above", "mas de", "plus de", "de plus de", "uber",
                     "mehr als", "langer als", "mindestens", "piu di", "oltre", "mais de", "pelo menos", "больше",
                     "длиннее", "дольше", "более", "πανω απο", "περισσοτερο απο", "יותר מ", "أكثر من", "اكثر من",
                     "มากกว่า", "เกิน", "超过", "多于", "至少"]  # fmt: skip
-_AT_LEAST_AFTER = ["以上", "이상", "से ज्यादा", "से अधिक", "uzun", "fazla", "or more", "or longer", "o mas", "ou plus",
-                   "oder mehr", "o piu", "ou mais", "или больше"]  # fmt: skip
+_AT_LEAST_AFTER = ["以上", "이상", "से ज्यादा", "से अधिक", "uzun", "fazla"]
+"""Words after the unit are those of languages that put them there; "90 minutes or less" is not read: it is
+how a viewer types the title 30 Minutes or Less, which a filter of at most 30 minutes would hide."""
 
 
 def _runtime_pattern(before: list[str], after: list[str]) -> re.Pattern[str]:

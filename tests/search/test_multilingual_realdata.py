@@ -336,3 +336,11 @@ def test_a_query_of_constraints_only_leads_with_the_best_known_titles_of_its_set
     well_known = votes.quantile(0.9)
     first = [float((r["vote_count"] or 0) + (r["ml_rating_count"] or 0)) for r in rows[:5]]
     assert all(v >= well_known for v in first), ([r["title"] for r in rows[:5]], first, well_known)
+
+
+def test_no_title_of_the_catalog_reads_as_a_running_time(catalog) -> None:  # type: ignore[no-untyped-def]
+    """A running-time bound filters: a title that reads as one ("30 Minutes or Less" read as at most 30
+    minutes) would hide itself from the viewer who types it."""
+    from search.understand import understand
+
+    assert [t for t in catalog["title"] if understand(t).of("runtime")] == []

@@ -132,7 +132,7 @@ def kinds(query: str) -> set[tuple[str, str, str]]:
     # a running time bound, in minutes or hours, before the number or after its unit
     ("short horror under 90 minutes", {("runtime", "-90", "filter"), ("genre", "horror", "boost")}),
     ("movies less than 2 hours", {("runtime", "-120", "filter"), ("type", "movie", "boost")}),
-    ("comedies 100 min or less", {("runtime", "-100", "filter"), ("genre", "comedy", "boost")}),
+    ("30 minutes or less", set()),  # a title (30 Minutes or Less, 83 minutes): no bound that would hide it
     ("películas de menos de 90 minutos", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
     ("films de moins de 2 heures", {("runtime", "-120", "filter"), ("type", "movie", "boost")}),
     ("Filme unter 90 Minuten", {("runtime", "-90", "filter"), ("type", "movie", "boost")}),
