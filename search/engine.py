@@ -82,7 +82,7 @@ from search.request import (
     searchable,
     truncate_query,
 )
-from search.understand import Constraint, Understanding
+from search.understand import Constraint, Understanding, without_sources
 from search.understand import understand as understand_query
 
 if TYPE_CHECKING:
@@ -663,11 +663,20 @@ class SearchEngine:
         """:meth:`retrieve` within :meth:`parsed_allowed`, with ``parsed``'s intent channels added (``None``: no
         understanding); returns the channels and the allowed mask. :meth:`rank` and the fusion tuning share it."""
         allowed = self.parsed_allowed(parsed)
-        retrieved = self.retrieve(text, allowed, top, query_embedding)
+        retrieved = self.retrieve(self.channel_text(text, parsed), allowed, top, query_embedding)
         if parsed is not None:
             everything = np.ones(self.catalog.n, dtype=bool) if allowed is None else allowed
             self.intent_channels(parsed, retrieved, everything, top)
         return retrieved, allowed
+
+    @staticmethod
+    def channel_text(text: str, parsed: Understanding | None) -> str:
+        """What the channels read: ``text`` without the words of a running time ("dog movies under 90 minutes"
+        read "90" and "minutes" as title words: Wave of Cinema: 90's Generation, Elizabeth at 90); those
+        words name no plot or title (:func:`search.understand.without_sources`)."""
+        runtime = [] if parsed is None else [c.source for c in parsed.of("runtime")]
+        left = without_sources(text, runtime) if runtime else text
+        return left if searchable(left) else text
 
     def parsed_allowed(self, parsed: Understanding | None) -> np.ndarray | None:
         """The titles :meth:`search` allows an adult viewer without explicit filters once the query's
@@ -715,7 +724,8 @@ class SearchEngine:
         allowed = self.catalog.allowed_mask(filters, viewer.maturity_level)
         top = max(self.fusion.candidates, offset + limit)
         # every title allowed (no filter, an adult viewer): the channels skip applying the mask
-        retrieved = self.retrieve(text, None if allowed.all() else allowed, top, query_embedding)
+        retrieved = self.retrieve(self.channel_text(text, parsed), None if allowed.all() else allowed, top,
+                                  query_embedding)  # fmt: skip
         if parsed is not None:
             self.intent_channels(parsed, retrieved, allowed, top)
             if retrieved.like_source is None:  # "like <words>" named no title: no chip claims it did

@@ -48,7 +48,7 @@ from typing import Literal
 from data.normalize import fold
 from search.request import RUNTIME_MAX, RUNTIME_MIN
 
-__all__ = ["Constraint", "Understanding", "understand"]
+__all__ = ["Constraint", "Understanding", "understand", "without_sources"]
 
 Kind = Literal["type", "genre", "years", "country", "audience", "person", "like", "runtime"]
 Effect = Literal["filter", "boost"]
@@ -1017,12 +1017,10 @@ def _subject_glosses(folded: str, typed: str = "") -> str:
     return " ".join(out)
 
 
-def _as_typed(query: str, words: Sequence[str]) -> str:
-    """``words`` (folded words or glued pieces of ``fold(query)``, in order) as typed in ``query``.
-
-    Each character of the query is folded on its own, so every folded character knows the typed one it
-    came from; each word is found left to right in the folded query and replaced by the typed span.
-    Returns "" when the per-character fold does not rebuild ``fold(query)`` or a word is not found."""
+def _fold_map(query: str) -> tuple[str, str, list[int]] | None:
+    """``(typed, folded, origin)``: ``query`` NFKC-normalised, its fold rebuilt one character at a time, and
+    for each folded character the index of the typed one it came from; ``None`` when the per-character fold
+    does not rebuild ``fold(query)``."""
     typed = unicodedata.normalize("NFKC", query)
     folded: list[str] = []
     origin: list[int] = []
@@ -1036,8 +1034,39 @@ def _as_typed(query: str, words: Sequence[str]) -> str:
         folded.pop()
         origin.pop()
     text = "".join(folded)
-    if text != fold(query):
+    return (typed, text, origin) if text == fold(query) else None
+
+
+def without_sources(query: str, sources: Sequence[str]) -> str:
+    """``query`` as typed without the spans ``sources`` (folded pieces of ``fold(query)``: what constraints
+    were read from) came from, spaces collapsed; ``query`` itself when a source is not found or nothing is
+    left. The channels read a running time's words no more ("dog movies under 90 minutes": 90's Generation)."""
+    mapped = _fold_map(query)
+    if mapped is None:
+        return query
+    typed, text, origin = mapped
+    keep = [True] * len(typed)
+    for source in sources:
+        start = text.find(source)
+        if not source or start < 0:
+            return query
+        for index in range(origin[start], origin[start + len(source) - 1] + 1):
+            keep[index] = False
+    left = " ".join("".join(ch for ch, kept in zip(typed, keep, strict=True) if kept).split())
+    return left or query
+
+
+def _as_typed(query: str, words: Sequence[str]) -> str:
+    """``words`` (folded words or glued pieces of ``fold(query)``, in order) as typed in ``query``.
+
+    Each character of the query is folded on its own (:func:`_fold_map`), so every folded character knows
+    the typed one it came from; each word is found left to right in the folded query and replaced by the
+    typed span. Returns "" when the per-character fold does not rebuild ``fold(query)`` or a word is not
+    found."""
+    mapped = _fold_map(query)
+    if mapped is None:
         return ""
+    typed, text, origin = mapped
     out, cursor = [], 0
     for word in words:
         start = text.find(word, cursor)

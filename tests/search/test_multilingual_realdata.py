@@ -338,6 +338,15 @@ def test_a_query_of_constraints_only_leads_with_the_best_known_titles_of_its_set
     assert all(v >= well_known for v in first), ([r["title"] for r in rows[:5]], first, well_known)
 
 
+def test_the_words_of_a_running_time_are_no_title_words(client: TestClient, catalog) -> None:  # type: ignore[no-untyped-def]
+    """"dog movies under 90 minutes" read "90" and "minutes" as title words: Wave of Cinema: 90's Generation and
+    Elizabeth at 90 came first. The channels now read "dog movies" within the bound."""
+    hits = client.get("/v1/search", params={"q": "dog movies under 90 minutes", "limit": 5}).json()["results"]
+    rows = [catalog.loc[hit["title_id"]] for hit in hits]
+    about = [any("dog" in text.lower() for text in (r["title"], *(d["text"] for d in r["descriptions"]))) for r in rows]
+    assert len(rows) == 5 and sum(about) >= 4 and all(r["duration_minutes"] <= 90 for r in rows), [r["title"] for r in rows]
+
+
 def test_no_title_of_the_catalog_reads_as_a_running_time(catalog) -> None:  # type: ignore[no-untyped-def]
     """A running-time bound filters: a title that reads as one ("30 Minutes or Less" read as at most 30
     minutes) would hide itself from the viewer who types it."""

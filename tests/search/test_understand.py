@@ -10,7 +10,7 @@ import pytest
 from data.normalize import MATURITY_LEVELS, fold
 from search.engine import SearchEngine
 from search.request import SearchFilters, SearchPage, Viewer
-from search.understand import understand
+from search.understand import understand, without_sources
 from tests.search.search_synthetic import build_engine
 
 
@@ -258,6 +258,16 @@ def test_years_filter_and_understanding_off(engine: SearchEngine) -> None:
     off = engine.search("dragon before 2000", limit=50, understand=False)
     assert off.understood == ()
     assert any(h.year is None or h.year >= 2000 for h in off.hits)
+
+
+@pytest.mark.parametrize(("query", "left"), [
+    ("dog movies under 90 minutes", "dog movies"), ("Películas de TERROR de menos de 90 minutos", "Películas de TERROR"),
+    ("90分以内のアニメ映画", "のアニメ映画"), ("2시간 이상 영화", "영화"), ("short horror  under 90 minutes!", "short horror !"),
+    ("under 90 minutes", "under 90 minutes"),  # nothing would be left: the query itself
+])  # fmt: skip
+def test_the_channels_read_the_query_without_its_running_time(query: str, left: str) -> None:
+    assert without_sources(query, [c.source for c in understand(query).of("runtime")]) == left
+    assert SearchEngine.channel_text(query, understand(query)) == left
 
 
 def test_a_running_time_bound_filters_and_an_explicit_one_wins(engine: SearchEngine) -> None:
