@@ -762,8 +762,9 @@ class SearchEngine:
         described = viewer.languages or ((query_language,) if query_language else ())
         people = [] if parsed is None else [(c.value, mask) for c in parsed.of("person")
                                             if (mask := self._intent_mask(c)) is not None]  # fmt: skip
-        met = [] if parsed is None else [(c, mask) for c in parsed.constraints  # a filter is met by every hit
-                                         if c.kind in UNDERSTOOD_REASONS and c.effect == "boost"
+        # a filter is met by every hit and named on each: in a set of constraints only ("kids movies") it is
+        # the reason the title is there
+        met = [] if parsed is None else [(c, mask) for c in parsed.constraints if c.kind in UNDERSTOOD_REASONS
                                          and (mask := self._intent_mask(c)) is not None]  # fmt: skip
         hits = [self._hit(int(p), float(s), retrieved, viewer.languages, described, people, met)
                 for p, s in zip(page, page_scores, strict=True)]  # fmt: skip
@@ -1013,6 +1014,7 @@ class SearchEngine:
                     # channel, which read the same words, has nothing to add
                     embedding = None
                     retrieved.channels.pop("dense", None)
+                    retrieved.dense_langs = {}  # no hit came from that reading: none is "described" by it
                 if embedding is not None and self.dense is not None:
                     pos, cos, _ = self._dense_search(embedding, top, match, retrieved.language)
                     if pos.size:

@@ -331,6 +331,8 @@ def test_a_query_of_constraints_only_leads_with_the_best_known_titles_of_its_set
     hits = client.get("/v1/search", params={"q": query, "limit": 10}).json()["results"]
     rows = [catalog.loc[hit["title_id"]] for hit in hits]
     assert len(rows) == 10 and all(in_set(r) for r in rows), [r["title"] for r in rows]
+    # each says why, naming the constraints it meets: "kids movies" said nothing at all
+    assert all(any(m["kind"] == "understood" for m in hit["matched"]) for hit in hits), [h["matched"] for h in hits]
     members = catalog[[bool(in_set(r)) for _, r in catalog.iterrows()]]
     votes = members["vote_count"].fillna(0) + members["ml_rating_count"].fillna(0)
     well_known = votes.quantile(0.9)
