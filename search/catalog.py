@@ -60,6 +60,16 @@ def _minutes(cell: Any) -> float:
     return value if value > 0 else math.nan
 
 
+def _check_range(field: str, low: int | None, high: int | None, lowest: int, highest: int, what: str) -> None:
+    """Raise :class:`InvalidFilterError` when ``{field}_min`` / ``{field}_max`` is outside ``lowest..highest``
+    or the minimum is above the maximum."""
+    for name, value in ((f"{field}_min", low), (f"{field}_max", high)):
+        if value is not None and not (lowest <= value <= highest):
+            raise InvalidFilterError(f"{name}={value} is out of range; expected {what} in {lowest}..{highest}")
+    if low is not None and high is not None and low > high:
+        raise InvalidFilterError(f"{field}_min={low} is above {field}_max={high}; expected {field}_min <= {field}_max")
+
+
 def _short(text: str, limit: int = DESCRIPTION_CHARS) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -276,20 +286,8 @@ class SearchCatalog:
         if filters.max_maturity is not None:
             found = check("max_maturity", [filters.max_maturity], lower_in(vocab["max_maturity"]))
             max_maturity = found[0]
-        for name, year in (("year_min", filters.year_min), ("year_max", filters.year_max)):
-            if year is not None and not (1800 <= year <= 2200):
-                raise InvalidFilterError(f"{name}={year} is out of range; expected a year in 1800..2200")
-        if filters.year_min is not None and filters.year_max is not None and filters.year_min > filters.year_max:
-            raise InvalidFilterError(
-                f"year_min={filters.year_min} is above year_max={filters.year_max}; expected year_min <= year_max"
-            )
-        for name, minutes in (("runtime_min", filters.runtime_min), ("runtime_max", filters.runtime_max)):
-            if minutes is not None and not (RUNTIME_MIN <= minutes <= RUNTIME_MAX):
-                raise InvalidFilterError(f"{name}={minutes} is out of range; expected minutes in {RUNTIME_MIN}..{RUNTIME_MAX}")
-        if (filters.runtime_min is not None and filters.runtime_max is not None
-                and filters.runtime_min > filters.runtime_max):  # fmt: skip
-            raise InvalidFilterError(f"runtime_min={filters.runtime_min} is above runtime_max={filters.runtime_max}; "
-                                     "expected runtime_min <= runtime_max")  # fmt: skip
+        _check_range("year", filters.year_min, filters.year_max, 1800, 2200, "a year")
+        _check_range("runtime", filters.runtime_min, filters.runtime_max, RUNTIME_MIN, RUNTIME_MAX, "minutes")
         return SearchFilters(types=types, genres=genres, year_min=filters.year_min, year_max=filters.year_max,
                              runtime_min=filters.runtime_min, runtime_max=filters.runtime_max,
                              description_languages=dlangs, original_languages=olangs, countries=countries,
